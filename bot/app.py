@@ -1,0 +1,74 @@
+"""The composition root: settings -> database, Slack client, Bolt app with every surface."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from bot.settings import Settings
+from handlers import commands, errors, views
+from handlers.deps import BackgroundWork, Deps, HandlerConfig
+from models.db import Database
+
+logger = logging.getLogger(__name__)
+
+
+def make_web_client(settings: Settings) -> WebClient:
+    return WebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        # 429s wait for Retry-After; dropped connections are retried too.
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ConnectionErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def handler_config(settings: Settings) -> HandlerConfig:
+    return HandlerConfig(
+        public_url=settings.public_url,
+        announce_channel=settings.announce_channel,
+        checklist=settings.checklist,
+        reminder_offsets=settings.reminder_offsets,
+    )
+
+
+@dataclass
+class Releasebot:
+    settings: Settings
+    db: Database
+    deps: Deps
+    bolt: App
+
+    def close(self) -> None:
+        self.deps.work.wait_idle(timeout=30)
+        self.deps.work.shutdown()
+        self.db.dispose()
+
+
+def create_releasebot(settings: Settings, db: Database | None = None) -> Releasebot:
+    db = db or Database(settings.database_url)
+    deps = Deps(db=db, config=handler_config(settings), work=BackgroundWork())
+    bolt = App(
+        client=make_web_client(settings),
+        signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
+        # Listeners ack themselves, then hand slow work to `deps.work`; so the HTTP
+        # response goes out as soon as the listener returns, with no polling for the ack.
+        process_before_response=True,
+        # auth.test runs on the first request instead of at import time.
+        token_verification_enabled=False,
+        logger=logging.getLogger("releasebot.bolt"),
+    )
+    errors.register(bolt)
+    commands.register(bolt, deps)
+    views.register(bolt, deps)
+    return Releasebot(settings=settings, db=db, deps=deps, bolt=bolt)

@@ -1,0 +1,91 @@
+"""`releasebot serve | db upgrade`: the console script."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+
+from bot.settings import SettingsError, load_settings, require_mode_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="releasebot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the bot (HTTP mode, or Socket Mode with --socket)")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
+    serve.add_argument("--socket", action="store_true", help="use Socket Mode (SLACK_APP_TOKEN)")
+    db = sub.add_parser("db", help="database commands")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply pending migrations")
+    db_sub.add_parser("current", help="show the database's migration revision")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings()
+        if args.command == "serve":
+            require_mode_settings(settings, socket_mode=args.socket)
+    except SettingsError as error:
+        print(f"releasebot: {error}", file=sys.stderr)
+        return 2
+
+    if args.command == "db":
+        return _db(args.db_command, settings.database_url)
+    return _serve(settings, args.host, args.port or settings.port, args.socket)
+
+
+def _db(command: str, url: str) -> int:
+    from bot import migrate
+    from models.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        if command == "upgrade":
+            migrate.upgrade(engine)
+            print(f"database is at revision {migrate.head_revision()}")
+        else:
+            with engine.connect() as connection:
+                print(migrate.current_revision(connection) or "empty")
+    except Exception as error:  # an unreachable database is a setup problem, not a bug
+        print(f"releasebot: database {url.split('@')[-1]}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
+    import uvicorn
+
+    from bot import migrate
+    from bot.app import create_releasebot
+    from bot.settings import Settings
+    from bot.web import create_web_app
+
+    assert isinstance(settings, Settings)
+    releasebot = create_releasebot(settings)
+    try:
+        migrate.upgrade(releasebot.db.engine)
+    except Exception as error:
+        print(f"releasebot: cannot migrate the database: {error}", file=sys.stderr)
+        return 1
+    web = create_web_app(releasebot.bolt, releasebot.db)
+    if socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(releasebot.bolt, settings.slack_app_token)
+        threading.Thread(target=handler.start, name="socket-mode", daemon=True).start()
+    try:
+        uvicorn.run(web, host=host, port=port, log_level="info")
+    finally:
+        releasebot.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Settings from environment variables (and an optional `.env` file).
+
+A missing or malformed setting ends start-up with one line naming the variable
+(see `load_settings`), never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.checklist import DEFAULT_CHECKLIST, parse_checklist_setting
+
+_OFFSET = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
+_UNIT = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_offsets(text: str) -> tuple[timedelta, ...]:
+    """`24h,1h,15m` -> (24h, 1h, 15m), largest first, duplicates dropped."""
+    offsets: set[timedelta] = set()
+    for part in text.split(","):
+        match = _OFFSET.match(part)
+        if not match or int(match.group(1)) == 0:
+            raise ValueError(
+                f"{part.strip()!r} is not an offset; use a list like 24h,1h,15m (units d, h, m)"
+            )
+        offsets.add(timedelta(**{_UNIT[match.group(2)]: int(match.group(1))}))
+    return tuple(sorted(offsets, reverse=True))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    slack_bot_token: str = Field(alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    database_url: str = Field(default="sqlite:///releasebot.db", alias="DATABASE_URL")
+    port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
+    public_url: str = Field(default="http://localhost:3000", alias="RELEASEBOT_PUBLIC_URL")
+    announce_channel: str | None = Field(default=None, alias="RELEASEBOT_ANNOUNCE_CHANNEL")
+    reminder_offsets_text: str = Field(default="24h,1h", alias="RELEASEBOT_REMINDER_OFFSETS")
+    checklist_text: str = Field(default=";".join(DEFAULT_CHECKLIST), alias="RELEASEBOT_CHECKLIST")
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: str) -> str:
+        if not value.startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb- (OAuth & Permissions page)")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: str | None) -> str | None:
+        if value and not value.startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp- (Basic Information)")
+        return value or None
+
+    @field_validator("slack_api_url", "public_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_no_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not re.match(r"^(sqlite|postgres(ql)?)(\+\w+)?://", value):
+            raise ValueError("must be sqlite:///path.db or postgresql://user@host/db")
+        return value
+
+    @field_validator("announce_channel")
+    @classmethod
+    def _announce_channel(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^[CG][A-Z0-9]+$", value):
+            raise ValueError("must be a channel id such as C0123456789 (not a #name)")
+        return value or None
+
+    @field_validator("reminder_offsets_text")
+    @classmethod
+    def _offsets(cls, value: str) -> str:
+        parse_offsets(value)
+        return value
+
+    @field_validator("checklist_text")
+    @classmethod
+    def _checklist(cls, value: str) -> str:
+        parse_checklist_setting(value)
+        return value
+
+    @property
+    def reminder_offsets(self) -> tuple[timedelta, ...]:
+        return parse_offsets(self.reminder_offsets_text)
+
+    @property
+    def checklist(self) -> tuple[str, ...]:
+        return parse_checklist_setting(self.checklist_text)
+
+
+class SettingsError(Exception):
+    """One line a person can act on, naming the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first.get("loc") or ("?",)
+        field = str(loc[0])
+        info = Settings.model_fields.get(field)
+        name = info.alias if info and info.alias else field
+        if first.get("type") == "missing":
+            raise SettingsError(
+                f"{name} is not set; set it in the environment or in .env"
+            ) from None
+        message = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
+        raise SettingsError(f"{name} {message}") from None
+
+
+def require_mode_settings(settings: Settings, *, socket_mode: bool) -> None:
+    if socket_mode and not settings.slack_app_token:
+        raise SettingsError(
+            "SLACK_APP_TOKEN is not set; Socket Mode needs an app-level token (xapp-…) "
+            "with the connections:write scope"
+        )
+    if not socket_mode and not settings.slack_signing_secret:
+        raise SettingsError(
+            "SLACK_SIGNING_SECRET is not set; HTTP mode needs the signing secret from the "
+            "app's Basic Information page (or run with --socket)"
+        )

@@ -1,0 +1,72 @@
+"""What handlers need from the composition root, passed to every `register`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from models.db import Database
+from models.types import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HandlerConfig:
+    public_url: str = "http://localhost:3000"
+    announce_channel: str | None = None
+    checklist: tuple[str, ...] = ()
+    reminder_offsets: tuple[timedelta, ...] = ()
+
+
+class BackgroundWork:
+    """Runs work after the ack, and knows when none is left (graceful stop, tests)."""
+
+    def __init__(self, max_workers: int = 8) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="work")
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        with self._idle:
+            self._pending += 1
+        future = self._executor.submit(fn, *args)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future[Any]) -> None:
+        with self._idle:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+@dataclass
+class Deps:
+    db: Database
+    config: HandlerConfig = field(default_factory=HandlerConfig)
+    work: BackgroundWork = field(default_factory=BackgroundWork)
+    clock: Callable[[], datetime] = utcnow
+    # Called with a release id after every committed change (the scheduler listens).
+    on_release_changed: list[Callable[[int], None]] = field(default_factory=list)
+
+    def release_changed(self, release_id: int | None) -> None:
+        if release_id is None:
+            return
+        for listener in self.on_release_changed:
+            try:
+                listener(release_id)
+            except Exception:
+                logger.exception("release-change listener failed for release %s", release_id)

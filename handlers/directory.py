@@ -1,0 +1,85 @@
+"""Who is who in the workspace, asked of Slack: time zones, approvers, user groups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from handlers.text import escape
+from models.errors import InvalidInput
+from models.release import ApproverKind
+from models.releases import ApproverSpec
+
+
+def user_timezone(client: WebClient, user_id: str) -> str | None:
+    """The person's Slack time zone (IANA name), or None when Slack won't say."""
+    try:
+        response = client.users_info(user=user_id)
+    except SlackApiError:
+        return None
+    tz = (response.get("user") or {}).get("tz")
+    return str(tz) if tz else None
+
+
+def check_approvers(client: WebClient, specs: Sequence[ApproverSpec]) -> list[ApproverSpec]:
+    """Refuse approvers who are unknown, deactivated or bots; groups that don't exist."""
+    for spec in specs:
+        if spec.kind == ApproverKind.USER:
+            _check_user(client, spec.slack_id)
+        else:
+            group_members(client, spec.slack_id)
+    return list(specs)
+
+
+def _check_user(client: WebClient, user_id: str) -> None:
+    try:
+        user = client.users_info(user=user_id).get("user") or {}
+    except SlackApiError as exc:
+        if exc.response.get("error") in ("user_not_found", "users_not_found"):
+            raise InvalidInput(
+                f"I can't find <@{escape(user_id)}> in this workspace: pick approvers from "
+                "Slack's list.",
+                field="approvers",
+            ) from None
+        raise
+    if user.get("deleted"):
+        raise InvalidInput(f"<@{user_id}> is deactivated and can't sign off.", field="approvers")
+    if user.get("is_bot") or user.get("is_app_user"):
+        raise InvalidInput(f"<@{user_id}> is a bot and can't sign off.", field="approvers")
+
+
+def group_members(client: WebClient, group_id: str) -> set[str]:
+    try:
+        response = client.usergroups_users_list(usergroup=group_id)
+    except SlackApiError as exc:
+        if exc.response.get("error") in ("no_such_subteam", "subteam_not_found"):
+            raise InvalidInput(
+                "I can't find that user group: pick one Slack suggests after @.",
+                field="approver_groups",
+            ) from None
+        raise
+    return {str(u) for u in response.get("users") or []}
+
+
+def groups_of(client: WebClient, user_id: str, group_ids: Iterable[str]) -> set[str]:
+    """Which of `group_ids` the person belongs to."""
+    return {g for g in group_ids if user_id in group_members(client, g)}
+
+
+def find_groups_by_handle(client: WebClient, handles: Sequence[str]) -> list[ApproverSpec]:
+    if not handles:
+        return []
+    response = client.usergroups_list()
+    by_handle = {str(g.get("handle", "")).lower(): g for g in response.get("usergroups") or []}
+    specs = []
+    for handle in handles:
+        group = by_handle.get(handle.lower().lstrip("@"))
+        if group is None:
+            raise InvalidInput(
+                f"There is no user group @{escape(handle.lstrip('@'))} in this workspace.",
+                field="approver_groups",
+            )
+        specs.append(ApproverSpec(str(group["id"]), ApproverKind.USERGROUP, str(group["handle"])))
+    return specs

@@ -1,0 +1,136 @@
+"""The one place errors become messages to the person who caused them."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.context.ack import Ack
+from slack_bolt.context.respond import Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from handlers.rendering.messages import notice_blocks, to_dicts
+from models.errors import DomainError, InvalidInput
+
+logger = logging.getLogger(__name__)
+
+# Slack errors a person can fix, and how.
+_SLACK_HINTS = {
+    "not_in_channel": "I'm not in this channel. Add me with `/invite @releasebot` and try again.",
+    "channel_not_found": "I can't see this channel. Add me with `/invite @releasebot` "
+    "and try again.",
+    "is_archived": "This channel is archived; use another one.",
+    "user_not_found": "I can't find one of the people named in this workspace.",
+}
+
+
+def message_for(error: Exception) -> str:
+    if isinstance(error, DomainError):
+        return error.message
+    if isinstance(error, SlackApiError):
+        code = str(error.response.get("error", ""))
+        if code in _SLACK_HINTS:
+            return _SLACK_HINTS[code] + " Nothing was changed."
+    incident = uuid.uuid4().hex[:8]
+    logger.error("unexpected error (incident %s)", incident, exc_info=error)
+    return (
+        f"Something went wrong on my side (incident `{incident}`); nothing was changed. "
+        "Try again in a moment."
+    )
+
+
+def tell_privately(
+    text: str, body: dict[str, Any], client: WebClient, respond: Respond | None
+) -> None:
+    """Answer only the person who acted: response_url, else ephemeral, else a DM."""
+    blocks = to_dicts(notice_blocks(text))
+    user_id = (body.get("user") or {}).get("id") or body.get("user_id")
+    try:
+        if respond is not None and (body.get("response_url") or _response_urls(body)):
+            respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+            return
+        channel_id = (body.get("channel") or {}).get("id") or body.get("channel_id")
+        if channel_id and user_id:
+            client.chat_postEphemeral(channel=channel_id, user=user_id, text=text, blocks=blocks)
+            return
+        if user_id:
+            client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
+    except Exception:
+        logger.exception("could not tell %s: %s", user_id, text)
+
+
+def _response_urls(body: dict[str, Any]) -> bool:
+    return bool(body.get("response_urls"))
+
+
+def report(
+    error: Exception,
+    body: dict[str, Any],
+    client: WebClient,
+    respond: Respond | None,
+    ack: Ack | None = None,
+) -> BoltResponse | None:
+    """Turn `error` into a private answer. Before the ack, the answer is the ack itself."""
+    if isinstance(error, DomainError):
+        logger.info("refused: %s", error.message)
+    text = message_for(error)
+    not_acked = ack is not None and ack.response is None
+    if not_acked and body.get("type") == "view_submission":
+        field = error.field if isinstance(error, InvalidInput) else None
+        if field:
+            return BoltResponse(
+                status=200, body={"response_action": "errors", "errors": {field: text[:2000]}}
+            )
+        return BoltResponse(
+            status=200,
+            body={"response_action": "errors", "errors": {_first_block_id(body): text[:2000]}},
+        )
+    if not_acked and body.get("command"):
+        return BoltResponse(
+            status=200,
+            body={
+                "response_type": "ephemeral",
+                "text": text,
+                "blocks": to_dicts(notice_blocks(text)),
+            },
+        )
+    if not_acked and ack is not None:
+        ack()
+        response = ack.response
+        tell_privately(text, body, client, respond)
+        return BoltResponse(status=200, body=response.body if response else "")
+    tell_privately(text, body, client, respond)
+    return None
+
+
+def _first_block_id(body: dict[str, Any]) -> str:
+    for block in (body.get("view") or {}).get("blocks", []):
+        if block.get("type") == "input" and block.get("block_id"):
+            return str(block["block_id"])
+    return "_"
+
+
+def register(app: App) -> None:
+    @app.error
+    def on_error(
+        error: Exception, body: dict[str, Any], client: WebClient, respond: Respond, ack: Ack
+    ) -> BoltResponse | None:
+        return report(error, body, client, respond, ack)
+
+
+def in_background(
+    work: Callable[[], object], body: dict[str, Any], client: WebClient, respond: Respond | None
+) -> Callable[[], None]:
+    """Wrap work done after the ack so its errors reach the person too."""
+
+    def run() -> None:
+        try:
+            work()
+        except Exception as error:
+            report(error, body, client, respond)
+
+    return run

@@ -1,0 +1,26 @@
+"""Creating a release and posting its card, as one step: all of it or none of it."""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+
+from handlers.deps import Deps
+from handlers.publishing import post_card
+from models import releases
+from models.releases import Proposal
+
+
+def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | None:
+    """Write the release and post its card in one transaction.
+
+    If Slack refuses the card (not in the channel, say) the transaction rolls back, so no
+    release exists that nobody can see. A retried request finds its release and stops.
+    """
+    with deps.db.session() as session:
+        if proposal.request_key and releases.by_request_key(session, proposal.request_key):
+            return None
+        release = releases.propose(session, proposal, now=deps.clock())
+        post_card(client, session, releases.load_view(session, release))
+        release_id = release.id
+    deps.release_changed(release_id)
+    return release_id

@@ -1,0 +1,1 @@
+"""Pure functions that build Block Kit with slack_sdk.models (which enforces Slack's limits)."""

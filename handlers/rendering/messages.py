@@ -1,0 +1,218 @@
+"""Messages in channels and threads: the release card, status, list, help."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from handlers.parsing import USAGE
+from handlers.rendering.common import (
+    ref,
+    rollout_label,
+    sign_off_line,
+    slack_date,
+    status_label,
+    user,
+)
+from handlers.text import escape, join_lines, truncate
+from models.audit import AuditEvent
+from models.release import Release, ReleaseStatus
+from models.releases import ReleaseView
+
+SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000
+MAX_MESSAGE_BLOCKS = 50
+
+
+def md(text: str, limit: int = SECTION_LIMIT) -> MarkdownTextObject:
+    return MarkdownTextObject(text=truncate(text, limit) or " ")
+
+
+def card_text(view: ReleaseView) -> str:
+    """The notification/fallback text of the card (no mentions: it must not ping again)."""
+    release = view.release
+    return f"{release.ref}: {release.state.label}, {slack_date(release.target_at)}"
+
+
+def card_blocks(view: ReleaseView) -> list[Block]:
+    release = view.release
+    blocks: list[Block] = [
+        HeaderBlock(text=PlainTextObject(text=truncate(f"Release {release.ref}", 150))),
+        SectionBlock(
+            fields=[
+                md(f"*Status*\n{status_label(release)}", FIELD_LIMIT),
+                md(f"*When*\n{slack_date(release.target_at)}", FIELD_LIMIT),
+                md(f"*Owner*\n{user(release.owner_id)}", FIELD_LIMIT),
+                md(f"*Rollout*\n{rollout_label(release)}", FIELD_LIMIT),
+            ]
+        ),
+    ]
+    if release.state in (
+        ReleaseStatus.CANCELLED,
+        ReleaseStatus.NO_GO,
+        ReleaseStatus.ROLLED_BACK,
+        ReleaseStatus.CHANGES_REQUESTED,
+    ) and (release.status_by or release.status_reason):
+        verb = {
+            ReleaseStatus.CANCELLED: "Cancelled",
+            ReleaseStatus.NO_GO: "No-go",
+            ReleaseStatus.ROLLED_BACK: "Rolled back",
+            ReleaseStatus.CHANGES_REQUESTED: "Changes requested",
+        }[release.state]
+        why = f": {escape(release.status_reason)}" if release.status_reason else ""
+        blocks.append(SectionBlock(text=md(f"*{verb}* by {user(release.status_by)}{why}")))
+    blocks.append(SectionBlock(text=md(sign_offs_text(view))))
+    if release.notes:
+        blocks.append(SectionBlock(text=md(f"*Notes*\n{escape(release.notes)}")))
+    blocks.append(
+        ContextBlock(
+            elements=[
+                md(
+                    f"`{escape(release.ref)}` · proposed by {user(release.owner_id)} "
+                    f"{slack_date(release.created_at, '{date_short_pretty}')}"
+                )
+            ]
+        )
+    )
+    return blocks
+
+
+def sign_offs_text(view: ReleaseView) -> str:
+    if not view.approvers:
+        return "*Sign-offs*\nNone required."
+    lines = [sign_off_line(a) for a in view.approvers]
+    done = len(view.approvers) - len(view.pending_approvers)
+    return join_lines([f"*Sign-offs* ({done}/{len(view.approvers)})", *lines], SECTION_LIMIT)
+
+
+def status_blocks(view: ReleaseView, events: Sequence[AuditEvent]) -> list[Block]:
+    blocks = card_blocks(view)
+    if view.checklist:
+        lines = [
+            f"{':ballot_box_with_check:' if item.checked else ':white_large_square:'} "
+            f"{escape(item.text)}"
+            for item in view.checklist
+        ]
+        blocks.append(SectionBlock(text=md(join_lines(["*Checklist*", *lines], SECTION_LIMIT))))
+    blocks.append(DividerBlock())
+    blocks.append(SectionBlock(text=md(timeline_text(events))))
+    if view.release.permalink:
+        blocks.append(
+            ContextBlock(elements=[md(f"<{view.release.permalink}|Open the release thread>")])
+        )
+    return blocks
+
+
+_EVENT_WORDS = {
+    "proposed": "proposed the release",
+    "cancelled": "cancelled it",
+    "approved": "approved",
+    "approval_withdrawn": "withdrew their approval",
+    "changes_requested": "requested changes",
+    "quorum_reached": "— every sign-off is in",
+    "updated": "changed it",
+    "checklist_ticked": "ticked",
+    "checklist_unticked": "unticked",
+    "checklist_added": "added a checklist item",
+    "go": "gave the go",
+    "no_go": "called no-go",
+    "rollout_started": "started the rollout",
+    "advanced": "advanced the rollout",
+    "paused": "paused the rollout",
+    "resumed": "resumed the rollout",
+    "released": "marked it released",
+    "rolled_back": "rolled it back",
+    "reopened": "asked for sign-off again",
+}
+
+
+def timeline_line(event: AuditEvent) -> str:
+    words = _EVENT_WORDS.get(event.action, escape(event.action.replace("_", " ")))
+    actor = "" if event.actor_id == "system" else user(event.actor_id) + " "
+    detail = f": {escape(truncate(event.detail, 200))}" if event.detail else ""
+    return f"{slack_date(event.at, '{date_short_pretty} {time}')} {actor}{words}{detail}"
+
+
+def timeline_text(events: Sequence[AuditEvent]) -> str:
+    if not events:
+        return "*History*\nNothing recorded yet."
+    lines = [timeline_line(e) for e in events]
+    # Keep the most recent events when they do not all fit.
+    kept: list[str] = []
+    used = len("*History*\n") + 40
+    for line in reversed(lines):
+        if used + len(line) + 1 > SECTION_LIMIT:
+            kept.append(f"…{len(lines) - len(kept)} earlier events")
+            break
+        kept.append(line)
+        used += len(line) + 1
+    return "*History*\n" + "\n".join(reversed(kept))
+
+
+def list_blocks(releases: Sequence[Release], now: datetime) -> list[Block]:
+    if not releases:
+        return [
+            SectionBlock(
+                text=md(
+                    f"No releases are planned or in flight. Propose one with {USAGE['propose']}."
+                )
+            )
+        ]
+    blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text="Upcoming releases"))]
+    lines = [
+        f"*{ref(r)}* — {status_label(r)} — {slack_date(r.target_at)} — {user(r.owner_id)}"
+        + (" :warning: overdue" if r.target_at < now and not r.state.is_in_flight else "")
+        for r in releases
+    ]
+    # Several lines per section keeps long lists within the 50-block limit.
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        if chunk and (size + len(line) + 1 > SECTION_LIMIT or len(chunk) >= 10):
+            blocks.append(SectionBlock(text=md("\n".join(chunk))))
+            chunk, size = [], 0
+        chunk.append(truncate(line, SECTION_LIMIT))
+        size += len(line) + 1
+    if chunk:
+        blocks.append(SectionBlock(text=md("\n".join(chunk))))
+    blocks.append(ContextBlock(elements=[md("`/release status <service@version>` for details")]))
+    return blocks[:MAX_MESSAGE_BLOCKS]
+
+
+def help_blocks() -> list[Block]:
+    lines = [f"• {usage}" for usage in USAGE.values()]
+    return [
+        SectionBlock(
+            text=md(
+                "*releasebot* coordinates releases: propose one, approvers sign off in its "
+                "thread, the owner decides go or no-go, and the rollout is announced."
+            )
+        ),
+        SectionBlock(text=md("\n".join(lines))),
+        ContextBlock(
+            elements=[
+                md(
+                    "Times: ISO 8601 with an offset (`2026-12-03T14:00Z`) or "
+                    "`2026-12-03 14:00` in your own Slack time zone."
+                )
+            ]
+        ),
+    ]
+
+
+def notice_blocks(text: str) -> list[Block]:
+    return [SectionBlock(text=md(text))]
+
+
+def to_dicts(blocks: Sequence[Block]) -> list[dict]:
+    return [block.to_dict() for block in blocks]

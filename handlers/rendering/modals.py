@@ -1,0 +1,128 @@
+"""Modal views."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from slack_sdk.models.blocks import (
+    ContextBlock,
+    DateTimePickerElement,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
+    UserMultiSelectElement,
+)
+from slack_sdk.models.views import View
+
+from handlers import ids
+from models.releases import MAX_APPROVERS, MAX_NOTES, MAX_REASON
+
+
+def propose_modal(channel_id: str, default_time: datetime) -> View:
+    return View(
+        type="modal",
+        callback_id=ids.PROPOSE_MODAL,
+        title=PlainTextObject(text="Propose a release"),
+        submit=PlainTextObject(text="Propose"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=json.dumps({"channel_id": channel_id}),
+        blocks=[
+            InputBlock(
+                block_id=ids.FIELD_SERVICE,
+                label=PlainTextObject(text="Service"),
+                element=PlainTextInputElement(
+                    action_id=ids.FIELD_SERVICE,
+                    max_length=64,
+                    placeholder=PlainTextObject(text="payments-api"),
+                ),
+            ),
+            InputBlock(
+                block_id=ids.FIELD_VERSION,
+                label=PlainTextObject(text="Version"),
+                element=PlainTextInputElement(
+                    action_id=ids.FIELD_VERSION,
+                    max_length=64,
+                    placeholder=PlainTextObject(text="2.4.0"),
+                ),
+            ),
+            InputBlock(
+                block_id=ids.FIELD_WHEN,
+                label=PlainTextObject(text="Target date and time"),
+                element=DateTimePickerElement(
+                    action_id=ids.FIELD_WHEN, initial_date_time=int(default_time.timestamp())
+                ),
+                hint=PlainTextObject(text="Shown in your own time zone."),
+            ),
+            InputBlock(
+                block_id=ids.FIELD_APPROVERS,
+                label=PlainTextObject(text="Approvers"),
+                optional=True,
+                element=UserMultiSelectElement(
+                    action_id=ids.FIELD_APPROVERS,
+                    max_selected_items=MAX_APPROVERS,
+                    placeholder=PlainTextObject(text="People who must sign off"),
+                ),
+            ),
+            InputBlock(
+                block_id=ids.FIELD_GROUPS,
+                label=PlainTextObject(text="Approver groups"),
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ids.FIELD_GROUPS,
+                    max_length=300,
+                    placeholder=PlainTextObject(text="@qa @security"),
+                ),
+                hint=PlainTextObject(text="Any one member of a group signs for it."),
+            ),
+            InputBlock(
+                block_id=ids.FIELD_ROLLOUT,
+                label=PlainTextObject(text="Phased rollout"),
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ids.FIELD_ROLLOUT,
+                    max_length=60,
+                    placeholder=PlainTextObject(text="10,50,100"),
+                ),
+                hint=PlainTextObject(text="Percentages in order; leave empty for big-bang."),
+            ),
+            InputBlock(
+                block_id=ids.FIELD_NOTES,
+                label=PlainTextObject(text="Notes or link"),
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ids.FIELD_NOTES, multiline=True, max_length=MAX_NOTES
+                ),
+            ),
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text="The release card is posted in this channel; approvers sign "
+                        "off in its thread."
+                    )
+                ]
+            ),
+        ],
+    )
+
+
+def reason_modal(callback_id: str, title: str, label: str, submit: str, metadata: str) -> View:
+    """A modal asking for a required reason (reject, no-go, roll back)."""
+    return View(
+        type="modal",
+        callback_id=callback_id,
+        title=PlainTextObject(text=title),
+        submit=PlainTextObject(text=submit),
+        close=PlainTextObject(text="Back"),
+        private_metadata=metadata,
+        blocks=[
+            InputBlock(
+                block_id=ids.FIELD_REASON,
+                label=PlainTextObject(text=label),
+                element=PlainTextInputElement(
+                    action_id=ids.FIELD_REASON, multiline=True, max_length=MAX_REASON
+                ),
+            )
+        ],
+    )

@@ -1,0 +1,90 @@
+"""Making user text safe to show in Slack: no pings, no broken mrkdwn, within limits."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+# Slack's own markup in text it sends us: <@U1|name>, <#C1|name>, <!subteam^S1|@qa>,
+# <!channel>, <https://x|label>.
+_SLACK_MARKUP = re.compile(r"<([^<>]*)>")
+# Bidirectional overrides can make a name read differently from what it is.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def _markup_to_plain(match: re.Match[str]) -> str:
+    inner = match.group(1)
+    target, _, label = inner.partition("|")
+    if target.startswith("@"):
+        return "@" + (label or target[1:])
+    if target.startswith("#"):
+        return "#" + (label or target[1:])
+    if target.startswith("!subteam^"):
+        return label or "@group"
+    if target.startswith("!"):
+        return "@" + target[1:].split("^")[0]
+    return target if re.match(r"^(https?|mailto):", target) else (label or target)
+
+
+def from_slack(text: str, *, multiline: bool = False) -> str:
+    """Slack's escaped, marked-up text -> plain text a person typed, without control chars."""
+    text = _SLACK_MARKUP.sub(_markup_to_plain, text)
+    text = html.unescape(text)
+    return clean_plain(text, multiline=multiline)
+
+
+def clean_plain(text: str, *, multiline: bool = False) -> str:
+    text = _BIDI.sub("", text)
+    kept = []
+    for char in text:
+        if char == "\n" and multiline:
+            kept.append(char)
+        elif char in "\t\n\r":
+            kept.append(" ")
+        elif unicodedata.category(char) != "Cc":
+            kept.append(char)
+    return "".join(kept).strip()
+
+
+def escape(text: str) -> str:
+    """Plain text -> mrkdwn that shows it literally: nothing pings, links or injects markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_inline(text: str) -> str:
+    """Like `escape`, for text set inside bold/italic/code: formatting characters are
+    swapped for look-alikes so they cannot close the surrounding markup."""
+    return escape(text).translate(_LOOKALIKES)
+
+
+_LOOKALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+
+
+def truncate(text: str, limit: int, *, marker: str = "…") -> str:
+    """Cut text to at most `limit` characters without splitting an escape like &amp;."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(marker)]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + marker
+
+
+def join_lines(lines: list[str], limit: int) -> str:
+    """Join lines within `limit` characters, saying how many were left out."""
+    out: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        remaining = len(lines) - index
+        tail = f"\n…and {remaining} more"
+        if used + len(line) + 1 + len(tail) > limit and index < len(lines) - 1:
+            out.append(f"…and {remaining} more")
+            break
+        if used + len(line) + 1 > limit:
+            out.append(truncate(line, max(limit - used - 1, 1)))
+            break
+        out.append(line)
+        used += len(line) + 1
+    return "\n".join(out)

@@ -1,0 +1,148 @@
+"""Modal submissions (`view_submission`)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from handlers import directory, ids, parsing
+from handlers.deps import Deps
+from handlers.errors import in_background
+from handlers.proposing import create_release
+from handlers.text import clean_plain
+from models import releases
+from models.errors import InvalidInput
+from models.releases import ApproverSpec, Proposal
+
+T = TypeVar("T")
+
+
+def input_value(view: dict[str, Any], field: str) -> Any:
+    """The raw state of the input whose block id and action id are both `field`."""
+    state = view.get("state", {}).get("values", {}).get(field, {}).get(field, {})
+    for key in ("value", "selected_users", "selected_date_time", "selected_option"):
+        if key in state:
+            return state[key]
+    return None
+
+
+class FieldErrors:
+    """Collects every invalid field at once, so the person fixes them in one go."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def check(self, field: str, fn: Callable[[], T]) -> T | None:
+        try:
+            return fn()
+        except InvalidInput as error:
+            self.errors[error.field or field] = error.message[:2000]
+            return None
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.view(ids.PROPOSE_MODAL)
+    def propose_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        proposal = proposal_from_modal(deps, client, body, view)
+        if isinstance(proposal, dict):
+            ack(response_action="errors", errors=proposal)
+            return
+        ack()
+        deps.work.submit(
+            in_background(lambda: create_release(deps, client, proposal), body, client, None)
+        )
+
+
+def proposal_from_modal(
+    deps: Deps, client: WebClient, body: dict[str, Any], view: dict[str, Any]
+) -> Proposal | dict[str, str]:
+    """A valid proposal, or the errors to show next to each field."""
+    team_id = str(body["team"]["id"])
+    owner_id = str(body["user"]["id"])
+    now = deps.clock()
+    fields = FieldErrors()
+    service = fields.check(
+        ids.FIELD_SERVICE,
+        lambda: releases.clean_service(clean_plain(input_value(view, ids.FIELD_SERVICE) or "")),
+    )
+    version = fields.check(
+        ids.FIELD_VERSION,
+        lambda: releases.clean_version(clean_plain(input_value(view, ids.FIELD_VERSION) or "")),
+    )
+    target_at = fields.check(
+        ids.FIELD_WHEN, lambda: _target(input_value(view, ids.FIELD_WHEN), now)
+    )
+    users = [str(u) for u in input_value(view, ids.FIELD_APPROVERS) or []]
+    approvers = fields.check(
+        ids.FIELD_APPROVERS,
+        lambda: releases.clean_approvers(
+            directory.check_approvers(client, [ApproverSpec(u) for u in users]), owner_id
+        ),
+    )
+    group_handles = re.findall(r"[^\s,@]+", input_value(view, ids.FIELD_GROUPS) or "")
+    groups = fields.check(
+        ids.FIELD_GROUPS, lambda: directory.find_groups_by_handle(client, group_handles)
+    )
+    rollout_text = clean_plain(input_value(view, ids.FIELD_ROLLOUT) or "")
+    stages = fields.check(
+        ids.FIELD_ROLLOUT,
+        lambda: _stages(rollout_text),
+    )
+    notes = fields.check(
+        ids.FIELD_NOTES,
+        lambda: releases.clean_notes(
+            clean_plain(input_value(view, ids.FIELD_NOTES) or "", multiline=True)
+        ),
+    )
+    if service and version:
+        fields.check(
+            ids.FIELD_VERSION,
+            lambda: _not_duplicate(deps, team_id, service, version),
+        )
+    if fields.errors:
+        return fields.errors
+    assert service and version and target_at and approvers is not None and groups is not None
+    metadata = json.loads(view.get("private_metadata") or "{}")
+    return Proposal(
+        team_id=team_id,
+        owner_id=owner_id,
+        channel_id=str(metadata.get("channel_id") or owner_id),
+        service=service,
+        version=version,
+        target_at=target_at,
+        approvers=[*approvers, *groups],
+        stages=stages or (),
+        notes=notes or "",
+        checklist=deps.config.checklist,
+        request_key=f"view:{view.get('id')}",
+    )
+
+
+def _target(epoch: Any, now: datetime) -> datetime:
+    if epoch is None:
+        raise InvalidInput("Pick a date and a time.", field=ids.FIELD_WHEN)
+    return releases.clean_target(datetime.fromtimestamp(int(epoch), UTC), now)
+
+
+def _stages(text: str) -> tuple[int, ...]:
+    if not text or text.lower() in ("big-bang", "bigbang", "none"):
+        return ()
+    stages = parsing.parse_percentages(text)
+    releases.clean_stages(stages)
+    return stages
+
+
+def _not_duplicate(deps: Deps, team_id: str, service: str, version: str) -> None:
+    with deps.db.session() as session:
+        try:
+            releases.check_not_duplicate(session, team_id, service, version)
+        except releases.Conflict as error:
+            raise InvalidInput(error.message, field=ids.FIELD_VERSION) from None

@@ -1,0 +1,148 @@
+"""The bot as Slack sees it: signed HTTP requests in, Web API calls out to a fake Slack."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlmodel import Session
+
+from bot.app import Releasebot, create_releasebot
+from bot.settings import load_settings
+from bot.web import create_web_app
+from models.release import Release
+from tests.fake_slack import FakeSlack
+from tests.server import BackgroundServer
+from tests.slack_requests import SignedSlackClient
+
+SIGNING_SECRET = "test-signing-secret"
+TEAM = "T0001"
+OWNER = "U_OWNER"
+CHANNEL = "C_RELEASES"
+
+
+class Clock:
+    """The bot's idea of now; real time unless a test pins it."""
+
+    def __init__(self) -> None:
+        self._pinned: datetime | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self._pinned or datetime.now(UTC)
+
+    def pin(self, when: datetime) -> None:
+        with self._lock:
+            self._pinned = when
+
+    def advance(self, delta: timedelta) -> None:
+        with self._lock:
+            self._pinned = (self._pinned or datetime.now(UTC)) + delta
+
+
+class Harness:
+    def __init__(self, database_url: str, slack: FakeSlack, **settings: Any) -> None:
+        self.slack = slack
+        self.clock = Clock()
+        self.settings = load_settings(
+            SLACK_BOT_TOKEN=slack.token,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=slack.api_url,
+            DATABASE_URL=database_url,
+            RELEASEBOT_PUBLIC_URL="https://releasebot.example.com",
+            **settings,
+        )
+        self.bot: Releasebot = create_releasebot(self.settings)
+        self.bot.deps.clock = self.clock
+        self.server = BackgroundServer(create_web_app(self.bot.bolt, self.bot.db))
+        self.client: SignedSlackClient
+
+    def __enter__(self) -> Harness:
+        self.server.start()
+        self.client = SignedSlackClient(self.server.url, SIGNING_SECRET, team_id=TEAM)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wait()
+        self.server.stop()
+        self.bot.close()
+
+    # --- driving the bot ----------------------------------------------------------------
+
+    def wait(self) -> None:
+        """Until the work the bot does after its acks is done."""
+        assert self.bot.deps.work.wait_idle(timeout=15), "background work did not finish"
+
+    def command(
+        self, text: str, *, user_id: str = OWNER, channel_id: str = CHANNEL, **kwargs: Any
+    ) -> httpx.Response:
+        kwargs.setdefault("response_url", self.slack.new_response_url())
+        response = self.client.command(text, user_id=user_id, channel_id=channel_id, **kwargs)
+        assert response.status_code == 200, response.text
+        self.wait()
+        return response
+
+    def private_reply(self, response: httpx.Response) -> str:
+        """What the person alone saw: the ack's text, else the last response_url post."""
+        if response.content:
+            body = response.json()
+            assert body.get("response_type", "ephemeral") == "ephemeral", body
+            return rendered_text(body)
+        posts = self.slack.calls("response_url") + self.slack.calls("chat.postEphemeral")
+        assert posts, "the bot answered nothing privately"
+        return rendered_text(posts[-1].args)
+
+    # --- looking at the outcome ---------------------------------------------------------
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.bot.db.session() as session:
+            yield session
+
+    def releases(self) -> list[Release]:
+        from sqlmodel import select
+
+        with self.session() as session:
+            return list(session.exec(select(Release).order_by(Release.id)))  # type: ignore[arg-type]
+
+    def card(self, release: Release) -> dict[str, Any]:
+        assert release.message_ts, f"{release.ref} has no card"
+        return self.slack.message(release.channel_id, release.message_ts)
+
+
+def rendered_text(payload: dict[str, Any]) -> str:
+    """All the text a person would read in a message: its text and every block's text."""
+    parts = [str(payload.get("text") or "")]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("mrkdwn", "plain_text"):
+                parts.append(str(node.get("text", "")))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    blocks = payload.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    walk(blocks or [])
+    return "\n".join(p for p in parts if p)
+
+
+def ahead(days: float = 2, hour: int = 14) -> datetime:
+    """A time comfortably in the future, on the hour."""
+    return (datetime.now(UTC) + timedelta(days=days)).replace(
+        hour=hour, minute=0, second=0, microsecond=0
+    )
+
+
+def iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%MZ")
