@@ -7,6 +7,7 @@ from slack_sdk import WebClient
 from handlers.deps import Deps
 from handlers.publishing import post_card
 from models import releases
+from models.errors import Conflict
 from models.releases import Proposal
 
 
@@ -16,11 +17,22 @@ def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | N
     If Slack refuses the card (not in the channel, say) the transaction rolls back, so no
     release exists that nobody can see. A retried request finds its release and stops.
     """
-    with deps.db.session() as session:
-        if proposal.request_key and releases.by_request_key(session, proposal.request_key):
+    try:
+        with deps.db.session() as session:
+            if proposal.request_key and releases.by_request_key(session, proposal.request_key):
+                return None
+            release = releases.propose(session, proposal, now=deps.clock())
+            post_card(client, session, releases.load_view(session, release))
+            release_id = release.id
+    except Conflict:
+        # A retry racing its original waits on the unique key, then loses: stay silent.
+        if proposal.request_key and _already_handled(deps, proposal.request_key):
             return None
-        release = releases.propose(session, proposal, now=deps.clock())
-        post_card(client, session, releases.load_view(session, release))
-        release_id = release.id
+        raise
     deps.release_changed(release_id)
     return release_id
+
+
+def _already_handled(deps: Deps, request_key: str) -> bool:
+    with deps.db.session() as session:
+        return releases.by_request_key(session, request_key) is not None

@@ -407,3 +407,65 @@ def load_view(session: Session, release: Release) -> ReleaseView:
         approvers=approvers_of(session, release.id),
         checklist=checklist_of(session, release.id),
     )
+
+
+def pending_group_ids(session: Session, team_id: str) -> set[str]:
+    """User groups whose sign-off some open release still waits for."""
+    rows = session.exec(
+        select(Approver.slack_id)
+        .join(Release, col(Release.id) == col(Approver.release_id))
+        .where(
+            Release.team_id == team_id,
+            col(Release.status).in_(SIGNABLE_STATES),
+            Approver.kind == ApproverKind.USERGROUP.value,
+            Approver.state != SignOffState.APPROVED.value,
+        )
+        .distinct()
+    )
+    return set(rows)
+
+
+SIGNABLE_STATES = [
+    ReleaseStatus.PROPOSED.value,
+    ReleaseStatus.CHANGES_REQUESTED.value,
+    ReleaseStatus.APPROVED.value,
+]
+
+
+def awaiting_sign_off(
+    session: Session, team_id: str, user_id: str, group_ids: set[str]
+) -> list[Release]:
+    """Open releases where the person (or a group of theirs) has not approved yet."""
+    signers = [user_id, *group_ids]
+    return list(
+        session.exec(
+            select(Release)
+            .join(Approver, col(Approver.release_id) == col(Release.id))
+            .where(
+                Release.team_id == team_id,
+                col(Release.status).in_(SIGNABLE_STATES),
+                col(Approver.slack_id).in_(signers),
+                Approver.state != SignOffState.APPROVED.value,
+                Release.owner_id != user_id,
+            )
+            .distinct()
+            .order_by(col(Release.target_at))
+            .limit(20)
+        )
+    )
+
+
+def owned_open(session: Session, team_id: str, user_id: str) -> list[Release]:
+    finished = [s.value for s in ReleaseStatus if s.is_finished]
+    return list(
+        session.exec(
+            select(Release)
+            .where(
+                Release.team_id == team_id,
+                Release.owner_id == user_id,
+                col(Release.status).not_in(finished),
+            )
+            .order_by(col(Release.target_at))
+            .limit(20)
+        )
+    )

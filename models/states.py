@@ -45,7 +45,7 @@ _VERBS = {
 }
 
 
-def _state_phrase(release: Release) -> str:
+def describe(release: Release) -> str:
     state = release.state
     return {
         S.PROPOSED: "is still waiting for sign-offs",
@@ -71,7 +71,7 @@ def check(release: Release, action: str) -> ReleaseStatus:
         elif action == "go" and release.state in (S.PROPOSED, S.CHANGES_REQUESTED):
             hint = " Every sign-off must be in first."
         raise InvalidTransition(
-            f"Can't {_VERBS[action]} {release.ref}: it {_state_phrase(release)}.{hint}"
+            f"Can't {_VERBS[action]} {release.ref}: it {describe(release)}.{hint}"
         )
     return target
 

@@ -1,6 +1,17 @@
 """Imports every table so that SQLModel.metadata knows them all (Alembic, tests)."""
 
 from models.audit import AuditEvent
+from models.calendar_token import CalendarToken
+from models.history import ProductionRecord
 from models.release import Approver, ChecklistItem, Release
+from models.reminder import Reminder
 
-__all__ = ["Approver", "AuditEvent", "ChecklistItem", "Release"]
+__all__ = [
+    "Approver",
+    "AuditEvent",
+    "CalendarToken",
+    "ChecklistItem",
+    "ProductionRecord",
+    "Release",
+    "Reminder",
+]

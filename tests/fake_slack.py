@@ -486,6 +486,7 @@ class FakeSlack:
             "views.publish": self._views_publish,
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
+            "usergroups.list": self._usergroups_list,
         }
 
         if default_directory:
@@ -1155,6 +1156,13 @@ class FakeSlack:
         if group is None:
             raise _SlackError("no_such_subteam")
         return {"ok": True, "users": list(group["users"])}
+
+    def _usergroups_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        groups = [
+            {"id": g["id"], "handle": g["handle"], "name": g["handle"], "user_count": len(g["users"])}
+            for g in self._usergroups.values()
+        ]
+        return {"ok": True, "usergroups": groups}
 
 
 # --------------------------------------------------------------------------------------------

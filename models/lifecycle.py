@@ -1,0 +1,572 @@
+"""Sign-offs, go/no-go and the rollout: every change locks the release row, checks the
+state machine, writes an audit event, and commits with the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from models import audit, states
+from models.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed
+from models.history import ProductionRecord
+from models.release import (
+    Approver,
+    ChecklistItem,
+    Release,
+    ReleaseStatus,
+    SignOffState,
+)
+from models.releases import (
+    approvers_of,
+    check_not_duplicate,
+    checklist_of,
+    clean_notes,
+    clean_reason,
+    clean_target,
+    clean_version,
+    get,
+    get_for_update,
+    require_owner,
+    snapshot,
+)
+from models.types import utcnow
+
+MAX_CHECKLIST = 30
+
+
+def _record(
+    session: Session, release: Release, actor_id: str, action: str, now: datetime, **kw: object
+) -> None:
+    audit.record(
+        session,
+        team_id=release.team_id,
+        release_id=release.id,
+        actor_id=actor_id,
+        action=action,
+        at=now,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _move(release: Release, target: ReleaseStatus, now: datetime) -> None:
+    release.status = target.value
+    release.updated_at = now
+
+
+def signer_label(approvers: Iterable[Approver]) -> str:
+    labels = [f"<!subteam^{a.slack_id}>" if a.is_group else f"<@{a.slack_id}>" for a in approvers]
+    return ", ".join(labels) or "nobody"
+
+
+def _signable_rows(
+    release: Release, approvers: list[Approver], actor_id: str, actor_groups: set[str]
+) -> list[Approver]:
+    """The sign-offs this person may give: their own, and their groups' (never the owner's)."""
+    if actor_id == release.owner_id:
+        raise NotAllowed(
+            f"You own {release.ref}, so you can't sign it off: that is for "
+            f"{signer_label(approvers)}."
+        )
+    rows = [
+        a
+        for a in approvers
+        if (not a.is_group and a.slack_id == actor_id) or (a.is_group and a.slack_id in actor_groups)
+    ]
+    if not rows:
+        raise NotAllowed(
+            f"Only {signer_label(approvers)} can sign off {release.ref}"
+            + (" (any one member signs for a group)." if any(a.is_group for a in approvers) else ".")
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class SignOffResult:
+    release: Release
+    counted: bool  # False: this click repeated one already counted
+    quorum_reached: bool
+
+
+def approve(
+    session: Session,
+    team_id: str,
+    release_id: int,
+    actor_id: str,
+    actor_groups: set[str],
+    *,
+    now: datetime | None = None,
+) -> SignOffResult:
+    now = now or utcnow()
+    release = get_for_update(session, team_id, release_id)
+    if release.state == ReleaseStatus.CHANGES_REQUESTED:
+        raise InvalidTransition(
+            f"Changes were requested on {release.ref}; sign off once "
+            f"<@{release.owner_id}> has updated it."
+        )
+    if release.state not in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
+        states.check(release, "approve")
+    approvers = approvers_of(session, release_id)
+    rows = _signable_rows(release, approvers, actor_id, actor_groups)
+    # The WHERE clause makes a double click or a racing retry a no-op, not a second count.
+    result = session.execute(
+        sql_update(Approver)
+        .where(
+            col(Approver.id).in_([r.id for r in rows]),
+            col(Approver.state) != SignOffState.APPROVED.value,
+        )
+        .values(state=SignOffState.APPROVED.value, signed_by=actor_id, signed_at=now, reason="")
+        .execution_options(synchronize_session=False)
+    )
+    counted = bool(result.rowcount)  # type: ignore[attr-defined]
+    if not counted:
+        return SignOffResult(release, counted=False, quorum_reached=False)
+    _record(session, release, actor_id, "approved", now)
+    release.updated_at = now
+    approvers = approvers_of(session, release_id)
+    for approver in approvers:
+        session.refresh(approver)
+    quorum = all(a.sign_off == SignOffState.APPROVED for a in approvers)
+    if quorum and release.state == ReleaseStatus.PROPOSED:
+        _move(release, states.check(release, "approve"), now)
+        _record(session, release, "system", "quorum_reached", now, after=snapshot(release))
+    session.add(release)
+    session.flush()
+    return SignOffResult(release, counted=True, quorum_reached=quorum)
+
+
+def check_may_sign(
+    session: Session, team_id: str, release_id: int, actor_id: str, actor_groups: set[str]
+) -> Release:
+    """Refuse early (before asking for a reason) when the person may not sign."""
+    release = get(session, team_id, release_id)
+    states.check(release, "request_changes")
+    _signable_rows(release, approvers_of(session, release_id), actor_id, actor_groups)
+    return release
+
+
+def request_changes(
+    session: Session,
+    team_id: str,
+    release_id: int,
+    actor_id: str,
+    actor_groups: set[str],
+    reason: str,
+    *,
+    now: datetime | None = None,
+) -> Release:
+    now = now or utcnow()
+    reason = clean_reason(reason, required=True)
+    release = get_for_update(session, team_id, release_id)
+    target = states.check(release, "request_changes")
+    rows = _signable_rows(release, approvers_of(session, release_id), actor_id, actor_groups)
+    before = snapshot(release)
+    for row in rows:
+        row.state = SignOffState.REJECTED.value
+        row.signed_by = actor_id
+        row.signed_at = now
+        row.reason = reason
+        session.add(row)
+    _move(release, target, now)
+    release.status_reason = reason
+    release.status_by = actor_id
+    session.add(release)
+    _record(
+        session, release, actor_id, "changes_requested", now,
+        before=before, after=snapshot(release), detail=reason,
+    )
+    session.flush()
+    return release
+
+
+def withdraw(
+    session: Session,
+    team_id: str,
+    release_id: int,
+    actor_id: str,
+    actor_groups: set[str],
+    *,
+    now: datetime | None = None,
+) -> Release:
+    now = now or utcnow()
+    release = get_for_update(session, team_id, release_id)
+    if release.state not in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
+        raise InvalidTransition(
+            f"Sign-offs on {release.ref} can only be withdrawn before the go decision."
+        )
+    rows = _signable_rows(release, approvers_of(session, release_id), actor_id, actor_groups)
+    mine = [r for r in rows if r.sign_off == SignOffState.APPROVED and r.signed_by == actor_id]
+    if not mine:
+        raise InvalidInput(f"You have no sign-off on {release.ref} to withdraw.")
+    for row in mine:
+        row.state = SignOffState.PENDING.value
+        row.signed_by = None
+        row.signed_at = None
+        session.add(row)
+    before = snapshot(release)
+    if release.state == ReleaseStatus.APPROVED:
+        _move(release, states.check(release, "reopen"), now)
+    release.updated_at = now
+    session.add(release)
+    _record(session, release, actor_id, "approval_withdrawn", now, before=before,
+            after=snapshot(release))
+    session.flush()
+    return release
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    release: Release
+    version_changed: bool
+    time_changed: bool
+    notes_changed: bool
+    reopened: bool  # asked for sign-off again (after changes requested, a no-go, a new version)
+
+
+def update(
+    session: Session,
+    team_id: str,
+    release_id: int,
+    actor_id: str,
+    *,
+    version: str | None = None,
+    target_at: datetime | None = None,
+    notes: str | None = None,
+    now: datetime | None = None,
+) -> UpdateResult:
+    now = now or utcnow()
+    release = get_for_update(session, team_id, release_id)
+    require_owner(release, actor_id, "change")
+    if release.state not in (
+        ReleaseStatus.PROPOSED,
+        ReleaseStatus.CHANGES_REQUESTED,
+        ReleaseStatus.APPROVED,
+        ReleaseStatus.NO_GO,
+    ):
+        raise InvalidTransition(
+            f"{release.ref} can't be changed now: it is {release.state.label.lower()}."
+        )
+    before = snapshot(release)
+    version_changed = version is not None and clean_version(version) != release.version
+    time_changed = target_at is not None and target_at != release.target_at
+    notes_changed = notes is not None and clean_notes(notes) != release.notes
+    if not (version_changed or time_changed or notes_changed):
+        raise InvalidInput(f"That is what {release.ref} already says: nothing changed.")
+    approvers = approvers_of(session, release_id)
+    if version_changed:
+        assert version is not None
+        new_version = clean_version(version)
+        check_not_duplicate(session, team_id, release.service, new_version)
+        release.version = new_version
+        # They signed off a different build: every sign-off starts again.
+        for approver in approvers:
+            approver.state = SignOffState.PENDING.value
+            approver.signed_by = None
+            approver.signed_at = None
+            approver.reason = ""
+            session.add(approver)
+    if time_changed:
+        assert target_at is not None
+        release.target_at = clean_target(target_at, now)
+        release.sequence += 1
+    if notes_changed:
+        assert notes is not None
+        release.notes = clean_notes(notes)
+    reopened = False
+    if release.state in (ReleaseStatus.CHANGES_REQUESTED, ReleaseStatus.NO_GO) or (
+        version_changed and release.state == ReleaseStatus.APPROVED and approvers
+    ):
+        for approver in approvers:
+            if approver.sign_off == SignOffState.REJECTED:
+                approver.state = SignOffState.PENDING.value
+                approver.signed_by = None
+                approver.signed_at = None
+                session.add(approver)
+        all_in = all(a.sign_off == SignOffState.APPROVED for a in approvers)
+        release.status = (ReleaseStatus.APPROVED if all_in else ReleaseStatus.PROPOSED).value
+        release.status_reason = ""
+        release.status_by = None
+        reopened = True
+    release.updated_at = now
+    session.add(release)
+    _record(session, release, actor_id, "updated", now, before=before, after=snapshot(release))
+    try:
+        session.flush()
+    except IntegrityError:  # the unique index saw a racing proposal of the same version
+        raise Conflict(f"{release.service}@{version} was proposed a moment ago.") from None
+    return UpdateResult(release, version_changed, time_changed, notes_changed, reopened)
+
+
+# --- checklist --------------------------------------------------------------------------
+
+
+def _may_edit_checklist(release: Release, approvers: list[Approver], actor_id: str) -> None:
+    if actor_id == release.owner_id or any(
+        not a.is_group and a.slack_id == actor_id for a in approvers
+    ):
+        return
+    raise NotAllowed(
+        f"Only <@{release.owner_id}> and the approvers of {release.ref} can change its checklist."
+    )
+
+
+def _checklist_open(release: Release) -> None:
+    if release.state not in (
+        ReleaseStatus.PROPOSED,
+        ReleaseStatus.CHANGES_REQUESTED,
+        ReleaseStatus.APPROVED,
+        ReleaseStatus.NO_GO,
+    ):
+        raise InvalidTransition(
+            f"The checklist of {release.ref} is closed: it {states.describe(release)}."
+        )
+
+
+def set_checklist_item(
+    session: Session,
+    team_id: str,
+    release_id: int,
+    actor_id: str,
+    position: int,
+    checked: bool,
+    *,
+    now: datetime | None = None,
+) -> ChecklistItem | None:
+    """Tick or untick one item; None when it already was (a repeated click)."""
+    now = now or utcnow()
+    release = get_for_update(session, team_id, release_id)
+    _checklist_open(release)
+    items = {item.position: item for item in checklist_of(session, release_id)}
+    item = items.get(position)
+    if item is None:
+        raise InvalidInput("That checklist item no longer exists.")
+    if item.checked == checked:
+        return None
+    item.checked_by = actor_id if checked else None
+    item.checked_at = now if checked else None
+    session.add(item)
+    release.updated_at = now
+    session.add(release)
+    _record(
+        session, release, actor_id, "checklist_ticked" if checked else "checklist_unticked", now,
+        detail=item.text,
+    )
+    session.flush()
+    return item
+
+
+def add_checklist_item(
+    session: Session,
+    team_id: str,
+    release_id: int,
+    actor_id: str,
+    text: str,
+    *,
+    now: datetime | None = None,
+) -> ChecklistItem:
+    now = now or utcnow()
+    release = get_for_update(session, team_id, release_id)
+    _may_edit_checklist(release, approvers_of(session, release_id), actor_id)
+    _checklist_open(release)
+    text = text.strip()
+    if not text or len(text) > 150:
+        raise InvalidInput("A checklist item needs 1 to 150 characters.")
+    items = checklist_of(session, release_id)
+    if len(items) >= MAX_CHECKLIST:
+        raise InvalidInput(f"A checklist holds at most {MAX_CHECKLIST} items.")
+    if any(i.text.casefold() == text.casefold() for i in items):
+        raise InvalidInput(f"The checklist already has “{text}”.")
+    item = ChecklistItem(
+        release_id=release_id, position=max((i.position for i in items), default=-1) + 1, text=text
+    )
+    session.add(item)
+    release.updated_at = now
+    session.add(release)
+    _record(session, release, actor_id, "checklist_added", now, detail=text)
+    session.flush()
+    return item
+
+
+# --- decision and rollout ---------------------------------------------------------------
+
+
+def missing_for_go(session: Session, release: Release) -> list[str]:
+    assert release.id is not None
+    missing = [
+        f"sign-off from {signer_label([a])}"
+        for a in approvers_of(session, release.id)
+        if a.sign_off != SignOffState.APPROVED
+    ]
+    missing += [f"“{i.text}”" for i in checklist_of(session, release.id) if not i.checked]
+    return missing
+
+
+def go(
+    session: Session, team_id: str, release_id: int, actor_id: str, *, now: datetime | None = None
+) -> Release:
+    now = now or utcnow()
+    release = get_for_update(session, team_id, release_id)
+    require_owner(release, actor_id, "give the go for")
+    if release.state in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
+        missing = missing_for_go(session, release)
+        if missing:
+            raise NotAllowed(
+                f"{release.ref} can't go yet. Still missing:\n"
+                + "\n".join(f"• {m}" for m in missing)
+            )
+    target = states.check(release, "go")
+    before = snapshot(release)
+    _move(release, target, now)
+    _record(session, release, actor_id, "go", now, before=before, after=snapshot(release))
+    if release.is_phased:
+        release.stage_index = 0
+        _move(release, states.check(release, "start_rollout"), now)
+        _record(session, release, actor_id, "rollout_started", now,
+                detail=f"{release.stages[0]}%", after=snapshot(release))
+    session.add(release)
+    session.flush()
+    return release
+
+
+def no_go(
+    session: Session,
+    team_id: str,
+    release_id: int,
+    actor_id: str,
+    reason: str,
+    *,
+    now: datetime | None = None,
+) -> Release:
+    now = now or utcnow()
+    reason = clean_reason(reason, required=True)
+    release = get_for_update(session, team_id, release_id)
+    require_owner(release, actor_id, "call no-go on")
+    target = states.check(release, "no_go")
+    before = snapshot(release)
+    _move(release, target, now)
+    release.status_reason = reason
+    release.status_by = actor_id
+    session.add(release)
+    _record(session, release, actor_id, "no_go", now, before=before, after=snapshot(release),
+            detail=reason)
+    session.flush()
+    return release
+
+
+def advance(
+    session: Session, team_id: str, release_id: int, actor_id: str, *, now: datetime | None = None
+) -> Release:
+    now = now or utcnow()
+    release = get_for_update(session, team_id, release_id)
+    require_owner(release, actor_id, "advance")
+    if not release.is_phased:
+        raise InvalidInput(
+            f"{release.ref} is a big-bang release: mark it released with `/release done`."
+        )
+    states.check(release, "advance")
+    assert release.stage_index is not None
+    before = snapshot(release)
+    release.stage_index += 1
+    release.updated_at = now
+    _record(session, release, actor_id, "advanced", now,
+            detail=f"{release.stages[release.stage_index]}%", before=before,
+            after=snapshot(release))
+    if release.stage_index == len(release.stages) - 1:
+        _release(session, release, actor_id, now)
+    session.add(release)
+    session.flush()
+    return release
+
+
+def _release(session: Session, release: Release, actor_id: str, now: datetime) -> None:
+    before = snapshot(release)
+    _move(release, states.check(release, "mark_released"), now)
+    if release.is_phased:
+        release.stage_index = len(release.stages) - 1
+    session.add(
+        ProductionRecord(
+            team_id=release.team_id,
+            service=release.service,
+            version=release.version,
+            release_id=release.id or 0,
+            released_by=actor_id,
+            released_at=now,
+        )
+    )
+    _record(session, release, actor_id, "released", now, before=before, after=snapshot(release))
+
+
+def mark_released(
+    session: Session, team_id: str, release_id: int, actor_id: str, *, now: datetime | None = None
+) -> Release:
+    now = now or utcnow()
+    release = get_for_update(session, team_id, release_id)
+    require_owner(release, actor_id, "mark as released")
+    if release.state == ReleaseStatus.PAUSED:
+        raise InvalidTransition(f"The rollout of {release.ref} is paused: resume it first.")
+    _release(session, release, actor_id, now)
+    session.add(release)
+    session.flush()
+    return release
+
+
+def pause(
+    session: Session, team_id: str, release_id: int, actor_id: str, *, now: datetime | None = None
+) -> Release:
+    return _simple(session, team_id, release_id, actor_id, "pause", "paused", now)
+
+
+def resume(
+    session: Session, team_id: str, release_id: int, actor_id: str, *, now: datetime | None = None
+) -> Release:
+    return _simple(session, team_id, release_id, actor_id, "resume", "resumed", now)
+
+
+def _simple(
+    session: Session,
+    team_id: str,
+    release_id: int,
+    actor_id: str,
+    action: str,
+    event: str,
+    now: datetime | None,
+) -> Release:
+    now = now or utcnow()
+    release = get_for_update(session, team_id, release_id)
+    require_owner(release, actor_id, action)
+    target = states.check(release, action)
+    before = snapshot(release)
+    _move(release, target, now)
+    session.add(release)
+    _record(session, release, actor_id, event, now, before=before, after=snapshot(release))
+    session.flush()
+    return release
+
+
+def roll_back(
+    session: Session,
+    team_id: str,
+    release_id: int,
+    actor_id: str,
+    reason: str,
+    *,
+    now: datetime | None = None,
+) -> Release:
+    now = now or utcnow()
+    reason = clean_reason(reason, required=True)
+    release = get_for_update(session, team_id, release_id)
+    require_owner(release, actor_id, "roll back")
+    target = states.check(release, "roll_back")
+    before = snapshot(release)
+    _move(release, target, now)
+    release.status_reason = reason
+    release.status_by = actor_id
+    session.add(release)
+    _record(session, release, actor_id, "rolled_back", now, before=before,
+            after=snapshot(release), detail=reason)
+    session.flush()
+    return release

@@ -1,0 +1,101 @@
+"""`/release propose` with no text opens a form; invalid fields are answered on the form."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from handlers import ids
+from models.release import ReleaseStatus
+from tests.harness import CHANNEL, Harness, ahead, rendered_text
+
+
+def open_form(harness: Harness) -> dict:
+    response = harness.command("propose")
+    assert response.content in (b"", b"{}") or not response.json().get("text")
+    view = harness.slack.last_view(ids.PROPOSE_MODAL)
+    assert json.loads(view["private_metadata"])["channel_id"] == CHANNEL
+    return view
+
+
+def submit(harness: Harness, view: dict, user_id: str = "U_OWNER", **values: object):
+    response = harness.client.view_submission(view, user_id=user_id, values=values)
+    assert response.status_code == 200
+    harness.wait()
+    return response
+
+
+def test_the_form_proposes_a_release(harness: Harness) -> None:
+    view = open_form(harness)
+    when = ahead(days=4)
+    response = submit(
+        harness,
+        view,
+        service="checkout",
+        version="3.1.0",
+        when=int(when.timestamp()),
+        approvers=["U_QA", "U_PM"],
+        approver_groups="@qa",
+        rollout="25,100",
+        notes="Runbook: https://wiki.example.com/checkout",
+    )
+    assert not response.content or "errors" not in response.json()
+    [release] = harness.releases()
+    assert (release.service, release.version, release.target_at) == ("checkout", "3.1.0", when)
+    assert release.rollout_stages == "25,100"
+    assert release.channel_id == CHANNEL
+    assert release.status == ReleaseStatus.PROPOSED
+    card = rendered_text(harness.card(release))
+    assert "<@U_QA>" in card and "<@U_PM>" in card and "<!subteam^S_QA>" in card
+
+
+def test_invalid_fields_are_answered_inline_on_the_form(harness: Harness) -> None:
+    view = open_form(harness)
+    response = submit(
+        harness,
+        view,
+        service="bad service!",
+        version="1.0",
+        when=int(datetime(2020, 1, 1, tzinfo=UTC).timestamp()),
+        approvers=["U_OWNER"],
+        approver_groups="@nosuchgroup",
+        rollout="50,10",
+    )
+    body = response.json()
+    assert body["response_action"] == "errors"
+    errors = body["errors"]
+    assert set(errors) == {
+        ids.FIELD_SERVICE,
+        ids.FIELD_WHEN,
+        ids.FIELD_APPROVERS,
+        ids.FIELD_GROUPS,
+        ids.FIELD_ROLLOUT,
+    }
+    assert "in the past" in errors[ids.FIELD_WHEN]
+    assert "own release" in errors[ids.FIELD_APPROVERS]
+    # every error key names a block that is on the form, as Slack requires
+    block_ids = {b.get("block_id") for b in view["blocks"]}
+    assert set(errors) <= block_ids
+    assert harness.releases() == []
+    assert harness.slack.calls("chat.postMessage") == []
+
+
+def test_a_duplicate_is_answered_next_to_the_version(harness: Harness) -> None:
+    harness.command(f"propose checkout 3.1.0 {ahead():%Y-%m-%dT%H:%MZ}")
+    view = open_form(harness)
+    body = submit(
+        harness, view, service="checkout", version="3.1.0", when=int(ahead(days=3).timestamp())
+    ).json()
+    assert "checkout@3.1.0 already exists" in body["errors"][ids.FIELD_VERSION]
+    assert len(harness.releases()) == 1
+
+
+def test_a_retried_submission_creates_one_release(harness: Harness) -> None:
+    view = open_form(harness)
+    values = {"service": "checkout", "version": "3.1.0", "when": int(ahead().timestamp())}
+    first = harness.client.view_submission(view, user_id="U_OWNER", values=values)
+    retry = harness.client.view_submission(view, user_id="U_OWNER", values=values, retry_num=1)
+    harness.wait()
+    assert first.status_code == retry.status_code == 200
+    assert len(harness.releases()) == 1
+    assert len(harness.slack.calls("chat.postMessage")) == 1

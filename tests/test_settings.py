@@ -1,0 +1,98 @@
+"""Start-up refuses missing or malformed settings with one line naming the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.settings import SettingsError, load_settings, parse_offsets
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "RELEASEBOT_"))}
+    clean.pop("DATABASE_URL", None)
+    clean.pop("PORT", None)
+    clean["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        env={**clean, **env},
+        cwd=tmp_path,  # no .env here
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({}, "SLACK_BOT_TOKEN is not set"),
+        ({"SLACK_BOT_TOKEN": "not-a-token"}, "SLACK_BOT_TOKEN must be a bot token"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET is not set"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "PORT": "eighty"},
+            "PORT",
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "DATABASE_URL": "mysql://x"},
+            "DATABASE_URL must be sqlite",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": "s",
+                "RELEASEBOT_REMINDER_OFFSETS": "24h,soon",
+            },
+            "RELEASEBOT_REMINDER_OFFSETS 'soon' is not an offset",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": "s",
+                "RELEASEBOT_ANNOUNCE_CHANNEL": "#releases",
+            },
+            "RELEASEBOT_ANNOUNCE_CHANNEL must be a channel id",
+        ),
+    ],
+)
+def test_bad_settings_stop_start_up_with_one_line(
+    tmp_path: Path, env: dict[str, str], names: str
+) -> None:
+    result = run_cli(tmp_path, "serve", **env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert names in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_socket_mode_needs_an_app_token(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "serve", "--socket", SLACK_BOT_TOKEN="xoxb-1")
+    assert result.returncode == 2
+    assert "SLACK_APP_TOKEN is not set" in result.stderr
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    result = run_cli(
+        tmp_path, "db", "upgrade", SLACK_BOT_TOKEN="xoxb-1", DATABASE_URL="sqlite:///x.db"
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "x.db").exists()
+    current = run_cli(tmp_path, "db", "current", SLACK_BOT_TOKEN="xoxb-1", DATABASE_URL="sqlite:///x.db")
+    assert current.stdout.strip() not in ("", "empty")
+
+
+def test_defaults_and_offsets() -> None:
+    settings = load_settings(SLACK_BOT_TOKEN="xoxb-1")
+    assert settings.database_url == "sqlite:///releasebot.db"
+    assert settings.port == 3000
+    assert [o.total_seconds() for o in settings.reminder_offsets] == [86400, 3600]
+    assert [o.total_seconds() / 60 for o in parse_offsets("15m, 1d,1h,15m")] == [1440, 60, 15]
+    with pytest.raises(SettingsError, match="RELEASEBOT_CHECKLIST"):
+        load_settings(SLACK_BOT_TOKEN="xoxb-1", RELEASEBOT_CHECKLIST=" ; ")
