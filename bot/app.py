@@ -13,7 +13,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.settings import Settings
-from handlers import commands, errors, views
+from handlers import actions, commands, errors, events, views
 from handlers.deps import BackgroundWork, Deps, HandlerConfig
 from models.db import Database
 
@@ -71,4 +71,6 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
     errors.register(bolt)
     commands.register(bolt, deps)
     views.register(bolt, deps)
+    actions.register(bolt, deps)
+    events.register(bolt, deps)
     return Releasebot(settings=settings, db=db, deps=deps, bolt=bolt)

@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from handlers import directory, ids, parsing
+from handlers import directory, ids, operations, parsing
 from handlers.deps import Deps
 from handlers.errors import in_background
+from handlers.operations import Actor
 from handlers.proposing import create_release
-from handlers.publishing import thread_reply, update_card
 from handlers.rendering import messages, modals
-from handlers.rendering.common import user
 from handlers.text import escape
 from models import audit, releases
 from models.releases import Proposal
+
+# `/release <name> <ref>` commands that need nothing else: name -> operation.
+REF_OPERATIONS: dict[str, Callable[[Deps, WebClient, Actor, int], None]] = {
+    "go": operations.go,
+    "advance": operations.advance,
+    "done": operations.mark_released,
+    "pause": operations.pause,
+    "resume": operations.resume,
+    "withdraw": operations.withdraw,
+}
+
+# `/release <name> <ref> <reason>` commands: name -> operation taking the reason.
+REASON_OPERATIONS: dict[str, Callable[[Deps, WebClient, Actor, int, str], None]] = {
+    "cancel": operations.cancel,
+    "nogo": operations.no_go,
+    "rollback": operations.roll_back,
+}
 
 
 def register(app: App, deps: Deps) -> None:
@@ -27,10 +44,14 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         command = parsing.parse(body.get("text") or "")
         team_id = str(body["team_id"])
+        actor = Actor(team_id, str(body["user_id"]))
 
-        def later(work: Any) -> None:
+        def later(work: Callable[[], None]) -> None:
             ack()
             deps.work.submit(in_background(work, body, client, respond))
+
+        def on_release(ref: str, work: Callable[[int], None]) -> None:
+            later(lambda: work(_release_id(deps, team_id, ref)))
 
         match command:
             case parsing.Help():
@@ -53,8 +74,7 @@ def register(app: App, deps: Deps) -> None:
                     release = releases.find(session, team_id, ref)
                     assert release.id is not None
                     view = releases.load_view(session, release)
-                    events = audit.history(session, release.id)
-                    blocks = messages.status_blocks(view, events)
+                    blocks = messages.status_blocks(view, audit.history(session, release.id))
                 ack(
                     response_type="ephemeral",
                     blocks=messages.to_dicts(blocks),
@@ -63,11 +83,36 @@ def register(app: App, deps: Deps) -> None:
             case parsing.ProposeForm():
                 later(lambda: open_propose_modal(deps, client, body))
             case parsing.Propose():
-                later(lambda: propose_from_text(deps, client, body, respond, command))
-            case parsing.RefCommand(name="cancel", ref=ref, text=reason):
-                later(lambda: cancel(deps, client, body, respond, ref, reason))
+                later(lambda: propose_from_text(deps, client, body, command))
+            case parsing.RefCommand(name=name, ref=ref) if name in REF_OPERATIONS:
+                operation = REF_OPERATIONS[name]
+                on_release(ref, lambda rid: operation(deps, client, actor, rid))
+            case parsing.RefCommand(name=name, ref=ref, text=reason) if name in REASON_OPERATIONS:
+                reason_operation = REASON_OPERATIONS[name]
+
+                def with_reason(rid: int) -> None:
+                    reason_operation(deps, client, actor, rid, reason)
+                    confirm_privately(respond, name, ref)
+
+                on_release(ref, with_reason)
+            case parsing.Update():
+                later(lambda: update_from_text(deps, client, actor, command))
+            case parsing.ChecklistAdd(ref=ref, item=item):
+                on_release(ref, lambda rid: operations.add_item(deps, client, actor, rid, item))
             case _:
                 raise parsing.unknown_subcommand(str(body.get("text") or ""))
+
+
+def _release_id(deps: Deps, team_id: str, ref: str) -> int:
+    with deps.db.session() as session:
+        release_id = releases.find(session, team_id, ref).id
+    assert release_id is not None
+    return release_id
+
+
+def confirm_privately(respond: Respond, name: str, ref: str) -> None:
+    done = {"cancel": "is cancelled", "nogo": "is a no-go", "rollback": "is rolled back"}[name]
+    respond(response_type="ephemeral", replace_original=False, text=f"{escape(ref)} {done}.")
 
 
 def open_propose_modal(deps: Deps, client: WebClient, body: dict[str, Any]) -> None:
@@ -80,11 +125,7 @@ def open_propose_modal(deps: Deps, client: WebClient, body: dict[str, Any]) -> N
 
 
 def propose_from_text(
-    deps: Deps,
-    client: WebClient,
-    body: dict[str, Any],
-    respond: Respond,
-    command: parsing.Propose,
+    deps: Deps, client: WebClient, body: dict[str, Any], command: parsing.Propose
 ) -> None:
     user_id = str(body["user_id"])
     tz = directory.user_timezone(client, user_id) if command.when.local else None
@@ -104,21 +145,18 @@ def propose_from_text(
     create_release(deps, client, proposal)
 
 
-def cancel(
-    deps: Deps, client: WebClient, body: dict[str, Any], respond: Respond, ref: str, reason: str
-) -> None:
-    team_id, user_id = str(body["team_id"]), str(body["user_id"])
-    with deps.db.session() as session:
-        release = releases.find(session, team_id, ref)
-        assert release.id is not None
-        releases.cancel(session, team_id, release.id, user_id, reason, now=deps.clock())
-        view = releases.load_view(session, release)
-    deps.release_changed(release.id)
-    update_card(client, view)
-    why = f": {escape(reason)}" if reason else ""
-    thread_reply(client, release, f":x: Cancelled by {user(user_id)}{why}")
-    respond(
-        response_type="ephemeral",
-        replace_original=False,
-        text=f"{escape(release.ref)} is cancelled.",
+def update_from_text(deps: Deps, client: WebClient, actor: Actor, command: parsing.Update) -> None:
+    release_id = _release_id(deps, actor.team_id, command.ref)
+    target_at = None
+    if command.when is not None:
+        tz = directory.user_timezone(client, actor.user_id) if command.when.local else None
+        target_at = command.when.resolve(tz)
+    operations.update(
+        deps,
+        client,
+        actor,
+        release_id,
+        version=command.version,
+        target_at=target_at,
+        notes=command.notes,
     )

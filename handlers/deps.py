@@ -39,7 +39,9 @@ class BackgroundWork:
         future.add_done_callback(self._done)
         return future
 
-    def _done(self, _future: Future[Any]) -> None:
+    def _done(self, future: Future[Any]) -> None:
+        if not future.cancelled() and (error := future.exception()) is not None:
+            logger.error("background work failed", exc_info=error)
         with self._idle:
             self._pending -= 1
             if self._pending == 0:

@@ -50,7 +50,7 @@ def tell_privately(
     blocks = to_dicts(notice_blocks(text))
     user_id = (body.get("user") or {}).get("id") or body.get("user_id")
     try:
-        if respond is not None and (body.get("response_url") or _response_urls(body)):
+        if respond is not None and getattr(respond, "response_url", None):
             respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
             return
         channel_id = (body.get("channel") or {}).get("id") or body.get("channel_id")
@@ -61,10 +61,6 @@ def tell_privately(
             client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
     except Exception:
         logger.exception("could not tell %s: %s", user_id, text)
-
-
-def _response_urls(body: dict[str, Any]) -> bool:
-    return bool(body.get("response_urls"))
 
 
 def report(

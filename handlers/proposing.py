@@ -6,6 +6,7 @@ from slack_sdk import WebClient
 
 from handlers.deps import Deps
 from handlers.publishing import post_card
+from handlers.surfaces import involved, post_checklist, publish_homes
 from models import releases
 from models.errors import Conflict
 from models.releases import Proposal
@@ -22,7 +23,10 @@ def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | N
             if proposal.request_key and releases.by_request_key(session, proposal.request_key):
                 return None
             release = releases.propose(session, proposal, now=deps.clock())
-            post_card(client, session, releases.load_view(session, release))
+            view = releases.load_view(session, release)
+            post_card(client, session, view)
+            if view.checklist:
+                post_checklist(client, session, view)
             release_id = release.id
     except Conflict:
         # A retry racing its original waits on the unique key, then loses: stay silent.
@@ -30,6 +34,7 @@ def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | N
             return None
         raise
     deps.release_changed(release_id)
+    publish_homes(deps, client, proposal.team_id, involved(client, view))
     return release_id
 
 

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from handlers import directory, ids, parsing
+from handlers import directory, ids, operations, parsing
 from handlers.deps import Deps
 from handlers.errors import in_background
+from handlers.operations import Actor
 from handlers.proposing import create_release
 from handlers.text import clean_plain
 from models import releases
@@ -58,6 +59,45 @@ def register(app: App, deps: Deps) -> None:
         ack()
         deps.work.submit(
             in_background(lambda: create_release(deps, client, proposal), body, client, None)
+        )
+
+    for callback_id, operation in REASON_OPERATIONS.items():
+        _register_reason_modal(app, deps, callback_id, operation)
+
+
+# Reason modals: callback id -> operation taking the reason.
+REASON_OPERATIONS: dict[str, Callable[[Deps, WebClient, Actor, int, str], None]] = {
+    ids.REJECT_MODAL: operations.request_changes,
+    ids.NO_GO_MODAL: operations.no_go,
+    ids.ROLLBACK_MODAL: operations.roll_back,
+}
+
+
+def _register_reason_modal(
+    app: App,
+    deps: Deps,
+    callback_id: str,
+    operation: Callable[[Deps, WebClient, Actor, int, str], None],
+) -> None:
+    @app.view(callback_id)
+    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        reason = clean_plain(input_value(view, ids.FIELD_REASON) or "", multiline=True)
+        try:
+            reason = releases.clean_reason(reason, required=True)
+        except InvalidInput as error:
+            ack(response_action="errors", errors={ids.FIELD_REASON: error.message})
+            return
+        ack()
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        actor = Actor(str(body["team"]["id"]), str(body["user"]["id"]))
+        release_id = int(metadata["release_id"])
+        # Answer problems where the button was clicked, privately.
+        url = metadata.get("response_url")
+        respond = Respond(response_url=url) if url else None
+        deps.work.submit(
+            in_background(
+                lambda: operation(deps, client, actor, release_id, reason), body, client, respond
+            )
         )
 
 

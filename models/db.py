@@ -10,6 +10,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
+# Execution option marking a read-only transaction (see `Database.read_session`).
+READ_ONLY = "releasebot_read_only"
+
 
 def normalise_url(url: str) -> str:
     """Use the psycopg 3 driver for plain postgres:// and postgresql:// URLs."""
@@ -50,6 +53,11 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            # Reads only: a deferred transaction reads one snapshot (WAL) and never
+            # takes the write lock, so long reads don't hold writers up.
+            connection.exec_driver_sql("BEGIN")
+            return
         # A deferred transaction that reads and then writes can fail with
         # "database is locked" when another writer got there first; taking the
         # write lock up front makes concurrent writers queue instead.
@@ -64,6 +72,12 @@ class Database:
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, **engine_kwargs)
+        # Same pool; transactions are read-only snapshots (REPEATABLE READ on PostgreSQL,
+        # a deferred transaction on SQLite), so several queries agree with each other.
+        options: dict[str, Any] = {READ_ONLY: True}
+        if self.engine.dialect.name == "postgresql":
+            options |= {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        self._read_engine = self.engine.execution_options(**options)
 
     @property
     def is_postgresql(self) -> bool:
@@ -73,6 +87,12 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on any error."""
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session that only reads, from one consistent snapshot, without blocking writers."""
+        with Session(self._read_engine, expire_on_commit=False) as session, session.begin():
             yield session
 
     def ping(self) -> bool:

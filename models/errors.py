@@ -36,3 +36,12 @@ class InvalidInput(DomainError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+def quoted(text: str, limit: int = 80) -> str:
+    """User text inside a message: quoted, cut, and with & < > escaped so that it is shown
+    literally wherever the message is displayed (it can never become markup or a ping)."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"“{escaped}”"

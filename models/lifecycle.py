@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
 from models import audit, states
-from models.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed
+from models.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed, quoted
 from models.history import ProductionRecord
 from models.release import (
     Approver,
@@ -75,12 +75,17 @@ def _signable_rows(
     rows = [
         a
         for a in approvers
-        if (not a.is_group and a.slack_id == actor_id) or (a.is_group and a.slack_id in actor_groups)
+        if (not a.is_group and a.slack_id == actor_id)
+        or (a.is_group and a.slack_id in actor_groups)
     ]
     if not rows:
         raise NotAllowed(
             f"Only {signer_label(approvers)} can sign off {release.ref}"
-            + (" (any one member signs for a group)." if any(a.is_group for a in approvers) else ".")
+            + (
+                " (any one member signs for a group)."
+                if any(a.is_group for a in approvers)
+                else "."
+            )
         )
     return rows
 
@@ -149,6 +154,16 @@ def check_may_sign(
     return release
 
 
+def check_may_decide(
+    session: Session, team_id: str, release_id: int, actor_id: str, action: str
+) -> Release:
+    """Refuse early (before asking for a reason) when the person may not do `action`."""
+    release = get(session, team_id, release_id)
+    require_owner(release, actor_id, {"no_go": "call no-go on", "roll_back": "roll back"}[action])
+    states.check(release, action)
+    return release
+
+
 def request_changes(
     session: Session,
     team_id: str,
@@ -176,8 +191,14 @@ def request_changes(
     release.status_by = actor_id
     session.add(release)
     _record(
-        session, release, actor_id, "changes_requested", now,
-        before=before, after=snapshot(release), detail=reason,
+        session,
+        release,
+        actor_id,
+        "changes_requested",
+        now,
+        before=before,
+        after=snapshot(release),
+        detail=reason,
     )
     session.flush()
     return release
@@ -212,8 +233,15 @@ def withdraw(
         _move(release, states.check(release, "reopen"), now)
     release.updated_at = now
     session.add(release)
-    _record(session, release, actor_id, "approval_withdrawn", now, before=before,
-            after=snapshot(release))
+    _record(
+        session,
+        release,
+        actor_id,
+        "approval_withdrawn",
+        now,
+        before=before,
+        after=snapshot(release),
+    )
     session.flush()
     return release
 
@@ -352,7 +380,11 @@ def set_checklist_item(
     release.updated_at = now
     session.add(release)
     _record(
-        session, release, actor_id, "checklist_ticked" if checked else "checklist_unticked", now,
+        session,
+        release,
+        actor_id,
+        "checklist_ticked" if checked else "checklist_unticked",
+        now,
         detail=item.text,
     )
     session.flush()
@@ -379,7 +411,7 @@ def add_checklist_item(
     if len(items) >= MAX_CHECKLIST:
         raise InvalidInput(f"A checklist holds at most {MAX_CHECKLIST} items.")
     if any(i.text.casefold() == text.casefold() for i in items):
-        raise InvalidInput(f"The checklist already has “{text}”.")
+        raise InvalidInput(f"The checklist already has {quoted(text, 150)}.")
     item = ChecklistItem(
         release_id=release_id, position=max((i.position for i in items), default=-1) + 1, text=text
     )
@@ -401,7 +433,7 @@ def missing_for_go(session: Session, release: Release) -> list[str]:
         for a in approvers_of(session, release.id)
         if a.sign_off != SignOffState.APPROVED
     ]
-    missing += [f"“{i.text}”" for i in checklist_of(session, release.id) if not i.checked]
+    missing += [quoted(i.text, 150) for i in checklist_of(session, release.id) if not i.checked]
     return missing
 
 
@@ -425,8 +457,15 @@ def go(
     if release.is_phased:
         release.stage_index = 0
         _move(release, states.check(release, "start_rollout"), now)
-        _record(session, release, actor_id, "rollout_started", now,
-                detail=f"{release.stages[0]}%", after=snapshot(release))
+        _record(
+            session,
+            release,
+            actor_id,
+            "rollout_started",
+            now,
+            detail=f"{release.stages[0]}%",
+            after=snapshot(release),
+        )
     session.add(release)
     session.flush()
     return release
@@ -451,8 +490,16 @@ def no_go(
     release.status_reason = reason
     release.status_by = actor_id
     session.add(release)
-    _record(session, release, actor_id, "no_go", now, before=before, after=snapshot(release),
-            detail=reason)
+    _record(
+        session,
+        release,
+        actor_id,
+        "no_go",
+        now,
+        before=before,
+        after=snapshot(release),
+        detail=reason,
+    )
     session.flush()
     return release
 
@@ -472,9 +519,16 @@ def advance(
     before = snapshot(release)
     release.stage_index += 1
     release.updated_at = now
-    _record(session, release, actor_id, "advanced", now,
-            detail=f"{release.stages[release.stage_index]}%", before=before,
-            after=snapshot(release))
+    _record(
+        session,
+        release,
+        actor_id,
+        "advanced",
+        now,
+        detail=f"{release.stages[release.stage_index]}%",
+        before=before,
+        after=snapshot(release),
+    )
     if release.stage_index == len(release.stages) - 1:
         _release(session, release, actor_id, now)
     session.add(release)
@@ -566,7 +620,15 @@ def roll_back(
     release.status_reason = reason
     release.status_by = actor_id
     session.add(release)
-    _record(session, release, actor_id, "rolled_back", now, before=before,
-            after=snapshot(release), detail=reason)
+    _record(
+        session,
+        release,
+        actor_id,
+        "rolled_back",
+        now,
+        before=before,
+        after=snapshot(release),
+        detail=reason,
+    )
     session.flush()
     return release

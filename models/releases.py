@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models import audit, states
-from models.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from models.errors import Conflict, InvalidInput, NotAllowed, NotFound, quoted
 from models.release import (
     Approver,
     ApproverKind,
@@ -74,7 +74,7 @@ def clean_service(service: str) -> str:
     service = service.strip().lower()
     if not SERVICE_PATTERN.match(service):
         raise InvalidInput(
-            f"“{service[:70]}” is not a service name: use up to 64 letters, digits, "
+            f"{quoted(service)} is not a service name: use up to 64 letters, digits, "
             "dots, dashes or underscores, e.g. payments-api.",
             field="service",
         )
@@ -85,7 +85,7 @@ def clean_version(version: str) -> str:
     version = version.strip()
     if not VERSION_PATTERN.match(version):
         raise InvalidInput(
-            f"“{version[:70]}” is not a version: use up to 64 letters, digits, "
+            f"{quoted(version)} is not a version: use up to 64 letters, digits, "
             "and . _ + - (e.g. 2.4.0 or 2026.11.26-rc1).",
             field="version",
         )
@@ -196,14 +196,14 @@ def find(session: Session, team_id: str, ref: str) -> Release:
         if candidates:
             return candidates[0]
         raise NotFound(
-            f"No release {ref[:80]} in this workspace. `/release list` shows what is planned."
+            f"No release {quoted(ref)} in this workspace. `/release list` shows what is planned."
         )
     open_releases = [r for r in session.exec(query) if not r.state.is_finished]
     if len(open_releases) == 1:
         return open_releases[0]
     if not open_releases:
         raise NotFound(
-            f"No open release of {service[:64] or 'that service'}. "
+            f"No open release of {quoted(service) if service else 'that service'}. "
             "Name it as service@version, e.g. payments@2.4.0."
         )
     refs = ", ".join(sorted(r.ref for r in open_releases))

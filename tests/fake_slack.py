@@ -1159,7 +1159,12 @@ class FakeSlack:
 
     def _usergroups_list(self, args: dict[str, Any]) -> dict[str, Any]:
         groups = [
-            {"id": g["id"], "handle": g["handle"], "name": g["handle"], "user_count": len(g["users"])}
+            {
+                "id": g["id"],
+                "handle": g["handle"],
+                "name": g["handle"],
+                "user_count": len(g["users"]),
+            }
             for g in self._usergroups.values()
         ]
         return {"ok": True, "usergroups": groups}

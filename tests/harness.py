@@ -65,7 +65,9 @@ class Harness:
 
     def __enter__(self) -> Harness:
         self.server.start()
-        self.client = SignedSlackClient(self.server.url, SIGNING_SECRET, team_id=TEAM)
+        self.client = SignedSlackClient(
+            self.server.url, SIGNING_SECRET, team_id=TEAM, fake=self.slack
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -110,6 +112,10 @@ class Harness:
 
         with self.session() as session:
             return list(session.exec(select(Release).order_by(Release.id)))  # type: ignore[arg-type]
+
+    def cards_posted(self) -> int:
+        """Messages posted at the top of a channel (release cards, announcements)."""
+        return sum(1 for c in self.slack.calls("chat.postMessage") if not c.args.get("thread_ts"))
 
     def card(self, release: Release) -> dict[str, Any]:
         assert release.message_ts, f"{release.ref} has no card"

@@ -61,7 +61,10 @@ def test_scopes_are_exactly_those_the_code_needs() -> None:
 
 def test_requests_go_to_the_one_endpoint_and_commands_are_escaped() -> None:
     settings = MANIFEST["settings"]
-    urls = [settings["interactivity"]["request_url"], settings["event_subscriptions"]["request_url"]]
+    urls = [
+        settings["interactivity"]["request_url"],
+        settings["event_subscriptions"]["request_url"],
+    ]
     urls += [c["url"] for c in MANIFEST["features"]["slash_commands"]]
     assert all(url.endswith("/slack/events") for url in urls)
     assert all(c["should_escape"] is True for c in MANIFEST["features"]["slash_commands"])

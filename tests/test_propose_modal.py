@@ -98,4 +98,4 @@ def test_a_retried_submission_creates_one_release(harness: Harness) -> None:
     harness.wait()
     assert first.status_code == retry.status_code == 200
     assert len(harness.releases()) == 1
-    assert len(harness.slack.calls("chat.postMessage")) == 1
+    assert harness.cards_posted() == 1

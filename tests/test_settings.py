@@ -84,7 +84,9 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "x.db").exists()
-    current = run_cli(tmp_path, "db", "current", SLACK_BOT_TOKEN="xoxb-1", DATABASE_URL="sqlite:///x.db")
+    current = run_cli(
+        tmp_path, "db", "current", SLACK_BOT_TOKEN="xoxb-1", DATABASE_URL="sqlite:///x.db"
+    )
     assert current.stdout.strip() not in ("", "empty")
 
 

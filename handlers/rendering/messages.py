@@ -24,6 +24,7 @@ from handlers.rendering.common import (
     status_label,
     user,
 )
+from handlers.rendering.controls import sign_off_actions
 from handlers.text import escape, join_lines, truncate
 from models.audit import AuditEvent
 from models.release import Release, ReleaseStatus
@@ -72,6 +73,8 @@ def card_blocks(view: ReleaseView) -> list[Block]:
         why = f": {escape(release.status_reason)}" if release.status_reason else ""
         blocks.append(SectionBlock(text=md(f"*{verb}* by {user(release.status_by)}{why}")))
     blocks.append(SectionBlock(text=md(sign_offs_text(view))))
+    if view.approvers and release.state in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
+        blocks.append(sign_off_actions(release))
     if release.notes:
         blocks.append(SectionBlock(text=md(f"*Notes*\n{escape(release.notes)}")))
     blocks.append(

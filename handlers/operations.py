@@ -1,0 +1,224 @@
+"""One function per thing a person can do to a release, shared by buttons, modals and
+commands: run the domain change, then tell the thread and refresh what shows it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from slack_sdk import WebClient
+from sqlmodel import Session
+
+from handlers import messages_text as say
+from handlers.changes import actor_groups, apply_change, show_change
+from handlers.deps import Deps
+from handlers.rendering.common import slack_date, user
+from handlers.surfaces import announce
+from handlers.text import escape
+from models import lifecycle, releases
+from models.release import Release
+
+
+class Actor:
+    """Who acts, in which workspace."""
+
+    def __init__(self, team_id: str, user_id: str) -> None:
+        self.team_id = team_id
+        self.user_id = user_id
+
+
+def approve(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> str | None:
+    """Returns a private note when the click changed nothing (already signed)."""
+    groups = actor_groups(deps, client, actor.team_id, release_id, actor.user_id)
+    with deps.db.session() as session:
+        result = lifecycle.approve(
+            session, actor.team_id, release_id, actor.user_id, groups, now=deps.clock()
+        )
+        view = releases.load_view(session, result.release)
+    if not result.counted:
+        return f"Your sign-off on {escape(result.release.ref)} is already in."
+    show_change(deps, client, view, say.approved(view, actor.user_id, result.quorum_reached))
+    return None
+
+
+def check_may_sign(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    groups = actor_groups(deps, client, actor.team_id, release_id, actor.user_id)
+    with deps.db.session() as session:
+        lifecycle.check_may_sign(session, actor.team_id, release_id, actor.user_id, groups)
+
+
+def check_may_decide(deps: Deps, actor: Actor, release_id: int, action: str) -> None:
+    with deps.db.session() as session:
+        lifecycle.check_may_decide(session, actor.team_id, release_id, actor.user_id, action)
+
+
+def request_changes(
+    deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str
+) -> None:
+    groups = actor_groups(deps, client, actor.team_id, release_id, actor.user_id)
+    apply_change(
+        deps,
+        client,
+        lambda s: lifecycle.request_changes(
+            s, actor.team_id, release_id, actor.user_id, groups, reason, now=deps.clock()
+        ),
+        lambda view: say.changes_requested(view, actor.user_id, view.release.status_reason),
+    )
+
+
+def withdraw(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    groups = actor_groups(deps, client, actor.team_id, release_id, actor.user_id)
+    apply_change(
+        deps,
+        client,
+        lambda s: lifecycle.withdraw(
+            s, actor.team_id, release_id, actor.user_id, groups, now=deps.clock()
+        ),
+        lambda view: say.withdrawn(view, actor.user_id),
+    )
+
+
+def update(
+    deps: Deps,
+    client: WebClient,
+    actor: Actor,
+    release_id: int,
+    *,
+    version: str | None,
+    target_at: datetime | None,
+    notes: str | None,
+) -> None:
+    with deps.db.session() as session:
+        previous = releases.get(session, actor.team_id, release_id).target_at
+        result = lifecycle.update(
+            session,
+            actor.team_id,
+            release_id,
+            actor.user_id,
+            version=version,
+            target_at=target_at,
+            notes=notes,
+            now=deps.clock(),
+        )
+        view = releases.load_view(session, result.release)
+    text = say.updated(
+        view,
+        version_changed=result.version_changed,
+        time_changed=result.time_changed,
+        notes_changed=result.notes_changed,
+        reopened=result.reopened,
+        previous_time=slack_date(previous) if result.time_changed else None,
+    )
+    show_change(deps, client, view, text)
+
+
+def set_item(
+    deps: Deps, client: WebClient, actor: Actor, release_id: int, changes: dict[int, bool]
+) -> None:
+    """Tick/untick items; each change is recorded (repeats of the current state are no-ops)."""
+    with deps.db.session() as session:
+        for position, checked in sorted(changes.items()):
+            lifecycle.set_checklist_item(
+                session,
+                actor.team_id,
+                release_id,
+                actor.user_id,
+                position,
+                checked,
+                now=deps.clock(),
+            )
+        view = releases.load_view(session, releases.get(session, actor.team_id, release_id))
+    show_change(deps, client, view, None)
+
+
+def add_item(deps: Deps, client: WebClient, actor: Actor, release_id: int, text: str) -> None:
+    def change(session: Session) -> Release:
+        lifecycle.add_checklist_item(
+            session, actor.team_id, release_id, actor.user_id, text, now=deps.clock()
+        )
+        return releases.get(session, actor.team_id, release_id)
+
+    apply_change(deps, client, change, lambda view: say.item_added(actor.user_id, text))
+
+
+def go(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    apply_change(
+        deps,
+        client,
+        lambda s: lifecycle.go(s, actor.team_id, release_id, actor.user_id, now=deps.clock()),
+        lambda view: say.decided_go(view.release, actor.user_id),
+    )
+    announce(deps, client, release_id)
+
+
+def no_go(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
+    apply_change(
+        deps,
+        client,
+        lambda s: lifecycle.no_go(
+            s, actor.team_id, release_id, actor.user_id, reason, now=deps.clock()
+        ),
+        lambda view: say.no_go(actor.user_id, view.release.status_reason),
+    )
+
+
+def advance(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    apply_change(
+        deps,
+        client,
+        lambda s: lifecycle.advance(s, actor.team_id, release_id, actor.user_id, now=deps.clock()),
+        lambda view: say.advanced(view.release, actor.user_id),
+    )
+
+
+def mark_released(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    apply_change(
+        deps,
+        client,
+        lambda s: lifecycle.mark_released(
+            s, actor.team_id, release_id, actor.user_id, now=deps.clock()
+        ),
+        lambda view: say.released(view.release, actor.user_id),
+    )
+
+
+def pause(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    apply_change(
+        deps,
+        client,
+        lambda s: lifecycle.pause(s, actor.team_id, release_id, actor.user_id, now=deps.clock()),
+        lambda view: say.paused(actor.user_id),
+    )
+
+
+def resume(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    apply_change(
+        deps,
+        client,
+        lambda s: lifecycle.resume(s, actor.team_id, release_id, actor.user_id, now=deps.clock()),
+        lambda view: say.resumed(actor.user_id),
+    )
+
+
+def roll_back(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
+    apply_change(
+        deps,
+        client,
+        lambda s: lifecycle.roll_back(
+            s, actor.team_id, release_id, actor.user_id, reason, now=deps.clock()
+        ),
+        lambda view: say.rolled_back(actor.user_id, view.release.status_reason),
+    )
+
+
+def cancel(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
+    apply_change(
+        deps,
+        client,
+        lambda s: releases.cancel(
+            s, actor.team_id, release_id, actor.user_id, reason, now=deps.clock()
+        ),
+        lambda view: (
+            f":x: Cancelled by {user(actor.user_id)}"
+            + (f": {escape(view.release.status_reason)}" if view.release.status_reason else "")
+        ),
+    )

@@ -1,0 +1,263 @@
+"""The release calendar feed: personal tokens, and which releases a token's feed shows.
+
+A token is a bearer secret in a URL that calendar apps poll, so only its SHA-256 is stored:
+a database leak reveals no working link. The feed's freshness check (`feed_fingerprint`)
+relies on one rule the release domain keeps: every change to what the feed shows (status,
+time, notes, sign-offs...) sets `Release.updated_at`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, not_
+from sqlalchemy import select as sql_select
+from sqlalchemy import update as sql_update
+from sqlmodel import Session, col, select
+
+from models.calendar_token import CalendarToken
+from models.errors import InvalidInput
+from models.release import Approver, Release, ReleaseStatus
+from models.types import utcnow
+
+# Cancelled releases linger this long (so subscribers see the cancellation), then go.
+CANCELLED_KEPT = timedelta(days=30)
+# Releases further in the past than this leave the feed.
+PAST_KEPT = timedelta(days=180)
+MAX_LIVE_TOKENS = 20
+# `secrets.token_urlsafe(32)`: 32 random bytes, 43 URL-safe base64 characters.
+_TOKEN_BYTES = 32
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode("ascii")).hexdigest()
+
+
+def is_token_shaped(raw: str) -> bool:
+    """Could `raw` be a token we issued? Lets junk be refused without a query."""
+    return bool(_TOKEN_SHAPE.match(raw))
+
+
+# --- tokens -----------------------------------------------------------------------------
+
+
+def live_tokens(session: Session, team_id: str, user_id: str) -> list[CalendarToken]:
+    return list(
+        session.exec(
+            select(CalendarToken).where(
+                CalendarToken.team_id == team_id,
+                CalendarToken.user_id == user_id,
+                col(CalendarToken.revoked_at).is_(None),
+            )
+        )
+    )
+
+
+def issue_token(
+    session: Session,
+    team_id: str,
+    user_id: str,
+    *,
+    channel_id: str | None = None,
+    service: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """A new feed link's secret, returned once; only its hash is kept."""
+    if len(live_tokens(session, team_id, user_id)) >= MAX_LIVE_TOKENS:
+        raise InvalidInput(
+            f"You already have {MAX_LIVE_TOKENS} calendar links. "
+            "`/release calendar revoke` stops them all; then ask for the ones you need."
+        )
+    raw = secrets.token_urlsafe(_TOKEN_BYTES)
+    session.add(
+        CalendarToken(
+            team_id=team_id,
+            user_id=user_id,
+            token_hash=hash_token(raw),
+            channel_id=channel_id,
+            service=service,
+            created_at=now or utcnow(),
+        )
+    )
+    session.flush()
+    return raw
+
+
+def revoke_tokens(
+    session: Session, team_id: str, user_id: str, *, now: datetime | None = None
+) -> int:
+    """Stop every live feed link of this person; how many there were."""
+    result = session.execute(
+        sql_update(CalendarToken)
+        .where(
+            col(CalendarToken.team_id) == team_id,
+            col(CalendarToken.user_id) == user_id,
+            col(CalendarToken.revoked_at).is_(None),
+        )
+        .values(revoked_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def resolve_token(session: Session, raw: str) -> CalendarToken | None:
+    """The live token `raw` names, or None (unknown, revoked or malformed alike)."""
+    if not is_token_shaped(raw):
+        return None
+    return session.exec(
+        select(CalendarToken).where(
+            CalendarToken.token_hash == hash_token(raw),
+            col(CalendarToken.revoked_at).is_(None),
+        )
+    ).first()
+
+
+# --- what a feed shows ------------------------------------------------------------------
+
+
+def _scope(token: CalendarToken) -> list[ColumnElement[bool]]:
+    """The token's workspace, narrowed to its channel or service if it has one."""
+    clauses = [col(Release.team_id) == token.team_id]
+    if token.channel_id is not None:
+        clauses.append(col(Release.channel_id) == token.channel_id)
+    if token.service is not None:
+        clauses.append(col(Release.service) == token.service)
+    return clauses
+
+
+def _stale_cancelled(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        col(Release.status) == ReleaseStatus.CANCELLED.value,
+        col(Release.updated_at) < now - CANCELLED_KEPT,
+    )
+
+
+def _in_feed(token: CalendarToken, now: datetime) -> list[ColumnElement[bool]]:
+    return [
+        *_scope(token),
+        col(Release.target_at) >= now - PAST_KEPT,
+        not_(_stale_cancelled(now)),
+    ]
+
+
+def feed_releases(session: Session, token: CalendarToken, now: datetime) -> list[Release]:
+    return list(
+        session.exec(
+            select(Release)
+            .where(*_in_feed(token, now))
+            .order_by(col(Release.target_at), col(Release.id))
+        )
+    )
+
+
+def feed_approvers(
+    session: Session, token: CalendarToken, now: datetime
+) -> dict[int, list[Approver]]:
+    """Every feed release's approvers, in order, from one query (no per-release queries)."""
+    rows = session.exec(
+        select(Approver)
+        .join(Release, col(Release.id) == col(Approver.release_id))
+        .where(*_in_feed(token, now))
+        .order_by(col(Approver.release_id), col(Approver.position), col(Approver.id))
+    )
+    by_release: dict[int, list[Approver]] = defaultdict(list)
+    for approver in rows:
+        by_release[approver.release_id].append(approver)
+    return dict(by_release)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What the feed's validators are made of; equal fingerprints mean equal feeds."""
+
+    count: int
+    last_updated: datetime | None
+    max_id: int | None
+    sequence_total: int
+    # The latest moment a release aged out of the feed (None: none has yet).
+    last_dropped: datetime | None
+
+    def etag_basis(self) -> str:
+        parts: list[Any] = [
+            self.count,
+            self.last_updated and self.last_updated.isoformat(),
+            self.max_id,
+            self.sequence_total,
+            self.last_dropped and self.last_dropped.isoformat(),
+        ]
+        return "|".join(str(p) for p in parts)
+
+    def last_modified(self, fallback: datetime, now: datetime) -> datetime:
+        """When the feed last changed: an edit, or a release leaving it; never after now."""
+        moments = [m for m in (self.last_updated, self.last_dropped) if m is not None]
+        return min(max(moments, default=fallback), now)
+
+
+def feed_fingerprint(session: Session, token: CalendarToken, now: datetime) -> Fingerprint:
+    """The feed's fingerprint in ONE query, so an unchanged feed is never built.
+
+    An edit moves max(updated_at); a new release moves max(id) and the count; a
+    release ageing out lowers the count and moves `last_dropped` (the two scalar
+    subqueries below find the most recent release that crossed each age limit).
+    """
+    past_limit = now - PAST_KEPT
+    dropped_by_age = (
+        sql_select(func.max(Release.target_at))
+        .where(*_scope(token), col(Release.target_at) < past_limit)
+        .scalar_subquery()
+    )
+    dropped_cancelled = (
+        sql_select(func.max(Release.updated_at))
+        .where(*_scope(token), col(Release.target_at) >= past_limit, _stale_cancelled(now))
+        .scalar_subquery()
+    )
+    row = session.execute(
+        sql_select(
+            func.count(),
+            func.max(Release.updated_at),
+            func.max(Release.id),
+            func.coalesce(func.sum(Release.sequence), 0),
+            dropped_by_age,
+            dropped_cancelled,
+        ).where(*_in_feed(token, now))
+    ).one()
+    count, last_updated, max_id, sequence_total, by_age, cancelled = row
+    drops = [
+        by_age + PAST_KEPT if by_age is not None else None,
+        cancelled + CANCELLED_KEPT if cancelled is not None else None,
+    ]
+    return Fingerprint(
+        count=int(count),
+        last_updated=last_updated,
+        max_id=max_id,
+        sequence_total=int(sequence_total),
+        last_dropped=max((d for d in drops if d is not None), default=None),
+    )
+
+
+def has_releases(
+    session: Session, team_id: str, *, service: str | None = None, channel_id: str | None = None
+) -> bool:
+    """Whether any release matches a feed filter (to warn about a typo'd service)."""
+    query = select(Release.id).where(Release.team_id == team_id)
+    if service is not None:
+        query = query.where(Release.service == service)
+    if channel_id is not None:
+        query = query.where(Release.channel_id == channel_id)
+    return session.exec(query.limit(1)).first() is not None
+
+
+def calendar_name(token: CalendarToken) -> str:
+    if token.service is not None:
+        return f"Releases: {token.service}"
+    if token.channel_id is not None:
+        return f"Releases: channel {token.channel_id}"
+    return "Releases"
+
