@@ -1,0 +1,310 @@
+"""The release lifecycle through Slack's wire: clicks on what the bot posted, modals it opened."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import select
+
+from handlers import ids
+from models.audit import AuditEvent
+from models.history import ProductionRecord
+from models.release import Approver, ReleaseStatus
+from tests.fake_slack import FakeSlack
+from tests.harness import OWNER, Harness, ahead, iso, rendered_text
+
+ANNOUNCE = "CANNOUNCE"
+
+
+@pytest.fixture
+def harness(database_url: str, fake_slack: FakeSlack) -> Iterator[Harness]:
+    with Harness(database_url, fake_slack, RELEASEBOT_ANNOUNCE_CHANNEL=ANNOUNCE) as running:
+        yield running
+
+
+def propose(harness: Harness, extra: str = "<@U_QA|qa> <@U_PM|pm>", ref: str = "payments@2.4.0"):
+    service, version = ref.split("@")
+    harness.command(f"propose {service} {version} {iso(ahead())} {extra}")
+    return harness.release(ref)
+
+
+def approve_all(harness: Harness, ref: str = "payments@2.4.0", users=("U_QA", "U_PM")) -> None:
+    for user in users:
+        harness.click(harness.card(harness.release(ref)), ids.APPROVE, user_id=user)
+
+
+def tick_all(harness: Harness, ref: str = "payments@2.4.0") -> None:
+    for position in range(5):
+        harness.tick(harness.release(ref), position)
+
+
+def private(harness: Harness) -> str:
+    posts = harness.slack.calls("response_url") + harness.slack.calls("chat.postEphemeral")
+    assert posts, "nothing was said privately"
+    return rendered_text(posts[-1].args)
+
+
+def test_big_bang_release_end_to_end(harness: Harness) -> None:
+    release = propose(harness)
+    assert "Go/no-go checklist" in rendered_text(harness.checklist(release))
+
+    harness.click(harness.card(release), ids.APPROVE, user_id="U_QA")
+    release = harness.release("payments@2.4.0")
+    assert release.status == ReleaseStatus.PROPOSED
+    card = rendered_text(harness.card(release))
+    assert "<@U_QA> approved" in card and "<@U_PM> pending" in card
+    assert any("<@U_QA> signed off" in t for t in harness.thread(release))
+
+    harness.click(harness.card(release), ids.APPROVE, user_id="U_PM")
+    release = harness.release("payments@2.4.0")
+    assert release.status == ReleaseStatus.APPROVED
+    assert any("Every sign-off is in: <@U_OWNER>" in t for t in harness.thread(release))
+
+    tick_all(harness)
+    checklist = rendered_text(harness.checklist(release))
+    assert "5/5 items done" in checklist and "ticked by <@U_OWNER>" in checklist
+
+    harness.click(harness.checklist(release), ids.GO, user_id=OWNER)
+    release = harness.release("payments@2.4.0")
+    assert release.status == ReleaseStatus.GO
+    announcement = harness.announcement(release)
+    assert release.announcement_channel == ANNOUNCE
+    assert "is being released now" in rendered_text(announcement)
+    assert any("announced" in t and f"<#{ANNOUNCE}>" in t for t in harness.thread(release))
+
+    harness.click(announcement, ids.MARK_RELEASED, user_id=OWNER, channel_id=ANNOUNCE)
+    release = harness.release("payments@2.4.0")
+    assert release.status == ReleaseStatus.RELEASED
+    assert "is released" in rendered_text(harness.announcement(release))
+    with harness.session() as session:
+        [record] = session.exec(select(ProductionRecord)).all()
+        assert (record.service, record.version, record.released_by) == (
+            "payments",
+            "2.4.0",
+            OWNER,
+        )
+    timeline = harness.private_reply(harness.command("status payments@2.4.0"))
+    for step in (
+        "proposed the release",
+        "approved",
+        "every sign-off is in",
+        "ticked",
+        "gave the go",
+        "marked it released",
+    ):
+        assert step in timeline
+
+
+def test_phased_rollout_end_to_end(harness: Harness) -> None:
+    propose(harness, "<@U_QA|qa> phased 10,50")
+    approve_all(harness, users=("U_QA",))
+    tick_all(harness)
+    release = harness.release("payments@2.4.0")
+    harness.click(harness.checklist(release), ids.GO, user_id=OWNER)
+    release = harness.release("payments@2.4.0")
+    assert (release.status, release.current_percentage) == (ReleaseStatus.ROLLING_OUT, 10)
+    assert "rolling out: 10% (stage 1 of 3)" in rendered_text(harness.announcement(release))
+
+    harness.click(harness.announcement(release), ids.ADVANCE, user_id=OWNER, channel_id=ANNOUNCE)
+    release = harness.release("payments@2.4.0")
+    assert release.current_percentage == 50
+    assert "Advance to 100%" in rendered_text(harness.announcement(release))
+
+    harness.click(harness.announcement(release), ids.PAUSE, user_id=OWNER, channel_id=ANNOUNCE)
+    assert harness.release("payments@2.4.0").status == ReleaseStatus.PAUSED
+    reply = harness.private_reply(harness.command("advance payments@2.4.0"))
+    assert "paused" in reply
+    harness.click(harness.announcement(release), ids.RESUME, user_id=OWNER, channel_id=ANNOUNCE)
+    harness.command("advance payments@2.4.0")
+    release = harness.release("payments@2.4.0")
+    assert (release.status, release.current_percentage) == (ReleaseStatus.RELEASED, 100)
+    assert any("completed the rollout" in t for t in harness.thread(release))
+    assert "is released" in rendered_text(harness.announcement(release))
+
+
+def test_someone_who_is_not_an_approver_is_refused_privately(harness: Harness) -> None:
+    release = propose(harness, "<@U_QA|qa> <!subteam^S_QA|@qa>")
+    harness.click(harness.card(release), ids.APPROVE, user_id="U_OTHER")
+    assert "Only <@U_QA>, <!subteam^S_QA> can sign off" in private(harness)
+    harness.click(harness.card(release), ids.APPROVE, user_id=OWNER)
+    assert "You own payments@2.4.0" in private(harness)
+    with harness.session() as session:
+        assert {a.state for a in session.exec(select(Approver))} == {"pending"}
+
+
+def test_any_member_of_a_user_group_signs_for_it(harness: Harness) -> None:
+    release = propose(harness, "<!subteam^S_QA|@qa>")
+    harness.click(harness.card(release), ids.APPROVE, user_id="U_QA2")
+    release = harness.release("payments@2.4.0")
+    assert release.status == ReleaseStatus.APPROVED
+    card = rendered_text(harness.card(release))
+    assert "<!subteam^S_QA> approved by <@U_QA2>" in card
+
+
+def test_reject_update_and_approve_again(harness: Harness) -> None:
+    release = propose(harness, "<@U_QA|qa>")
+    stale_card = harness.card(release)
+    harness.click(harness.card(release), ids.REJECT, user_id="U_QA")
+    empty = harness.submit_modal(ids.REJECT_MODAL, user_id="U_QA", reason="   ")
+    assert empty.json()["response_action"] == "errors"
+    harness.submit_modal(ids.REJECT_MODAL, user_id="U_QA", reason="Migrations <!here> untested")
+    release = harness.release("payments@2.4.0")
+    assert release.status == ReleaseStatus.CHANGES_REQUESTED
+    card = rendered_text(harness.card(release))
+    assert "Changes requested* by <@U_QA>: Migrations &lt;!here&gt; untested" in card
+
+    assert "Approve" not in str(harness.card(release)["blocks"])
+    # A click on the card as it looked before (a phone that has not refreshed) is refused.
+    harness.click(stale_card, ids.APPROVE, user_id="U_QA")
+    assert "Changes were requested" in private(harness)
+
+    harness.command(f"update payments@2.4.0 when={iso(ahead(days=3))}")
+    release = harness.release("payments@2.4.0")
+    assert release.status == ReleaseStatus.PROPOSED
+    assert any("Sign-off needed again from <@U_QA>" in t for t in harness.thread(release))
+    harness.click(harness.card(release), ids.APPROVE, user_id="U_QA")
+    assert harness.release("payments@2.4.0").status == ReleaseStatus.APPROVED
+
+
+def test_a_new_version_clears_sign_offs_and_a_new_time_keeps_them(harness: Harness) -> None:
+    propose(harness)
+    approve_all(harness)
+    harness.command(f"update payments@2.4.0 when={iso(ahead(days=5))}")
+    release = harness.release("payments@2.4.0")
+    assert release.status == ReleaseStatus.APPROVED and release.sequence == 1
+    assert any("Sign-offs stand" in t and "<@U_QA>" in t for t in harness.thread(release))
+
+    harness.command("update payments@2.4.0 version=2.4.1")
+    release = harness.release("payments@2.4.1")
+    assert release.status == ReleaseStatus.PROPOSED
+    with harness.session() as session:
+        assert {a.state for a in session.exec(select(Approver))} == {"pending"}
+    assert any("every sign-off starts again" in t for t in harness.thread(release))
+    assert "Release payments@2.4.1" in rendered_text(harness.card(release))
+
+
+def test_only_the_owner_may_update(harness: Harness) -> None:
+    propose(harness)
+    reply = harness.private_reply(
+        harness.command("update payments@2.4.0 version=9.9.9", user_id="U_QA")
+    )
+    assert "Only <@U_OWNER>" in reply
+    assert harness.release("payments@2.4.0").version == "2.4.0"
+
+
+def test_a_signer_may_withdraw_before_go(harness: Harness) -> None:
+    propose(harness, "<@U_QA|qa>")
+    approve_all(harness, users=("U_QA",))
+    harness.click(harness.card(harness.release("payments@2.4.0")), ids.WITHDRAW, user_id="U_QA")
+    assert harness.release("payments@2.4.0").status == ReleaseStatus.PROPOSED
+    harness.click(harness.card(harness.release("payments@2.4.0")), ids.WITHDRAW, user_id="U_QA")
+    assert "no sign-off" in private(harness)
+
+
+def test_go_is_refused_with_what_is_missing(harness: Harness) -> None:
+    release = propose(harness, "<@U_QA|qa>")
+    harness.tick(release, 0)
+    harness.click(harness.checklist(release), ids.GO, user_id=OWNER)
+    reply = private(harness)
+    assert "can't go yet" in reply
+    assert "sign-off from <@U_QA>" in reply and "“Rollback plan ready”" in reply
+    assert "“Release notes written”" not in reply
+    approve_all(harness, users=("U_QA",))
+    harness.click(harness.checklist(release), ids.GO, user_id=OWNER)
+    assert "Rollback plan ready" in private(harness)
+    assert harness.release("payments@2.4.0").status == ReleaseStatus.APPROVED
+    harness.click(harness.checklist(release), ids.GO, user_id="U_QA")
+    assert "Only <@U_OWNER>" in private(harness)
+
+
+def test_unticking_is_recorded_and_ticks_by_two_people_do_not_clobber(harness: Harness) -> None:
+    release = propose(harness, "<@U_QA|qa>")
+    stale = harness.checklist(release)  # what the approver still sees
+    harness.tick(release, 0)
+    # The approver ticks item 1 on the stale message: item 0 must stay ticked.
+    harness.client.toggle_checkboxes(
+        stale,
+        release.channel_id,
+        user_id="U_QA",
+        action_id=ids.CHECKLIST,
+        selected_values=["1"],
+    )
+    harness.wait()
+    harness.tick(release, 0, checked=False)
+    with harness.session() as session:
+        actions = [e.action for e in session.exec(select(AuditEvent).order_by(AuditEvent.id))]
+    assert actions.count("checklist_ticked") == 2 and actions.count("checklist_unticked") == 1
+    text = rendered_text(harness.checklist(release))
+    assert "1/5 items done" in text and "ticked by <@U_QA>" in text
+
+
+def test_checklist_add_item(harness: Harness) -> None:
+    propose(harness)
+    harness.command("checklist payments@2.4.0 add Feature flag *off* <!channel>")
+    release = harness.release("payments@2.4.0")
+    text = rendered_text(harness.checklist(release))
+    assert "Feature flag *off* @channel" in text and "0/6 items done" in text
+    reply = harness.private_reply(
+        harness.command("checklist payments@2.4.0 add Sneaky", user_id="U_OTHER")
+    )
+    assert "Only <@U_OWNER> and the approvers" in reply
+
+
+def test_no_go_with_a_reason(harness: Harness) -> None:
+    release = propose(harness)
+    harness.click(harness.checklist(release), ids.NO_GO, user_id="U_QA")
+    # Not the owner: refused before any modal opens.
+    assert "Only <@U_OWNER>" in private(harness)
+    assert harness.slack.views(ids.NO_GO_MODAL) == []
+    harness.click(harness.checklist(release), ids.NO_GO, user_id=OWNER)
+    harness.submit_modal(ids.NO_GO_MODAL, user_id=OWNER, reason="Black Friday freeze")
+    release = harness.release("payments@2.4.0")
+    assert release.status == ReleaseStatus.NO_GO
+    assert "No-go* by <@U_OWNER>: Black Friday freeze" in rendered_text(harness.checklist(release))
+
+
+def test_roll_back_from_the_announcement(harness: Harness) -> None:
+    propose(harness, "phased 25")
+    tick_all(harness)
+    harness.command("go payments@2.4.0")
+    release = harness.release("payments@2.4.0")
+    harness.click(harness.announcement(release), ids.ROLLBACK, user_id=OWNER, channel_id=ANNOUNCE)
+    harness.submit_modal(ids.ROLLBACK_MODAL, user_id=OWNER, reason="Error rate 5%")
+    release = harness.release("payments@2.4.0")
+    assert release.status == ReleaseStatus.ROLLED_BACK
+    assert "rolled back by <@U_OWNER>: Error rate 5%" in rendered_text(
+        harness.announcement(release)
+    )
+    assert "Roll back" not in str(harness.announcement(release)["blocks"])
+
+
+def test_text_commands_for_people_who_type(harness: Harness) -> None:
+    propose(harness, "")
+    tick_all(harness)
+    assert "nogo" in harness.private_reply(harness.command("nogo payments@2.4.0"))
+    harness.command("go payments@2.4.0")
+    assert harness.release("payments@2.4.0").status == ReleaseStatus.GO
+    reply = harness.private_reply(harness.command("cancel payments@2.4.0"))
+    assert "Roll it back instead" in reply
+    harness.command("rollback payments@2.4.0 smoke tests failed")
+    assert harness.release("payments@2.4.0").status == ReleaseStatus.ROLLED_BACK
+    reply = harness.private_reply(harness.command("done payments@2.4.0"))
+    assert "was rolled back" in reply
+
+
+def test_home_tab_for_an_approver_and_an_owner(harness: Harness) -> None:
+    propose(harness, "<@U_QA|qa>")
+    harness.client.app_home_opened("U_QA")
+    harness.wait()
+    home = harness.slack.home_view("U_QA")
+    text = rendered_text(home)
+    assert "Waiting for your sign-off" in text and "payments@2.4.0" in text
+    response = harness.client.click_button_in_view(home, user_id="U_QA", action_id=ids.APPROVE)
+    assert response.status_code == 200
+    harness.wait()
+    assert harness.release("payments@2.4.0").status == ReleaseStatus.APPROVED
+    assert "Nothing needs your sign-off" in rendered_text(harness.slack.home_view("U_QA"))
+
+    owner_home = rendered_text(harness.slack.home_view(OWNER))
+    assert "still missing: “Release notes written”" in owner_home
