@@ -74,6 +74,9 @@ class Harness:
         self.wait()
         self.server.stop()
         self.bot.close()
+        # Whatever a test did, Slack must never have refused the bot's Block Kit.
+        refused = [c for c in self.slack.calls() if c.error and "invalid" in c.error]
+        assert not refused, f"Slack refused: {refused}"
 
     # --- driving the bot ----------------------------------------------------------------
 
@@ -116,6 +119,77 @@ class Harness:
     def cards_posted(self) -> int:
         """Messages posted at the top of a channel (release cards, announcements)."""
         return sum(1 for c in self.slack.calls("chat.postMessage") if not c.args.get("thread_ts"))
+
+    def release(self, ref: str) -> Release:
+        service, _, version = ref.partition("@")
+        matches = [r for r in self.releases() if (r.service, r.version) == (service, version)]
+        assert matches, f"no release {ref}"
+        return matches[-1]
+
+    def click(
+        self,
+        message: dict[str, Any],
+        action_id: str,
+        *,
+        user_id: str,
+        channel_id: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Click the button a person sees in `message`, then let the bot finish."""
+        channel = channel_id or message.get("channel") or CHANNEL
+        response = self.client.click_button(
+            message, channel, user_id=user_id, action_id=action_id, **kwargs
+        )
+        assert response.status_code == 200, response.text
+        self.wait()
+        return response
+
+    def checklist(self, release: Release) -> dict[str, Any]:
+        assert release.checklist_ts, f"{release.ref} has no checklist"
+        return self.slack.message(release.channel_id, release.checklist_ts)
+
+    def announcement(self, release: Release) -> dict[str, Any]:
+        assert release.announcement_channel and release.announcement_ts, "not announced"
+        return self.slack.message(release.announcement_channel, release.announcement_ts)
+
+    def tick(
+        self, release: Release, position: int, *, user_id: str = OWNER, checked: bool = True
+    ) -> None:
+        """Tick (or untick) one item as a person would, in the message as it is now."""
+        message = self.checklist(release)
+        element = next(
+            e
+            for b in message["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["type"] == "checkboxes"
+        )
+        ticked = {o["value"] for o in element.get("initial_options") or []}
+        ticked = ticked | {str(position)} if checked else ticked - {str(position)}
+        response = self.client.toggle_checkboxes(
+            message,
+            release.channel_id,
+            user_id=user_id,
+            action_id="release_checklist",
+            selected_values=sorted(ticked),
+        )
+        assert response.status_code == 200
+        self.wait()
+
+    def submit_modal(self, callback_id: str, *, user_id: str, **values: Any) -> httpx.Response:
+        view = self.slack.last_view(callback_id)
+        response = self.client.view_submission(view, user_id=user_id, values=values)
+        assert response.status_code == 200
+        self.wait()
+        return response
+
+    def thread(self, release: Release) -> list[str]:
+        """The texts of the replies in the release's thread, oldest first."""
+        return [
+            rendered_text(m)
+            for m in self.slack.messages(release.channel_id, thread_ts=release.message_ts)
+            if m.get("ts") != release.message_ts
+        ]
 
     def card(self, release: Release) -> dict[str, Any]:
         assert release.message_ts, f"{release.ref} has no card"
