@@ -15,7 +15,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.settings import Settings
 from handlers import actions, commands, errors, events, views
 from handlers.deps import BackgroundWork, Deps, HandlerConfig
+from handlers.reminders import ReminderSender
 from models.db import Database
+from scheduler.reminders import ReminderScheduler
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +50,10 @@ class Releasebot:
     db: Database
     deps: Deps
     bolt: App
+    scheduler: ReminderScheduler
 
     def close(self) -> None:
+        self.scheduler.shutdown()
         self.deps.work.wait_idle(timeout=30)
         self.deps.work.shutdown()
         self.db.dispose()
@@ -73,4 +77,10 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
     views.register(bolt, deps)
     actions.register(bolt, deps)
     events.register(bolt, deps)
-    return Releasebot(settings=settings, db=db, deps=deps, bolt=bolt)
+    scheduler = ReminderScheduler(
+        db,
+        ReminderSender(bolt.client).send,
+        clock=lambda: deps.clock(),  # tests swap the clock after creation
+    )
+    deps.on_release_changed.append(scheduler.release_changed)
+    return Releasebot(settings=settings, db=db, deps=deps, bolt=bolt, scheduler=scheduler)

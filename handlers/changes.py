@@ -25,6 +25,7 @@ def apply_change(
     """Commit `change`, then say it in the thread and refresh every surface showing it."""
     with deps.db.session() as session:
         release = change(session)
+        deps.plan_reminders(session, release)
         view = releases.load_view(session, release)
     show_change(deps, client, view, thread_text(view) if thread_text else None)
     return view

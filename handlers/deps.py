@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlmodel import Session
+
+from models import reminders
 from models.db import Database
+from models.release import Release
 from models.types import utcnow
 
 logger = logging.getLogger(__name__)
@@ -63,6 +67,10 @@ class Deps:
     clock: Callable[[], datetime] = utcnow
     # Called with a release id after every committed change (the scheduler listens).
     on_release_changed: list[Callable[[int], None]] = field(default_factory=list)
+
+    def plan_reminders(self, session: Session, release: Release) -> None:
+        """Keep the release's reminder rows in step with it, in the same transaction."""
+        reminders.plan(session, release, self.config.reminder_offsets, self.clock())
 
     def release_changed(self, release_id: int | None) -> None:
         if release_id is None:

@@ -99,6 +99,7 @@ def update(
             notes=notes,
             now=deps.clock(),
         )
+        deps.plan_reminders(session, result.release)
         view = releases.load_view(session, result.release)
     text = say.updated(
         view,

@@ -23,6 +23,7 @@ def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | N
             if proposal.request_key and releases.by_request_key(session, proposal.request_key):
                 return None
             release = releases.propose(session, proposal, now=deps.clock())
+            deps.plan_reminders(session, release)
             view = releases.load_view(session, release)
             post_card(client, session, view)
             if view.checklist:
