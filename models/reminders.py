@@ -111,14 +111,14 @@ def plan(
     return [r for r in rows if r.status == ReminderStatus.PENDING.value]
 
 
-def pending(session: Session) -> list[Reminder]:
-    return list(
-        session.exec(
-            select(Reminder)
-            .where(Reminder.status == ReminderStatus.PENDING.value)
-            .order_by(col(Reminder.due_at))
+def pending_times(session: Session, after: datetime) -> list[tuple[int, datetime]]:
+    """(id, due time) of pending reminders due after `after`: just what a schedule needs."""
+    rows = session.execute(
+        select(Reminder.id, Reminder.due_at).where(  # type: ignore[call-overload]
+            col(Reminder.status) == ReminderStatus.PENDING.value, col(Reminder.due_at) > after
         )
     )
+    return [(int(reminder_id), due_at) for reminder_id, due_at in rows]
 
 
 def due(session: Session, now: datetime, *, limit: int = 500) -> list[int]:

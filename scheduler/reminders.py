@@ -62,9 +62,8 @@ class ReminderScheduler:
             stale = reminders.release_stale_claims(session, now)
             if stale:
                 logger.warning("%d reminders were interrupted mid-delivery; not resent", stale)
-            upcoming = [(r.id, r.due_at) for r in reminders.pending(session) if r.due_at > now]
+            upcoming = reminders.pending_times(session, now)
         for reminder_id, due_at in upcoming:
-            assert reminder_id is not None
             self._add_job(reminder_id, due_at)
         if self.sweep_interval is not None:
             self._scheduler.add_job(
