@@ -9,13 +9,13 @@ and the bare SELECT of the rows. Target: start-up under 2 s.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 import gc
 import resource
 import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 

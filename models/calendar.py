@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, not_
+from sqlalchemy import ColumnElement, and_, case, func, not_
 from sqlalchemy import select as sql_select
 from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
@@ -203,32 +203,30 @@ class Fingerprint:
 def feed_fingerprint(session: Session, token: CalendarToken, now: datetime) -> Fingerprint:
     """The feed's fingerprint in ONE query, so an unchanged feed is never built.
 
-    An edit moves max(updated_at); a new release moves max(id) and the count; a
-    release ageing out lowers the count and moves `last_dropped` (the two scalar
-    subqueries below find the most recent release that crossed each age limit).
+    An edit moves max(updated_at); a new release moves max(id) and the count; a release
+    ageing out lowers the count and moves `last_dropped`. One pass over the releases in
+    the time window feeds every aggregate (the CASEs split feed rows from cancellations
+    that have aged out); the subquery finds, by index, the last release that got too old.
     """
     past_limit = now - PAST_KEPT
+    stale = _stale_cancelled(now)
+    shown = not_(stale)
     dropped_by_age = (
         sql_select(func.max(Release.target_at))
         .where(*_scope(token), col(Release.target_at) < past_limit)
         .scalar_subquery()
     )
-    dropped_cancelled = (
-        sql_select(func.max(Release.updated_at))
-        .where(*_scope(token), col(Release.target_at) >= past_limit, _stale_cancelled(now))
-        .scalar_subquery()
-    )
     row = session.execute(
         sql_select(
-            func.count(),
-            func.max(Release.updated_at),
-            func.max(Release.id),
-            func.coalesce(func.sum(Release.sequence), 0),
+            func.count(case((shown, 1))),
+            func.max(case((shown, col(Release.updated_at)))),
+            func.max(case((shown, col(Release.id)))),
+            func.coalesce(func.sum(case((shown, col(Release.sequence)))), 0),
+            func.max(case((stale, col(Release.updated_at)))),
             dropped_by_age,
-            dropped_cancelled,
-        ).where(*_in_feed(token, now))
+        ).where(*_scope(token), col(Release.target_at) >= past_limit)
     ).one()
-    count, last_updated, max_id, sequence_total, by_age, cancelled = row
+    count, last_updated, max_id, sequence_total, cancelled, by_age = row
     drops = [
         by_age + PAST_KEPT if by_age is not None else None,
         cancelled + CANCELLED_KEPT if cancelled is not None else None,
@@ -260,4 +258,3 @@ def calendar_name(token: CalendarToken) -> str:
     if token.channel_id is not None:
         return f"Releases: channel {token.channel_id}"
     return "Releases"
-
