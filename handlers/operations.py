@@ -215,7 +215,7 @@ def cancel(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason:
     apply_change(
         deps,
         client,
-        lambda s: releases.cancel(
+        lambda s: lifecycle.cancel(
             s, actor.team_id, release_id, actor.user_id, reason, now=deps.clock()
         ),
         lambda view: (

@@ -12,11 +12,12 @@ import hashlib
 import re
 import secrets
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, and_, case, func, not_
+from sqlalchemy import ColumnElement, Row, and_, case, func, not_
 from sqlalchemy import select as sql_select
 from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
@@ -147,14 +148,13 @@ def _in_feed(token: CalendarToken, now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
+_FEED_ORDER = (col(Release.target_at), col(Release.id))
+_APPROVER_ORDER = (col(Approver.release_id), col(Approver.position), col(Approver.id))
+
+
 def feed_releases(session: Session, token: CalendarToken, now: datetime) -> list[Release]:
-    return list(
-        session.exec(
-            select(Release)
-            .where(*_in_feed(token, now))
-            .order_by(col(Release.target_at), col(Release.id))
-        )
-    )
+    """The releases the token's feed shows, soonest first."""
+    return list(session.exec(select(Release).where(*_in_feed(token, now)).order_by(*_FEED_ORDER)))
 
 
 def feed_approvers(
@@ -165,10 +165,46 @@ def feed_approvers(
         select(Approver)
         .join(Release, col(Release.id) == col(Approver.release_id))
         .where(*_in_feed(token, now))
-        .order_by(col(Approver.release_id), col(Approver.position), col(Approver.id))
+        .order_by(*_APPROVER_ORDER)
     )
-    by_release: dict[int, list[Approver]] = defaultdict(list)
-    for approver in rows:
+    return _by_release(rows)
+
+
+# The same two reads as plain rows (attributes named like the model's), for serving the
+# feed: at 10,000 releases, building ORM instances (and collecting them afterwards) costs
+# about as much as everything else together, and the feed only reads the values.
+
+
+def feed_release_rows(session: Session, token: CalendarToken, now: datetime) -> list[Row[Any]]:
+    table = Release.__table__  # type: ignore[attr-defined]
+    query = sql_select(table).where(*_in_feed(token, now)).order_by(*_FEED_ORDER)
+    return list(session.execute(query).all())
+
+
+def feed_approver_rows(
+    session: Session, token: CalendarToken, now: datetime
+) -> dict[int, list[Row[Any]]]:
+    table = Approver.__table__  # type: ignore[attr-defined]
+    query = (
+        sql_select(table)
+        .join(Release, col(Release.id) == col(Approver.release_id))
+        .where(*_in_feed(token, now))
+        .order_by(*_APPROVER_ORDER)
+    )
+    return _by_release(session.execute(query).all())
+
+
+class _HasReleaseId(Protocol):
+    @property
+    def release_id(self) -> int: ...
+
+
+_A = TypeVar("_A", bound=_HasReleaseId)
+
+
+def _by_release(approvers: Iterable[_A]) -> dict[int, list[_A]]:
+    by_release: dict[int, list[_A]] = defaultdict(list)
+    for approver in approvers:
         by_release[approver.release_id].append(approver)
     return dict(by_release)
 

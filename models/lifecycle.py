@@ -159,7 +159,7 @@ def check_may_decide(
 ) -> Release:
     """Refuse early (before asking for a reason) when the person may not do `action`."""
     release = get(session, team_id, release_id)
-    require_owner(release, actor_id, {"no_go": "call no-go on", "roll_back": "roll back"}[action])
+    require_owner(release, actor_id, action)
     states.check(release, action)
     return release
 
@@ -442,7 +442,7 @@ def go(
 ) -> Release:
     now = now or utcnow()
     release = get_for_update(session, team_id, release_id)
-    require_owner(release, actor_id, "give the go for")
+    require_owner(release, actor_id, "go")
     if release.state in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
         missing = missing_for_go(session, release)
         if missing:
@@ -467,39 +467,6 @@ def go(
             after=snapshot(release),
         )
     session.add(release)
-    session.flush()
-    return release
-
-
-def no_go(
-    session: Session,
-    team_id: str,
-    release_id: int,
-    actor_id: str,
-    reason: str,
-    *,
-    now: datetime | None = None,
-) -> Release:
-    now = now or utcnow()
-    reason = clean_reason(reason, required=True)
-    release = get_for_update(session, team_id, release_id)
-    require_owner(release, actor_id, "call no-go on")
-    target = states.check(release, "no_go")
-    before = snapshot(release)
-    _move(release, target, now)
-    release.status_reason = reason
-    release.status_by = actor_id
-    session.add(release)
-    _record(
-        session,
-        release,
-        actor_id,
-        "no_go",
-        now,
-        before=before,
-        after=snapshot(release),
-        detail=reason,
-    )
     session.flush()
     return release
 
@@ -559,7 +526,7 @@ def mark_released(
 ) -> Release:
     now = now or utcnow()
     release = get_for_update(session, team_id, release_id)
-    require_owner(release, actor_id, "mark as released")
+    require_owner(release, actor_id, "mark_released")
     if release.state == ReleaseStatus.PAUSED:
         raise InvalidTransition(f"The rollout of {release.ref} is paused: resume it first.")
     _release(session, release, actor_id, now)
@@ -568,19 +535,7 @@ def mark_released(
     return release
 
 
-def pause(
-    session: Session, team_id: str, release_id: int, actor_id: str, *, now: datetime | None = None
-) -> Release:
-    return _simple(session, team_id, release_id, actor_id, "pause", "paused", now)
-
-
-def resume(
-    session: Session, team_id: str, release_id: int, actor_id: str, *, now: datetime | None = None
-) -> Release:
-    return _simple(session, team_id, release_id, actor_id, "resume", "resumed", now)
-
-
-def _simple(
+def _owner_transition(
     session: Session,
     team_id: str,
     release_id: int,
@@ -588,17 +543,48 @@ def _simple(
     action: str,
     event: str,
     now: datetime | None,
+    reason: str | None = None,
 ) -> Release:
+    """An owner's decision that moves the release along one edge of the state machine;
+    a `reason` (required when not None) is kept on the release and in the audit trail."""
     now = now or utcnow()
+    if reason is not None:
+        reason = clean_reason(reason, required=action != "cancel")
     release = get_for_update(session, team_id, release_id)
     require_owner(release, actor_id, action)
     target = states.check(release, action)
     before = snapshot(release)
     _move(release, target, now)
+    if reason is not None:
+        release.status_reason = reason
+        release.status_by = actor_id
+    if target == ReleaseStatus.CANCELLED:
+        release.sequence += 1  # calendars must see the cancellation as a new revision
     session.add(release)
-    _record(session, release, actor_id, event, now, before=before, after=snapshot(release))
+    _record(
+        session,
+        release,
+        actor_id,
+        event,
+        now,
+        before=before,
+        after=snapshot(release),
+        detail=reason or "",
+    )
     session.flush()
     return release
+
+
+def no_go(
+    session: Session,
+    team_id: str,
+    release_id: int,
+    actor_id: str,
+    reason: str,
+    *,
+    now: datetime | None = None,
+) -> Release:
+    return _owner_transition(session, team_id, release_id, actor_id, "no_go", "no_go", now, reason)
 
 
 def roll_back(
@@ -610,25 +596,32 @@ def roll_back(
     *,
     now: datetime | None = None,
 ) -> Release:
-    now = now or utcnow()
-    reason = clean_reason(reason, required=True)
-    release = get_for_update(session, team_id, release_id)
-    require_owner(release, actor_id, "roll back")
-    target = states.check(release, "roll_back")
-    before = snapshot(release)
-    _move(release, target, now)
-    release.status_reason = reason
-    release.status_by = actor_id
-    session.add(release)
-    _record(
-        session,
-        release,
-        actor_id,
-        "rolled_back",
-        now,
-        before=before,
-        after=snapshot(release),
-        detail=reason,
+    return _owner_transition(
+        session, team_id, release_id, actor_id, "roll_back", "rolled_back", now, reason
     )
-    session.flush()
-    return release
+
+
+def cancel(
+    session: Session,
+    team_id: str,
+    release_id: int,
+    actor_id: str,
+    reason: str = "",
+    *,
+    now: datetime | None = None,
+) -> Release:
+    return _owner_transition(
+        session, team_id, release_id, actor_id, "cancel", "cancelled", now, reason
+    )
+
+
+def pause(
+    session: Session, team_id: str, release_id: int, actor_id: str, *, now: datetime | None = None
+) -> Release:
+    return _owner_transition(session, team_id, release_id, actor_id, "pause", "paused", now)
+
+
+def resume(
+    session: Session, team_id: str, release_id: int, actor_id: str, *, now: datetime | None = None
+) -> Release:
+    return _owner_transition(session, team_id, release_id, actor_id, "resume", "resumed", now)

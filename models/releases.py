@@ -335,45 +335,11 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
     return release
 
 
-def require_owner(release: Release, actor_id: str, doing: str) -> None:
+def require_owner(release: Release, actor_id: str, action: str) -> None:
     if actor_id != release.owner_id:
-        raise NotAllowed(f"Only <@{release.owner_id}>, who owns {release.ref}, can {doing} it.")
-
-
-def cancel(
-    session: Session,
-    team_id: str,
-    release_id: int,
-    actor_id: str,
-    reason: str = "",
-    *,
-    now: datetime | None = None,
-) -> Release:
-    now = now or utcnow()
-    release = get_for_update(session, team_id, release_id)
-    require_owner(release, actor_id, "cancel")
-    target = states.check(release, "cancel")
-    reason = clean_reason(reason)
-    before = snapshot(release)
-    release.status = target.value
-    release.status_reason = reason
-    release.status_by = actor_id
-    release.updated_at = now
-    release.sequence += 1
-    session.add(release)
-    audit.record(
-        session,
-        team_id=team_id,
-        release_id=release.id,
-        actor_id=actor_id,
-        action="cancelled",
-        before=before,
-        after=snapshot(release),
-        detail=reason,
-        at=now,
-    )
-    session.flush()
-    return release
+        raise NotAllowed(
+            f"Only <@{release.owner_id}>, who owns it, can {states.phrase(action, release)}."
+        )
 
 
 def attach_card(session: Session, release: Release, message_ts: str, permalink: str | None) -> None:

@@ -29,19 +29,21 @@ TRANSITIONS: dict[str, tuple[frozenset[ReleaseStatus], ReleaseStatus]] = {
     ),
 }
 
-_VERBS = {
-    "approve": "approve",
-    "request_changes": "request changes to",
-    "reopen": "reopen",
-    "go": "give the go for",
-    "no_go": "call no-go on",
-    "start_rollout": "start the rollout of",
-    "advance": "advance",
-    "pause": "pause",
-    "resume": "resume",
-    "mark_released": "mark as released",
-    "roll_back": "roll back",
-    "cancel": "cancel",
+# What doing each action to a release is called, with {ref} where the release goes.
+_PHRASES = {
+    "approve": "approve {ref}",
+    "request_changes": "request changes to {ref}",
+    "reopen": "reopen {ref}",
+    "go": "give the go for {ref}",
+    "no_go": "call no-go on {ref}",
+    "start_rollout": "start the rollout of {ref}",
+    "advance": "advance {ref}",
+    "pause": "pause {ref}",
+    "resume": "resume {ref}",
+    "mark_released": "mark {ref} as released",
+    "roll_back": "roll back {ref}",
+    "cancel": "cancel {ref}",
+    "change": "change {ref}",
 }
 
 
@@ -70,10 +72,13 @@ def check(release: Release, action: str) -> ReleaseStatus:
             hint = " Roll it back instead if it must be stopped."
         elif action == "go" and release.state in (S.PROPOSED, S.CHANGES_REQUESTED):
             hint = " Every sign-off must be in first."
-        raise InvalidTransition(
-            f"Can't {_VERBS[action]} {release.ref}: it {describe(release)}.{hint}"
-        )
+        raise InvalidTransition(f"Can't {phrase(action, release)}: it {describe(release)}.{hint}")
     return target
+
+
+def phrase(action: str, release: Release) -> str:
+    """`action` done to this release, in words: "roll back payments@2.4.0"."""
+    return _PHRASES[action].format(ref=release.ref)
 
 
 def allowed(release: Release, action: str) -> bool:
