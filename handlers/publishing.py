@@ -6,6 +6,7 @@ import logging
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
 from sqlmodel import Session
 
 from handlers.rendering.messages import card_blocks, card_text, to_dicts
@@ -37,20 +38,23 @@ def permalink(client: WebClient, channel: str, ts: str) -> str | None:
         return None
 
 
-def update_card(client: WebClient, view: ReleaseView) -> None:
-    """Show the release's current state on its card (best effort: the database is the truth)."""
-    release = view.release
-    if not release.message_ts:
+def update_message(
+    client: WebClient, channel: str | None, ts: str | None, text: str, blocks: list[Block]
+) -> None:
+    """Rewrite a message of ours in place; best effort, for the database is the truth."""
+    if not (channel and ts):
         return
     try:
-        client.chat_update(
-            channel=release.channel_id,
-            ts=release.message_ts,
-            text=card_text(view),
-            blocks=to_dicts(card_blocks(view)),
-        )
+        client.chat_update(channel=channel, ts=ts, text=text, blocks=to_dicts(blocks))
     except SlackApiError as exc:
-        logger.warning("card of %s not updated: %s", release.ref, exc.response.get("error"))
+        logger.warning("message %s/%s not updated: %s", channel, ts, exc.response.get("error"))
+
+
+def update_card(client: WebClient, view: ReleaseView) -> None:
+    release = view.release
+    update_message(
+        client, release.channel_id, release.message_ts, card_text(view), card_blocks(view)
+    )
 
 
 def thread_reply(client: WebClient, release: Release, text: str) -> str | None:

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from handlers import directory
 from handlers.deps import Deps
-from handlers.publishing import permalink, thread_reply, update_card
+from handlers.publishing import permalink, thread_reply, update_card, update_message
 from handlers.rendering.home import HomeContent, home_view
 from handlers.rendering.lifecycle import (
     announcement_blocks,
@@ -43,17 +43,13 @@ def post_checklist(client: WebClient, session: Session, view: ReleaseView) -> No
 
 def update_checklist(client: WebClient, view: ReleaseView) -> None:
     release = view.release
-    if not release.checklist_ts:
-        return
-    try:
-        client.chat_update(
-            channel=release.channel_id,
-            ts=release.checklist_ts,
-            text=checklist_text(view),
-            blocks=to_dicts(checklist_blocks(view)),
-        )
-    except SlackApiError as exc:
-        logger.warning("checklist of %s not updated: %s", release.ref, exc.response.get("error"))
+    update_message(
+        client,
+        release.channel_id,
+        release.checklist_ts,
+        checklist_text(view),
+        checklist_blocks(view),
+    )
 
 
 def announce(deps: Deps, client: WebClient, release_id: int) -> None:
@@ -78,17 +74,13 @@ def announce(deps: Deps, client: WebClient, release_id: int) -> None:
 
 
 def update_announcement(client: WebClient, release: Release) -> None:
-    if not (release.announcement_channel and release.announcement_ts):
-        return
-    try:
-        client.chat_update(
-            channel=release.announcement_channel,
-            ts=release.announcement_ts,
-            text=announcement_text(release),
-            blocks=to_dicts(announcement_blocks(release)),
-        )
-    except SlackApiError as exc:
-        logger.warning("announcement of %s not updated: %s", release.ref, exc.response.get("error"))
+    update_message(
+        client,
+        release.announcement_channel,
+        release.announcement_ts,
+        announcement_text(release),
+        announcement_blocks(release),
+    )
 
 
 def refresh(deps: Deps, client: WebClient, view: ReleaseView) -> None:
