@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -73,6 +74,13 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
         logger=logging.getLogger("releasebot.bolt"),
     )
     errors.register(bolt)
+
+    @bolt.middleware
+    def acks_first(next: Callable[[], None]) -> None:
+        # Background jobs hold back while a listener computes its ack.
+        with deps.work.foreground():
+            next()
+
     commands.register(bolt, deps)
     views.register(bolt, deps)
     actions.register(bolt, deps)

@@ -43,7 +43,7 @@ def actor_groups(
     deps: Deps, client: WebClient, team_id: str, release_id: int, user_id: str
 ) -> set[str]:
     """Which of the release's approver groups the person belongs to (asked of Slack)."""
-    with deps.db.session() as session:
+    with deps.db.read_session() as session:
         releases.get(session, team_id, release_id)  # refuses another workspace's release
         groups = [a.slack_id for a in releases.approvers_of(session, release_id) if a.is_group]
     return directory.groups_of(client, user_id, groups) if groups else set()

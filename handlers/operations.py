@@ -42,12 +42,12 @@ def approve(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> str
 
 def check_may_sign(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
     groups = actor_groups(deps, client, actor.team_id, release_id, actor.user_id)
-    with deps.db.session() as session:
+    with deps.db.read_session() as session:
         lifecycle.check_may_sign(session, actor.team_id, release_id, actor.user_id, groups)
 
 
 def check_may_decide(deps: Deps, actor: Actor, release_id: int, action: str) -> None:
-    with deps.db.session() as session:
+    with deps.db.read_session() as session:
         lifecycle.check_may_decide(session, actor.team_id, release_id, actor.user_id, action)
 
 

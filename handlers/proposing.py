@@ -40,5 +40,5 @@ def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | N
 
 
 def _already_handled(deps: Deps, request_key: str) -> bool:
-    with deps.db.session() as session:
+    with deps.db.read_session() as session:
         return releases.by_request_key(session, request_key) is not None

@@ -105,19 +105,16 @@ def involved(client: WebClient, view: ReleaseView) -> set[str]:
 
 
 def home_content(deps: Deps, client: WebClient, team_id: str, user_id: str) -> HomeContent:
-    with deps.db.session() as session:
+    with deps.db.read_session() as session:
         group_ids = releases.pending_group_ids(session, team_id)
     mine_groups = directory.groups_of(client, user_id, group_ids) if group_ids else set()
-    with deps.db.session() as session:
+    with deps.db.read_session() as session:
         awaiting = releases.awaiting_sign_off(session, team_id, user_id, mine_groups)
+        owned = releases.owned_open(session, team_id, user_id)
+        missing = lifecycle.missing_for_go_many(session, [r.id for r in owned if r.id])
         mine = [
-            (
-                release,
-                lifecycle.missing_for_go(session, release)
-                if not release.state.is_in_flight
-                else [],
-            )
-            for release in releases.owned_open(session, team_id, user_id)
+            (release, [] if release.state.is_in_flight else missing.get(release.id or 0, []))
+            for release in owned
         ]
         upcoming = releases.upcoming(session, team_id, limit=10)
     return HomeContent(awaiting=awaiting, mine=mine, upcoming=upcoming)
@@ -129,8 +126,16 @@ def publish_home(deps: Deps, client: WebClient, team_id: str, user_id: str) -> N
 
 
 def publish_homes(deps: Deps, client: WebClient, team_id: str, user_ids: Iterable[str]) -> None:
+    """Republish these people's Home tabs, soon. A burst of changes for one person waits in
+    the queue as one job, so it costs one publish, not one per change."""
     for user_id in sorted(set(user_ids)):
-        try:
-            publish_home(deps, client, team_id, user_id)
-        except SlackApiError as exc:
-            logger.warning("home of %s not published: %s", user_id, exc.response.get("error"))
+        deps.work.submit_once(
+            ("home", team_id, user_id), _publish_home_quietly, deps, client, team_id, user_id
+        )
+
+
+def _publish_home_quietly(deps: Deps, client: WebClient, team_id: str, user_id: str) -> None:
+    try:
+        publish_home(deps, client, team_id, user_id)
+    except SlackApiError as exc:
+        logger.warning("home of %s not published: %s", user_id, exc.response.get("error"))

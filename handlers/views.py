@@ -181,7 +181,7 @@ def _stages(text: str) -> tuple[int, ...]:
 
 
 def _not_duplicate(deps: Deps, team_id: str, service: str, version: str) -> None:
-    with deps.db.session() as session:
+    with deps.db.read_session() as session:
         try:
             releases.check_not_duplicate(session, team_id, service, version)
         except releases.Conflict as error:

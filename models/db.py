@@ -66,6 +66,9 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+READ_ONLY = "releasebot_read_only"
+
+
 class Database:
     """The engine plus a session factory; one per process."""
 
@@ -97,7 +100,7 @@ class Database:
 
     def ping(self) -> bool:
         try:
-            with self.engine.connect() as connection:
+            with self._read_engine.connect() as connection:
                 connection.exec_driver_sql("SELECT 1")
             return True
         except Exception:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from models import audit, states
 from models.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed, quoted
@@ -428,12 +428,32 @@ def add_checklist_item(
 
 def missing_for_go(session: Session, release: Release) -> list[str]:
     assert release.id is not None
-    missing = [
-        f"sign-off from {signer_label([a])}"
-        for a in approvers_of(session, release.id)
-        if a.sign_off != SignOffState.APPROVED
-    ]
-    missing += [quoted(i.text, 150) for i in checklist_of(session, release.id) if not i.checked]
+    return missing_for_go_many(session, [release.id])[release.id]
+
+
+def missing_for_go_many(session: Session, release_ids: list[int]) -> dict[int, list[str]]:
+    """What each release still needs before go: sign-offs, then unticked items (2 queries)."""
+    missing: dict[int, list[str]] = {release_id: [] for release_id in release_ids}
+    pending = session.exec(
+        select(Approver)
+        .where(
+            col(Approver.release_id).in_(release_ids),
+            col(Approver.state) != SignOffState.APPROVED.value,
+        )
+        .order_by(col(Approver.position), col(Approver.id))
+    )
+    for approver in pending:
+        missing[approver.release_id].append(f"sign-off from {signer_label([approver])}")
+    unticked = session.exec(
+        select(ChecklistItem)
+        .where(
+            col(ChecklistItem.release_id).in_(release_ids),
+            col(ChecklistItem.checked_at).is_(None),
+        )
+        .order_by(col(ChecklistItem.position))
+    )
+    for item in unticked:
+        missing[item.release_id].append(quoted(item.text, 150))
     return missing
 
 

@@ -87,7 +87,7 @@ class ReminderScheduler:
         """Schedule the release's pending reminders at their (possibly new) times."""
         if not self._scheduler.running:
             return
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             rows = session.exec(
                 select(Reminder).where(
                     Reminder.release_id == release_id,
@@ -112,7 +112,7 @@ class ReminderScheduler:
     def run_due(self) -> int:
         """Deliver every reminder that is due now; returns how many this process sent."""
         sent = 0
-        with self.db.session() as session:
+        with self.db.read_session() as session:
             due_ids = reminders.due(session, self.clock())
         for reminder_id in due_ids:
             sent += self.deliver(reminder_id)
