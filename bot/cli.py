@@ -64,6 +64,7 @@ def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
 
     from bot import migrate
     from bot.app import create_releasebot
+    from bot.calendar_feed import RedactFeedTokens
     from bot.settings import Settings
     from bot.web import create_web_app
 
@@ -74,14 +75,18 @@ def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
     except Exception as error:
         print(f"releasebot: cannot migrate the database: {error}", file=sys.stderr)
         return 1
+    releasebot.scheduler.start()  # rebuilt from the database; catches up on missed reminders
     web = create_web_app(releasebot.bolt, releasebot.db)
     if socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         handler = SocketModeHandler(releasebot.bolt, settings.slack_app_token)
         threading.Thread(target=handler.start, name="socket-mode", daemon=True).start()
+    config = uvicorn.Config(web, host=host, port=port, log_level="info", access_log=False)
+    # After uvicorn has set up its loggers: calendar links must not end up in the logs.
+    logging.getLogger("uvicorn.access").addFilter(RedactFeedTokens())
     try:
-        uvicorn.run(web, host=host, port=port, log_level="info")
+        uvicorn.Server(config).run()
     finally:
         releasebot.close()
     return 0

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
+import anyio
 from slack_bolt import App, BoltRequest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -9,12 +13,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.calendar_feed import ValidatorCache, calendar_endpoint
 from models.db import Database
+from models.types import utcnow
 
+DISPATCH_THREADS = 4
 MAX_BODY = 1024 * 1024  # Slack payloads are far smaller; refuse anything absurd.
 
 
-def create_web_app(bolt: App, db: Database) -> Starlette:
+def create_web_app(bolt: App, db: Database, *, clock: Callable[[], datetime] = utcnow) -> Starlette:
+    # A few dispatch threads, not one per request: acks are short and CPU-bound, and
+    # fewer threads contending for the GIL answer a burst sooner than many.
+    dispatchers = anyio.CapacityLimiter(DISPATCH_THREADS)
+
     async def slack_events(request: Request) -> Response:
         body = await request.body()
         if len(body) > MAX_BODY:
@@ -26,7 +37,9 @@ def create_web_app(bolt: App, db: Database) -> Starlette:
         )
         # Bolt is synchronous: run it in a worker thread so one slow request never
         # holds up the event loop (and every other request) behind it.
-        bolt_response = await run_in_threadpool(bolt.dispatch, bolt_request)
+        bolt_response = await anyio.to_thread.run_sync(
+            bolt.dispatch, bolt_request, limiter=dispatchers
+        )
         return Response(
             content=bolt_response.body,
             status_code=bolt_response.status,
@@ -42,5 +55,12 @@ def create_web_app(bolt: App, db: Database) -> Starlette:
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            # Every path under /calendar/ (also malformed ones) is answered by the feed
+            # endpoint, so all unusable links get the very same 404. GET implies HEAD.
+            Route(
+                "/calendar/{name:path}",
+                calendar_endpoint(db, clock, ValidatorCache()),
+                methods=["GET"],
+            ),
         ]
     )

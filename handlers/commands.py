@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from handlers import directory, ids, operations, parsing
+from handlers import calendar, directory, ids, operations, parsing
 from handlers.deps import Deps
 from handlers.errors import in_background
 from handlers.operations import Actor
@@ -46,7 +46,7 @@ def register(app: App, deps: Deps) -> None:
         team_id = str(body["team_id"])
         actor = Actor(team_id, str(body["user_id"]))
 
-        def later(work: Callable[[], None]) -> None:
+        def later(work: Callable[[], object]) -> None:
             ack()
             deps.work.submit(in_background(work, body, client, respond))
 
@@ -61,25 +61,9 @@ def register(app: App, deps: Deps) -> None:
                     text="How to use /release",
                 )
             case parsing.ListReleases():
-                with deps.db.session() as session:
-                    upcoming = releases.upcoming(session, team_id)
-                    blocks = messages.list_blocks(upcoming, deps.clock())
-                ack(
-                    response_type="ephemeral",
-                    blocks=messages.to_dicts(blocks),
-                    text="Upcoming releases",
-                )
+                later(lambda: respond(**list_reply(deps, team_id)))
             case parsing.RefCommand(name="status", ref=ref):
-                with deps.db.session() as session:
-                    release = releases.find(session, team_id, ref)
-                    assert release.id is not None
-                    view = releases.load_view(session, release)
-                    blocks = messages.status_blocks(view, audit.history(session, release.id))
-                ack(
-                    response_type="ephemeral",
-                    blocks=messages.to_dicts(blocks),
-                    text=messages.card_text(view),
-                )
+                later(lambda: respond(**status_reply(deps, team_id, ref)))
             case parsing.ProposeForm():
                 later(lambda: open_propose_modal(deps, client, body))
             case parsing.Propose():
@@ -99,12 +83,42 @@ def register(app: App, deps: Deps) -> None:
                 later(lambda: update_from_text(deps, client, actor, command))
             case parsing.ChecklistAdd(ref=ref, item=item):
                 on_release(ref, lambda rid: operations.add_item(deps, client, actor, rid, item))
+            case parsing.Calendar():
+                ack(**calendar.calendar_reply(deps, team_id, str(body["user_id"]), command))
             case _:
                 raise parsing.unknown_subcommand(str(body.get("text") or ""))
 
 
+# Answers that read the database are sent after the ack, through the response_url: the ack
+# then never waits for the database, however busy it is.
+
+
+def list_reply(deps: Deps, team_id: str) -> dict[str, Any]:
+    with deps.db.read_session() as session:
+        upcoming = releases.upcoming(session, team_id)
+        blocks = messages.list_blocks(upcoming, deps.clock())
+    return {
+        "response_type": "ephemeral",
+        "blocks": messages.to_dicts(blocks),
+        "text": "Upcoming releases",
+    }
+
+
+def status_reply(deps: Deps, team_id: str, ref: str) -> dict[str, Any]:
+    with deps.db.read_session() as session:
+        release = releases.find(session, team_id, ref)
+        assert release.id is not None
+        view = releases.load_view(session, release)
+        blocks = messages.status_blocks(view, audit.history(session, release.id))
+    return {
+        "response_type": "ephemeral",
+        "blocks": messages.to_dicts(blocks),
+        "text": messages.card_text(view),
+    }
+
+
 def _release_id(deps: Deps, team_id: str, ref: str) -> int:
-    with deps.db.session() as session:
+    with deps.db.read_session() as session:
         release_id = releases.find(session, team_id, ref).id
     assert release_id is not None
     return release_id

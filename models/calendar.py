@@ -1,9 +1,10 @@
 """The release calendar feed: personal tokens, and which releases a token's feed shows.
 
 A token is a bearer secret in a URL that calendar apps poll, so only its SHA-256 is stored:
-a database leak reveals no working link. The feed's freshness check (`feed_fingerprint`)
-relies on one rule the release domain keeps: every change to what the feed shows (status,
-time, notes, sign-offs...) sets `Release.updated_at`.
+a database leak reveals no working link. The feed's freshness checks rely on two rules the
+release domain keeps: every change to what the feed shows (status, time, notes,
+sign-offs...) sets `Release.updated_at` (`feed_fingerprint`), and writes an audit event in
+the same transaction (`change_marker`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import select as sql_select
 from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 
+from models.audit import AuditEvent
 from models.calendar_token import CalendarToken
 from models.errors import InvalidInput
 from models.release import Approver, Release, ReleaseStatus
@@ -219,6 +221,8 @@ class Fingerprint:
     sequence_total: int
     # The latest moment a release aged out of the feed (None: none has yet).
     last_dropped: datetime | None
+    # The next moment one will, if nothing else changes (None: none is due to).
+    next_drop: datetime | None = None
 
     def etag_basis(self) -> str:
         parts: list[Any] = [
@@ -247,6 +251,7 @@ def feed_fingerprint(session: Session, token: CalendarToken, now: datetime) -> F
     past_limit = now - PAST_KEPT
     stale = _stale_cancelled(now)
     shown = not_(stale)
+    shown_cancelled = and_(shown, col(Release.status) == ReleaseStatus.CANCELLED.value)
     dropped_by_age = (
         sql_select(func.max(Release.target_at))
         .where(*_scope(token), col(Release.target_at) < past_limit)
@@ -260,20 +265,37 @@ def feed_fingerprint(session: Session, token: CalendarToken, now: datetime) -> F
             func.coalesce(func.sum(case((shown, col(Release.sequence)))), 0),
             func.max(case((stale, col(Release.updated_at)))),
             dropped_by_age,
+            func.min(case((shown, col(Release.target_at)))),
+            func.min(case((shown_cancelled, col(Release.updated_at)))),
         ).where(*_scope(token), col(Release.target_at) >= past_limit)
     ).one()
-    count, last_updated, max_id, sequence_total, cancelled, by_age = row
-    drops = [
-        by_age + PAST_KEPT if by_age is not None else None,
-        cancelled + CANCELLED_KEPT if cancelled is not None else None,
-    ]
+    count, last_updated, max_id, sequence_total, cancelled, by_age, oldest, first_cancel = row
     return Fingerprint(
         count=int(count),
         last_updated=last_updated,
         max_id=max_id,
         sequence_total=int(sequence_total),
-        last_dropped=max((d for d in drops if d is not None), default=None),
+        last_dropped=_latest(
+            by_age and by_age + PAST_KEPT, cancelled and cancelled + CANCELLED_KEPT
+        ),
+        next_drop=_earliest(
+            oldest and oldest + PAST_KEPT, first_cancel and first_cancel + CANCELLED_KEPT
+        ),
     )
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    return max((m for m in moments if m is not None), default=None)
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    return min((m for m in moments if m is not None), default=None)
+
+
+def change_marker(session: Session, team_id: str) -> int | None:
+    """The workspace's latest audit event, found by index: every change to a release
+    writes one in the change's own transaction, so a new marker means a possible change."""
+    return session.exec(select(func.max(AuditEvent.id)).where(AuditEvent.team_id == team_id)).one()
 
 
 def has_releases(

@@ -66,9 +66,6 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
-READ_ONLY = "releasebot_read_only"
-
-
 class Database:
     """The engine plus a session factory; one per process."""
 

@@ -1,0 +1,105 @@
+"""`/release calendar [#channel | <service> | revoke]`: personal links to the release feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import ContextBlock, SectionBlock
+
+from handlers import parsing
+from handlers.deps import Deps
+from handlers.rendering.messages import md, to_dicts
+from handlers.text import escape
+from models import calendar
+from models.releases import clean_service
+
+
+def feed_urls(public_url: str, token: str) -> tuple[str, str]:
+    """(webcal://…, https://…): calendar apps open the first; the second is for pasting."""
+    base = public_url.rstrip("/")
+    path = f"/calendar/{token}.ics"
+    return f"webcal://{base.split('://', 1)[1]}{path}", base + path
+
+
+def calendar_reply(
+    deps: Deps, team_id: str, user_id: str, command: parsing.Calendar
+) -> dict[str, Any]:
+    """Keyword arguments for the slash command's `ack(...)`: a private answer."""
+    if command.revoke:
+        with deps.db.session() as session:
+            count = calendar.revoke_tokens(session, team_id, user_id, now=deps.clock())
+        return _ephemeral(revoked_text(count), "Your calendar links")
+    service = clean_service(command.service) if command.service is not None else None
+    with deps.db.session() as session:
+        token = calendar.issue_token(
+            session,
+            team_id,
+            user_id,
+            channel_id=command.channel_id,
+            service=service,
+            now=deps.clock(),
+        )
+        filtered = service is not None or command.channel_id is not None
+        empty = filtered and not calendar.has_releases(
+            session, team_id, service=service, channel_id=command.channel_id
+        )
+    webcal, https = feed_urls(deps.config.public_url, token)
+    blocks = [
+        SectionBlock(text=md(f"*Your release calendar*: {scope_text(command, service, empty)}")),
+        SectionBlock(
+            text=md(
+                "Subscribe to it in your calendar app (Apple Calendar and Outlook open "
+                f"this link):\n`{webcal}`\n"
+                "or paste this address where the app asks for a calendar's URL "
+                f"(Google Calendar: Other calendars → From URL):\n`{https}`"
+            )
+        ),
+        ContextBlock(
+            elements=[
+                md(
+                    "The link is yours alone: anyone who has it can read the calendar, so "
+                    "don't share it. Apps refresh it every 15 minutes to a few hours. "
+                    "`/release calendar revoke` stops all your links."
+                )
+            ]
+        ),
+    ]
+    return {
+        "response_type": "ephemeral",
+        "text": "Your release calendar link",
+        "blocks": to_dicts(blocks),
+    }
+
+
+def scope_text(command: parsing.Calendar, service: str | None, empty: bool) -> str:
+    if service is not None:
+        what = f"releases of {escape(service)}"
+    elif command.channel_id is not None:
+        what = f"releases proposed in <#{command.channel_id}>"
+    else:
+        what = "every release in this workspace"
+    if empty:
+        what += " (none yet" + (": check the spelling)" if service is not None else ")")
+    return (
+        f"{what}. Cancelled releases stay {calendar.CANCELLED_KEPT.days} days, marked as "
+        f"cancelled; past releases stay {calendar.PAST_KEPT.days} days."
+    )
+
+
+def revoked_text(count: int) -> str:
+    if count == 0:
+        return "You had no calendar links, so nothing changed."
+    links = "link" if count == 1 else "links"
+    return (
+        f"Revoked {count} calendar {links}: calendars subscribed to "
+        f"{'it' if count == 1 else 'them'} stop updating. "
+        "`/release calendar` gives you a new one."
+    )
+
+
+def _ephemeral(text: str, fallback: str) -> dict[str, Any]:
+    return {
+        "response_type": "ephemeral",
+        "text": fallback,
+        "blocks": to_dicts([SectionBlock(text=md(text))]),
+    }
