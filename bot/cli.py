@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 import threading
@@ -76,6 +77,10 @@ def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
         print(f"releasebot: cannot migrate the database: {error}", file=sys.stderr)
         return 1
     releasebot.scheduler.start()  # rebuilt from the database; catches up on missed reminders
+    # Everything loaded so far lives as long as the process: keep it out of the garbage
+    # collector's way, so full collections stay short and don't stall acks.
+    gc.collect()
+    gc.freeze()
     web = create_web_app(releasebot.bolt, releasebot.db)
     if socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
