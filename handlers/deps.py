@@ -38,7 +38,7 @@ class BackgroundWork:
 
     MAX_DEFER = 0.25  # seconds a job may wait for a quiet moment; it never starves
 
-    def __init__(self, max_workers: int = 2) -> None:
+    def __init__(self, max_workers: int = 4) -> None:
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="work")
         self._pending = 0
         self._queued: set[Hashable] = set()
