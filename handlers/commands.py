@@ -16,7 +16,7 @@ from handlers.operations import Actor
 from handlers.proposing import create_release
 from handlers.rendering import messages, modals
 from handlers.text import escape
-from models import audit, releases
+from models import audit, history, releases
 from models.releases import Proposal
 
 # `/release <name> <ref>` commands that need nothing else: name -> operation.
@@ -109,7 +109,11 @@ def status_reply(deps: Deps, team_id: str, ref: str) -> dict[str, Any]:
         release = releases.find(session, team_id, ref)
         assert release.id is not None
         view = releases.load_view(session, release)
-        blocks = messages.status_blocks(view, audit.history(session, release.id))
+        blocks = messages.status_blocks(
+            view,
+            audit.history(session, release.id),
+            history.current_version(session, team_id, release.service),
+        )
     return {
         "response_type": "ephemeral",
         "blocks": messages.to_dicts(blocks),

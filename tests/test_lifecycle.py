@@ -85,6 +85,7 @@ def test_big_bang_release_end_to_end(harness: Harness) -> None:
             OWNER,
         )
     timeline = harness.private_reply(harness.command("status payments@2.4.0"))
+    assert "In production: *payments 2.4.0* since" in timeline
     for step in (
         "proposed the release",
         "approved",

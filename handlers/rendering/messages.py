@@ -27,6 +27,7 @@ from handlers.rendering.common import (
 from handlers.rendering.controls import sign_off_actions
 from handlers.text import escape, join_lines, truncate
 from models.audit import AuditEvent
+from models.history import ProductionRecord
 from models.release import Release, ReleaseStatus
 from models.releases import ReleaseView
 
@@ -98,8 +99,24 @@ def sign_offs_text(view: ReleaseView) -> str:
     return join_lines([f"*Sign-offs* ({done}/{len(view.approvers)})", *lines], SECTION_LIMIT)
 
 
-def status_blocks(view: ReleaseView, events: Sequence[AuditEvent]) -> list[Block]:
+def status_blocks(
+    view: ReleaseView,
+    events: Sequence[AuditEvent],
+    in_production: ProductionRecord | None = None,
+) -> list[Block]:
     blocks = card_blocks(view)
+    if in_production is not None:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    md(
+                        f"In production: *{escape(in_production.service)} "
+                        f"{escape(in_production.version)}* since "
+                        f"{slack_date(in_production.released_at)}"
+                    )
+                ]
+            )
+        )
     if view.checklist:
         lines = [
             f"{':ballot_box_with_check:' if item.checked else ':white_large_square:'} "
