@@ -66,7 +66,18 @@ def sign_off_actions(release: Release, *, block_id: str | None = None) -> Action
                     "Approve",
                 ),
             ),
-            _button("Request changes", ids.REJECT, release, style="danger"),
+            _button(
+                "Request changes",
+                ids.REJECT,
+                release,
+                style="danger",
+                confirm=_confirm(
+                    "Request changes?",
+                    f"*{ref}* goes back to its owner; you'll be asked what must change.",
+                    "Continue",
+                    danger=True,
+                ),
+            ),
             _button(
                 "Withdraw my sign-off",
                 ids.WITHDRAW,
