@@ -20,7 +20,6 @@ from models.errors import InvalidInput
 SIMPLE_BUTTONS: dict[str, Callable[[Deps, WebClient, Actor, int], None]] = {
     ids.WITHDRAW: operations.withdraw,
     ids.GO: operations.go,
-    ids.ADVANCE: operations.advance,
     ids.MARK_RELEASED: operations.mark_released,
     ids.PAUSE: operations.pause,
     ids.RESUME: operations.resume,
@@ -40,8 +39,14 @@ def actor_of(body: dict[str, Any]) -> Actor:
 
 
 def release_id_of(body: dict[str, Any]) -> int:
+    return button_value(body)[0]
+
+
+def button_value(body: dict[str, Any]) -> tuple[int, int | None]:
+    """A button's value: the release id, and for some buttons a number after a colon."""
     try:
-        return int(body["actions"][0]["value"])
+        release, _, extra = str(body["actions"][0]["value"]).partition(":")
+        return int(release), int(extra) if extra else None
     except (KeyError, IndexError, TypeError, ValueError):
         raise InvalidInput("That button is out of date: open the release again.") from None
 
@@ -71,6 +76,19 @@ def register(app: App, deps: Deps) -> None:
 
     for action_id, (callback_id, title, label, submit) in REASON_BUTTONS.items():
         _register_reason(app, deps, action_id, callback_id, title, label, submit, later)
+
+    @app.action(ids.ADVANCE)
+    def advance_clicked(
+        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        actor, (release_id, to_percentage) = actor_of(body), button_value(body)
+        later(
+            body,
+            client,
+            respond,
+            lambda: operations.advance(deps, client, actor, release_id, to_percentage),
+        )
 
     @app.action(ids.CHECKLIST)
     def checklist_clicked(

@@ -162,11 +162,20 @@ def no_go(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: 
     )
 
 
-def advance(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+def advance(
+    deps: Deps, client: WebClient, actor: Actor, release_id: int, to_percentage: int | None = None
+) -> None:
     apply_change(
         deps,
         client,
-        lambda s: lifecycle.advance(s, actor.team_id, release_id, actor.user_id, now=deps.clock()),
+        lambda s: lifecycle.advance(
+            s,
+            actor.team_id,
+            release_id,
+            actor.user_id,
+            to_percentage=to_percentage,
+            now=deps.clock(),
+        ),
         lambda view: say.advanced(view.release, actor.user_id),
     )
 

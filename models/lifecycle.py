@@ -492,8 +492,16 @@ def go(
 
 
 def advance(
-    session: Session, team_id: str, release_id: int, actor_id: str, *, now: datetime | None = None
+    session: Session,
+    team_id: str,
+    release_id: int,
+    actor_id: str,
+    *,
+    to_percentage: int | None = None,
+    now: datetime | None = None,
 ) -> Release:
+    """Move a phased rollout one stage on. A button names the stage it leads to, so a
+    second click on the same button can't skip a stage."""
     now = now or utcnow()
     release = get_for_update(session, team_id, release_id)
     require_owner(release, actor_id, "advance")
@@ -501,6 +509,9 @@ def advance(
         raise InvalidInput(
             f"{release.ref} is a big-bang release: mark it released with `/release done`."
         )
+    current = release.current_percentage
+    if to_percentage is not None and current is not None and current >= to_percentage:
+        raise InvalidInput(f"{release.ref} is already at {current}%.")
     states.check(release, "advance")
     assert release.stage_index is not None
     before = snapshot(release)

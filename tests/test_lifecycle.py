@@ -107,9 +107,14 @@ def test_phased_rollout_end_to_end(harness: Harness) -> None:
     assert (release.status, release.current_percentage) == (ReleaseStatus.ROLLING_OUT, 10)
     assert "rolling out: 10% (stage 1 of 3)" in rendered_text(harness.announcement(release))
 
-    harness.click(harness.announcement(release), ids.ADVANCE, user_id=OWNER, channel_id=ANNOUNCE)
+    stale = harness.announcement(release)
+    harness.click(stale, ids.ADVANCE, user_id=OWNER, channel_id=ANNOUNCE)
     release = harness.release("payments@2.4.0")
     assert release.current_percentage == 50
+    # A second click on the same "Advance to 50%" button must not skip to 100%.
+    harness.click(stale, ids.ADVANCE, user_id=OWNER, channel_id=ANNOUNCE)
+    assert harness.release("payments@2.4.0").current_percentage == 50
+    assert "already at 50%" in private(harness)
     assert "Advance to 100%" in rendered_text(harness.announcement(release))
 
     harness.click(harness.announcement(release), ids.PAUSE, user_id=OWNER, channel_id=ANNOUNCE)

@@ -161,19 +161,19 @@ def rollout_actions(release: Release) -> ActionsBlock | None:
         )
     if state == ReleaseStatus.ROLLING_OUT and release.stage_index is not None:
         following = release.stages[release.stage_index + 1]
-        elements.append(
-            _button(
-                f"Advance to {following}%",
-                ids.ADVANCE,
-                release,
-                style="primary",
-                confirm=_confirm(
-                    f"Advance to {following}%?",
-                    f"*{ref}* goes out to {following}% of traffic.",
-                    "Advance",
-                ),
-            )
+        advance = _button(
+            f"Advance to {following}%",
+            ids.ADVANCE,
+            release,
+            style="primary",
+            confirm=_confirm(
+                f"Advance to {following}%?",
+                f"*{ref}* goes out to {following}% of traffic.",
+                "Advance",
+            ),
         )
+        advance.value = f"{release.id}:{following}"  # the stage this click leads to
+        elements.append(advance)
         elements.append(_button("Pause", ids.PAUSE, release))
     if state == ReleaseStatus.PAUSED:
         elements.append(_button("Resume", ids.RESUME, release, style="primary"))
