@@ -20,10 +20,10 @@ releasebot / bare Bolt and the targets:
 Exit status: 1 on any non-200 answer (or a server that would not start); 1 when a target is
 missed and `--strict` is given; 2 when something needed is missing; 0 otherwise.
 
-The bare app needs aiohttp (slack_sdk's AsyncWebClient imports it), which the project does
-not depend on, so run it as::
+The bare app needs aiohttp (slack_sdk's AsyncWebClient imports it), a development
+dependency of the project::
 
-    uv run --with aiohttp python benchmarks/ack_latency.py
+    uv run python benchmarks/ack_latency.py
 """
 
 from __future__ import annotations
@@ -746,7 +746,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if importlib.util.find_spec("aiohttp") is None:
         print(
             "ack_latency: the bare Bolt app needs aiohttp (slack_sdk's AsyncWebClient), which "
-            "is not installed; run:\n  uv run --with aiohttp python benchmarks/ack_latency.py",
+            "is not installed; run:\n  uv sync && uv run python benchmarks/ack_latency.py",
             file=sys.stderr,
         )
         return 2
