@@ -219,6 +219,8 @@ class Fingerprint:
     last_updated: datetime | None
     max_id: int | None
     sequence_total: int
+    # Sum of the rows' revisions: moves with every committed change to a shown release.
+    revision_total: int
     # The latest moment a release aged out of the feed (None: none has yet).
     last_dropped: datetime | None
     # The next moment one will, if nothing else changes (None: none is due to).
@@ -230,6 +232,7 @@ class Fingerprint:
             self.last_updated and self.last_updated.isoformat(),
             self.max_id,
             self.sequence_total,
+            self.revision_total,
             self.last_dropped and self.last_dropped.isoformat(),
         ]
         return "|".join(str(p) for p in parts)
@@ -263,18 +266,30 @@ def feed_fingerprint(session: Session, token: CalendarToken, now: datetime) -> F
             func.max(case((shown, col(Release.updated_at)))),
             func.max(case((shown, col(Release.id)))),
             func.coalesce(func.sum(case((shown, col(Release.sequence)))), 0),
+            func.coalesce(func.sum(case((shown, col(Release.revision)))), 0),
             func.max(case((stale, col(Release.updated_at)))),
             dropped_by_age,
             func.min(case((shown, col(Release.target_at)))),
             func.min(case((shown_cancelled, col(Release.updated_at)))),
         ).where(*_scope(token), col(Release.target_at) >= past_limit)
     ).one()
-    count, last_updated, max_id, sequence_total, cancelled, by_age, oldest, first_cancel = row
+    (
+        count,
+        last_updated,
+        max_id,
+        sequence_total,
+        revision_total,
+        cancelled,
+        by_age,
+        oldest,
+        first_cancel,
+    ) = row
     return Fingerprint(
         count=int(count),
         last_updated=last_updated,
         max_id=max_id,
         sequence_total=int(sequence_total),
+        revision_total=int(revision_total),
         last_dropped=_latest(
             by_age and by_age + PAST_KEPT, cancelled and cancelled + CANCELLED_KEPT
         ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, String, UniqueConstraint, text
+from sqlalchemy import Column, Index, String, UniqueConstraint, event, text
 from sqlmodel import Field, SQLModel
 
 from models.types import UTCDateTime, utcnow
@@ -111,6 +111,9 @@ class Release(SQLModel, table=True):
     )
     # Incremented whenever the scheduled time changes (iCalendar SEQUENCE).
     sequence: int = Field(default=0)
+    # Incremented by the database on every update of the row (see below): a sum of these
+    # changes with any committed change, whatever order concurrent changes commit in.
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
@@ -187,3 +190,9 @@ class ChecklistItem(SQLModel, table=True):
     @property
     def checked(self) -> bool:
         return self.checked_at is not None
+
+
+@event.listens_for(Release, "before_update")
+def _bump_revision(_mapper: object, _connection: object, release: Release) -> None:
+    # SET revision = revision + 1, computed by the database: atomic even without a lock.
+    release.revision = Release.revision + 1  # type: ignore[assignment]

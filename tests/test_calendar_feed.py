@@ -374,6 +374,31 @@ def test_a_change_without_an_audit_event_shows_within_the_cache_age(harness: Har
     assert later.body and b"edited directly" in later.body
 
 
+def test_a_change_committed_after_a_later_stamped_one_still_changes_the_etag(
+    harness: Harness,
+) -> None:
+    """Two changes commit in the opposite order to their timestamps (concurrent
+    transactions): a poll between the commits must not hide the first-stamped one."""
+    propose(harness, "payments@2.4.0")
+    propose(harness, "checkout@1.0")
+    now = datetime.now(UTC)
+    with harness.session() as session:
+        token = calendar.resolve_token(session, token_of(subscribe(harness)))
+        assert token is not None
+        checkout = session.exec(select(Release).where(Release.service == "checkout")).one()
+        checkout.updated_at = now + timedelta(seconds=2)  # the later stamp commits first
+        session.add(checkout)
+    with harness.session() as session:
+        polled = calendar.feed_fingerprint(session, token, now).etag_basis()
+    with harness.session() as session:
+        payments = session.exec(select(Release).where(Release.service == "payments")).one()
+        payments.notes, payments.updated_at = "late commit", now + timedelta(seconds=1)
+        session.add(payments)
+    with harness.session() as session:
+        after = calendar.feed_fingerprint(session, token, now).etag_basis()
+    assert after != polled
+
+
 def test_cached_validators_expire_when_a_release_is_due_to_age_out(harness: Harness) -> None:
     propose(harness, "payments@2.4.0")
     propose(harness, "search@1.0.0")
