@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import signal
 import sys
 import threading
 
@@ -90,11 +91,21 @@ def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
     config = uvicorn.Config(web, host=host, port=port, log_level="info", access_log=False)
     # After uvicorn has set up its loggers: calendar links must not end up in the logs.
     logging.getLogger("uvicorn.access").addFilter(RedactFeedTokens())
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the
+    # previous handler: make that handler end the process through `finally`, so in-flight
+    # background work and the scheduler stop cleanly and the exit status is 0.
+    signal.signal(signal.SIGTERM, _exit_quietly)
     try:
         uvicorn.Server(config).run()
+    except SystemExit:
+        pass
     finally:
         releasebot.close()
     return 0
+
+
+def _exit_quietly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":
