@@ -468,6 +468,9 @@ class FakeSlack:
         self._used_triggers: set[str] = set()
         self._users: dict[str, dict[str, Any]] = {}
         self._usergroups: dict[str, dict[str, Any]] = {}
+        # Socket Mode: the app-level token and the websocket URL apps.connections.open gives.
+        self.app_token = "xapp-1-test-app-token"
+        self.socket_mode_url: str | None = None
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -779,6 +782,14 @@ class FakeSlack:
         with self._cond:
             if not token:
                 result = _SlackError("not_authed").payload()
+            elif method == "apps.connections.open":
+                # Socket Mode: the app-level token asks where to connect.
+                if token != self.app_token:
+                    result = _SlackError("invalid_auth").payload()
+                elif self.socket_mode_url is None:
+                    result = _SlackError("socket_mode_not_enabled").payload()
+                else:
+                    result = {"ok": True, "url": self.socket_mode_url}
             elif token != self.token:
                 result = _SlackError("invalid_auth").payload()
             else:
