@@ -24,6 +24,9 @@ USAGE = {
     "go": "`/release go <service@version>`",
     "nogo": "`/release nogo <service@version> <reason>`",
     "advance": "`/release advance <service@version>`",
+    "pause": "`/release pause <service@version>`",
+    "resume": "`/release resume <service@version>`",
+    "withdraw": "`/release withdraw <service@version>` (an approver takes back a sign-off)",
     "done": "`/release done <service@version>`",
     "rollback": "`/release rollback <service@version> <reason>`",
     "checklist": "`/release checklist <service@version> add <item>`",
@@ -160,7 +163,7 @@ def parse(text: str) -> Command:
     if sub == "propose":
         return parse_propose(rest)
     if sub in ("status", "go", "advance", "done", "pause", "resume", "withdraw"):
-        return RefCommand(sub, _require_ref(rest, sub if sub in USAGE else "status"))
+        return RefCommand(sub, _require_ref(rest, sub))
     if sub in ("cancel", "nogo", "no-go", "rollback"):
         name = {"no-go": "nogo"}.get(sub, sub)
         ref, _, reason = rest.partition(" ")
