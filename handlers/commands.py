@@ -45,13 +45,14 @@ def register(app: App, deps: Deps) -> None:
         command = parsing.parse(body.get("text") or "")
         team_id = str(body["team_id"])
         actor = Actor(team_id, str(body["user_id"]))
+        viewer = releases.Viewer(actor.user_id, str(body.get("channel_id") or ""))
 
         def later(work: Callable[[], object]) -> None:
             ack()
             deps.work.submit(in_background(work, body, client, respond))
 
         def on_release(ref: str, work: Callable[[int], None]) -> None:
-            later(lambda: work(_release_id(deps, team_id, ref)))
+            later(lambda: work(_release_id(deps, team_id, ref, viewer)))
 
         match command:
             case parsing.Help():
@@ -61,9 +62,9 @@ def register(app: App, deps: Deps) -> None:
                     text="How to use /release",
                 )
             case parsing.ListReleases():
-                later(lambda: respond(**list_reply(deps, team_id)))
+                later(lambda: respond(**list_reply(deps, team_id, viewer)))
             case parsing.RefCommand(name="status", ref=ref):
-                later(lambda: respond(**status_reply(deps, team_id, ref)))
+                later(lambda: respond(**status_reply(deps, team_id, ref, viewer)))
             case parsing.ProposeForm():
                 later(lambda: open_propose_modal(deps, client, body))
             case parsing.Propose():
@@ -80,7 +81,7 @@ def register(app: App, deps: Deps) -> None:
 
                 on_release(ref, with_reason)
             case parsing.Update():
-                later(lambda: update_from_text(deps, client, actor, command))
+                later(lambda: update_from_text(deps, client, actor, viewer, command))
             case parsing.ChecklistAdd(ref=ref, item=item):
                 on_release(ref, lambda rid: operations.add_item(deps, client, actor, rid, item))
             case parsing.Calendar():
@@ -93,9 +94,9 @@ def register(app: App, deps: Deps) -> None:
 # then never waits for the database, however busy it is.
 
 
-def list_reply(deps: Deps, team_id: str) -> dict[str, Any]:
+def list_reply(deps: Deps, team_id: str, viewer: releases.Viewer) -> dict[str, Any]:
     with deps.db.read_session() as session:
-        upcoming = releases.upcoming(session, team_id)
+        upcoming = releases.upcoming(session, team_id, viewer)
         blocks = messages.list_blocks(upcoming, deps.clock())
     return {
         "response_type": "ephemeral",
@@ -104,9 +105,9 @@ def list_reply(deps: Deps, team_id: str) -> dict[str, Any]:
     }
 
 
-def status_reply(deps: Deps, team_id: str, ref: str) -> dict[str, Any]:
+def status_reply(deps: Deps, team_id: str, ref: str, viewer: releases.Viewer) -> dict[str, Any]:
     with deps.db.read_session() as session:
-        release = releases.find(session, team_id, ref)
+        release = releases.find(session, team_id, ref, viewer)
         assert release.id is not None
         view = releases.load_view(session, release)
         blocks = messages.status_blocks(
@@ -121,9 +122,9 @@ def status_reply(deps: Deps, team_id: str, ref: str) -> dict[str, Any]:
     }
 
 
-def _release_id(deps: Deps, team_id: str, ref: str) -> int:
+def _release_id(deps: Deps, team_id: str, ref: str, viewer: releases.Viewer) -> int:
     with deps.db.read_session() as session:
-        release_id = releases.find(session, team_id, ref).id
+        release_id = releases.find(session, team_id, ref, viewer).id
     assert release_id is not None
     return release_id
 
@@ -163,8 +164,14 @@ def propose_from_text(
     create_release(deps, client, proposal)
 
 
-def update_from_text(deps: Deps, client: WebClient, actor: Actor, command: parsing.Update) -> None:
-    release_id = _release_id(deps, actor.team_id, command.ref)
+def update_from_text(
+    deps: Deps,
+    client: WebClient,
+    actor: Actor,
+    viewer: releases.Viewer,
+    command: parsing.Update,
+) -> None:
+    release_id = _release_id(deps, actor.team_id, command.ref, viewer)
     target_at = None
     if command.when is not None:
         tz = directory.user_timezone(client, actor.user_id) if command.when.local else None

@@ -83,3 +83,15 @@ def find_groups_by_handle(client: WebClient, handles: Sequence[str]) -> list[App
             )
         specs.append(ApproverSpec(str(group["id"]), ApproverKind.USERGROUP, str(group["handle"])))
     return specs
+
+
+def channel_is_private(client: WebClient, channel_id: str) -> bool:
+    """Private channels and DMs keep their releases out of workspace-wide views. When Slack
+    won't say, the channel counts as private: hiding a release is the safe mistake."""
+    if channel_id.startswith("D"):
+        return True
+    try:
+        channel = client.conversations_info(channel=channel_id).get("channel") or {}
+    except SlackApiError:
+        return True
+    return bool(channel.get("is_private") or channel.get("is_im") or channel.get("is_mpim"))

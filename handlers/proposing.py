@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from slack_sdk import WebClient
 
+from handlers import directory
 from handlers.deps import Deps
 from handlers.publishing import post_card
 from handlers.surfaces import involved, post_checklist, publish_homes
@@ -18,6 +21,8 @@ def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | N
     If Slack refuses the card (not in the channel, say) the transaction rolls back, so no
     release exists that nobody can see. A retried request finds its release and stops.
     """
+    # Asked before the transaction: a Slack call must not hold the database.
+    proposal = replace(proposal, private=directory.channel_is_private(client, proposal.channel_id))
     try:
         with deps.db.session() as session:
             if proposal.request_key and releases.by_request_key(session, proposal.request_key):

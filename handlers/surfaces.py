@@ -116,7 +116,7 @@ def home_content(deps: Deps, client: WebClient, team_id: str, user_id: str) -> H
             (release, [] if release.state.is_in_flight else missing.get(release.id or 0, []))
             for release in owned
         ]
-        upcoming = releases.upcoming(session, team_id, limit=10)
+        upcoming = releases.upcoming(session, team_id, releases.Viewer(user_id), limit=10)
     return HomeContent(awaiting=awaiting, mine=mine, upcoming=upcoming)
 
 

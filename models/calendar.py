@@ -27,6 +27,7 @@ from models.audit import AuditEvent
 from models.calendar_token import CalendarToken
 from models.errors import InvalidInput
 from models.release import Approver, Release, ReleaseStatus
+from models.releases import Viewer, visible_to
 from models.types import utcnow
 
 # Cancelled releases linger this long (so subscribers see the cancellation), then go.
@@ -126,8 +127,11 @@ def resolve_token(session: Session, raw: str) -> CalendarToken | None:
 
 
 def _scope(token: CalendarToken) -> list[ColumnElement[bool]]:
-    """The token's workspace, narrowed to its channel or service if it has one."""
+    """The token's workspace, narrowed to its channel or service if it has one; private
+    releases only where the token's owner may see them (a channel's feed was asked for
+    by naming the channel, which only its members can)."""
     clauses = [col(Release.team_id) == token.team_id]
+    clauses.append(visible_to(Viewer(token.user_id, token.channel_id)))
     if token.channel_id is not None:
         clauses.append(col(Release.channel_id) == token.channel_id)
     if token.service is not None:

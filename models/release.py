@@ -89,6 +89,9 @@ class Release(SQLModel, table=True):
     target_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     window_minutes: int = Field(default=60)
     channel_id: str = Field(max_length=32)
+    # Proposed in a private channel or a DM: shown only to the people involved and in its
+    # own channel, never in workspace-wide lists or feeds.
+    private: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     owner_id: str = Field(max_length=32)
     status: str = Field(default=ReleaseStatus.PROPOSED.value, max_length=32)
     # Empty for a big-bang rollout, else ascending percentages such as "10,50,100".

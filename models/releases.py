@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import ColumnElement, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -52,6 +53,7 @@ class Proposal:
     checklist: Sequence[str] = ()
     window_minutes: int = 60
     request_key: str | None = None
+    private: bool = False
 
 
 def snapshot(release: Release) -> dict[str, Any]:
@@ -156,6 +158,30 @@ def clean_approvers(approvers: Sequence[ApproverSpec], owner_id: str) -> list[Ap
 # --- queries ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking, and from which channel: decides whether private releases show."""
+
+    user_id: str
+    channel_id: str | None = None
+
+
+def visible_to(viewer: Viewer) -> ColumnElement[bool]:
+    """Public releases; private ones only to their owner and approvers, or in their channel."""
+    approves = (
+        select(Approver.id)
+        .where(col(Approver.release_id) == col(Release.id), Approver.slack_id == viewer.user_id)
+        .correlate_except(Approver)  # also inside queries that select approvers themselves
+        .exists()
+    )
+    return or_(
+        col(Release.private).is_(False),
+        col(Release.owner_id) == viewer.user_id,
+        col(Release.channel_id) == (viewer.channel_id or ""),
+        approves,
+    )
+
+
 def get(session: Session, team_id: str, release_id: int) -> Release:
     release = session.get(Release, release_id)
     if release is None or release.team_id != team_id:
@@ -176,12 +202,17 @@ def get_for_update(session: Session, team_id: str, release_id: int) -> Release:
     return release
 
 
-def find(session: Session, team_id: str, ref: str) -> Release:
-    """Look a release up by `service@version`, or by service alone when one is open."""
+def find(session: Session, team_id: str, ref: str, viewer: Viewer) -> Release:
+    """Look a release up by `service@version`, or by service alone when one is open.
+
+    A private release the viewer may not see is not found, as if it did not exist.
+    """
     ref = ref.strip()
     service, _, version = ref.partition("@")
     service = service.strip().lower()
-    query = select(Release).where(Release.team_id == team_id, Release.service == service)
+    query = select(Release).where(
+        Release.team_id == team_id, Release.service == service, visible_to(viewer)
+    )
     if version:
         candidates = list(
             session.exec(
@@ -210,13 +241,17 @@ def find(session: Session, team_id: str, ref: str) -> Release:
     raise NotFound(f"{service} has several open releases ({refs}): name one as service@version.")
 
 
-def upcoming(session: Session, team_id: str, *, limit: int = 50) -> list[Release]:
-    """Releases not finished yet, soonest first."""
+def upcoming(session: Session, team_id: str, viewer: Viewer, *, limit: int = 50) -> list[Release]:
+    """Releases not finished yet that the viewer may see, soonest first."""
     finished = [s.value for s in ReleaseStatus if s.is_finished]
     return list(
         session.exec(
             select(Release)
-            .where(Release.team_id == team_id, col(Release.status).not_in(finished))
+            .where(
+                Release.team_id == team_id,
+                col(Release.status).not_in(finished),
+                visible_to(viewer),
+            )
             .order_by(col(Release.target_at), col(Release.id))
             .limit(limit)
         )
@@ -295,6 +330,7 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
         target_at=target_at,
         window_minutes=proposal.window_minutes,
         channel_id=proposal.channel_id,
+        private=proposal.private,
         owner_id=proposal.owner_id,
         rollout_stages=stages,
         notes=notes,

@@ -471,6 +471,7 @@ class FakeSlack:
         # Socket Mode: the app-level token and the websocket URL apps.connections.open gives.
         self.app_token = "xapp-1-test-app-token"
         self.socket_mode_url: str | None = None
+        self._channels: dict[str, dict[str, Any]] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -490,6 +491,7 @@ class FakeSlack:
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
             "usergroups.list": self._usergroups_list,
+            "conversations.info": self._conversations_info,
         }
 
         if default_directory:
@@ -1167,6 +1169,27 @@ class FakeSlack:
         if group is None:
             raise _SlackError("no_such_subteam")
         return {"ok": True, "users": list(group["users"])}
+
+    def add_channel(self, channel_id: str, name: str, *, is_private: bool = False) -> None:
+        with self._cond:
+            self._channels[channel_id] = {"id": channel_id, "name": name, "is_private": is_private}
+
+    def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel_id = str(args.get("channel") or "")
+        if not channel_id:
+            raise _missing("channel")
+        known = self._channels.get(channel_id)
+        if known is None:
+            # Any other C… channel exists and is public; G… is a private one, D… a DM.
+            if not channel_id.startswith(("C", "G", "D")):
+                raise _SlackError("channel_not_found")
+            known = {
+                "id": channel_id,
+                "name": channel_id.lower(),
+                "is_private": channel_id.startswith("G"),
+                "is_im": channel_id.startswith("D"),
+            }
+        return {"ok": True, "channel": {"is_channel": not known.get("is_im"), **known}}
 
     def _usergroups_list(self, args: dict[str, Any]) -> dict[str, Any]:
         groups = [

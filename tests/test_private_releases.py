@@ -1,0 +1,70 @@
+"""Releases proposed in a private channel stay among the people who may see them."""
+
+from __future__ import annotations
+
+from tests.harness import Harness, ahead, iso, rendered_text
+from tests.test_calendar_feed import fetch, subscribe
+
+PRIVATE = "G_SECRET"
+
+
+def propose_in_private(harness: Harness) -> None:
+    harness.command(f"propose payments 2.4.0 {iso(ahead())} <@U_QA|qa>", channel_id=PRIVATE)
+    assert harness.release("payments@2.4.0").private
+
+
+def listed(harness: Harness, user_id: str, channel_id: str = "C_RELEASES") -> bool:
+    reply = harness.private_reply(harness.command("list", user_id=user_id, channel_id=channel_id))
+    return "payments@2.4.0" in reply
+
+
+def test_a_private_release_is_listed_only_for_those_involved_and_in_its_channel(
+    harness: Harness,
+) -> None:
+    propose_in_private(harness)
+    harness.command(f"propose checkout 1.0 {iso(ahead())}")  # public, for contrast
+    assert not harness.release("checkout@1.0").private
+    assert listed(harness, "U_OWNER") and listed(harness, "U_QA")
+    assert listed(harness, "U_OTHER", channel_id=PRIVATE)
+    assert not listed(harness, "U_OTHER")
+    reply = harness.private_reply(harness.command("list", user_id="U_OTHER"))
+    assert "checkout@1.0" in reply
+
+
+def test_status_and_actions_act_as_if_a_hidden_release_did_not_exist(harness: Harness) -> None:
+    propose_in_private(harness)
+    status = harness.private_reply(harness.command("status payments@2.4.0", user_id="U_OTHER"))
+    assert "No release “payments@2.4.0”" in status
+    checklist = harness.private_reply(
+        harness.command("checklist payments@2.4.0 add peek", user_id="U_OTHER")
+    )
+    assert "No release “payments@2.4.0”" in checklist
+    mine = harness.private_reply(harness.command("status payments@2.4.0", user_id="U_QA"))
+    assert "<@U_QA> pending" in mine
+
+
+def test_home_and_feeds_leave_out_what_the_person_may_not_see(harness: Harness) -> None:
+    propose_in_private(harness)
+    harness.client.app_home_opened("U_OTHER")
+    harness.client.app_home_opened("U_QA")
+    harness.wait()
+    assert "payments@2.4.0" not in rendered_text(harness.slack.home_view("U_OTHER"))
+    assert "payments@2.4.0" in rendered_text(harness.slack.home_view("U_QA"))
+
+    everything = fetch(harness, subscribe(harness, user_id="U_OTHER"))
+    assert b"payments 2.4.0" not in everything.content
+    approver = fetch(harness, subscribe(harness, user_id="U_QA"))
+    assert b"payments 2.4.0" in approver.content
+    # Naming the channel takes being in it: its feed shows its releases.
+    channel_feed = fetch(
+        harness, subscribe(harness, f"calendar <#{PRIVATE}|secret>", user_id="U_OTHER")
+    )
+    assert b"payments 2.4.0" in channel_feed.content
+
+
+def test_when_slack_will_not_say_the_channel_counts_as_private(harness: Harness) -> None:
+    harness.slack.fail_next("conversations.info", error="missing_scope")
+    harness.command(f"propose payments 2.4.0 {iso(ahead())}")
+    assert harness.release("payments@2.4.0").private
+    assert not listed(harness, "U_OTHER", channel_id="C_ELSEWHERE")
+    assert listed(harness, "U_OTHER")  # in its own channel it shows
