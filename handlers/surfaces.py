@@ -58,7 +58,12 @@ def announce(deps: Deps, client: WebClient, release_id: int) -> None:
         release = session.get(Release, release_id)
         if release is None or release.announcement_ts:
             return
-        channel = deps.config.announce_channel or release.channel_id
+        # A private release is announced where it lives, never in a wider channel.
+        channel = (
+            release.channel_id
+            if release.private
+            else deps.config.announce_channel or release.channel_id
+        )
         response = client.chat_postMessage(
             channel=channel,
             text=announcement_text(release),

@@ -314,3 +314,12 @@ def test_home_tab_for_an_approver_and_an_owner(harness: Harness) -> None:
 
     owner_home = rendered_text(harness.slack.home_view(OWNER))
     assert "still missing: “Release notes written”" in owner_home
+
+
+def test_a_private_release_is_announced_in_its_own_channel(harness: Harness) -> None:
+    harness.command(f"propose payments 2.4.0 {iso(ahead())}", channel_id="G_SECRET")
+    tick_all(harness)
+    harness.command("go payments@2.4.0", channel_id="G_SECRET")
+    release = harness.release("payments@2.4.0")
+    assert release.announcement_channel == "G_SECRET"
+    assert all(c.args["channel"] != ANNOUNCE for c in harness.slack.calls("chat.postMessage"))
