@@ -323,3 +323,41 @@ def test_a_private_release_is_announced_in_its_own_channel(harness: Harness) -> 
     release = harness.release("payments@2.4.0")
     assert release.announcement_channel == "G_SECRET"
     assert all(c.args["channel"] != ANNOUNCE for c in harness.slack.calls("chat.postMessage"))
+
+
+def test_after_go_the_checklist_and_sign_offs_are_closed(harness: Harness) -> None:
+    release = propose(harness, "<@U_QA|qa>")
+    approve_all(harness, users=("U_QA",))
+    tick_all(harness)
+    stale_checklist = harness.checklist(harness.release("payments@2.4.0"))
+    stale_card = harness.card(harness.release("payments@2.4.0"))
+    harness.command("go payments@2.4.0")
+    release = harness.release("payments@2.4.0")
+    assert "checkboxes" not in str(harness.checklist(release)["blocks"])
+    # Clicks on the messages as they looked before the go are refused, privately.
+    harness.client.toggle_checkboxes(
+        stale_checklist,
+        release.channel_id,
+        user_id=OWNER,
+        action_id=ids.CHECKLIST,
+        selected_values=["0", "1", "2", "3"],
+    )
+    harness.wait()
+    assert "checklist of payments@2.4.0 is closed" in private(harness)
+    harness.click(stale_card, ids.WITHDRAW, user_id="U_QA")
+    assert "before the go decision" in private(harness)
+    harness.click(stale_checklist, ids.GO, user_id=OWNER)
+    assert "Can't give the go for payments@2.4.0" in private(harness)
+    assert harness.release("payments@2.4.0").status == ReleaseStatus.GO
+
+
+def test_only_the_owner_may_move_the_rollout(harness: Harness) -> None:
+    propose(harness, "phased 50")
+    tick_all(harness)
+    harness.command("go payments@2.4.0")
+    announcement = harness.announcement(harness.release("payments@2.4.0"))
+    for action in (ids.PAUSE, ids.ADVANCE):
+        harness.click(announcement, action, user_id="U_OTHER", channel_id=ANNOUNCE)
+        assert "Only <@U_OWNER>" in private(harness)
+    release = harness.release("payments@2.4.0")
+    assert (release.status, release.current_percentage) == (ReleaseStatus.ROLLING_OUT, 50)
