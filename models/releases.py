@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from models import audit, states
 from models.errors import Conflict, InvalidInput, NotAllowed, NotFound, quoted
@@ -241,21 +242,19 @@ def find(session: Session, team_id: str, ref: str, viewer: Viewer) -> Release:
     raise NotFound(f"{service} has several open releases ({refs}): name one as service@version.")
 
 
+def open_releases(team_id: str) -> SelectOfScalar[Release]:
+    """The workspace's releases that are not finished, soonest first."""
+    finished = [s.value for s in ReleaseStatus if s.is_finished]
+    return (
+        select(Release)
+        .where(Release.team_id == team_id, col(Release.status).not_in(finished))
+        .order_by(col(Release.target_at), col(Release.id))
+    )
+
+
 def upcoming(session: Session, team_id: str, viewer: Viewer, *, limit: int = 50) -> list[Release]:
     """Releases not finished yet that the viewer may see, soonest first."""
-    finished = [s.value for s in ReleaseStatus if s.is_finished]
-    return list(
-        session.exec(
-            select(Release)
-            .where(
-                Release.team_id == team_id,
-                col(Release.status).not_in(finished),
-                visible_to(viewer),
-            )
-            .order_by(col(Release.target_at), col(Release.id))
-            .limit(limit)
-        )
-    )
+    return list(session.exec(open_releases(team_id).where(visible_to(viewer)).limit(limit)))
 
 
 def approvers_of(session: Session, release_id: int) -> list[Approver]:
@@ -458,16 +457,4 @@ def awaiting_sign_off(
 
 
 def owned_open(session: Session, team_id: str, user_id: str) -> list[Release]:
-    finished = [s.value for s in ReleaseStatus if s.is_finished]
-    return list(
-        session.exec(
-            select(Release)
-            .where(
-                Release.team_id == team_id,
-                Release.owner_id == user_id,
-                col(Release.status).not_in(finished),
-            )
-            .order_by(col(Release.target_at))
-            .limit(20)
-        )
-    )
+    return list(session.exec(open_releases(team_id).where(Release.owner_id == user_id).limit(20)))
