@@ -13,7 +13,7 @@ from handlers import ids, operations
 from handlers.deps import Deps
 from handlers.errors import in_background, tell_privately
 from handlers.operations import Actor
-from handlers.rendering.modals import reason_modal
+from handlers.rendering.modals import edit_modal, reason_modal
 from models.errors import InvalidInput
 
 # Buttons whose click needs nothing but the release: action id -> operation.
@@ -89,6 +89,20 @@ def register(app: App, deps: Deps) -> None:
             respond,
             lambda: operations.advance(deps, client, actor, release_id, to_percentage),
         )
+
+    @app.action(ids.EDIT)
+    def edit_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        actor, release_id = actor_of(body), release_id_of(body)
+
+        def work() -> None:
+            release = operations.check_may_edit(deps, actor, release_id)
+            metadata = json.dumps(
+                {"release_id": release_id, "response_url": body.get("response_url")}
+            )
+            client.views_open(trigger_id=body["trigger_id"], view=edit_modal(release, metadata))
+
+        later(body, client, respond, work)
 
     @app.action(ids.CHECKLIST)
     def checklist_clicked(

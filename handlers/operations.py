@@ -46,6 +46,11 @@ def check_may_sign(deps: Deps, client: WebClient, actor: Actor, release_id: int)
         lifecycle.check_may_sign(session, actor.team_id, release_id, actor.user_id, groups)
 
 
+def check_may_edit(deps: Deps, actor: Actor, release_id: int) -> Release:
+    with deps.db.read_session() as session:
+        return lifecycle.check_may_edit(session, actor.team_id, release_id, actor.user_id)
+
+
 def check_may_decide(deps: Deps, actor: Actor, release_id: int, action: str) -> None:
     with deps.db.read_session() as session:
         lifecycle.check_may_decide(session, actor.team_id, release_id, actor.user_id, action)

@@ -64,6 +64,28 @@ def register(app: App, deps: Deps) -> None:
     for callback_id, operation in REASON_OPERATIONS.items():
         _register_reason_modal(app, deps, callback_id, operation)
 
+    @app.view(ids.EDIT_MODAL)
+    def edit_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        actor = Actor(str(body["team"]["id"]), str(body["user"]["id"]))
+        release_id = int(metadata["release_id"])
+        changes = edit_from_modal(deps, actor, release_id, view)
+        if isinstance(changes, FieldErrors):
+            ack(response_action="errors", errors=changes.errors)
+            return
+        ack()
+        url = metadata.get("response_url")
+        deps.work.submit(
+            in_background(
+                lambda: operations.update(deps, client, actor, release_id, **changes),
+                body,
+                client,
+                Respond(response_url=url) if url else None,
+            )
+        )
+
 
 # Reason modals: callback id -> operation taking the reason.
 REASON_OPERATIONS: dict[str, Callable[[Deps, WebClient, Actor, int, str], None]] = {
@@ -99,6 +121,44 @@ def _register_reason_modal(
                 lambda: operation(deps, client, actor, release_id, reason), body, client, respond
             )
         )
+
+
+def edit_from_modal(
+    deps: Deps, actor: Actor, release_id: int, view: dict[str, Any]
+) -> dict[str, Any] | FieldErrors:
+    """What the owner changed (None for what stays), or the errors to show on the form."""
+    now = deps.clock()
+    fields = FieldErrors()
+    with deps.db.read_session() as session:
+        release = releases.get(session, actor.team_id, release_id)
+    version = fields.check(
+        ids.FIELD_VERSION,
+        lambda: releases.clean_version(clean_plain(input_value(view, ids.FIELD_VERSION) or "")),
+    )
+    target_at = fields.check(
+        ids.FIELD_WHEN, lambda: _target(input_value(view, ids.FIELD_WHEN), now)
+    )
+    notes = fields.check(
+        ids.FIELD_NOTES,
+        lambda: releases.clean_notes(
+            clean_plain(input_value(view, ids.FIELD_NOTES) or "", multiline=True)
+        ),
+    )
+    if version and version != release.version:
+        fields.check(
+            ids.FIELD_VERSION, lambda: _not_duplicate(deps, actor.team_id, release.service, version)
+        )
+    if fields.errors:
+        return fields
+    changes = {
+        "version": version if version != release.version else None,
+        "target_at": target_at if target_at != release.target_at else None,
+        "notes": notes if notes != release.notes else None,
+    }
+    if all(value is None for value in changes.values()):
+        fields.errors[ids.FIELD_VERSION] = "Nothing changed: edit the version, time or notes."
+        return fields
+    return changes
 
 
 def proposal_from_modal(

@@ -154,6 +154,31 @@ def check_may_sign(
     return release
 
 
+EDITABLE = frozenset(
+    {
+        ReleaseStatus.PROPOSED,
+        ReleaseStatus.CHANGES_REQUESTED,
+        ReleaseStatus.APPROVED,
+        ReleaseStatus.NO_GO,
+    }
+)
+
+
+def _check_editable(release: Release, actor_id: str) -> None:
+    require_owner(release, actor_id, "change")
+    if release.state not in EDITABLE:
+        raise InvalidTransition(
+            f"{release.ref} can't be changed now: it is {release.state.label.lower()}."
+        )
+
+
+def check_may_edit(session: Session, team_id: str, release_id: int, actor_id: str) -> Release:
+    """Refuse early (before opening the edit form) when the person may not change it."""
+    release = get(session, team_id, release_id)
+    _check_editable(release, actor_id)
+    return release
+
+
 def check_may_decide(
     session: Session, team_id: str, release_id: int, actor_id: str, action: str
 ) -> Release:
@@ -268,16 +293,7 @@ def update(
 ) -> UpdateResult:
     now = now or utcnow()
     release = get_for_update(session, team_id, release_id)
-    require_owner(release, actor_id, "change")
-    if release.state not in (
-        ReleaseStatus.PROPOSED,
-        ReleaseStatus.CHANGES_REQUESTED,
-        ReleaseStatus.APPROVED,
-        ReleaseStatus.NO_GO,
-    ):
-        raise InvalidTransition(
-            f"{release.ref} can't be changed now: it is {release.state.label.lower()}."
-        )
+    _check_editable(release, actor_id)
     before = snapshot(release)
     version_changed = version is not None and clean_version(version) != release.version
     time_changed = target_at is not None and target_at != release.target_at

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
@@ -361,3 +362,33 @@ def test_only_the_owner_may_move_the_rollout(harness: Harness) -> None:
         assert "Only <@U_OWNER>" in private(harness)
     release = harness.release("payments@2.4.0")
     assert (release.status, release.current_percentage) == (ReleaseStatus.ROLLING_OUT, 50)
+
+
+def test_the_owner_edits_the_release_in_a_form(harness: Harness) -> None:
+    release = propose(harness, "<@U_QA|qa>")
+    approve_all(harness, users=("U_QA",))
+    card = harness.card(harness.release("payments@2.4.0"))
+
+    harness.click(card, ids.EDIT, user_id="U_QA")
+    assert "Only <@U_OWNER>" in private(harness)
+    assert harness.slack.views(ids.EDIT_MODAL) == []
+
+    harness.click(card, ids.EDIT, user_id=OWNER)
+    form = harness.slack.last_view(ids.EDIT_MODAL)
+    assert "2.4.0" in str(form["blocks"])
+    past = harness.submit_modal(
+        ids.EDIT_MODAL, user_id=OWNER, when=int(datetime(2020, 1, 1, tzinfo=UTC).timestamp())
+    )
+    assert "in the past" in past.json()["errors"]["when"]
+    unchanged = harness.submit_modal(ids.EDIT_MODAL, user_id=OWNER)
+    assert "Nothing changed" in unchanged.json()["errors"]["version"]
+
+    later = ahead(days=6)
+    harness.submit_modal(ids.EDIT_MODAL, user_id=OWNER, when=int(later.timestamp()))
+    release = harness.release("payments@2.4.0")
+    assert (release.target_at, release.sequence, release.status) == (
+        later,
+        1,
+        ReleaseStatus.APPROVED,
+    )
+    assert any("Sign-offs stand" in t for t in harness.thread(release))

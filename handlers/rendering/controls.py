@@ -50,47 +50,54 @@ def _confirm(title: str, text: str, confirm: str, *, danger: bool = False) -> Co
     )
 
 
-def sign_off_actions(release: Release, *, block_id: str | None = None) -> ActionsBlock:
+def sign_off_actions(
+    release: Release, *, block_id: str | None = None, edit: bool = False
+) -> ActionsBlock:
     ref = escape(release.ref)
-    return ActionsBlock(
-        block_id=block_id or f"signoff-{release.id}",
-        elements=[
-            _button(
+    elements = [
+        _button(
+            "Approve",
+            ids.APPROVE,
+            release,
+            style="primary",
+            confirm=_confirm(
+                "Sign off this release?",
+                f"You approve *{ref}*. Your name and the time are recorded.",
                 "Approve",
-                ids.APPROVE,
-                release,
-                style="primary",
-                confirm=_confirm(
-                    "Sign off this release?",
-                    f"You approve *{ref}*. Your name and the time are recorded.",
-                    "Approve",
-                ),
             ),
-            _button(
-                "Request changes",
-                ids.REJECT,
-                release,
-                style="danger",
-                confirm=_confirm(
-                    "Request changes?",
-                    f"*{ref}* goes back to its owner; you'll be asked what must change.",
-                    "Continue",
-                    danger=True,
-                ),
+        ),
+        _button(
+            "Request changes",
+            ids.REJECT,
+            release,
+            style="danger",
+            confirm=_confirm(
+                "Request changes?",
+                f"*{ref}* goes back to its owner; you'll be asked what must change.",
+                "Continue",
+                danger=True,
             ),
-            _button(
-                "Withdraw my sign-off",
-                ids.WITHDRAW,
-                release,
-                confirm=_confirm(
-                    "Withdraw your sign-off?",
-                    f"*{ref}* will need your approval again before it can go.",
-                    "Withdraw",
-                    danger=True,
-                ),
+        ),
+        _button(
+            "Withdraw my sign-off",
+            ids.WITHDRAW,
+            release,
+            confirm=_confirm(
+                "Withdraw your sign-off?",
+                f"*{ref}* will need your approval again before it can go.",
+                "Withdraw",
+                danger=True,
             ),
-        ],
-    )
+        ),
+    ]
+    if edit:
+        elements.append(edit_button(release))
+    return ActionsBlock(block_id=block_id or f"signoff-{release.id}", elements=elements)
+
+
+def edit_button(release: Release) -> ButtonElement:
+    """The owner's way to change version, time or notes (others are told they can't)."""
+    return _button("Edit", ids.EDIT, release)
 
 
 def checklist_controls(release: Release, items: Sequence[ChecklistItem]) -> list[Block]:

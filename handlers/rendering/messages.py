@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
     ContextBlock,
     DividerBlock,
@@ -24,10 +25,11 @@ from handlers.rendering.common import (
     status_label,
     user,
 )
-from handlers.rendering.controls import sign_off_actions
+from handlers.rendering.controls import edit_button, sign_off_actions
 from handlers.text import escape, join_lines, truncate
 from models.audit import AuditEvent
 from models.history import ProductionRecord
+from models.lifecycle import EDITABLE
 from models.release import Release, ReleaseStatus
 from models.releases import ReleaseView
 
@@ -75,7 +77,9 @@ def card_blocks(view: ReleaseView) -> list[Block]:
         blocks.append(SectionBlock(text=md(f"*{verb}* by {user(release.status_by)}{why}")))
     blocks.append(SectionBlock(text=md(sign_offs_text(view))))
     if view.approvers and release.state in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
-        blocks.append(sign_off_actions(release))
+        blocks.append(sign_off_actions(release, edit=True))
+    elif release.state in EDITABLE:
+        blocks.append(ActionsBlock(block_id=f"edit-{release.id}", elements=[edit_button(release)]))
     if release.notes:
         blocks.append(SectionBlock(text=md(f"*Notes*\n{escape(release.notes)}")))
     blocks.append(

@@ -17,6 +17,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from handlers import ids
+from handlers.text import truncate
+from models.release import Release
 from models.releases import MAX_APPROVERS, MAX_NOTES, MAX_REASON
 
 
@@ -102,6 +104,48 @@ def propose_modal(channel_id: str, default_time: datetime) -> View:
                         "off in its thread."
                     )
                 ]
+            ),
+        ],
+    )
+
+
+def edit_modal(release: Release, metadata: str) -> View:
+    """Version, time and notes, filled in with what the release says now."""
+    return View(
+        type="modal",
+        callback_id=ids.EDIT_MODAL,
+        title=PlainTextObject(text=truncate(f"Edit {release.service}", 24)),
+        submit=PlainTextObject(text="Save"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=metadata,
+        blocks=[
+            InputBlock(
+                block_id=ids.FIELD_VERSION,
+                label=PlainTextObject(text="Version"),
+                element=PlainTextInputElement(
+                    action_id=ids.FIELD_VERSION, max_length=64, initial_value=release.version
+                ),
+                hint=PlainTextObject(text="A new version clears every sign-off."),
+            ),
+            InputBlock(
+                block_id=ids.FIELD_WHEN,
+                label=PlainTextObject(text="Target date and time"),
+                element=DateTimePickerElement(
+                    action_id=ids.FIELD_WHEN,
+                    initial_date_time=int(release.target_at.timestamp()),
+                ),
+                hint=PlainTextObject(text="A new time keeps the sign-offs; approvers are told."),
+            ),
+            InputBlock(
+                block_id=ids.FIELD_NOTES,
+                label=PlainTextObject(text="Notes or link"),
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ids.FIELD_NOTES,
+                    multiline=True,
+                    max_length=MAX_NOTES,
+                    initial_value=release.notes or None,
+                ),
             ),
         ],
     )
