@@ -40,23 +40,8 @@ def propose_modal(channel_id: str, default_time: datetime) -> View:
                     placeholder=PlainTextObject(text="payments-api"),
                 ),
             ),
-            InputBlock(
-                block_id=ids.FIELD_VERSION,
-                label=PlainTextObject(text="Version"),
-                element=PlainTextInputElement(
-                    action_id=ids.FIELD_VERSION,
-                    max_length=64,
-                    placeholder=PlainTextObject(text="2.4.0"),
-                ),
-            ),
-            InputBlock(
-                block_id=ids.FIELD_WHEN,
-                label=PlainTextObject(text="Target date and time"),
-                element=DateTimePickerElement(
-                    action_id=ids.FIELD_WHEN, initial_date_time=int(default_time.timestamp())
-                ),
-                hint=PlainTextObject(text="Shown in your own time zone."),
-            ),
+            version_input(None, hint=None),
+            when_input(default_time, hint="Shown in your own time zone."),
             InputBlock(
                 block_id=ids.FIELD_APPROVERS,
                 label=PlainTextObject(text="Approvers"),
@@ -89,14 +74,7 @@ def propose_modal(channel_id: str, default_time: datetime) -> View:
                 ),
                 hint=PlainTextObject(text="Percentages in order; leave empty for big-bang."),
             ),
-            InputBlock(
-                block_id=ids.FIELD_NOTES,
-                label=PlainTextObject(text="Notes or link"),
-                optional=True,
-                element=PlainTextInputElement(
-                    action_id=ids.FIELD_NOTES, multiline=True, max_length=MAX_NOTES
-                ),
-            ),
+            notes_input(None),
             ContextBlock(
                 elements=[
                     MarkdownTextObject(
@@ -119,35 +97,48 @@ def edit_modal(release: Release, metadata: str) -> View:
         close=PlainTextObject(text="Cancel"),
         private_metadata=metadata,
         blocks=[
-            InputBlock(
-                block_id=ids.FIELD_VERSION,
-                label=PlainTextObject(text="Version"),
-                element=PlainTextInputElement(
-                    action_id=ids.FIELD_VERSION, max_length=64, initial_value=release.version
-                ),
-                hint=PlainTextObject(text="A new version clears every sign-off."),
+            version_input(release.version, hint="A new version clears every sign-off."),
+            when_input(
+                release.target_at, hint="A new time keeps the sign-offs; approvers are told."
             ),
-            InputBlock(
-                block_id=ids.FIELD_WHEN,
-                label=PlainTextObject(text="Target date and time"),
-                element=DateTimePickerElement(
-                    action_id=ids.FIELD_WHEN,
-                    initial_date_time=int(release.target_at.timestamp()),
-                ),
-                hint=PlainTextObject(text="A new time keeps the sign-offs; approvers are told."),
-            ),
-            InputBlock(
-                block_id=ids.FIELD_NOTES,
-                label=PlainTextObject(text="Notes or link"),
-                optional=True,
-                element=PlainTextInputElement(
-                    action_id=ids.FIELD_NOTES,
-                    multiline=True,
-                    max_length=MAX_NOTES,
-                    initial_value=release.notes or None,
-                ),
-            ),
+            notes_input(release.notes or None),
         ],
+    )
+
+
+def version_input(initial: str | None, *, hint: str | None) -> InputBlock:
+    return InputBlock(
+        block_id=ids.FIELD_VERSION,
+        label=PlainTextObject(text="Version"),
+        element=PlainTextInputElement(
+            action_id=ids.FIELD_VERSION,
+            max_length=64,
+            initial_value=initial,
+            placeholder=None if initial else PlainTextObject(text="2.4.0"),
+        ),
+        hint=PlainTextObject(text=hint) if hint else None,
+    )
+
+
+def when_input(initial: datetime, *, hint: str) -> InputBlock:
+    return InputBlock(
+        block_id=ids.FIELD_WHEN,
+        label=PlainTextObject(text="Target date and time"),
+        element=DateTimePickerElement(
+            action_id=ids.FIELD_WHEN, initial_date_time=int(initial.timestamp())
+        ),
+        hint=PlainTextObject(text=hint),
+    )
+
+
+def notes_input(initial: str | None) -> InputBlock:
+    return InputBlock(
+        block_id=ids.FIELD_NOTES,
+        label=PlainTextObject(text="Notes or link"),
+        optional=True,
+        element=PlainTextInputElement(
+            action_id=ids.FIELD_NOTES, multiline=True, max_length=MAX_NOTES, initial_value=initial
+        ),
     )
 
 
