@@ -25,12 +25,40 @@ SIMPLE_BUTTONS: dict[str, Callable[[Deps, WebClient, Actor, int], None]] = {
     ids.RESUME: operations.resume,
 }
 
-# Buttons that ask for a reason first: action id -> (modal callback id, title, label, submit).
-REASON_BUTTONS: dict[str, tuple[str, str, str, str]] = {
-    ids.REJECT: (ids.REJECT_MODAL, "Request changes", "What needs to change?", "Request"),
-    ids.NO_GO: (ids.NO_GO_MODAL, "No-go", "Why is it a no-go?", "Call no-go"),
-    ids.ROLLBACK: (ids.ROLLBACK_MODAL, "Roll back", "Why roll back?", "Roll back"),
+# May this person do it? Raises a domain error if not: asked before any form opens.
+Check = Callable[[Deps, WebClient, Actor, int], object]
+
+
+def _may_decide(action: str) -> Check:
+    return lambda deps, _client, actor, release_id: operations.check_may_decide(
+        deps, actor, release_id, action
+    )
+
+
+# Buttons that ask for a reason first: action id -> (check, modal callback id, title,
+# label, submit).
+REASON_BUTTONS: dict[str, tuple[Check, str, str, str, str]] = {
+    ids.REJECT: (
+        operations.check_may_sign,
+        ids.REJECT_MODAL,
+        "Request changes",
+        "What needs to change?",
+        "Request",
+    ),
+    ids.NO_GO: (_may_decide("no_go"), ids.NO_GO_MODAL, "No-go", "Why is it a no-go?", "Call no-go"),
+    ids.ROLLBACK: (
+        _may_decide("roll_back"),
+        ids.ROLLBACK_MODAL,
+        "Roll back",
+        "Why roll back?",
+        "Roll back",
+    ),
 }
+
+
+def form_metadata(body: dict[str, Any], release_id: int) -> str:
+    """What a form carries to its submission: the release, and where to answer privately."""
+    return json.dumps({"release_id": release_id, "response_url": body.get("response_url")})
 
 
 def actor_of(body: dict[str, Any]) -> Actor:
@@ -74,8 +102,8 @@ def register(app: App, deps: Deps) -> None:
     for action_id, operation in SIMPLE_BUTTONS.items():
         _register_simple(app, deps, action_id, operation, later)
 
-    for action_id, (callback_id, title, label, submit) in REASON_BUTTONS.items():
-        _register_reason(app, deps, action_id, callback_id, title, label, submit, later)
+    for action_id, (check, callback_id, title, label, submit) in REASON_BUTTONS.items():
+        _register_reason(app, deps, action_id, check, callback_id, title, label, submit, later)
 
     @app.action(ids.ADVANCE)
     def advance_clicked(
@@ -97,10 +125,8 @@ def register(app: App, deps: Deps) -> None:
 
         def work() -> None:
             release = operations.check_may_edit(deps, actor, release_id)
-            metadata = json.dumps(
-                {"release_id": release_id, "response_url": body.get("response_url")}
-            )
-            client.views_open(trigger_id=body["trigger_id"], view=edit_modal(release, metadata))
+            view = edit_modal(release, form_metadata(body, release_id))
+            client.views_open(trigger_id=body["trigger_id"], view=view)
 
         later(body, client, respond, work)
 
@@ -137,6 +163,7 @@ def _register_reason(
     app: App,
     deps: Deps,
     action_id: str,
+    check: Check,
     callback_id: str,
     title: str,
     label: str,
@@ -149,23 +176,9 @@ def _register_reason(
         actor, release_id = actor_of(body), release_id_of(body)
 
         def work() -> None:
-            # Refuse before the person writes a reason, not after.
-            if action_id == ids.REJECT:
-                operations.check_may_sign(deps, client, actor, release_id)
-            else:
-                action = "no_go" if action_id == ids.NO_GO else "roll_back"
-                operations.check_may_decide(deps, actor, release_id, action)
-            metadata = json.dumps(
-                {
-                    "release_id": release_id,
-                    "channel_id": (body.get("channel") or {}).get("id"),
-                    "response_url": body.get("response_url"),
-                }
-            )
-            client.views_open(
-                trigger_id=body["trigger_id"],
-                view=reason_modal(callback_id, title, label, submit, metadata),
-            )
+            check(deps, client, actor, release_id)  # refuse before anyone writes a reason
+            view = reason_modal(callback_id, title, label, submit, form_metadata(body, release_id))
+            client.views_open(trigger_id=body["trigger_id"], view=view)
 
         later(body, client, respond, work)
 

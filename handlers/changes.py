@@ -46,4 +46,5 @@ def actor_groups(
     with deps.db.read_session() as session:
         releases.get(session, team_id, release_id)  # refuses another workspace's release
         groups = [a.slack_id for a in releases.approvers_of(session, release_id) if a.is_group]
-    return directory.groups_of(client, user_id, groups) if groups else set()
+    # Fresh from Slack: this decides whether the person may sign.
+    return directory.groups_of(client, user_id, groups, fresh=True) if groups else set()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -24,12 +27,21 @@ def user_timezone(client: WebClient, user_id: str) -> str | None:
 
 
 def check_approvers(client: WebClient, specs: Sequence[ApproverSpec]) -> list[ApproverSpec]:
-    """Refuse approvers who are unknown, deactivated or bots; groups that don't exist."""
-    for spec in specs:
+    """Refuse approvers who are unknown, deactivated or bots; groups that don't exist.
+
+    Asked of Slack all at once: the propose form waits for this before its ack, so twenty
+    approvers must cost one round trip, not twenty. The first problem in order is raised.
+    """
+
+    def check(spec: ApproverSpec) -> None:
         if spec.kind == ApproverKind.USER:
             _check_user(client, spec.slack_id)
         else:
-            group_members(client, spec.slack_id)
+            group_members(client, spec.slack_id, fresh=True)
+
+    if specs:
+        with ThreadPoolExecutor(max_workers=min(8, len(specs))) as pool:
+            list(pool.map(check, specs))
     return list(specs)
 
 
@@ -50,7 +62,29 @@ def _check_user(client: WebClient, user_id: str) -> None:
         raise InvalidInput(f"<@{user_id}> is a bot and can't sign off.", field="approvers")
 
 
-def group_members(client: WebClient, group_id: str) -> set[str]:
+# usergroups.users.list is rate-limited to about 20 calls a minute, and every Home tab asks
+# about every pending group: membership is remembered briefly, except where it decides
+# whether someone may sign (`fresh`).
+MEMBERSHIP_TTL = 60.0
+_memberships: dict[tuple[str, str, str], tuple[float, frozenset[str]]] = {}
+_memberships_lock = threading.Lock()
+
+
+def group_members(client: WebClient, group_id: str, *, fresh: bool = False) -> frozenset[str]:
+    key = (client.base_url, client.token or "", group_id)
+    now = time.monotonic()
+    if not fresh:
+        with _memberships_lock:
+            cached = _memberships.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+    members = _ask_members(client, group_id)
+    with _memberships_lock:
+        _memberships[key] = (now + MEMBERSHIP_TTL, members)
+    return members
+
+
+def _ask_members(client: WebClient, group_id: str) -> frozenset[str]:
     try:
         response = client.usergroups_users_list(usergroup=group_id)
     except SlackApiError as exc:
@@ -60,12 +94,14 @@ def group_members(client: WebClient, group_id: str) -> set[str]:
                 field="approver_groups",
             ) from None
         raise
-    return {str(u) for u in response.get("users") or []}
+    return frozenset(str(u) for u in response.get("users") or [])
 
 
-def groups_of(client: WebClient, user_id: str, group_ids: Iterable[str]) -> set[str]:
+def groups_of(
+    client: WebClient, user_id: str, group_ids: Iterable[str], *, fresh: bool = False
+) -> set[str]:
     """Which of `group_ids` the person belongs to."""
-    return {g for g in group_ids if user_id in group_members(client, g)}
+    return {g for g in group_ids if user_id in group_members(client, g, fresh=fresh)}
 
 
 def find_groups_by_handle(client: WebClient, handles: Sequence[str]) -> list[ApproverSpec]:

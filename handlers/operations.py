@@ -3,6 +3,7 @@ commands: run the domain change, then tell the thread and refresh what shows it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from slack_sdk import WebClient
@@ -18,12 +19,12 @@ from models import lifecycle, releases
 from models.release import Release
 
 
+@dataclass(frozen=True)
 class Actor:
     """Who acts, in which workspace."""
 
-    def __init__(self, team_id: str, user_id: str) -> None:
-        self.team_id = team_id
-        self.user_id = user_id
+    team_id: str
+    user_id: str
 
 
 def approve(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> str | None:

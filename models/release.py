@@ -63,9 +63,6 @@ class SignOffState(StrEnum):
     REJECTED = "rejected"
 
 
-DEFAULT_WINDOW = timedelta(hours=1)
-
-
 class Release(SQLModel, table=True):
     __tablename__ = "release"
     __table_args__ = (

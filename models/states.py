@@ -79,7 +79,3 @@ def check(release: Release, action: str) -> ReleaseStatus:
 def phrase(action: str, release: Release) -> str:
     """`action` done to this release, in words: "roll back payments@2.4.0"."""
     return _PHRASES[action].format(ref=release.ref)
-
-
-def allowed(release: Release, action: str) -> bool:
-    return release.state in TRANSITIONS[action][0]

@@ -392,3 +392,17 @@ def test_the_owner_edits_the_release_in_a_form(harness: Harness) -> None:
         ReleaseStatus.APPROVED,
     )
     assert any("Sign-offs stand" in t for t in harness.thread(release))
+
+
+def test_home_tabs_do_not_ask_slack_for_group_members_each_time(harness: Harness) -> None:
+    # usergroups.users.list allows ~20 calls a minute: membership is remembered briefly.
+    propose(harness, "<!subteam^S_QA|@qa>")
+    harness.slack.clear()
+    for user in ("U_OTHER", "U_PM", "U_SEC", "U_QA2"):
+        harness.client.app_home_opened(user)
+    harness.wait()
+    assert "payments@2.4.0" in rendered_text(harness.slack.home_view("U_QA2"))
+    assert len(harness.slack.calls("usergroups.users.list")) <= 1
+    # Who may sign is always asked afresh.
+    harness.click(harness.card(harness.release("payments@2.4.0")), ids.APPROVE, user_id="U_QA2")
+    assert harness.slack.calls("usergroups.users.list")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from slack_sdk.models.blocks import (
     Block,
@@ -30,7 +30,6 @@ class HomeContent:
     # (release, what it still needs)
     mine: Sequence[tuple[Release, list[str]]] = ()
     upcoming: Sequence[Release] = ()
-    missing_count: dict[int, int] = field(default_factory=dict)
 
 
 def _line(release: Release) -> str:
