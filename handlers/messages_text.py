@@ -101,3 +101,8 @@ def rolled_back(actor_id: str, reason: str) -> str:
 
 def item_added(actor_id: str, text: str) -> str:
     return f":heavy_plus_sign: {user(actor_id)} added “{escape(text)}” to the checklist."
+
+
+def cancelled(actor_id: str, reason: str) -> str:
+    why = f": {escape(reason)}" if reason else ""
+    return f":x: Cancelled by {user(actor_id)}{why}"

@@ -3,8 +3,10 @@ commands: run the domain change, then tell the thread and refresh what shows it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from slack_sdk import WebClient
 from sqlmodel import Session
@@ -12,11 +14,12 @@ from sqlmodel import Session
 from handlers import messages_text as say
 from handlers.changes import actor_groups, apply_change, show_change
 from handlers.deps import Deps
-from handlers.rendering.common import slack_date, user
+from handlers.rendering.common import slack_date
 from handlers.surfaces import announce
 from handlers.text import escape
 from models import lifecycle, releases
 from models.release import Release
+from models.releases import ReleaseView
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,6 @@ def update(
     notes: str | None,
 ) -> None:
     with deps.db.session() as session:
-        previous = releases.get(session, actor.team_id, release_id).target_at
         result = lifecycle.update(
             session,
             actor.team_id,
@@ -113,7 +115,7 @@ def update(
         time_changed=result.time_changed,
         notes_changed=result.notes_changed,
         reopened=result.reopened,
-        previous_time=slack_date(previous) if result.time_changed else None,
+        previous_time=slack_date(result.previous_target_at) if result.time_changed else None,
     )
     show_change(deps, client, view, text)
 
@@ -147,94 +149,105 @@ def add_item(deps: Deps, client: WebClient, actor: Actor, release_id: int, text:
     apply_change(deps, client, change, lambda view: say.item_added(actor.user_id, text))
 
 
-def go(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+def _step(
+    deps: Deps,
+    client: WebClient,
+    actor: Actor,
+    release_id: int,
+    domain: Callable[..., Release],
+    message: Callable[[ReleaseView], str | None],
+    *args: Any,
+    **kwargs: Any,
+) -> None:
+    """One lifecycle step: `domain(session, team, release, actor, *args, now=…, **kwargs)`."""
     apply_change(
         deps,
         client,
-        lambda s: lifecycle.go(s, actor.team_id, release_id, actor.user_id, now=deps.clock()),
+        lambda s: domain(
+            s, actor.team_id, release_id, actor.user_id, *args, now=deps.clock(), **kwargs
+        ),
+        message,
+    )
+
+
+def go(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    _step(
+        deps,
+        client,
+        actor,
+        release_id,
+        lifecycle.go,
         lambda view: say.decided_go(view.release, actor.user_id),
     )
     announce(deps, client, release_id)
 
 
 def no_go(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
-    apply_change(
+    _step(
         deps,
         client,
-        lambda s: lifecycle.no_go(
-            s, actor.team_id, release_id, actor.user_id, reason, now=deps.clock()
-        ),
+        actor,
+        release_id,
+        lifecycle.no_go,
         lambda view: say.no_go(actor.user_id, view.release.status_reason),
+        reason,
     )
 
 
 def advance(
     deps: Deps, client: WebClient, actor: Actor, release_id: int, to_percentage: int | None = None
 ) -> None:
-    apply_change(
+    _step(
         deps,
         client,
-        lambda s: lifecycle.advance(
-            s,
-            actor.team_id,
-            release_id,
-            actor.user_id,
-            to_percentage=to_percentage,
-            now=deps.clock(),
-        ),
+        actor,
+        release_id,
+        lifecycle.advance,
         lambda view: say.advanced(view.release, actor.user_id),
+        to_percentage=to_percentage,
     )
 
 
 def mark_released(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
-    apply_change(
+    _step(
         deps,
         client,
-        lambda s: lifecycle.mark_released(
-            s, actor.team_id, release_id, actor.user_id, now=deps.clock()
-        ),
+        actor,
+        release_id,
+        lifecycle.mark_released,
         lambda view: say.released(view.release, actor.user_id),
     )
 
 
 def pause(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
-    apply_change(
-        deps,
-        client,
-        lambda s: lifecycle.pause(s, actor.team_id, release_id, actor.user_id, now=deps.clock()),
-        lambda view: say.paused(actor.user_id),
-    )
+    _step(deps, client, actor, release_id, lifecycle.pause, lambda view: say.paused(actor.user_id))
 
 
 def resume(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
-    apply_change(
-        deps,
-        client,
-        lambda s: lifecycle.resume(s, actor.team_id, release_id, actor.user_id, now=deps.clock()),
-        lambda view: say.resumed(actor.user_id),
+    _step(
+        deps, client, actor, release_id, lifecycle.resume, lambda view: say.resumed(actor.user_id)
     )
 
 
 def roll_back(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
-    apply_change(
+    _step(
         deps,
         client,
-        lambda s: lifecycle.roll_back(
-            s, actor.team_id, release_id, actor.user_id, reason, now=deps.clock()
-        ),
+        actor,
+        release_id,
+        lifecycle.roll_back,
         lambda view: say.rolled_back(actor.user_id, view.release.status_reason),
+        reason,
     )
 
 
 def cancel(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
-    apply_change(
+    _step(
         deps,
         client,
-        lambda s: lifecycle.cancel(
-            s, actor.team_id, release_id, actor.user_id, reason, now=deps.clock()
-        ),
-        lambda view: (
-            f":x: Cancelled by {user(actor.user_id)}"
-            + (f": {escape(view.release.status_reason)}" if view.release.status_reason else "")
-        ),
+        actor,
+        release_id,
+        lifecycle.cancel,
+        lambda view: say.cancelled(actor.user_id, view.release.status_reason),
+        reason,
     )

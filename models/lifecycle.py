@@ -278,6 +278,7 @@ class UpdateResult:
     time_changed: bool
     notes_changed: bool
     reopened: bool  # asked for sign-off again (after changes requested, a no-go, a new version)
+    previous_target_at: datetime
 
 
 def update(
@@ -295,6 +296,7 @@ def update(
     release = get_for_update(session, team_id, release_id)
     _check_editable(release, actor_id)
     before = snapshot(release)
+    previous_target_at = release.target_at
     version_changed = version is not None and clean_version(version) != release.version
     time_changed = target_at is not None and target_at != release.target_at
     notes_changed = notes is not None and clean_notes(notes) != release.notes
@@ -342,7 +344,9 @@ def update(
         session.flush()
     except IntegrityError:  # the unique index saw a racing proposal of the same version
         raise Conflict(f"{release.service}@{version} was proposed a moment ago.") from None
-    return UpdateResult(release, version_changed, time_changed, notes_changed, reopened)
+    return UpdateResult(
+        release, version_changed, time_changed, notes_changed, reopened, previous_target_at
+    )
 
 
 # --- checklist --------------------------------------------------------------------------
