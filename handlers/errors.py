@@ -94,13 +94,15 @@ def report(
                 "blocks": to_dicts(notice_blocks(text)),
             },
         )
-    if not_acked and ack is not None:
-        ack()
-        response = ack.response
-        tell_privately(text, body, client, respond)
-        return BoltResponse(status=200, body=response.body if response else "")
     tell_privately(text, body, client, respond)
-    return None
+    if ack is None:
+        return None  # after the ack: the private message is all there is to say
+    # In the ack path, acked or not: Slack must still get its 200, or it shows the person
+    # a generic failure on top of our message.
+    if ack.response is None:
+        ack()
+    acked = ack.response
+    return BoltResponse(status=200, body=acked.body if acked else "")
 
 
 def _first_block_id(body: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -406,3 +407,30 @@ def test_home_tabs_do_not_ask_slack_for_group_members_each_time(harness: Harness
     # Who may sign is always asked afresh.
     harness.click(harness.card(harness.release("payments@2.4.0")), ids.APPROVE, user_id="U_QA2")
     assert harness.slack.calls("usergroups.users.list")
+
+
+def test_buttons_for_a_release_that_is_gone_or_forged_are_answered_privately(
+    harness: Harness,
+) -> None:
+    release = propose(harness, "<@U_QA|qa>")
+    card = harness.card(release)
+    for value, expected in (("999999", "no longer exists"), ("nonsense", "out of date")):
+        forged = json.loads(json.dumps(card))
+        for block in forged["blocks"]:
+            for element in block.get("elements", []):
+                if element.get("action_id") == ids.APPROVE:
+                    element["value"] = value
+        harness.click(forged, ids.APPROVE, user_id="U_QA")
+        assert expected in private(harness)
+    with harness.session() as session:
+        assert {a.state for a in session.exec(select(Approver))} == {"pending"}
+
+
+def test_an_edit_form_saved_after_the_go_is_refused(harness: Harness) -> None:
+    propose(harness, "")
+    tick_all(harness)
+    harness.click(harness.card(harness.release("payments@2.4.0")), ids.EDIT, user_id=OWNER)
+    harness.command("go payments@2.4.0")
+    harness.submit_modal(ids.EDIT_MODAL, user_id=OWNER, notes="too late")
+    assert "can't be changed now" in private(harness)
+    assert harness.release("payments@2.4.0").notes == ""
