@@ -39,6 +39,7 @@ def make_web_client(settings: Settings) -> WebClient:
 def handler_config(settings: Settings) -> HandlerConfig:
     return HandlerConfig(
         public_url=settings.public_url,
+        slack_hooks_url=settings.slack_hooks_url,
         announce_channel=settings.announce_channel,
         checklist=settings.checklist,
         reminder_offsets=settings.reminder_offsets,

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: str | None = Field(default=None, alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    slack_hooks_url: str = Field(default="https://hooks.slack.com/", alias="SLACK_HOOKS_URL")
     database_url: str = Field(default="sqlite:///releasebot.db", alias="DATABASE_URL")
     port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
     public_url: str = Field(default="http://localhost:3000", alias="RELEASEBOT_PUBLIC_URL")
@@ -59,14 +60,14 @@ class Settings(BaseSettings):
             raise ValueError("must be an app-level token starting with xapp- (Basic Information)")
         return value or None
 
-    @field_validator("slack_api_url", "public_url")
+    @field_validator("slack_api_url", "slack_hooks_url", "public_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if not re.match(r"^https?://[^\s/]+", value):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
-    @field_validator("slack_api_url")
+    @field_validator("slack_api_url", "slack_hooks_url")
     @classmethod
     def _api_url_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,9 +11,11 @@ from slack_sdk import WebClient
 from handlers import ids, operations
 from handlers.deps import Deps
 from handlers.errors import in_background, tell_privately
-from handlers.operations import Actor
+from handlers.payloads import ChecklistBlock, FormMetadata, ReleaseButton
 from handlers.rendering.modals import edit_modal, reason_modal
+from models import releases
 from models.errors import InvalidInput
+from models.releases import Actor
 
 # Buttons whose click needs nothing but the release: action id -> operation.
 SIMPLE_BUTTONS: dict[str, Callable[[Deps, WebClient, Actor, int], None]] = {
@@ -56,27 +57,40 @@ REASON_BUTTONS: dict[str, tuple[Check, str, str, str, str]] = {
 }
 
 
-def form_metadata(body: dict[str, Any], release_id: int) -> str:
+def form_metadata(body: dict[str, Any], release_uid: str) -> str:
     """What a form carries to its submission: the release, and where to answer privately."""
-    return json.dumps({"release_id": release_id, "response_url": body.get("response_url")})
+    return FormMetadata(
+        release=release_uid,
+        channel_id=_channel_of(body),
+        response_url=body.get("response_url"),
+    ).encode()
+
+
+def _channel_of(body: dict[str, Any]) -> str | None:
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    return str(channel) if channel else None
 
 
 def actor_of(body: dict[str, Any]) -> Actor:
     team = (body.get("team") or {}).get("id") or body["user"]["team_id"]
-    return Actor(str(team), str(body["user"]["id"]))
+    return Actor(str(team), str(body["user"]["id"]), _channel_of(body))
 
 
-def release_id_of(body: dict[str, Any]) -> int:
-    return button_value(body)[0]
-
-
-def button_value(body: dict[str, Any]) -> tuple[int, int | None]:
-    """A button's value: the release id, and for some buttons a number after a colon."""
+def clicked_button(body: dict[str, Any]) -> ReleaseButton:
     try:
-        release, _, extra = str(body["actions"][0]["value"]).partition(":")
-        return int(release), int(extra) if extra else None
-    except (KeyError, IndexError, TypeError, ValueError):
-        raise InvalidInput("That button is out of date: open the release again.") from None
+        value = body["actions"][0]["value"]
+    except (KeyError, IndexError, TypeError):
+        value = ""
+    return ReleaseButton.parse(value)
+
+
+def resolve(deps: Deps, actor: Actor, release_uid: str) -> int:
+    """The release a button or form names, if this person may see it; else "no longer
+    exists", exactly as for a release that is gone."""
+    with deps.db.read_session() as session:
+        return releases.id_by_uid(session, actor, release_uid)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -85,50 +99,61 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         deps.work.submit(in_background(work, body, client, respond))
 
+    def on_release(
+        body: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
+        work: Callable[[Actor, int, ReleaseButton], None],
+    ) -> None:
+        """After the ack: find the release the clicked button names, then act on it."""
+        actor, button = actor_of(body), clicked_button(body)
+        later(
+            body, client, respond, lambda: work(actor, resolve(deps, actor, button.release), button)
+        )
+
     @app.action(ids.APPROVE)
     def approve_clicked(
         ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        actor, release_id = actor_of(body), release_id_of(body)
 
-        def work() -> None:
+        def work(actor: Actor, release_id: int, _button: ReleaseButton) -> None:
             note = operations.approve(deps, client, actor, release_id)
             if note:
                 tell_privately(note, body, client, respond)
 
-        later(body, client, respond, work)
+        on_release(body, client, respond, work)
 
     for action_id, operation in SIMPLE_BUTTONS.items():
-        _register_simple(app, deps, action_id, operation, later)
+        _register_simple(app, action_id, operation, deps, on_release)
 
     for action_id, (check, callback_id, title, label, submit) in REASON_BUTTONS.items():
-        _register_reason(app, deps, action_id, check, callback_id, title, label, submit, later)
+        _register_reason(app, deps, action_id, check, callback_id, title, label, submit, on_release)
 
     @app.action(ids.ADVANCE)
     def advance_clicked(
         ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        actor, (release_id, to_percentage) = actor_of(body), button_value(body)
-        later(
+        on_release(
             body,
             client,
             respond,
-            lambda: operations.advance(deps, client, actor, release_id, to_percentage),
+            lambda actor, release_id, button: operations.advance(
+                deps, client, actor, release_id, button.stage
+            ),
         )
 
     @app.action(ids.EDIT)
     def edit_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        actor, release_id = actor_of(body), release_id_of(body)
 
-        def work() -> None:
+        def work(actor: Actor, release_id: int, button: ReleaseButton) -> None:
             release = operations.check_may_edit(deps, actor, release_id)
-            view = edit_modal(release, form_metadata(body, release_id))
+            view = edit_modal(release, form_metadata(body, button.release))
             client.views_open(trigger_id=body["trigger_id"], view=view)
 
-        later(body, client, respond, work)
+        on_release(body, client, respond, work)
 
     @app.action(ids.CHECKLIST)
     def checklist_clicked(
@@ -136,27 +161,36 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         ack()
         actor = actor_of(body)
-        release_id, changes = checklist_changes(body)
-        later(
-            body,
-            client,
-            respond,
-            lambda: operations.set_item(deps, client, actor, release_id, changes),
-        )
+        release_uid, changes = checklist_changes(body)
+
+        def work() -> None:
+            release_id = resolve(deps, actor, release_uid)
+            operations.set_item(deps, client, actor, release_id, changes)
+
+        later(body, client, respond, work)
+
+
+OnRelease = Callable[
+    [dict[str, Any], WebClient, Respond, Callable[[Actor, int, ReleaseButton], None]], None
+]
 
 
 def _register_simple(
     app: App,
-    deps: Deps,
     action_id: str,
     operation: Callable[[Deps, WebClient, Actor, int], None],
-    later: Callable[..., None],
+    deps: Deps,
+    on_release: OnRelease,
 ) -> None:
     @app.action(action_id)
     def clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        actor, release_id = actor_of(body), release_id_of(body)
-        later(body, client, respond, lambda: operation(deps, client, actor, release_id))
+        on_release(
+            body,
+            client,
+            respond,
+            lambda actor, release_id, _button: operation(deps, client, actor, release_id),
+        )
 
 
 def _register_reason(
@@ -168,42 +202,42 @@ def _register_reason(
     title: str,
     label: str,
     submit: str,
-    later: Callable[..., None],
+    on_release: OnRelease,
 ) -> None:
     @app.action(action_id)
     def clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        actor, release_id = actor_of(body), release_id_of(body)
 
-        def work() -> None:
+        def work(actor: Actor, release_id: int, button: ReleaseButton) -> None:
             check(deps, client, actor, release_id)  # refuse before anyone writes a reason
-            view = reason_modal(callback_id, title, label, submit, form_metadata(body, release_id))
+            metadata = form_metadata(body, button.release)
+            view = reason_modal(callback_id, title, label, submit, metadata)
             client.views_open(trigger_id=body["trigger_id"], view=view)
 
-        later(body, client, respond, work)
+        on_release(body, client, respond, work)
 
 
-def checklist_changes(body: dict[str, Any]) -> tuple[int, dict[int, bool]]:
+def checklist_changes(body: dict[str, Any]) -> tuple[str, dict[int, bool]]:
     """What this click changed: the element's options as shown, against what is ticked now.
 
     The action carries the whole selection as the person saw it, so comparing it with the
     message's initial options yields just this person's change, and never unticks an item
-    someone else ticked meanwhile.
+    someone else ticked meanwhile. Returns the release's uid and the changes.
     """
     action = body["actions"][0]
     block_id = str(action.get("block_id", ""))
+    release_uid = ChecklistBlock.parse(block_id).release
     try:
-        release_id = int(block_id.split("-")[1])
-    except (IndexError, ValueError):
+        selected = {int(o["value"]) for o in action.get("selected_options") or []}
+        shown: set[int] = set()
+        before: set[int] = set()
+        for block in (body.get("message") or {}).get("blocks", []):
+            if block.get("block_id") != block_id:
+                continue
+            for element in block.get("elements", []):
+                shown |= {int(o["value"]) for o in element.get("options", [])}
+                before |= {int(o["value"]) for o in element.get("initial_options") or []}
+    except (KeyError, TypeError, ValueError):
         raise InvalidInput("That checklist is out of date: open the release again.") from None
-    selected = {int(o["value"]) for o in action.get("selected_options") or []}
-    shown: set[int] = set()
-    before: set[int] = set()
-    for block in (body.get("message") or {}).get("blocks", []):
-        if block.get("block_id") != block_id:
-            continue
-        for element in block.get("elements", []):
-            shown |= {int(o["value"]) for o in element.get("options", [])}
-            before |= {int(o["value"]) for o in element.get("initial_options") or []}
     changes = {p: p in selected for p in shown if (p in selected) != (p in before)}
-    return release_id, changes
+    return release_uid, changes

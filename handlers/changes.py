@@ -13,7 +13,7 @@ from handlers.publishing import thread_reply
 from handlers.surfaces import refresh
 from models import releases
 from models.release import Release
-from models.releases import ReleaseView
+from models.releases import Actor, ReleaseView
 
 
 def apply_change(
@@ -39,12 +39,10 @@ def show_change(deps: Deps, client: WebClient, view: ReleaseView, text: str | No
     refresh(deps, client, view)
 
 
-def actor_groups(
-    deps: Deps, client: WebClient, team_id: str, release_id: int, user_id: str
-) -> set[str]:
+def actor_groups(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> set[str]:
     """Which of the release's approver groups the person belongs to (asked of Slack)."""
     with deps.db.read_session() as session:
-        releases.get(session, team_id, release_id)  # refuses another workspace's release
+        releases.get(session, actor, release_id)  # refuses what the person may not see
         groups = [a.slack_id for a in releases.approvers_of(session, release_id) if a.is_group]
-    # Fresh from Slack: this decides whether the person may sign.
-    return directory.groups_of(client, user_id, groups, fresh=True) if groups else set()
+    # Fresh from Slack: this decides whether the person may act.
+    return directory.groups_of(client, actor.user_id, groups, fresh=True) if groups else set()

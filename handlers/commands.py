@@ -12,12 +12,11 @@ from slack_sdk import WebClient
 from handlers import calendar, directory, ids, operations, parsing
 from handlers.deps import Deps
 from handlers.errors import in_background
-from handlers.operations import Actor
 from handlers.proposing import create_release
 from handlers.rendering import messages, modals
 from handlers.text import escape
 from models import audit, history, releases
-from models.releases import Proposal
+from models.releases import Actor, Proposal
 
 # `/release <name> <ref>` commands that need nothing else: name -> operation.
 REF_OPERATIONS: dict[str, Callable[[Deps, WebClient, Actor, int], None]] = {
@@ -44,8 +43,8 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         command = parsing.parse(body.get("text") or "")
         team_id = str(body["team_id"])
-        actor = Actor(team_id, str(body["user_id"]))
-        viewer = releases.Viewer(actor.user_id, str(body.get("channel_id") or ""))
+        actor = Actor(team_id, str(body["user_id"]), str(body.get("channel_id") or "") or None)
+        viewer = actor.viewer
 
         def later(work: Callable[[], object]) -> None:
             ack()

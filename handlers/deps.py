@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class HandlerConfig:
     public_url: str = "http://localhost:3000"
+    # Where Slack's response_urls live: a form's stored response_url is used only there.
+    slack_hooks_url: str = "https://hooks.slack.com/"
     announce_channel: str | None = None
     checklist: tuple[str, ...] = ()
     reminder_offsets: tuple[timedelta, ...] = ()

@@ -4,7 +4,6 @@ commands: run the domain change, then tell the thread and refresh what shows it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,24 +18,14 @@ from handlers.surfaces import announce
 from handlers.text import escape
 from models import lifecycle, releases
 from models.release import Release
-from models.releases import ReleaseView
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts, in which workspace."""
-
-    team_id: str
-    user_id: str
+from models.releases import Actor, ReleaseView
 
 
 def approve(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> str | None:
     """Returns a private note when the click changed nothing (already signed)."""
-    groups = actor_groups(deps, client, actor.team_id, release_id, actor.user_id)
+    groups = actor_groups(deps, client, actor, release_id)
     with deps.db.session() as session:
-        result = lifecycle.approve(
-            session, actor.team_id, release_id, actor.user_id, groups, now=deps.clock()
-        )
+        result = lifecycle.approve(session, actor, release_id, groups, now=deps.clock())
         view = releases.load_view(session, result.release)
     if not result.counted:
         return f"Your sign-off on {escape(result.release.ref)} is already in."
@@ -45,43 +34,39 @@ def approve(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> str
 
 
 def check_may_sign(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
-    groups = actor_groups(deps, client, actor.team_id, release_id, actor.user_id)
+    groups = actor_groups(deps, client, actor, release_id)
     with deps.db.read_session() as session:
-        lifecycle.check_may_sign(session, actor.team_id, release_id, actor.user_id, groups)
+        lifecycle.check_may_sign(session, actor, release_id, groups)
 
 
 def check_may_edit(deps: Deps, actor: Actor, release_id: int) -> Release:
     with deps.db.read_session() as session:
-        return lifecycle.check_may_edit(session, actor.team_id, release_id, actor.user_id)
+        return lifecycle.check_may_edit(session, actor, release_id)
 
 
 def check_may_decide(deps: Deps, actor: Actor, release_id: int, action: str) -> None:
     with deps.db.read_session() as session:
-        lifecycle.check_may_decide(session, actor.team_id, release_id, actor.user_id, action)
+        lifecycle.check_may_decide(session, actor, release_id, action)
 
 
 def request_changes(
     deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str
 ) -> None:
-    groups = actor_groups(deps, client, actor.team_id, release_id, actor.user_id)
+    groups = actor_groups(deps, client, actor, release_id)
     apply_change(
         deps,
         client,
-        lambda s: lifecycle.request_changes(
-            s, actor.team_id, release_id, actor.user_id, groups, reason, now=deps.clock()
-        ),
+        lambda s: lifecycle.request_changes(s, actor, release_id, groups, reason, now=deps.clock()),
         lambda view: say.changes_requested(view, actor.user_id, view.release.status_reason),
     )
 
 
 def withdraw(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
-    groups = actor_groups(deps, client, actor.team_id, release_id, actor.user_id)
+    groups = actor_groups(deps, client, actor, release_id)
     apply_change(
         deps,
         client,
-        lambda s: lifecycle.withdraw(
-            s, actor.team_id, release_id, actor.user_id, groups, now=deps.clock()
-        ),
+        lambda s: lifecycle.withdraw(s, actor, release_id, groups, now=deps.clock()),
         lambda view: say.withdrawn(view, actor.user_id),
     )
 
@@ -99,9 +84,8 @@ def update(
     with deps.db.session() as session:
         result = lifecycle.update(
             session,
-            actor.team_id,
+            actor,
             release_id,
-            actor.user_id,
             version=version,
             target_at=target_at,
             notes=notes,
@@ -124,27 +108,22 @@ def set_item(
     deps: Deps, client: WebClient, actor: Actor, release_id: int, changes: dict[int, bool]
 ) -> None:
     """Tick/untick items; each change is recorded (repeats of the current state are no-ops)."""
+    groups = actor_groups(deps, client, actor, release_id)
     with deps.db.session() as session:
         for position, checked in sorted(changes.items()):
             lifecycle.set_checklist_item(
-                session,
-                actor.team_id,
-                release_id,
-                actor.user_id,
-                position,
-                checked,
-                now=deps.clock(),
+                session, actor, release_id, position, checked, groups, now=deps.clock()
             )
-        view = releases.load_view(session, releases.get(session, actor.team_id, release_id))
+        view = releases.load_view(session, releases.get(session, actor, release_id))
     show_change(deps, client, view, None)
 
 
 def add_item(deps: Deps, client: WebClient, actor: Actor, release_id: int, text: str) -> None:
+    groups = actor_groups(deps, client, actor, release_id)
+
     def change(session: Session) -> Release:
-        lifecycle.add_checklist_item(
-            session, actor.team_id, release_id, actor.user_id, text, now=deps.clock()
-        )
-        return releases.get(session, actor.team_id, release_id)
+        lifecycle.add_checklist_item(session, actor, release_id, text, groups, now=deps.clock())
+        return releases.get(session, actor, release_id)
 
     apply_change(deps, client, change, lambda view: say.item_added(actor.user_id, text))
 
@@ -159,13 +138,11 @@ def _step(
     *args: Any,
     **kwargs: Any,
 ) -> None:
-    """One lifecycle step: `domain(session, team, release, actor, *args, now=…, **kwargs)`."""
+    """One lifecycle step: `domain(session, actor, release, *args, now=…, **kwargs)`."""
     apply_change(
         deps,
         client,
-        lambda s: domain(
-            s, actor.team_id, release_id, actor.user_id, *args, now=deps.clock(), **kwargs
-        ),
+        lambda s: domain(s, actor, release_id, *args, now=deps.clock(), **kwargs),
         message,
     )
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -14,12 +14,12 @@ from slack_sdk import WebClient
 from handlers import directory, ids, operations, parsing
 from handlers.deps import Deps
 from handlers.errors import in_background
-from handlers.operations import Actor
+from handlers.payloads import FormMetadata
 from handlers.proposing import create_release
 from handlers.text import clean_plain
 from models import releases
 from models.errors import InvalidInput
-from models.releases import ApproverSpec, Proposal
+from models.releases import Actor, ApproverSpec, Proposal
 
 T = TypeVar("T")
 
@@ -68,23 +68,39 @@ def register(app: App, deps: Deps) -> None:
     def edit_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
-        metadata = json.loads(view.get("private_metadata") or "{}")
-        actor = Actor(str(body["team"]["id"]), str(body["user"]["id"]))
-        release_id = int(metadata["release_id"])
-        changes = edit_from_modal(deps, actor, release_id, view)
+        form = submitted_form(deps, body, view)
+        changes = edit_from_modal(deps, form.actor, form.release_id, view)
         if isinstance(changes, FieldErrors):
             ack(response_action="errors", errors=changes.errors)
             return
         ack()
-        url = metadata.get("response_url")
         deps.work.submit(
             in_background(
-                lambda: operations.update(deps, client, actor, release_id, **changes),
+                lambda: operations.update(deps, client, form.actor, form.release_id, **changes),
                 body,
                 client,
-                Respond(response_url=url) if url else None,
+                form.respond,
             )
         )
+
+
+@dataclass(frozen=True)
+class SubmittedForm:
+    """Who submitted a release's form, which release it changes, where to answer."""
+
+    actor: Actor
+    release_id: int
+    respond: Respond | None
+
+
+def submitted_form(deps: Deps, body: dict[str, Any], view: dict[str, Any]) -> SubmittedForm:
+    metadata = FormMetadata.parse(view.get("private_metadata"))
+    actor = Actor(str(body["team"]["id"]), str(body["user"]["id"]), metadata.channel_id)
+    with deps.db.read_session() as session:
+        release_id = releases.id_by_uid(session, actor, metadata.require_release())
+    # Answer problems where the button was clicked, privately; only ever on Slack's host.
+    url = metadata.trusted_response_url(deps.config.slack_hooks_url)
+    return SubmittedForm(actor, release_id, Respond(response_url=url) if url else None)
 
 
 # Reason modals: callback id -> operation taking the reason.
@@ -109,16 +125,14 @@ def _register_reason_modal(
         except InvalidInput as error:
             ack(response_action="errors", errors={ids.FIELD_REASON: error.message})
             return
+        form = submitted_form(deps, body, view)
         ack()
-        metadata = json.loads(view.get("private_metadata") or "{}")
-        actor = Actor(str(body["team"]["id"]), str(body["user"]["id"]))
-        release_id = int(metadata["release_id"])
-        # Answer problems where the button was clicked, privately.
-        url = metadata.get("response_url")
-        respond = Respond(response_url=url) if url else None
         deps.work.submit(
             in_background(
-                lambda: operation(deps, client, actor, release_id, reason), body, client, respond
+                lambda: operation(deps, client, form.actor, form.release_id, reason),
+                body,
+                client,
+                form.respond,
             )
         )
 
@@ -130,7 +144,7 @@ def edit_from_modal(
     now = deps.clock()
     fields = FieldErrors()
     with deps.db.read_session() as session:
-        release = releases.get(session, actor.team_id, release_id)
+        release = releases.get(session, actor, release_id)
     version = fields.check(
         ids.FIELD_VERSION,
         lambda: releases.clean_version(clean_plain(input_value(view, ids.FIELD_VERSION) or "")),
@@ -146,7 +160,7 @@ def edit_from_modal(
     )
     if version and version != release.version:
         fields.check(
-            ids.FIELD_VERSION, lambda: _not_duplicate(deps, actor.team_id, release.service, version)
+            ids.FIELD_VERSION, lambda: _not_duplicate(deps, actor, release.service, version)
         )
     if fields.errors:
         return fields
@@ -167,6 +181,7 @@ def proposal_from_modal(
     """A valid proposal, or the errors to show next to each field."""
     team_id = str(body["team"]["id"])
     owner_id = str(body["user"]["id"])
+    channel_id = FormMetadata.parse(view.get("private_metadata")).channel_id or owner_id
     now = deps.clock()
     fields = FieldErrors()
     service = fields.check(
@@ -205,16 +220,15 @@ def proposal_from_modal(
     if service and version:
         fields.check(
             ids.FIELD_VERSION,
-            lambda: _not_duplicate(deps, team_id, service, version),
+            lambda: _not_duplicate(deps, Actor(team_id, owner_id, channel_id), service, version),
         )
     if fields.errors:
         return fields.errors
     assert service and version and target_at and approvers is not None and groups is not None
-    metadata = json.loads(view.get("private_metadata") or "{}")
     return Proposal(
         team_id=team_id,
         owner_id=owner_id,
-        channel_id=str(metadata.get("channel_id") or owner_id),
+        channel_id=channel_id,
         service=service,
         version=version,
         target_at=target_at,
@@ -240,9 +254,9 @@ def _stages(text: str) -> tuple[int, ...]:
     return stages
 
 
-def _not_duplicate(deps: Deps, team_id: str, service: str, version: str) -> None:
+def _not_duplicate(deps: Deps, actor: Actor, service: str, version: str) -> None:
     with deps.db.read_session() as session:
         try:
-            releases.check_not_duplicate(session, team_id, service, version)
+            releases.check_not_duplicate(session, actor.team_id, service, version, actor.viewer)
         except releases.Conflict as error:
             raise InvalidInput(error.message, field=ids.FIELD_VERSION) from None

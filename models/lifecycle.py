@@ -22,6 +22,7 @@ from models.release import (
     SignOffState,
 )
 from models.releases import (
+    Actor,
     approvers_of,
     check_not_duplicate,
     checklist_of,
@@ -99,15 +100,14 @@ class SignOffResult:
 
 def approve(
     session: Session,
-    team_id: str,
+    actor: Actor,
     release_id: int,
-    actor_id: str,
     actor_groups: set[str],
     *,
     now: datetime | None = None,
 ) -> SignOffResult:
     now = now or utcnow()
-    release = get_for_update(session, team_id, release_id)
+    release = get_for_update(session, actor, release_id)
     if release.state == ReleaseStatus.CHANGES_REQUESTED:
         raise InvalidTransition(
             f"Changes were requested on {release.ref}; sign off once "
@@ -116,7 +116,7 @@ def approve(
     if release.state not in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
         states.check(release, "approve")
     approvers = approvers_of(session, release_id)
-    rows = _signable_rows(release, approvers, actor_id, actor_groups)
+    rows = _signable_rows(release, approvers, actor.user_id, actor_groups)
     # The WHERE clause makes a double click or a racing retry a no-op, not a second count.
     result = session.execute(
         sql_update(Approver)
@@ -124,13 +124,15 @@ def approve(
             col(Approver.id).in_([r.id for r in rows]),
             col(Approver.state) != SignOffState.APPROVED.value,
         )
-        .values(state=SignOffState.APPROVED.value, signed_by=actor_id, signed_at=now, reason="")
+        .values(
+            state=SignOffState.APPROVED.value, signed_by=actor.user_id, signed_at=now, reason=""
+        )
         .execution_options(synchronize_session=False)
     )
     counted = bool(result.rowcount)  # type: ignore[attr-defined]
     if not counted:
         return SignOffResult(release, counted=False, quorum_reached=False)
-    _record(session, release, actor_id, "approved", now)
+    _record(session, release, actor.user_id, "approved", now)
     release.updated_at = now
     approvers = approvers_of(session, release_id)
     for approver in approvers:
@@ -145,12 +147,12 @@ def approve(
 
 
 def check_may_sign(
-    session: Session, team_id: str, release_id: int, actor_id: str, actor_groups: set[str]
+    session: Session, actor: Actor, release_id: int, actor_groups: set[str]
 ) -> Release:
     """Refuse early (before asking for a reason) when the person may not sign."""
-    release = get(session, team_id, release_id)
+    release = get(session, actor, release_id)
     states.check(release, "request_changes")
-    _signable_rows(release, approvers_of(session, release_id), actor_id, actor_groups)
+    _signable_rows(release, approvers_of(session, release_id), actor.user_id, actor_groups)
     return release
 
 
@@ -172,28 +174,25 @@ def _check_editable(release: Release, actor_id: str) -> None:
         )
 
 
-def check_may_edit(session: Session, team_id: str, release_id: int, actor_id: str) -> Release:
+def check_may_edit(session: Session, actor: Actor, release_id: int) -> Release:
     """Refuse early (before opening the edit form) when the person may not change it."""
-    release = get(session, team_id, release_id)
-    _check_editable(release, actor_id)
+    release = get(session, actor, release_id)
+    _check_editable(release, actor.user_id)
     return release
 
 
-def check_may_decide(
-    session: Session, team_id: str, release_id: int, actor_id: str, action: str
-) -> Release:
+def check_may_decide(session: Session, actor: Actor, release_id: int, action: str) -> Release:
     """Refuse early (before asking for a reason) when the person may not do `action`."""
-    release = get(session, team_id, release_id)
-    require_owner(release, actor_id, action)
+    release = get(session, actor, release_id)
+    require_owner(release, actor.user_id, action)
     states.check(release, action)
     return release
 
 
 def request_changes(
     session: Session,
-    team_id: str,
+    actor: Actor,
     release_id: int,
-    actor_id: str,
     actor_groups: set[str],
     reason: str,
     *,
@@ -201,24 +200,24 @@ def request_changes(
 ) -> Release:
     now = now or utcnow()
     reason = clean_reason(reason, required=True)
-    release = get_for_update(session, team_id, release_id)
+    release = get_for_update(session, actor, release_id)
     target = states.check(release, "request_changes")
-    rows = _signable_rows(release, approvers_of(session, release_id), actor_id, actor_groups)
+    rows = _signable_rows(release, approvers_of(session, release_id), actor.user_id, actor_groups)
     before = snapshot(release)
     for row in rows:
         row.state = SignOffState.REJECTED.value
-        row.signed_by = actor_id
+        row.signed_by = actor.user_id
         row.signed_at = now
         row.reason = reason
         session.add(row)
     _move(release, target, now)
     release.status_reason = reason
-    release.status_by = actor_id
+    release.status_by = actor.user_id
     session.add(release)
     _record(
         session,
         release,
-        actor_id,
+        actor.user_id,
         "changes_requested",
         now,
         before=before,
@@ -231,21 +230,20 @@ def request_changes(
 
 def withdraw(
     session: Session,
-    team_id: str,
+    actor: Actor,
     release_id: int,
-    actor_id: str,
     actor_groups: set[str],
     *,
     now: datetime | None = None,
 ) -> Release:
     now = now or utcnow()
-    release = get_for_update(session, team_id, release_id)
+    release = get_for_update(session, actor, release_id)
     if release.state not in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
         raise InvalidTransition(
             f"Sign-offs on {release.ref} can only be withdrawn before the go decision."
         )
-    rows = _signable_rows(release, approvers_of(session, release_id), actor_id, actor_groups)
-    mine = [r for r in rows if r.sign_off == SignOffState.APPROVED and r.signed_by == actor_id]
+    rows = _signable_rows(release, approvers_of(session, release_id), actor.user_id, actor_groups)
+    mine = [r for r in rows if r.sign_off == SignOffState.APPROVED and r.signed_by == actor.user_id]
     if not mine:
         raise InvalidInput(f"You have no sign-off on {release.ref} to withdraw.")
     for row in mine:
@@ -261,7 +259,7 @@ def withdraw(
     _record(
         session,
         release,
-        actor_id,
+        actor.user_id,
         "approval_withdrawn",
         now,
         before=before,
@@ -283,9 +281,8 @@ class UpdateResult:
 
 def update(
     session: Session,
-    team_id: str,
+    actor: Actor,
     release_id: int,
-    actor_id: str,
     *,
     version: str | None = None,
     target_at: datetime | None = None,
@@ -293,8 +290,8 @@ def update(
     now: datetime | None = None,
 ) -> UpdateResult:
     now = now or utcnow()
-    release = get_for_update(session, team_id, release_id)
-    _check_editable(release, actor_id)
+    release = get_for_update(session, actor, release_id)
+    _check_editable(release, actor.user_id)
     before = snapshot(release)
     previous_target_at = release.target_at
     version_changed = version is not None and clean_version(version) != release.version
@@ -306,7 +303,7 @@ def update(
     if version_changed:
         assert version is not None
         new_version = clean_version(version)
-        check_not_duplicate(session, team_id, release.service, new_version)
+        check_not_duplicate(session, actor.team_id, release.service, new_version, actor.viewer)
         release.version = new_version
         # They signed off a different build: every sign-off starts again.
         for approver in approvers:
@@ -339,7 +336,7 @@ def update(
         reopened = True
     release.updated_at = now
     session.add(release)
-    _record(session, release, actor_id, "updated", now, before=before, after=snapshot(release))
+    _record(session, release, actor.user_id, "updated", now, before=before, after=snapshot(release))
     try:
         session.flush()
     except IntegrityError:  # the unique index saw a racing proposal of the same version
@@ -352,9 +349,13 @@ def update(
 # --- checklist --------------------------------------------------------------------------
 
 
-def _may_edit_checklist(release: Release, approvers: list[Approver], actor_id: str) -> None:
+def _may_edit_checklist(
+    release: Release, approvers: list[Approver], actor_id: str, actor_groups: set[str]
+) -> None:
+    """Owner and approvers (a group's members too) keep the checklist: adding and ticking
+    alike, so nobody else's name ends up on a tick."""
     if actor_id == release.owner_id or any(
-        not a.is_group and a.slack_id == actor_id for a in approvers
+        a.slack_id in actor_groups if a.is_group else a.slack_id == actor_id for a in approvers
     ):
         return
     raise NotAllowed(
@@ -376,17 +377,18 @@ def _checklist_open(release: Release) -> None:
 
 def set_checklist_item(
     session: Session,
-    team_id: str,
+    actor: Actor,
     release_id: int,
-    actor_id: str,
     position: int,
     checked: bool,
+    actor_groups: set[str],
     *,
     now: datetime | None = None,
 ) -> ChecklistItem | None:
     """Tick or untick one item; None when it already was (a repeated click)."""
     now = now or utcnow()
-    release = get_for_update(session, team_id, release_id)
+    release = get_for_update(session, actor, release_id)
+    _may_edit_checklist(release, approvers_of(session, release_id), actor.user_id, actor_groups)
     _checklist_open(release)
     items = {item.position: item for item in checklist_of(session, release_id)}
     item = items.get(position)
@@ -394,7 +396,7 @@ def set_checklist_item(
         raise InvalidInput("That checklist item no longer exists.")
     if item.checked == checked:
         return None
-    item.checked_by = actor_id if checked else None
+    item.checked_by = actor.user_id if checked else None
     item.checked_at = now if checked else None
     session.add(item)
     release.updated_at = now
@@ -402,7 +404,7 @@ def set_checklist_item(
     _record(
         session,
         release,
-        actor_id,
+        actor.user_id,
         "checklist_ticked" if checked else "checklist_unticked",
         now,
         detail=item.text,
@@ -413,16 +415,16 @@ def set_checklist_item(
 
 def add_checklist_item(
     session: Session,
-    team_id: str,
+    actor: Actor,
     release_id: int,
-    actor_id: str,
     text: str,
+    actor_groups: set[str],
     *,
     now: datetime | None = None,
 ) -> ChecklistItem:
     now = now or utcnow()
-    release = get_for_update(session, team_id, release_id)
-    _may_edit_checklist(release, approvers_of(session, release_id), actor_id)
+    release = get_for_update(session, actor, release_id)
+    _may_edit_checklist(release, approvers_of(session, release_id), actor.user_id, actor_groups)
     _checklist_open(release)
     text = text.strip()
     if not text or len(text) > 150:
@@ -438,7 +440,7 @@ def add_checklist_item(
     session.add(item)
     release.updated_at = now
     session.add(release)
-    _record(session, release, actor_id, "checklist_added", now, detail=text)
+    _record(session, release, actor.user_id, "checklist_added", now, detail=text)
     session.flush()
     return item
 
@@ -477,12 +479,10 @@ def missing_for_go_many(session: Session, release_ids: list[int]) -> dict[int, l
     return missing
 
 
-def go(
-    session: Session, team_id: str, release_id: int, actor_id: str, *, now: datetime | None = None
-) -> Release:
+def go(session: Session, actor: Actor, release_id: int, *, now: datetime | None = None) -> Release:
     now = now or utcnow()
-    release = get_for_update(session, team_id, release_id)
-    require_owner(release, actor_id, "go")
+    release = get_for_update(session, actor, release_id)
+    require_owner(release, actor.user_id, "go")
     if release.state in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
         missing = missing_for_go(session, release)
         if missing:
@@ -493,14 +493,14 @@ def go(
     target = states.check(release, "go")
     before = snapshot(release)
     _move(release, target, now)
-    _record(session, release, actor_id, "go", now, before=before, after=snapshot(release))
+    _record(session, release, actor.user_id, "go", now, before=before, after=snapshot(release))
     if release.is_phased:
         release.stage_index = 0
         _move(release, states.check(release, "start_rollout"), now)
         _record(
             session,
             release,
-            actor_id,
+            actor.user_id,
             "rollout_started",
             now,
             detail=f"{release.stages[0]}%",
@@ -513,9 +513,8 @@ def go(
 
 def advance(
     session: Session,
-    team_id: str,
+    actor: Actor,
     release_id: int,
-    actor_id: str,
     *,
     to_percentage: int | None = None,
     now: datetime | None = None,
@@ -523,8 +522,8 @@ def advance(
     """Move a phased rollout one stage on. A button names the stage it leads to, so a
     second click on the same button can't skip a stage."""
     now = now or utcnow()
-    release = get_for_update(session, team_id, release_id)
-    require_owner(release, actor_id, "advance")
+    release = get_for_update(session, actor, release_id)
+    require_owner(release, actor.user_id, "advance")
     if not release.is_phased:
         raise InvalidInput(
             f"{release.ref} is a big-bang release: mark it released with `/release done`."
@@ -540,7 +539,7 @@ def advance(
     _record(
         session,
         release,
-        actor_id,
+        actor.user_id,
         "advanced",
         now,
         detail=f"{release.stages[release.stage_index]}%",
@@ -548,7 +547,7 @@ def advance(
         after=snapshot(release),
     )
     if release.stage_index == len(release.stages) - 1:
-        _release(session, release, actor_id, now)
+        _release(session, release, actor.user_id, now)
     session.add(release)
     session.flush()
     return release
@@ -573,14 +572,14 @@ def _release(session: Session, release: Release, actor_id: str, now: datetime) -
 
 
 def mark_released(
-    session: Session, team_id: str, release_id: int, actor_id: str, *, now: datetime | None = None
+    session: Session, actor: Actor, release_id: int, *, now: datetime | None = None
 ) -> Release:
     now = now or utcnow()
-    release = get_for_update(session, team_id, release_id)
-    require_owner(release, actor_id, "mark_released")
+    release = get_for_update(session, actor, release_id)
+    require_owner(release, actor.user_id, "mark_released")
     if release.state == ReleaseStatus.PAUSED:
         raise InvalidTransition(f"The rollout of {release.ref} is paused: resume it first.")
-    _release(session, release, actor_id, now)
+    _release(session, release, actor.user_id, now)
     session.add(release)
     session.flush()
     return release
@@ -588,9 +587,8 @@ def mark_released(
 
 def _owner_transition(
     session: Session,
-    team_id: str,
+    actor: Actor,
     release_id: int,
-    actor_id: str,
     action: str,
     event: str,
     now: datetime | None,
@@ -601,21 +599,21 @@ def _owner_transition(
     now = now or utcnow()
     if reason is not None:
         reason = clean_reason(reason, required=action != "cancel")
-    release = get_for_update(session, team_id, release_id)
-    require_owner(release, actor_id, action)
+    release = get_for_update(session, actor, release_id)
+    require_owner(release, actor.user_id, action)
     target = states.check(release, action)
     before = snapshot(release)
     _move(release, target, now)
     if reason is not None:
         release.status_reason = reason
-        release.status_by = actor_id
+        release.status_by = actor.user_id
     if target == ReleaseStatus.CANCELLED:
         release.sequence += 1  # calendars must see the cancellation as a new revision
     session.add(release)
     _record(
         session,
         release,
-        actor_id,
+        actor.user_id,
         event,
         now,
         before=before,
@@ -628,51 +626,44 @@ def _owner_transition(
 
 def no_go(
     session: Session,
-    team_id: str,
+    actor: Actor,
     release_id: int,
-    actor_id: str,
     reason: str,
     *,
     now: datetime | None = None,
 ) -> Release:
-    return _owner_transition(session, team_id, release_id, actor_id, "no_go", "no_go", now, reason)
+    return _owner_transition(session, actor, release_id, "no_go", "no_go", now, reason)
 
 
 def roll_back(
     session: Session,
-    team_id: str,
+    actor: Actor,
     release_id: int,
-    actor_id: str,
     reason: str,
     *,
     now: datetime | None = None,
 ) -> Release:
-    return _owner_transition(
-        session, team_id, release_id, actor_id, "roll_back", "rolled_back", now, reason
-    )
+    return _owner_transition(session, actor, release_id, "roll_back", "rolled_back", now, reason)
 
 
 def cancel(
     session: Session,
-    team_id: str,
+    actor: Actor,
     release_id: int,
-    actor_id: str,
     reason: str = "",
     *,
     now: datetime | None = None,
 ) -> Release:
-    return _owner_transition(
-        session, team_id, release_id, actor_id, "cancel", "cancelled", now, reason
-    )
+    return _owner_transition(session, actor, release_id, "cancel", "cancelled", now, reason)
 
 
 def pause(
-    session: Session, team_id: str, release_id: int, actor_id: str, *, now: datetime | None = None
+    session: Session, actor: Actor, release_id: int, *, now: datetime | None = None
 ) -> Release:
-    return _owner_transition(session, team_id, release_id, actor_id, "pause", "paused", now)
+    return _owner_transition(session, actor, release_id, "pause", "paused", now)
 
 
 def resume(
-    session: Session, team_id: str, release_id: int, actor_id: str, *, now: datetime | None = None
+    session: Session, actor: Actor, release_id: int, *, now: datetime | None = None
 ) -> Release:
-    return _owner_transition(session, team_id, release_id, actor_id, "resume", "resumed", now)
+    return _owner_transition(session, actor, release_id, "resume", "resumed", now)

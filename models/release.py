@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -49,6 +50,11 @@ _LABELS = {
     ReleaseStatus.CANCELLED: "Cancelled",
 }
 
+def new_uid() -> str:
+    """96 random bits, URL- and id-safe (letters, digits, - and _)."""
+    return secrets.token_urlsafe(12)
+
+
 FINISHED = frozenset({ReleaseStatus.RELEASED, ReleaseStatus.ROLLED_BACK, ReleaseStatus.CANCELLED})
 
 
@@ -77,9 +83,13 @@ class Release(SQLModel, table=True):
             postgresql_where=text("status != 'cancelled'"),
         ),
         Index("ix_release_team_target", "team_id", "target_at"),
+        UniqueConstraint("uid", name="uq_release_uid"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
+    # The name buttons, forms and feeds use: random and never reused, so a message left
+    # behind by a release that is gone can never act on another (ids can be reused).
+    uid: str = Field(default_factory=lambda: new_uid(), max_length=32)
     team_id: str = Field(max_length=32)
     service: str = Field(max_length=64)
     version: str = Field(max_length=64)

@@ -183,14 +183,52 @@ def visible_to(viewer: Viewer) -> ColumnElement[bool]:
     )
 
 
-def get(session: Session, team_id: str, release_id: int) -> Release:
-    release = session.get(Release, release_id)
-    if release is None or release.team_id != team_id:
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, in which workspace, and from which channel (where a private release's own
+    channel shows it to its members)."""
+
+    team_id: str
+    user_id: str
+    channel_id: str | None = None
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(self.user_id, self.channel_id)
+
+
+def may_see(session: Session, release: Release, viewer: Viewer) -> bool:
+    """The visibility rule of `visible_to`, for one release already loaded."""
+    if not release.private or viewer.user_id == release.owner_id:
+        return True
+    if viewer.channel_id and viewer.channel_id == release.channel_id:
+        return True
+    return (
+        session.exec(
+            select(Approver.id).where(
+                Approver.release_id == release.id, Approver.slack_id == viewer.user_id
+            )
+        ).first()
+        is not None
+    )
+
+
+def _checked(session: Session, release: Release | None, actor: Actor) -> Release:
+    # Another workspace's release and a hidden private one read exactly like a missing one.
+    if (
+        release is None
+        or release.team_id != actor.team_id
+        or not may_see(session, release, actor.viewer)
+    ):
         raise NotFound("That release no longer exists.")
     return release
 
 
-def get_for_update(session: Session, team_id: str, release_id: int) -> Release:
+def get(session: Session, actor: Actor, release_id: int) -> Release:
+    return _checked(session, session.get(Release, release_id), actor)
+
+
+def get_for_update(session: Session, actor: Actor, release_id: int) -> Release:
     """The release, locked until the transaction ends, so concurrent changes queue up."""
     release = session.exec(
         select(Release)
@@ -198,9 +236,15 @@ def get_for_update(session: Session, team_id: str, release_id: int) -> Release:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).first()
-    if release is None or release.team_id != team_id:
-        raise NotFound("That release no longer exists.")
-    return release
+    return _checked(session, release, actor)
+
+
+def id_by_uid(session: Session, actor: Actor, uid: str) -> int:
+    """The release a button, form or block names, if this person may see it."""
+    release = session.exec(select(Release).where(Release.uid == uid)).first()
+    release_id = _checked(session, release, actor).id
+    assert release_id is not None
+    return release_id
 
 
 def find(session: Session, team_id: str, ref: str, viewer: Viewer) -> Release:
@@ -300,10 +344,16 @@ def duplicate_error(existing: Release) -> Conflict:
     )
 
 
-def check_not_duplicate(session: Session, team_id: str, service: str, version: str) -> None:
+def check_not_duplicate(
+    session: Session, team_id: str, service: str, version: str, viewer: Viewer
+) -> None:
     existing = _existing_active(session, team_id, service, version)
-    if existing is not None:
-        raise duplicate_error(existing)
+    if existing is None:
+        return
+    if not may_see(session, existing, viewer):
+        # Still no duplicate, but a hidden release is not described, not even its state.
+        raise Conflict(f"{service}@{version} can't be used: pick a new version.")
+    raise duplicate_error(existing)
 
 
 # --- changes ----------------------------------------------------------------------------
@@ -320,7 +370,9 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
     approvers = clean_approvers(proposal.approvers, proposal.owner_id)
     if not 15 <= proposal.window_minutes <= 24 * 60:
         raise InvalidInput("The release window must be between 15 minutes and 24 hours.")
-    check_not_duplicate(session, proposal.team_id, service, version)
+    check_not_duplicate(
+        session, proposal.team_id, service, version, Viewer(proposal.owner_id, proposal.channel_id)
+    )
 
     release = Release(
         team_id=proposal.team_id,

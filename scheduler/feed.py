@@ -66,6 +66,8 @@ class ReleaseFields(Protocol):
     @property
     def id(self) -> int | None: ...
     @property
+    def uid(self) -> str: ...
+    @property
     def service(self) -> str: ...
     @property
     def version(self) -> str: ...
@@ -187,7 +189,7 @@ def event_data(release: ReleaseFields, approvers: Sequence[ApproverFields]) -> E
     permalink = release.permalink
     summary = f"{release.service} {release.version}{_SUMMARY_SUFFIX.get(status, '')}"
     return EventData(
-        uid=f"release-{release.id}@releasebot",
+        uid=f"release-{release.uid}@releasebot",
         summary=clean(summary),
         start=target_at,
         end=target_at + timedelta(minutes=release.window_minutes),

@@ -54,6 +54,7 @@ class Harness:
             SLACK_BOT_TOKEN=slack.token,
             SLACK_SIGNING_SECRET=SIGNING_SECRET,
             SLACK_API_URL=slack.api_url,
+            SLACK_HOOKS_URL=slack.base_url + "/response/",
             DATABASE_URL=database_url,
             RELEASEBOT_PUBLIC_URL="https://releasebot.example.com",
             **settings,

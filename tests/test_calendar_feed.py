@@ -117,7 +117,7 @@ def test_feed_is_valid_icalendar_with_everything_a_calendar_app_needs(harness: H
 
     first, second = feed.walk("VEVENT")  # ordered by time
     assert str(first["SUMMARY"]) == "payments 2.4.0" and str(second["SUMMARY"]) == "search 1.0.0"
-    assert str(first["UID"]) == f"release-{payments.id}@releasebot"
+    assert str(first["UID"]) == f"release-{payments.uid}@releasebot"
     assert first.decoded("DTSTART") == when
     assert first.decoded("DTEND") == when + timedelta(hours=1)
     assert first.decoded("DTSTAMP") == payments.updated_at.replace(microsecond=0)
@@ -166,7 +166,7 @@ def test_a_reschedule_moves_the_event_and_raises_its_sequence(harness: Harness) 
     assert harness.release("payments@2.4.0").target_at == later, "the update was not applied"
 
     after = parse(fetch(harness, path)).walk("VEVENT")[0]
-    assert str(after["UID"]) == str(before["UID"]) == f"release-{release.id}@releasebot"
+    assert str(after["UID"]) == str(before["UID"]) == f"release-{release.uid}@releasebot"
     assert int(str(after["SEQUENCE"])) == int(str(before["SEQUENCE"])) + 1
     assert after.decoded("DTSTART") == later
     assert after.decoded("DTEND") == later + timedelta(hours=1)

@@ -414,7 +414,7 @@ def test_buttons_for_a_release_that_is_gone_or_forged_are_answered_privately(
 ) -> None:
     release = propose(harness, "<@U_QA|qa>")
     card = harness.card(release)
-    for value, expected in (("999999", "no longer exists"), ("nonsense", "out of date")):
+    for value, expected in (("Zz9" * 6, "no longer exists"), ("nonsense!", "out of date")):
         forged = json.loads(json.dumps(card))
         for block in forged["blocks"]:
             for element in block.get("elements", []):

@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
 )
 
 from handlers import ids
+from handlers.payloads import ChecklistBlock, ReleaseButton
 from handlers.rendering.common import slack_date, user
 from handlers.text import escape, truncate
 from models.release import ChecklistItem, Release, ReleaseStatus
@@ -34,7 +35,7 @@ def _button(
     return ButtonElement(
         text=PlainTextObject(text=text),
         action_id=action_id,
-        value=str(release.id),
+        value=ReleaseButton(release=release.uid).encode(),
         style=style,
         confirm=confirm,
     )
@@ -92,7 +93,7 @@ def sign_off_actions(
     ]
     if edit:
         elements.append(edit_button(release))
-    return ActionsBlock(block_id=block_id or f"signoff-{release.id}", elements=elements)
+    return ActionsBlock(block_id=block_id or f"signoff-{release.uid}", elements=elements)
 
 
 def edit_button(release: Release) -> ButtonElement:
@@ -111,7 +112,8 @@ def checklist_controls(release: Release, items: Sequence[ChecklistItem]) -> list
             options=options,
             initial_options=checked or None,
         )
-        blocks.append(ActionsBlock(block_id=f"checklist-{release.id}-{start}", elements=[element]))
+        block_id = ChecklistBlock(release=release.uid, start=start).encode()
+        blocks.append(ActionsBlock(block_id=block_id, elements=[element]))
     return blocks
 
 
@@ -132,7 +134,7 @@ def _item_option(item: ChecklistItem) -> Option:
 def decision_actions(release: Release) -> ActionsBlock:
     ref = escape(release.ref)
     return ActionsBlock(
-        block_id=f"decision-{release.id}",
+        block_id=f"decision-{release.uid}",
         elements=[
             _button(
                 "Go",
@@ -179,7 +181,8 @@ def rollout_actions(release: Release) -> ActionsBlock | None:
                 "Advance",
             ),
         )
-        advance.value = f"{release.id}:{following}"  # the stage this click leads to
+        # The stage this click leads to: a double click can't skip one.
+        advance.value = ReleaseButton(release=release.uid, stage=following).encode()
         elements.append(advance)
         elements.append(_button("Pause", ids.PAUSE, release))
     if state == ReleaseStatus.PAUSED:
@@ -188,4 +191,4 @@ def rollout_actions(release: Release) -> ActionsBlock | None:
         elements.append(_button("Roll back", ids.ROLLBACK, release, style="danger"))
     if not elements:
         return None
-    return ActionsBlock(block_id=f"rollout-{release.id}", elements=elements)
+    return ActionsBlock(block_id=f"rollout-{release.uid}", elements=elements)

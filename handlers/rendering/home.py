@@ -45,7 +45,7 @@ def home_view(content: HomeContent) -> View:
     if content.awaiting:
         for release in content.awaiting[:15]:
             blocks.append(SectionBlock(text=md(_line(release))))
-            blocks.append(sign_off_actions(release, block_id=f"home-signoff-{release.id}"))
+            blocks.append(sign_off_actions(release, block_id=f"home-signoff-{release.uid}"))
     else:
         blocks.append(SectionBlock(text=md("Nothing needs your sign-off. :sparkles:")))
     blocks += [DividerBlock(), HeaderBlock(text=PlainTextObject(text="Your releases"))]

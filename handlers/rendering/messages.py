@@ -79,7 +79,7 @@ def card_blocks(view: ReleaseView) -> list[Block]:
     if view.approvers and release.state in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
         blocks.append(sign_off_actions(release, edit=True))
     elif release.state in EDITABLE:
-        blocks.append(ActionsBlock(block_id=f"edit-{release.id}", elements=[edit_button(release)]))
+        blocks.append(ActionsBlock(block_id=f"edit-{release.uid}", elements=[edit_button(release)]))
     if release.notes:
         blocks.append(SectionBlock(text=md(f"*Notes*\n{escape(release.notes)}")))
     blocks.append(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from slack_sdk.models.blocks import (
@@ -17,6 +16,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from handlers import ids
+from handlers.payloads import FormMetadata
 from handlers.text import truncate
 from models.release import Release
 from models.releases import MAX_APPROVERS, MAX_NOTES, MAX_REASON
@@ -29,7 +29,7 @@ def propose_modal(channel_id: str, default_time: datetime) -> View:
         title=PlainTextObject(text="Propose a release"),
         submit=PlainTextObject(text="Propose"),
         close=PlainTextObject(text="Cancel"),
-        private_metadata=json.dumps({"channel_id": channel_id}),
+        private_metadata=FormMetadata(channel_id=channel_id).encode(),
         blocks=[
             InputBlock(
                 block_id=ids.FIELD_SERVICE,

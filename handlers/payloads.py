@@ -1,0 +1,94 @@
+"""What our messages and forms carry back to us: button values, block ids, form metadata.
+
+Each is a small pydantic model with one way to write it and one way to read it back. A value
+that doesn't read (forged, cut, or from an older version of the bot) is refused as out of
+date, privately, like any other stale click.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from models.errors import InvalidInput
+
+# A release's public name (models.release.new_uid): never reused, unlike row ids.
+_UID = r"^[A-Za-z0-9_-]{8,32}$"
+_SEPARATOR = ":"
+
+STALE_BUTTON = "That button is out of date: open the release again with `/release status`."
+STALE_FORM = "That form is out of date: open it again from the release."
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ReleaseButton(_Payload):
+    """A button's value: the release, and for Advance the stage the click leads to (so a
+    double click can't skip a stage)."""
+
+    release: str = Field(pattern=_UID)
+    stage: int | None = Field(default=None, ge=1, le=100)
+
+    def encode(self) -> str:
+        return self.release if self.stage is None else f"{self.release}{_SEPARATOR}{self.stage}"
+
+    @classmethod
+    def parse(cls, value: object) -> ReleaseButton:
+        release, _, stage = str(value).partition(_SEPARATOR)
+        try:
+            return cls(release=release, stage=int(stage) if stage else None)
+        except (ValidationError, ValueError):
+            raise InvalidInput(STALE_BUTTON) from None
+
+
+class ChecklistBlock(_Payload):
+    """The block id of one group of checkboxes: the release, and its first item's index."""
+
+    PREFIX: ClassVar[str] = "checklist"
+    release: str = Field(pattern=_UID)
+    start: int = Field(ge=0)
+
+    def encode(self) -> str:
+        return _SEPARATOR.join((self.PREFIX, self.release, str(self.start)))
+
+    @classmethod
+    def parse(cls, block_id: object) -> ChecklistBlock:
+        prefix, release, start = (str(block_id).split(_SEPARATOR) + ["", "", ""])[:3]
+        try:
+            if prefix != cls.PREFIX:
+                raise ValueError(prefix)
+            return cls(release=release, start=int(start))
+        except (ValidationError, ValueError):
+            raise InvalidInput("That checklist is out of date: open the release again.") from None
+
+
+class FormMetadata(_Payload):
+    """A modal's `private_metadata`: which release it changes, or where a new one goes,
+    and where to answer the person privately."""
+
+    release: str | None = Field(default=None, pattern=_UID)
+    channel_id: str | None = Field(default=None, max_length=32)
+    response_url: str | None = Field(default=None, max_length=500)
+
+    def encode(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+    @classmethod
+    def parse(cls, text: object) -> FormMetadata:
+        try:
+            return cls.model_validate_json(str(text or "{}"))
+        except ValidationError:
+            raise InvalidInput(STALE_FORM) from None
+
+    def require_release(self) -> str:
+        if self.release is None:
+            raise InvalidInput(STALE_FORM)
+        return self.release
+
+    def trusted_response_url(self, allowed_prefix: str) -> str | None:
+        """The response_url, only when it is one of Slack's: never post anywhere else."""
+        url = self.response_url
+        return url if url and url.startswith(allowed_prefix) else None
