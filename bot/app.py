@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -12,15 +13,40 @@ from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from bot.settings import Settings
 from handlers import actions, commands, errors, events, views
+from handlers.delivery import MessageSender
 from handlers.deps import BackgroundWork, Deps, HandlerConfig
 from handlers.reminders import ReminderSender
 from models.db import Database
 from scheduler.reminders import ReminderScheduler
 
 logger = logging.getLogger(__name__)
+
+# How often messages Slack didn't take are tried again (each also waits its own backoff).
+OUTBOX_SWEEP = timedelta(seconds=5)
+
+
+class ResendSafeConnectionRetry(ConnectionErrorRetryHandler):
+    """Retries calls whose connection dropped, except posts: Slack may have posted the
+    message before the connection dropped, and a blind retry would post it twice. The
+    outbox looks for such a post by its metadata key before it posts again."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.endswith("/chat.postMessage"):
+            return False
+        return super()._can_retry(state=state, request=request, response=response, error=error)
 
 
 def make_web_client(settings: Settings) -> WebClient:
@@ -31,7 +57,7 @@ def make_web_client(settings: Settings) -> WebClient:
         # 429s wait for Retry-After; dropped connections are retried too.
         retry_handlers=[
             RateLimitErrorRetryHandler(max_retry_count=3),
-            ConnectionErrorRetryHandler(max_retry_count=2),
+            ResendSafeConnectionRetry(max_retry_count=2),
         ],
     )
 
@@ -63,9 +89,12 @@ class Releasebot:
 
 def create_releasebot(settings: Settings, db: Database | None = None) -> Releasebot:
     db = db or Database(settings.database_url)
-    deps = Deps(db=db, config=handler_config(settings), work=BackgroundWork())
+    client = make_web_client(settings)
+    messages = MessageSender(db, client, announce_channel=settings.announce_channel)
+    deps = Deps(db=db, messages=messages, config=handler_config(settings), work=BackgroundWork())
+    messages.clock = lambda: deps.clock()  # tests swap the clock after creation
     bolt = App(
-        client=make_web_client(settings),
+        client=client,
         signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
         # Listeners ack themselves, then hand slow work to `deps.work`; so the HTTP
         # response goes out as soon as the listener returns, with no polling for the ack.
@@ -92,4 +121,5 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
         clock=lambda: deps.clock(),  # tests swap the clock after creation
     )
     deps.on_release_changed.append(scheduler.release_changed)
+    scheduler.add_sweep("outbox", messages.deliver_due, OUTBOX_SWEEP)
     return Releasebot(settings=settings, db=db, deps=deps, bolt=bolt, scheduler=scheduler)

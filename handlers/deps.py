@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from handlers.delivery import MessageSender
 from models import reminders
 from models.db import Database
 from models.release import Release
@@ -106,6 +107,8 @@ class BackgroundWork:
 @dataclass
 class Deps:
     db: Database
+    # Sends what the outbox says releases owe Slack (after each change, and on retries).
+    messages: MessageSender
     config: HandlerConfig = field(default_factory=HandlerConfig)
     work: BackgroundWork = field(default_factory=BackgroundWork)
     clock: Callable[[], datetime] = utcnow

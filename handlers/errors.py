@@ -13,6 +13,7 @@ from slack_bolt.context.respond import Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from handlers.changes import NotShownYet
 from handlers.rendering.messages import notice_blocks, to_dicts
 from models.errors import DomainError, InvalidInput
 
@@ -29,7 +30,7 @@ _SLACK_HINTS = {
 
 
 def message_for(error: Exception) -> str:
-    if isinstance(error, DomainError):
+    if isinstance(error, DomainError | NotShownYet):
         return error.message
     if isinstance(error, SlackApiError):
         code = str(error.response.get("error", ""))

@@ -11,10 +11,9 @@ from slack_sdk import WebClient
 from sqlmodel import Session
 
 from handlers import messages_text as say
-from handlers.changes import actor_groups, apply_change, show_change
+from handlers.changes import actor_groups, apply_change, owe_messages, show_change
 from handlers.deps import Deps
 from handlers.rendering.common import slack_date
-from handlers.surfaces import announce
 from handlers.text import escape
 from models import lifecycle, releases
 from models.release import Release
@@ -26,10 +25,11 @@ def approve(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> str
     groups = actor_groups(deps, client, actor, release_id)
     with deps.db.session() as session:
         result = lifecycle.approve(session, actor, release_id, groups, now=deps.clock())
+        if not result.counted:
+            return f"Your sign-off on {escape(result.release.ref)} is already in."
         view = releases.load_view(session, result.release)
-    if not result.counted:
-        return f"Your sign-off on {escape(result.release.ref)} is already in."
-    show_change(deps, client, view, say.approved(view, actor.user_id, result.quorum_reached))
+        owe_messages(deps, session, view, say.approved(view, actor.user_id, result.quorum_reached))
+    show_change(deps, client, view)
     return None
 
 
@@ -91,17 +91,17 @@ def update(
             notes=notes,
             now=deps.clock(),
         )
-        deps.plan_reminders(session, result.release)
         view = releases.load_view(session, result.release)
-    text = say.updated(
-        view,
-        version_changed=result.version_changed,
-        time_changed=result.time_changed,
-        notes_changed=result.notes_changed,
-        reopened=result.reopened,
-        previous_time=slack_date(result.previous_target_at) if result.time_changed else None,
-    )
-    show_change(deps, client, view, text)
+        text = say.updated(
+            view,
+            version_changed=result.version_changed,
+            time_changed=result.time_changed,
+            notes_changed=result.notes_changed,
+            reopened=result.reopened,
+            previous_time=slack_date(result.previous_target_at) if result.time_changed else None,
+        )
+        owe_messages(deps, session, view, text)
+    show_change(deps, client, view)
 
 
 def set_item(
@@ -115,7 +115,8 @@ def set_item(
                 session, actor, release_id, position, checked, groups, now=deps.clock()
             )
         view = releases.load_view(session, releases.get(session, actor, release_id))
-    show_change(deps, client, view, None)
+        owe_messages(deps, session, view, None)
+    show_change(deps, client, view)
 
 
 def add_item(deps: Deps, client: WebClient, actor: Actor, release_id: int, text: str) -> None:
@@ -156,7 +157,6 @@ def go(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
         lifecycle.go,
         lambda view: say.decided_go(view.release, actor.user_id),
     )
-    announce(deps, client, release_id)
 
 
 def no_go(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:

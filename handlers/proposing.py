@@ -1,4 +1,9 @@
-"""Creating a release and posting its card, as one step: all of it or none of it."""
+"""Creating a release: written first with the messages it owes, then its card is posted.
+
+If Slack refuses the card for good (not in the channel, say), the release, untouched by
+anyone yet, is removed again, so no release exists that nobody can see; the person is told
+why. A retried request finds its release and stops.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,15 @@ from dataclasses import replace
 from slack_sdk import WebClient
 
 from handlers import directory
+from handlers.changes import NotShownYet, not_shown_text, owe_messages, send_owed
 from handlers.deps import Deps
-from handlers.publishing import post_card
-from handlers.surfaces import involved, post_checklist, publish_homes
 from models import releases
 from models.errors import Conflict
+from models.outbox import MessageKind
 from models.releases import Proposal
 
 
 def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | None:
-    """Write the release and post its card in one transaction.
-
-    If Slack refuses the card (not in the channel, say) the transaction rolls back, so no
-    release exists that nobody can see. A retried request finds its release and stops.
-    """
     # Asked before the transaction: a Slack call must not hold the database.
     proposal = replace(proposal, private=directory.channel_is_private(client, proposal.channel_id))
     try:
@@ -28,19 +28,20 @@ def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | N
             if proposal.request_key and releases.by_request_key(session, proposal.request_key):
                 return None
             release = releases.propose(session, proposal, now=deps.clock())
-            deps.plan_reminders(session, release)
             view = releases.load_view(session, release)
-            post_card(client, session, view)
-            if view.checklist:
-                post_checklist(client, session, view)
+            owe_messages(deps, session, view, None)
             release_id = release.id
     except Conflict:
         # A retry racing its original waits on the unique key, then loses: stay silent.
         if proposal.request_key and _already_handled(deps, proposal.request_key):
             return None
         raise
-    deps.release_changed(release_id)
-    publish_homes(deps, client, proposal.team_id, involved(client, view))
+    failures = send_owed(deps, client, view)
+    refused = [f for f in failures if f.kind == MessageKind.CARD and f.permanent]
+    if refused:
+        raise refused[0].exception  # the release is gone again; say why, as Slack said it
+    if failures:
+        raise NotShownYet(not_shown_text(view.release, failures))
     return release_id
 
 

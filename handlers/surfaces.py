@@ -1,4 +1,4 @@
-"""After a release changes: bring every message and Home tab that shows it up to date."""
+"""Home tabs: what each person sees of the releases that involve them."""
 
 from __future__ import annotations
 
@@ -7,93 +7,14 @@ from collections.abc import Iterable
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlmodel import Session
 
 from handlers import directory
 from handlers.deps import Deps
-from handlers.publishing import permalink, thread_reply, update_card, update_message
 from handlers.rendering.home import HomeContent, home_view
-from handlers.rendering.lifecycle import (
-    announcement_blocks,
-    announcement_text,
-    checklist_blocks,
-    checklist_text,
-)
-from handlers.rendering.messages import to_dicts
 from models import lifecycle, releases
-from models.release import Release
 from models.releases import ReleaseView
 
 logger = logging.getLogger(__name__)
-
-
-def post_checklist(client: WebClient, session: Session, view: ReleaseView) -> None:
-    """The go/no-go checklist, as a reply in the release's thread."""
-    release = view.release
-    response = client.chat_postMessage(
-        channel=release.channel_id,
-        thread_ts=release.message_ts,
-        text=checklist_text(view),
-        blocks=to_dicts(checklist_blocks(view)),
-    )
-    release.checklist_ts = str(response["ts"])
-    session.add(release)
-    session.flush()
-
-
-def update_checklist(client: WebClient, view: ReleaseView) -> None:
-    release = view.release
-    update_message(
-        client,
-        release.channel_id,
-        release.checklist_ts,
-        checklist_text(view),
-        checklist_blocks(view),
-    )
-
-
-def announce(deps: Deps, client: WebClient, release_id: int) -> None:
-    """Post the rollout announcement (once) and link it from the thread."""
-    with deps.db.session() as session:
-        release = session.get(Release, release_id)
-        if release is None or release.announcement_ts:
-            return
-        # A private release is announced where it lives, never in a wider channel.
-        channel = (
-            release.channel_id
-            if release.private
-            else deps.config.announce_channel or release.channel_id
-        )
-        response = client.chat_postMessage(
-            channel=channel,
-            text=announcement_text(release),
-            blocks=to_dicts(announcement_blocks(release)),
-            unfurl_links=False,
-        )
-        release.announcement_channel = channel
-        release.announcement_ts = str(response["ts"])
-        session.add(release)
-    link = permalink(client, channel, str(response["ts"]))
-    where = f"<{link}|announced>" if link else "announced"
-    thread_reply(client, release, f":mega: The rollout is {where} in <#{channel}>.")
-
-
-def update_announcement(client: WebClient, release: Release) -> None:
-    update_message(
-        client,
-        release.announcement_channel,
-        release.announcement_ts,
-        announcement_text(release),
-        announcement_blocks(release),
-    )
-
-
-def refresh(deps: Deps, client: WebClient, view: ReleaseView) -> None:
-    """Card, checklist, announcement and the Home tabs of everyone involved."""
-    update_card(client, view)
-    update_checklist(client, view)
-    update_announcement(client, view.release)
-    publish_homes(deps, client, view.release.team_id, involved(client, view))
 
 
 def involved(client: WebClient, view: ReleaseView) -> set[str]:

@@ -3,6 +3,7 @@
 from models.audit import AuditEvent
 from models.calendar_token import CalendarToken
 from models.history import ProductionRecord
+from models.outbox import OutboxMessage
 from models.release import Approver, ChecklistItem, Release
 from models.reminder import Reminder
 
@@ -11,6 +12,7 @@ __all__ = [
     "AuditEvent",
     "CalendarToken",
     "ChecklistItem",
+    "OutboxMessage",
     "ProductionRecord",
     "Release",
     "Reminder",

@@ -29,6 +29,16 @@ logger = logging.getLogger(__name__)
 Deliver = Callable[[Reminder, ReleaseView], None]
 
 
+def _logged(name: str, sweep: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            sweep()
+        except Exception:
+            logger.exception("sweep %s failed", name)
+
+    return run
+
+
 class ReminderScheduler:
     def __init__(
         self,
@@ -44,6 +54,7 @@ class ReminderScheduler:
         self.clock = clock
         self.sweep_interval = sweep_interval
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._sweeps: list[tuple[str, Callable[[], object], timedelta]] = []
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(max_workers=4)},
@@ -73,8 +84,23 @@ class ReminderScheduler:
                 id="reminder-sweep",
                 replace_existing=True,
             )
+        for name, sweep, every in self._sweeps:
+            self._scheduler.add_job(
+                _logged(name, sweep),
+                "interval",
+                seconds=every.total_seconds(),
+                id=f"sweep-{name}",
+                replace_existing=True,
+            )
         self._scheduler.start()
         self.run_due()  # missed while the bot was down: sent once now, or skipped
+        for name, sweep, _every in self._sweeps:
+            _logged(name, sweep)()  # likewise: what was owed when the bot stopped
+
+    def add_sweep(self, name: str, sweep: Callable[[], object], every: timedelta) -> None:
+        """Another job that reads what is due from the database, every so often (before
+        `start`): e.g. Slack messages the outbox still owes."""
+        self._sweeps.append((name, sweep, every))
 
     def shutdown(self) -> None:
         if self._scheduler.running:

@@ -60,6 +60,9 @@ MAX_OPTION_TEXT = 75
 MAX_OPTION_VALUE = 150
 MAX_CHOICE_OPTIONS = 10  # checkboxes / radio_buttons
 
+# A status meaning: close the connection without answering (see drop_reply_next).
+DROPPED = -1
+
 _TEXT_TYPES = ("plain_text", "mrkdwn")
 # Elements whose options may only carry plain_text (checkboxes / radio_buttons also allow mrkdwn).
 _PLAIN_OPTION_ELEMENTS = frozenset(
@@ -417,7 +420,7 @@ def _tz_label(tz: str) -> str:
 
 @dataclass
 class _Injection:
-    kind: Literal["fail", "ratelimit"]
+    kind: Literal["fail", "ratelimit", "drop", "pass"]
     error: str = "ratelimited"
     retry_after: int = 1
 
@@ -459,6 +462,7 @@ class FakeSlack:
         self._cond = threading.Condition(threading.RLock())
         self._calls: list[Call] = []
         self._injections: dict[str, deque[_Injection]] = {}
+        self._holds: dict[str, deque[threading.Event]] = {}
         self._last_ts_us = 0
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._ephemerals: list[dict[str, Any]] = []
@@ -492,6 +496,8 @@ class FakeSlack:
             "usergroups.users.list": self._usergroups_users_list,
             "usergroups.list": self._usergroups_list,
             "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
         }
 
         if default_directory:
@@ -609,10 +615,14 @@ class FakeSlack:
 
     # ---- failure injection -----------------------------------------------------------------
 
-    def fail_next(self, method: str, error: str = "channel_not_found", times: int = 1) -> None:
-        """The next ``times`` calls of ``method`` answer ``{"ok": false, "error": error}``."""
+    def fail_next(
+        self, method: str, error: str = "channel_not_found", times: int = 1, *, after: int = 0
+    ) -> None:
+        """The next ``times`` calls of ``method`` (once ``after`` more have gone through)
+        answer ``{"ok": false, "error": error}``."""
         with self._cond:
             queue = self._injections.setdefault(method, deque())
+            queue.extend(_Injection("pass") for _ in range(after))
             queue.extend(_Injection("fail", error=error) for _ in range(times))
 
     def rate_limit_next(self, method: str, times: int = 1, retry_after: int = 1) -> None:
@@ -620,6 +630,28 @@ class FakeSlack:
         with self._cond:
             queue = self._injections.setdefault(method, deque())
             queue.extend(_Injection("ratelimit", retry_after=retry_after) for _ in range(times))
+
+    def drop_reply_next(self, method: str, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` are carried out, but the connection closes
+        before the answer is sent: the caller can't know whether they happened."""
+        with self._cond:
+            queue = self._injections.setdefault(method, deque())
+            queue.extend(_Injection("drop") for _ in range(times))
+
+    def hold_next(self, method: str) -> threading.Event:
+        """The next call of ``method`` waits until the returned event is set (at most 30 s):
+        the bot is then stuck mid-call, as when Slack is slow."""
+        gate = threading.Event()
+        with self._cond:
+            self._holds.setdefault(method, deque()).append(gate)
+        return gate
+
+    def _wait_if_held(self, method: str) -> None:
+        with self._cond:
+            queue = self._holds.get(method)
+            gate = queue.popleft() if queue else None
+        if gate is not None:
+            gate.wait(timeout=30)
 
     def _take_injection(self, method: str) -> _Injection | None:
         queue = self._injections.get(method)
@@ -781,6 +813,7 @@ class FakeSlack:
             token = token or args["token"]
             args = {k: v for k, v in args.items() if k != "token"}
         status, extra_headers = 200, {}
+        injection: _Injection | None = None
         with self._cond:
             if not token:
                 result = _SlackError("not_authed").payload()
@@ -800,7 +833,7 @@ class FakeSlack:
                     status = 429
                     extra_headers["Retry-After"] = str(injection.retry_after)
                     result = _SlackError("ratelimited").payload()
-                elif injection is not None:
+                elif injection is not None and injection.kind == "fail":
                     result = _SlackError(injection.error).payload()
                 elif method not in self._methods:
                     result = _SlackError("unknown_method").payload()
@@ -810,6 +843,8 @@ class FakeSlack:
                     except _SlackError as exc:
                         result = exc.payload()
             self._record(Call(method, args, None if result.get("ok") else str(result["error"])))
+        if injection is not None and injection.kind == "drop":
+            return DROPPED, result, extra_headers
         return status, result, extra_headers
 
     def _handle_response_url(
@@ -1191,6 +1226,33 @@ class FakeSlack:
             }
         return {"ok": True, "channel": {"is_channel": not known.get("is_im"), **known}}
 
+    def _listed(self, msg: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+        # Like Slack: message metadata only when asked for it.
+        if not _truthy(args.get("include_all_metadata")):
+            msg = {k: v for k, v in msg.items() if k != "metadata"}
+        return msg
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._resolve_channel(args)
+        oldest = float(args.get("oldest") or 0)
+        limit = int(args.get("limit") or 100)
+        top = [
+            self._listed(msg, args)
+            for msg in reversed(self.messages(channel))  # newest first, as Slack lists
+            if not msg.get("thread_ts") or msg.get("thread_ts") == msg.get("ts")
+            if float(msg["ts"]) > oldest
+        ]
+        return {"ok": True, "messages": top[:limit], "has_more": len(top) > limit}
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._resolve_channel(args)
+        ts = str(args.get("ts") or "")
+        if (channel, ts) not in self._messages:
+            raise _SlackError("thread_not_found")
+        limit = int(args.get("limit") or 100)
+        thread = [self._listed(m, args) for m in self.messages(channel, thread_ts=ts)]
+        return {"ok": True, "messages": thread[:limit], "has_more": len(thread) > limit}
+
     def _usergroups_list(self, args: dict[str, Any]) -> dict[str, Any]:
         groups = [
             {
@@ -1321,9 +1383,13 @@ class _Handler(BaseHTTPRequestHandler):
                     else:
                         args.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                fake._wait_if_held(method)
                 status, payload, extra = fake._handle_api(
                     method, headers, _decode_json_params(args)
                 )
+                if status == DROPPED:
+                    self.close_connection = True  # done, but the caller never hears so
+                    return
                 self._send(status, payload, extra)
             elif parts.path.startswith("/response/") and self.command == "POST":
                 key = parts.path[len("/response/") :]
