@@ -9,27 +9,33 @@ import anyio
 from slack_bolt import App, BoltRequest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from bot.calendar_feed import ValidatorCache, calendar_endpoint
 from models.db import Database
 from models.types import utcnow
 
 DISPATCH_THREADS = 4
-MAX_BODY = 1024 * 1024  # Slack payloads are far smaller; refuse anything absurd.
+MAX_BODY = DEFAULT_MAX_BODY  # Slack payloads are far smaller; refuse anything absurd.
 
 
-def create_web_app(bolt: App, db: Database, *, clock: Callable[[], datetime] = utcnow) -> Starlette:
+def create_web_app(
+    bolt: App,
+    db: Database,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    max_body: int = MAX_BODY,
+) -> Starlette:
     # A few dispatch threads, not one per request: acks are short and CPU-bound, and
     # fewer threads contending for the GIL answer a burst sooner than many.
     dispatchers = anyio.CapacityLimiter(DISPATCH_THREADS)
 
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return Response("payload too large", status_code=413)
+        body = await request.body()  # at most `max_body` bytes: BodyLimit sees to it
         bolt_request = BoltRequest(
             body=body.decode("utf-8", errors="replace"),
             query=request.url.query,
@@ -52,6 +58,8 @@ def create_web_app(bolt: App, db: Database, *, clock: Callable[[], datetime] = u
         return JSONResponse({"status": "database unavailable"}, status_code=503)
 
     return Starlette(
+        # Outside the router, so every route (and any added later) has the same cap.
+        middleware=[Middleware(BodyLimit, max_body=max_body)],
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
@@ -62,5 +70,5 @@ def create_web_app(bolt: App, db: Database, *, clock: Callable[[], datetime] = u
                 calendar_endpoint(db, clock, ValidatorCache()),
                 methods=["GET"],
             ),
-        ]
+        ],
     )

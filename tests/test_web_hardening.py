@@ -1,0 +1,100 @@
+"""The HTTP edge under abuse: oversized bodies."""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.parse
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from bot.web import MAX_BODY, create_web_app
+from tests.harness import CHANNEL, OWNER, Harness
+from tests.server import BackgroundServer
+
+FORM = "application/x-www-form-urlencoded"
+HUGE = 300 * 1024 * 1024  # what the review sent; never actually sent here
+FEED = "/calendar/" + "A" * 43 + ".ics"  # token-shaped, so the feed looks it up
+
+
+# --- raw HTTP: requests whose body is never (fully) sent --------------------------------
+
+
+def _status_before_body_ends(url: str, head: bytes, body_start: bytes, timeout: float = 5) -> int:
+    """Send the head and the start of a body, never the rest; the status answered meanwhile.
+
+    A server that waits for the whole body answers nothing, and the read times out."""
+    parsed = urllib.parse.urlsplit(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=timeout) as sock:
+        sock.sendall(head + body_start)
+        received = b""
+        try:
+            while b"\r\n" not in received:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                received += chunk
+        except TimeoutError:
+            pytest.fail(f"no answer within {timeout}s while the body was still unsent")
+    assert received.startswith(b"HTTP/1.1 "), received
+    return int(received.split(b" ", 2)[1])
+
+
+def _head(method: str, path: str, *headers: str) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", *headers, "", ""]
+    return "\r\n".join(lines).encode()
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/slack/events"), ("GET", FEED)])
+def test_a_declared_body_over_the_cap_is_refused_before_it_is_sent(
+    harness: Harness, method: str, path: str
+) -> None:
+    head = _head(method, path, f"Content-Type: {FORM}", f"Content-Length: {HUGE}")
+    assert _status_before_body_ends(harness.server.url, head, b"payload=") == 413
+
+
+def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_cap(harness: Harness) -> None:
+    head = _head("POST", "/slack/events", f"Content-Type: {FORM}", "Transfer-Encoding: chunked")
+    piece = 64 * 1024
+    chunks = b"".join(
+        f"{piece:x}\r\n".encode() + b"x" * piece + b"\r\n" for _ in range(MAX_BODY // piece + 1)
+    )
+    # No terminating zero-length chunk: only a server that stops at the cap can answer.
+    assert _status_before_body_ends(harness.server.url, head, chunks) == 413
+
+
+def test_the_cap_is_per_app(harness: Harness) -> None:
+    server = BackgroundServer(create_web_app(harness.bot.bolt, harness.bot.db, max_body=100))
+    server.start()
+    try:
+        small = httpx.post(server.url + "/slack/events", content=b"x" * 100)
+        large = httpx.post(server.url + "/slack/events", content=b"x" * 101)
+    finally:
+        server.stop()
+    assert (small.status_code, large.status_code) == (401, 413)
+
+
+def test_signed_requests_under_the_cap_still_work_with_or_without_content_length(
+    harness: Harness,
+) -> None:
+    sized = harness.client.command("help")
+    body = urllib.parse.urlencode(
+        {"team_id": "T0001", "user_id": OWNER, "channel_id": CHANNEL, "command": "/release"}
+        | {"text": "help", "response_url": harness.slack.new_response_url()}
+    ).encode()
+    now = str(int(time.time()))
+    headers = {
+        "Content-Type": FORM,
+        "X-Slack-Request-Timestamp": now,
+        "X-Slack-Signature": harness.client.sign(body, now),
+    }
+
+    def in_pieces() -> Iterator[bytes]:  # a generator makes httpx send it chunked
+        yield body[:10]
+        yield body[10:]
+
+    chunked = httpx.post(harness.server.url + "/slack/events", content=in_pieces(), headers=headers)
+    assert (sized.status_code, chunked.status_code) == (200, 200)
+    assert "/release propose" in sized.text and "/release propose" in chunked.text
