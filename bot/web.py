@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
 import anyio
 from slack_bolt import App, BoltRequest
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -18,6 +20,8 @@ from bot.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from bot.calendar_feed import ValidatorCache, calendar_endpoint
 from models.db import Database
 from models.types import utcnow
+
+logger = logging.getLogger(__name__)
 
 DISPATCH_THREADS = 4
 MAX_BODY = DEFAULT_MAX_BODY  # Slack payloads are far smaller; refuse anything absurd.
@@ -33,14 +37,24 @@ def create_web_app(
     # A few dispatch threads, not one per request: acks are short and CPU-bound, and
     # fewer threads contending for the GIL answer a burst sooner than many.
     dispatchers = anyio.CapacityLimiter(DISPATCH_THREADS)
+    # The secret Bolt verifies with (App has no public accessor), for the requests that
+    # never reach Bolt because their body can't be parsed.
+    verifier = SignatureVerifier(bolt._signing_secret)
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()  # at most `max_body` bytes: BodyLimit sees to it
-        bolt_request = BoltRequest(
-            body=body.decode("utf-8", errors="replace"),
-            query=request.url.query,
-            headers={k: [v] for k, v in request.headers.items()},
-        )
+        try:
+            # BoltRequest parses the body as it is built (JSON, a form, or a form holding
+            # JSON in `payload`) and fails on whatever isn't a JSON object at the end.
+            bolt_request = BoltRequest(
+                body=body.decode("utf-8", errors="replace"),
+                query=request.url.query,
+                headers={k: [v] for k, v in request.headers.items()},
+            )
+            if not isinstance(bolt_request.body, dict):
+                raise TypeError(f"a {type(bolt_request.body).__name__}, not an object")
+        except Exception as error:  # parsing untrusted bytes: any failure means unusable
+            return _unparsable(verifier, body, request, error)
         # Bolt is synchronous: run it in a worker thread so one slow request never
         # holds up the event loop (and every other request) behind it.
         bolt_response = await anyio.to_thread.run_sync(
@@ -72,3 +86,21 @@ def create_web_app(
             ),
         ],
     )
+
+
+def _unparsable(
+    verifier: SignatureVerifier, body: bytes, request: Request, error: Exception
+) -> Response:
+    """401 unless Slack signed it, as Bolt would answer; else 400 and one line in the log."""
+    timestamp = request.headers.get("x-slack-request-timestamp", "0")
+    signature = request.headers.get("x-slack-signature", "")
+    if not verifier.is_valid(body, timestamp, signature):
+        return JSONResponse({"error": "invalid request"}, status_code=401)
+    logger.warning(
+        "refused a malformed Slack request (%s, %d bytes): %s: %.200s",
+        request.headers.get("content-type", "no content type"),
+        len(body),
+        type(error).__name__,
+        error,
+    )
+    return JSONResponse({"error": "malformed request"}, status_code=400)

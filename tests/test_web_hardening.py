@@ -1,7 +1,8 @@
-"""The HTTP edge under abuse: oversized bodies."""
+"""The HTTP edge under abuse: oversized bodies, malformed payloads."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 import urllib.parse
@@ -15,6 +16,7 @@ from tests.harness import CHANNEL, OWNER, Harness
 from tests.server import BackgroundServer
 
 FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
 HUGE = 300 * 1024 * 1024  # what the review sent; never actually sent here
 FEED = "/calendar/" + "A" * 43 + ".ics"  # token-shaped, so the feed looks it up
 
@@ -98,3 +100,31 @@ def test_signed_requests_under_the_cap_still_work_with_or_without_content_length
     chunked = httpx.post(harness.server.url + "/slack/events", content=in_pieces(), headers=headers)
     assert (sized.status_code, chunked.status_code) == (200, 200)
     assert "/release propose" in sized.text and "/release propose" in chunked.text
+
+
+# --- malformed payloads ----------------------------------------------------------------
+
+MALFORMED = [
+    pytest.param("payload={not json", FORM, id="payload-not-json"),
+    pytest.param("payload=[1,2]", FORM, id="payload-not-an-object"),
+    pytest.param('payload="text"', FORM, id="payload-a-string"),
+    pytest.param("{garbage", JSON, id="json-garbage"),
+    pytest.param("[1, 2]", JSON, id="json-not-an-object"),
+    pytest.param("[" * 100_000, JSON, id="json-too-deep"),
+]
+
+
+@pytest.mark.parametrize(("body", "content_type"), MALFORMED)
+def test_a_malformed_payload_gets_401_unsigned_and_400_signed(
+    harness: Harness, body: str, content_type: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    unsigned = harness.client.post_raw(body, content_type, sign=False)
+    forged = harness.client.post_raw(body, content_type, signature="v0=" + "0" * 64)
+    signed = harness.client.post_raw(body, content_type)
+    harness.wait()
+    assert [unsigned.status_code, forged.status_code, signed.status_code] == [401, 401, 400]
+    assert not [r for r in caplog.records if r.exc_info], "logged a traceback"
+    refusals = [r for r in caplog.records if "malformed" in r.getMessage()]
+    assert len(refusals) == 1, [r.getMessage() for r in caplog.records]
+    assert harness.slack.calls() == []
