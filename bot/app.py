@@ -71,6 +71,9 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
         process_before_response=True,
         # auth.test runs on the first request instead of at import time.
         token_verification_enabled=False,
+        # Requests no listener matches go to the error handler, which acks them (200)
+        # instead of Bolt's 404, which Slack would show the person as an error.
+        raise_error_for_unhandled_request=True,
         logger=logging.getLogger("releasebot.bolt"),
     )
     errors.register(bolt)

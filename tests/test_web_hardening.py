@@ -1,4 +1,4 @@
-"""The HTTP edge under abuse: oversized bodies, malformed payloads."""
+"""The HTTP edge under abuse: oversized bodies, malformed payloads, unknown ids."""
 
 from __future__ import annotations
 
@@ -128,3 +128,47 @@ def test_a_malformed_payload_gets_401_unsigned_and_400_signed(
     refusals = [r for r in caplog.records if "malformed" in r.getMessage()]
     assert len(refusals) == 1, [r.getMessage() for r in caplog.records]
     assert harness.slack.calls() == []
+
+
+# --- ids nobody listens to -------------------------------------------------------------
+
+
+def test_unknown_actions_views_commands_and_events_are_acknowledged_and_logged_once(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    message = {"ts": "1700000000.000100", "text": "old card", "blocks": []}
+
+    def click() -> httpx.Response:
+        return harness.client.block_actions(
+            user_id=OWNER,
+            action={"type": "button", "action_id": "no_such_action", "block_id": "b", "value": "1"},
+            container={"type": "message", "message_ts": message["ts"], "channel_id": CHANNEL},
+            message=message,
+            channel_id=CHANNEL,
+        )
+
+    view = {
+        "id": "V_GONE",
+        "type": "modal",
+        "callback_id": "no_such_view",
+        "submit": {"type": "plain_text", "text": "Go"},
+        "blocks": [],
+    }
+    responses = [
+        click(),
+        click(),
+        harness.client.view_submission(view, user_id=OWNER, values={}),
+        harness.client.command("help", command="/no-such-command"),
+        harness.client.event({"type": "no_such_event", "user": OWNER}),
+    ]
+    harness.wait()
+    assert [r.status_code for r in responses] == [200] * 5, [r.text for r in responses]
+    assert [r.content for r in responses] == [b""] * 5  # an empty ack closes a modal
+    # Nobody is told that something went wrong: there is nothing to tell.
+    assert [c.method for c in harness.slack.calls() if c.method != "auth.test"] == []
+    assert not [r for r in caplog.records if r.exc_info]
+    unhandled = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len([m for m in unhandled if "no_such_action" in m]) == 1, unhandled
+    for name in ("no_such_view", "/no-such-command", "no_such_event"):
+        assert len([m for m in unhandled if name in m]) == 1, unhandled
