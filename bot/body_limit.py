@@ -14,6 +14,8 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.calendar_feed import redact
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -67,7 +69,8 @@ class BodyLimit:
             await self.app(scope, receive_within_cap, send_unless_refused)
 
     async def _refuse(self, scope: Scope, send: Send, why: str) -> None:
-        logger.warning("refused %s %s: body too large (%s)", scope["method"], _path(scope), why)
+        path = redact(str(scope.get("path", "")))  # calendar links are secrets
+        logger.warning("refused %s %s: body too large (%s)", scope["method"], path, why)
         body = b"payload too large\n"
         await send(
             {
@@ -89,9 +92,3 @@ def _content_length(scope: Scope) -> int | None:
         if name == b"content-length" and value.isdigit():
             return int(value)
     return None  # absent (chunked), or malformed: the count as it arrives decides
-
-
-def _path(scope: Scope) -> str:
-    # Calendar links are secrets: don't put one in the log.
-    path = str(scope.get("path", ""))
-    return "/calendar/<redacted>" if path.startswith("/calendar/") else path

@@ -9,6 +9,8 @@ from datetime import datetime
 import anyio
 from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -17,13 +19,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.body_limit import DEFAULT_MAX_BODY, BodyLimit
-from bot.calendar_feed import ValidatorCache, calendar_endpoint
+from bot.calendar_feed import ValidatorCache, calendar_endpoint, redact
 from models.db import Database
 from models.types import utcnow
 
 logger = logging.getLogger(__name__)
 
 DISPATCH_THREADS = 4
+RETRY_AFTER = 30  # seconds; a restarting database is usually back within that
 MAX_BODY = DEFAULT_MAX_BODY  # Slack payloads are far smaller; refuse anything absurd.
 
 
@@ -72,6 +75,12 @@ def create_web_app(
         return JSONResponse({"status": "database unavailable"}, status_code=503)
 
     return Starlette(
+        # Any route that finds the database unreachable (or its pool exhausted) answers
+        # 503 and when to retry, as /healthz does, rather than 500 and a traceback.
+        exception_handlers={
+            exception: database_unavailable
+            for exception in (OperationalError, InterfaceError, PoolTimeout)
+        },
         # Outside the router, so every route (and any added later) has the same cap.
         middleware=[Middleware(BodyLimit, max_body=max_body)],
         routes=[
@@ -85,6 +94,24 @@ def create_web_app(
                 methods=["GET"],
             ),
         ],
+    )
+
+
+async def database_unavailable(request: Request, error: Exception) -> Response:
+    # The driver's own message, first line only: SQLAlchemy's adds the statement and
+    # its parameters (a token's hash, for the feed).
+    cause = str(getattr(error, "orig", None) or error).strip().splitlines()
+    logger.warning(
+        "database unavailable for %s %s: %s: %.200s",
+        request.method,
+        redact(request.url.path),
+        type(error).__name__,
+        cause[0] if cause else "",
+    )
+    return JSONResponse(
+        {"status": "database unavailable"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"},
     )
 
 

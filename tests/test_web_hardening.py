@@ -1,4 +1,4 @@
-"""The HTTP edge under abuse: oversized bodies, malformed payloads, unknown ids."""
+"""The HTTP edge under abuse: oversized bodies, malformed payloads, unknown ids, a dead database."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from bot.web import MAX_BODY, create_web_app
+from models.db import Database
 from tests.harness import CHANNEL, OWNER, Harness
 from tests.server import BackgroundServer
 
@@ -172,3 +173,25 @@ def test_unknown_actions_views_commands_and_events_are_acknowledged_and_logged_o
     assert len([m for m in unhandled if "no_such_action" in m]) == 1, unhandled
     for name in ("no_such_view", "/no-such-command", "no_such_event"):
         assert len([m for m in unhandled if name in m]) == 1, unhandled
+
+
+# --- the database down -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "unreachable_url",
+    ["postgresql://nobody@127.0.0.1:1/none", "sqlite:////nonexistent-directory/releasebot.db"],
+)
+def test_the_calendar_feed_answers_503_with_retry_after_when_the_database_is_down(
+    harness: Harness, unreachable_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    unreachable = Database(unreachable_url)
+    server = BackgroundServer(create_web_app(harness.bot.bolt, unreachable)).start()
+    try:
+        down = httpx.get(server.url + FEED, timeout=10)
+    finally:
+        server.stop()
+        unreachable.dispose()
+    assert down.status_code == 503, down.text
+    assert down.headers["Retry-After"] == "30"
+    assert not [r for r in caplog.records if r.exc_info]
