@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -65,7 +66,9 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
     deps = Deps(db=db, config=handler_config(settings), work=BackgroundWork())
     bolt = App(
         client=make_web_client(settings),
-        signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
+        # Socket Mode needs no secret, but the HTTP server still routes /slack/events: an
+        # unguessable one per process, so no HTTP request can be signed (all get 401).
+        signing_secret=settings.slack_signing_secret or secrets.token_hex(32),
         # Listeners ack themselves, then hand slow work to `deps.work`; so the HTTP
         # response goes out as soon as the listener returns, with no polling for the ack.
         process_before_response=True,

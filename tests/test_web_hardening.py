@@ -1,4 +1,5 @@
-"""The HTTP edge under abuse: oversized bodies, malformed payloads, unknown ids, a dead database."""
+"""The HTTP edge under abuse: oversized bodies, malformed payloads, unknown ids, a dead
+database, and Socket Mode's missing signing secret."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from bot.app import create_releasebot
+from bot.settings import load_settings
 from bot.web import MAX_BODY, create_web_app
 from models.db import Database
+from tests.fake_slack import FakeSlack
 from tests.harness import CHANNEL, OWNER, Harness
 from tests.server import BackgroundServer
+from tests.slack_requests import SignedSlackClient
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -195,3 +200,30 @@ def test_the_calendar_feed_answers_503_with_retry_after_when_the_database_is_dow
     assert down.status_code == 503, down.text
     assert down.headers["Retry-After"] == "30"
     assert not [r for r in caplog.records if r.exc_info]
+
+
+# --- Socket Mode: no signing secret -----------------------------------------------------
+
+
+def test_without_a_signing_secret_no_http_request_is_trusted(
+    database_url: str, fake_slack: FakeSlack
+) -> None:
+    # Socket Mode needs no signing secret, but the HTTP server (feed, /healthz) still routes
+    # /slack/events: a secret anyone can read in the source would let anyone drive the bot.
+    settings = load_settings(
+        SLACK_BOT_TOKEN=fake_slack.token,
+        SLACK_SIGNING_SECRET=None,
+        SLACK_API_URL=fake_slack.api_url,
+        DATABASE_URL=database_url,
+    )
+    bot = create_releasebot(settings)
+    server = BackgroundServer(create_web_app(bot.bolt, bot.db)).start()
+    try:
+        responses = [
+            SignedSlackClient(server.url, secret, fake=fake_slack).command("help")
+            for secret in ("", "socket-mode-has-no-signing-secret")
+        ]
+    finally:
+        server.stop()
+        bot.close()
+    assert [r.status_code for r in responses] == [401, 401]
