@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -95,12 +96,17 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
     messages.clock = lambda: deps.clock()  # tests swap the clock after creation
     bolt = App(
         client=client,
-        signing_secret=settings.slack_signing_secret or "socket-mode-has-no-signing-secret",
+        # Socket Mode needs no secret, but the HTTP server still routes /slack/events: an
+        # unguessable one per process, so no HTTP request can be signed (all get 401).
+        signing_secret=settings.slack_signing_secret or secrets.token_hex(32),
         # Listeners ack themselves, then hand slow work to `deps.work`; so the HTTP
         # response goes out as soon as the listener returns, with no polling for the ack.
         process_before_response=True,
         # auth.test runs on the first request instead of at import time.
         token_verification_enabled=False,
+        # Requests no listener matches go to the error handler, which acks them (200)
+        # instead of Bolt's 404, which Slack would show the person as an error.
+        raise_error_for_unhandled_request=True,
         logger=logging.getLogger("releasebot.bolt"),
     )
     errors.register(bolt)

@@ -223,15 +223,17 @@ def calendar_endpoint(
 _FEED_PATH = re.compile(r"/calendar/[^\s/?\"]+")
 
 
+def redact(text: str) -> str:
+    """`text` (a path, a log line) with any calendar token in it hidden."""
+    return _FEED_PATH.sub("/calendar/<redacted>", text)
+
+
 class RedactFeedTokens(logging.Filter):
     """Hides calendar tokens in access-log lines (install on "uvicorn.access")."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                _FEED_PATH.sub("/calendar/<redacted>", a) if isinstance(a, str) else a
-                for a in record.args
-            )
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         if isinstance(record.msg, str):
-            record.msg = _FEED_PATH.sub("/calendar/<redacted>", record.msg)
+            record.msg = redact(record.msg)
         return True

@@ -2,39 +2,62 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
 import anyio
 from slack_bolt import App, BoltRequest
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.calendar_feed import ValidatorCache, calendar_endpoint
+from bot.body_limit import DEFAULT_MAX_BODY, BodyLimit
+from bot.calendar_feed import ValidatorCache, calendar_endpoint, redact
 from models.db import Database
 from models.types import utcnow
 
+logger = logging.getLogger(__name__)
+
 DISPATCH_THREADS = 4
-MAX_BODY = 1024 * 1024  # Slack payloads are far smaller; refuse anything absurd.
+RETRY_AFTER = 30  # seconds; a restarting database is usually back within that
+MAX_BODY = DEFAULT_MAX_BODY  # Slack payloads are far smaller; refuse anything absurd.
 
 
-def create_web_app(bolt: App, db: Database, *, clock: Callable[[], datetime] = utcnow) -> Starlette:
+def create_web_app(
+    bolt: App,
+    db: Database,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    max_body: int = MAX_BODY,
+) -> Starlette:
     # A few dispatch threads, not one per request: acks are short and CPU-bound, and
     # fewer threads contending for the GIL answer a burst sooner than many.
     dispatchers = anyio.CapacityLimiter(DISPATCH_THREADS)
+    # The secret Bolt verifies with (App has no public accessor), for the requests that
+    # never reach Bolt because their body can't be parsed.
+    verifier = SignatureVerifier(bolt._signing_secret)
 
     async def slack_events(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return Response("payload too large", status_code=413)
-        bolt_request = BoltRequest(
-            body=body.decode("utf-8", errors="replace"),
-            query=request.url.query,
-            headers={k: [v] for k, v in request.headers.items()},
-        )
+        body = await request.body()  # at most `max_body` bytes: BodyLimit sees to it
+        try:
+            # BoltRequest parses the body as it is built (JSON, a form, or a form holding
+            # JSON in `payload`) and fails on whatever isn't a JSON object at the end.
+            bolt_request = BoltRequest(
+                body=body.decode("utf-8", errors="replace"),
+                query=request.url.query,
+                headers={k: [v] for k, v in request.headers.items()},
+            )
+            if not isinstance(bolt_request.body, dict):
+                raise TypeError(f"a {type(bolt_request.body).__name__}, not an object")
+        except Exception as error:  # parsing untrusted bytes: any failure means unusable
+            return _unparsable(verifier, body, request, error)
         # Bolt is synchronous: run it in a worker thread so one slow request never
         # holds up the event loop (and every other request) behind it.
         bolt_response = await anyio.to_thread.run_sync(
@@ -52,6 +75,14 @@ def create_web_app(bolt: App, db: Database, *, clock: Callable[[], datetime] = u
         return JSONResponse({"status": "database unavailable"}, status_code=503)
 
     return Starlette(
+        # Any route that finds the database unreachable (or its pool exhausted) answers
+        # 503 and when to retry, as /healthz does, rather than 500 and a traceback.
+        exception_handlers={
+            exception: database_unavailable
+            for exception in (OperationalError, InterfaceError, PoolTimeout)
+        },
+        # Outside the router, so every route (and any added later) has the same cap.
+        middleware=[Middleware(BodyLimit, max_body=max_body)],
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
@@ -62,5 +93,41 @@ def create_web_app(bolt: App, db: Database, *, clock: Callable[[], datetime] = u
                 calendar_endpoint(db, clock, ValidatorCache()),
                 methods=["GET"],
             ),
-        ]
+        ],
     )
+
+
+async def database_unavailable(request: Request, error: Exception) -> Response:
+    # The driver's own message, first line only: SQLAlchemy's adds the statement and
+    # its parameters (a token's hash, for the feed).
+    cause = str(getattr(error, "orig", None) or error).strip().splitlines()
+    logger.warning(
+        "database unavailable for %s %s: %s: %.200s",
+        request.method,
+        redact(request.url.path),
+        type(error).__name__,
+        cause[0] if cause else "",
+    )
+    return JSONResponse(
+        {"status": "database unavailable"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"},
+    )
+
+
+def _unparsable(
+    verifier: SignatureVerifier, body: bytes, request: Request, error: Exception
+) -> Response:
+    """401 unless Slack signed it, as Bolt would answer; else 400 and one line in the log."""
+    timestamp = request.headers.get("x-slack-request-timestamp", "0")
+    signature = request.headers.get("x-slack-signature", "")
+    if not verifier.is_valid(body, timestamp, signature):
+        return JSONResponse({"error": "invalid request"}, status_code=401)
+    logger.warning(
+        "refused a malformed Slack request (%s, %d bytes): %s: %.200s",
+        request.headers.get("content-type", "no content type"),
+        len(body),
+        type(error).__name__,
+        error,
+    )
+    return JSONResponse({"error": "malformed request"}, status_code=400)

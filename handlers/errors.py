@@ -10,11 +10,13 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_bolt.context.ack import Ack
 from slack_bolt.context.respond import Respond
+from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from handlers.changes import NotShownYet
 from handlers.rendering.messages import notice_blocks, to_dicts
+from handlers.unhandled import UnhandledRequests
 from models.errors import DomainError, InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -114,10 +116,15 @@ def _first_block_id(body: dict[str, Any]) -> str:
 
 
 def register(app: App) -> None:
+    """Needs `App(raise_error_for_unhandled_request=True)` for requests no listener matched."""
+    unhandled = UnhandledRequests()
+
     @app.error
     def on_error(
         error: Exception, body: dict[str, Any], client: WebClient, respond: Respond, ack: Ack
     ) -> BoltResponse | None:
+        if isinstance(error, BoltUnhandledRequestError):
+            return unhandled.acknowledge(body)
         return report(error, body, client, respond, ack)
 
 
