@@ -74,9 +74,10 @@ class Harness:
         self.wait()
         self.server.stop()
         self.bot.close()
-        # Whatever a test did, Slack must never have refused the bot's Block Kit.
-        refused = [c for c in self.slack.calls() if c.error and "invalid" in c.error]
-        assert not refused, f"Slack refused: {refused}"
+        # Whatever a test did, Slack must never have refused the bot's Block Kit or message
+        # (invalid_blocks, msg_blocks_too_long…), on any method or response_url.
+        refused = [str(c) for c in self.slack.calls() if c.refused]
+        assert not refused, "Slack refused: " + "\n".join(refused)
 
     # --- driving the bot ----------------------------------------------------------------
 
