@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers.text import escape, from_slack, truncate
+from models.checklist import MAX_ITEM_LENGTH
 from models.errors import InvalidInput
 from models.release import ApproverKind
 from models.releases import ApproverSpec
@@ -325,8 +326,11 @@ def parse_checklist(rest: str) -> ChecklistAdd:
     item = from_slack(item)
     if not item:
         raise _usage_error("Write the item's text after `add`.", "checklist")
-    if len(item) > 150:
-        raise InvalidInput("Keep a checklist item under 150 characters.")
+    if len(item) > MAX_ITEM_LENGTH:
+        raise InvalidInput(
+            f"A checklist item can have at most {MAX_ITEM_LENGTH} characters; that one has "
+            f"{len(item)}. Keep it short and link to the details."
+        )
     return ChecklistAdd(ref=ref, item=item)
 
 

@@ -62,14 +62,44 @@ _LOOKALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
 
 
 def truncate(text: str, limit: int, *, marker: str = "…") -> str:
-    """Cut text to at most `limit` characters without splitting an escape like &amp;."""
+    """Cut text to at most `limit` characters without splitting an escape like &amp; or a
+    token like <@U1> or <!date^…>: half of one would show as garbage."""
     if len(text) <= limit:
         return text
-    cut = text[: limit - len(marker)]
+    cut = text[: max(limit - len(marker), 0)]
     amp = cut.rfind("&")
     if amp != -1 and ";" not in cut[amp:]:
         cut = cut[:amp]
-    return cut + marker
+    token = cut.rfind("<")
+    if token != -1 and ">" not in cut[token:] and ">" in text[len(cut) :]:
+        cut = cut[:token]
+    return cut.rstrip() + marker
+
+
+def fit_lines(
+    lines: list[str], limit: int, *, most: int | None = None, least: int = 24
+) -> list[str]:
+    """Cut the longest lines first, so that all of them fit in `limit` characters joined by
+    newlines, each keeping at least `least` and at most `most` characters. Short lines stay
+    whole; when even `least` each does not fit, the lines are cut to `least` regardless."""
+    if not lines:
+        return []
+    room = limit - (len(lines) - 1)
+    cap = max(len(line) for line in lines)
+    if most is not None:
+        cap = min(cap, most)
+    lengths = sorted(len(line) for line in lines)
+    # The largest cap with sum(min(length, cap)) <= room: every line longer than the cap
+    # gets an equal share of what the shorter lines leave.
+    for index, length in enumerate(lengths):
+        longer = len(lengths) - index
+        share = room // longer
+        if length > share:
+            cap = min(cap, share)
+            break
+        room -= length
+    cap = max(cap, least)
+    return [truncate(line, cap) for line in lines]
 
 
 def join_lines(lines: list[str], limit: int) -> str:

@@ -158,12 +158,13 @@ class Harness:
     ) -> None:
         """Tick (or untick) one item as a person would, in the message as it is now."""
         message = self.checklist(release)
-        element = next(
-            e
+        # The checkbox group (ten items each) that holds this item.
+        block, element = next(
+            (b, e)
             for b in message["blocks"]
             if b["type"] == "actions"
             for e in b["elements"]
-            if e["type"] == "checkboxes"
+            if e["type"] == "checkboxes" and any(o["value"] == str(position) for o in e["options"])
         )
         ticked = {o["value"] for o in element.get("initial_options") or []}
         ticked = ticked | {str(position)} if checked else ticked - {str(position)}
@@ -172,6 +173,7 @@ class Harness:
             release.channel_id,
             user_id=user_id,
             action_id="release_checklist",
+            block_id=block["block_id"],
             selected_values=sorted(ticked),
         )
         assert response.status_code == 200

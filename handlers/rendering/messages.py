@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
 
 from handlers.parsing import USAGE
 from handlers.rendering.common import (
+    checklist_lines,
     ref,
     rollout_label,
     sign_off_line,
@@ -26,6 +27,14 @@ from handlers.rendering.common import (
     user,
 )
 from handlers.rendering.controls import edit_button, sign_off_actions
+from handlers.rendering.limits import (
+    FIELD_TEXT,
+    MESSAGE_BLOCKS,
+    MESSAGE_TEXT,
+    SECTION_TEXT,
+    text_length,
+    within_budget,
+)
 from handlers.text import escape, join_lines, truncate
 from models.audit import AuditEvent
 from models.history import ProductionRecord
@@ -33,9 +42,9 @@ from models.lifecycle import EDITABLE
 from models.release import Release, ReleaseStatus
 from models.releases import ReleaseView
 
-SECTION_LIMIT = 3000
-FIELD_LIMIT = 2000
-MAX_MESSAGE_BLOCKS = 50
+SECTION_LIMIT = SECTION_TEXT
+FIELD_LIMIT = FIELD_TEXT
+MAX_MESSAGE_BLOCKS = MESSAGE_BLOCKS
 
 
 def md(text: str, limit: int = SECTION_LIMIT) -> MarkdownTextObject:
@@ -92,7 +101,7 @@ def card_blocks(view: ReleaseView) -> list[Block]:
             ]
         )
     )
-    return blocks
+    return within_budget(blocks)
 
 
 def sign_offs_text(view: ReleaseView) -> str:
@@ -121,20 +130,24 @@ def status_blocks(
                 ]
             )
         )
-    if view.checklist:
-        lines = [
-            f"{':ballot_box_with_check:' if item.checked else ':white_large_square:'} "
-            f"{escape(item.text)}"
-            for item in view.checklist
-        ]
-        blocks.append(SectionBlock(text=md(join_lines(["*Checklist*", *lines], SECTION_LIMIT))))
-    blocks.append(DividerBlock())
-    blocks.append(SectionBlock(text=md(timeline_text(events))))
+    tail: list[Block] = []
     if view.release.permalink:
-        blocks.append(
+        tail.append(
             ContextBlock(elements=[md(f"<{view.release.permalink}|Open the release thread>")])
         )
-    return blocks
+    # The checklist and the history share the room the card leaves; the history is cut to
+    # its latest events, the checklist keeps every item and cuts long ones.
+    room = MESSAGE_TEXT - text_length(blocks + tail)
+    if view.checklist:
+        heading = "*Checklist*\n"
+        share = room // 2 if events else room
+        lines = checklist_lines(view.checklist, min(SECTION_LIMIT, share) - len(heading))
+        checklist = SectionBlock(text=md(heading + "\n".join(lines)))
+        blocks.append(checklist)
+        room -= text_length([checklist])
+    blocks.append(DividerBlock())
+    blocks.append(SectionBlock(text=md(timeline_text(events, min(SECTION_LIMIT, room)))))
+    return within_budget(blocks + tail)
 
 
 _EVENT_WORDS = {
@@ -167,7 +180,7 @@ def timeline_line(event: AuditEvent) -> str:
     return f"{slack_date(event.at, '{date_short_pretty} {time}')} {actor}{words}{detail}"
 
 
-def timeline_text(events: Sequence[AuditEvent]) -> str:
+def timeline_text(events: Sequence[AuditEvent], limit: int = SECTION_LIMIT) -> str:
     if not events:
         return "*History*\nNothing recorded yet."
     lines = [timeline_line(e) for e in events]
@@ -175,7 +188,7 @@ def timeline_text(events: Sequence[AuditEvent]) -> str:
     kept: list[str] = []
     used = len("*History*\n") + 40
     for line in reversed(lines):
-        if used + len(line) + 1 > SECTION_LIMIT:
+        if used + len(line) + 1 > limit:
             kept.append(f"…{len(lines) - len(kept)} earlier events")
             break
         kept.append(line)
