@@ -8,7 +8,7 @@ from slack_sdk import WebClient
 
 from handlers import directory
 from handlers.deps import Deps
-from handlers.publishing import post_card
+from handlers.publishing import delete_message, post_card
 from handlers.surfaces import involved, post_checklist, publish_homes
 from models import releases
 from models.errors import Conflict
@@ -19,7 +19,8 @@ def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | N
     """Write the release and post its card in one transaction.
 
     If Slack refuses the card (not in the channel, say) the transaction rolls back, so no
-    release exists that nobody can see. A retried request finds its release and stops.
+    release exists that nobody can see; if it refuses the checklist, the card is taken back
+    too. A retried request finds its release and stops.
     """
     # Asked before the transaction: a Slack call must not hold the database.
     proposal = replace(proposal, private=directory.channel_is_private(client, proposal.channel_id))
@@ -32,7 +33,12 @@ def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | N
             view = releases.load_view(session, release)
             post_card(client, session, view)
             if view.checklist:
-                post_checklist(client, session, view)
+                try:
+                    post_checklist(client, session, view)
+                except Exception:
+                    # The release rolls back: its card must not stay behind, orphaned.
+                    delete_message(client, release.channel_id, release.message_ts)
+                    raise
             release_id = release.id
     except Conflict:
         # A retry racing its original waits on the unique key, then loses: stay silent.

@@ -50,6 +50,16 @@ def update_message(
         logger.warning("message %s/%s not updated: %s", channel, ts, exc.response.get("error"))
 
 
+def delete_message(client: WebClient, channel: str, ts: str | None) -> None:
+    """Take back a message of ours; best effort."""
+    if not ts:
+        return
+    try:
+        client.chat_delete(channel=channel, ts=ts)
+    except Exception as exc:  # called while another error is handled: never hide that one
+        logger.warning("message %s/%s not deleted: %s", channel, ts, exc)
+
+
 def update_card(client: WebClient, view: ReleaseView) -> None:
     release = view.release
     update_message(

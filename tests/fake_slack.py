@@ -489,7 +489,7 @@ def _tz_label(tz: str) -> str:
 
 @dataclass
 class _Injection:
-    kind: Literal["fail", "ratelimit"]
+    kind: Literal["fail", "ratelimit", "pass"]
     error: str = "ratelimited"
     retry_after: int = 1
 
@@ -681,10 +681,14 @@ class FakeSlack:
 
     # ---- failure injection -----------------------------------------------------------------
 
-    def fail_next(self, method: str, error: str = "channel_not_found", times: int = 1) -> None:
-        """The next ``times`` calls of ``method`` answer ``{"ok": false, "error": error}``."""
+    def fail_next(
+        self, method: str, error: str = "channel_not_found", times: int = 1, *, after: int = 0
+    ) -> None:
+        """The next ``times`` calls of ``method`` answer ``{"ok": false, "error": error}``;
+        with ``after``, that many calls succeed first."""
         with self._cond:
             queue = self._injections.setdefault(method, deque())
+            queue.extend(_Injection("pass") for _ in range(after))
             queue.extend(_Injection("fail", error=error) for _ in range(times))
 
     def rate_limit_next(self, method: str, times: int = 1, retry_after: int = 1) -> None:
@@ -695,7 +699,8 @@ class FakeSlack:
 
     def _take_injection(self, method: str) -> _Injection | None:
         queue = self._injections.get(method)
-        return queue.popleft() if queue else None
+        injection = queue.popleft() if queue else None
+        return None if injection is not None and injection.kind == "pass" else injection
 
     # ---- directory -------------------------------------------------------------------------
 

@@ -178,6 +178,15 @@ def test_card_that_slack_refuses_leaves_no_release(harness: Harness) -> None:
     assert harness.releases() == []
 
 
+def test_a_checklist_that_slack_refuses_takes_its_card_away_too(harness: Harness) -> None:
+    harness.slack.fail_next("chat.postMessage", error="fatal_error", after=1)
+    reply = propose(harness, f"propose payments 2.4.0 {iso(ahead())}")
+    assert "nothing was changed" in reply
+    assert harness.releases() == []
+    # The card was posted before Slack refused the checklist: it must not stay behind.
+    assert harness.cards_posted() == 1 and harness.slack.messages(CHANNEL) == []
+
+
 def test_list_shows_open_releases_soonest_first(harness: Harness) -> None:
     harness.command(f"propose later 1.0 {iso(ahead(days=6))}")
     harness.command(f"propose sooner 1.0 {iso(ahead(days=2))}")

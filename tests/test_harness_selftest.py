@@ -403,6 +403,11 @@ def test_fail_next(fake: FakeSlack, web: WebClient) -> None:
     assert failed.value.response["error"] == "channel_not_found"
     assert web.chat_postMessage(channel="C1", text="hi")["ok"]
     assert [c.error for c in fake.calls("chat.postMessage")] == ["channel_not_found", None]
+    fake.fail_next("chat.postMessage", "fatal_error", after=1)
+    assert web.chat_postMessage(channel="C1", text="hi")["ok"]
+    with pytest.raises(SlackApiError):
+        web.chat_postMessage(channel="C1", text="hi")
+    assert web.chat_postMessage(channel="C1", text="hi")["ok"]
 
 
 def test_rate_limit_is_retried_by_slack_sdk(fake: FakeSlack) -> None:
