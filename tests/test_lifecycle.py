@@ -201,6 +201,13 @@ def test_only_the_owner_may_update(harness: Harness) -> None:
     assert harness.release("payments@2.4.0").version == "2.4.0"
 
 
+def test_a_release_without_approvers_needs_no_sign_off(harness: Harness) -> None:
+    propose(harness, "")
+    for user_id in ("U_QA", OWNER):
+        reply = harness.private_reply(harness.command("withdraw payments@2.4.0", user_id=user_id))
+        assert "payments@2.4.0 needs no sign-off" in reply and "nobody" not in reply
+
+
 def test_a_signer_may_withdraw_before_go(harness: Harness) -> None:
     propose(harness, "<@U_QA|qa>")
     approve_all(harness, users=("U_QA",))
