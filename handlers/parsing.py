@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from handlers.text import escape, from_slack, truncate
+from handlers.text import escape, from_slack, truncate, typed_length
 from models.checklist import MAX_ITEM_LENGTH
 from models.errors import InvalidInput
 from models.release import ApproverKind
@@ -146,10 +146,12 @@ def _usage_error(problem: str, subcommand: str) -> InvalidInput:
 
 
 def parse(text: str) -> Command:
-    if len(text) > MAX_COMMAND_TEXT:
+    # Counted as typed: Slack's escaping makes each & < > four or five characters.
+    typed = typed_length(text)
+    if typed > MAX_COMMAND_TEXT:
         raise InvalidInput(
-            f"That command is {len(text)} characters long; keep it under {MAX_COMMAND_TEXT} "
-            "(put long notes in a document and link to it)."
+            f"That command is {typed} characters long; write at most {MAX_COMMAND_TEXT} "
+            "characters (put long notes in a document and link to it)."
         )
     text = text.strip()
     if not text:

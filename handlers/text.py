@@ -34,6 +34,11 @@ def from_slack(text: str, *, multiline: bool = False) -> str:
     return clean_plain(text, multiline=multiline)
 
 
+def typed_length(text: str) -> int:
+    """How many characters a person typed to make Slack send `text` (escaped, marked up)."""
+    return len(html.unescape(_SLACK_MARKUP.sub(_markup_to_plain, text)))
+
+
 def clean_plain(text: str, *, multiline: bool = False) -> str:
     text = _BIDI.sub("", text)
     kept = []

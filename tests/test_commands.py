@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
+from handlers.text import escape
 from models.audit import AuditEvent
 from models.release import Approver, ChecklistItem, ReleaseStatus
 from tests.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text
@@ -128,6 +129,19 @@ def test_huge_text_is_refused_before_anything_happens(harness: Harness) -> None:
     reply = propose(harness, f"propose payments 2.4.0 {iso(ahead())} notes: " + "x" * 5000)
     assert "characters long" in reply
     assert harness.releases() == []
+
+
+def test_command_length_counts_what_was_typed_not_slacks_escaping(harness: Harness) -> None:
+    head = f"propose payments 2.4.0 {iso(ahead())} notes: "
+    # Slack sends & < > as entities: 1,800 typed characters arrive as about 7,000.
+    notes = "a<b & c>d " * 180
+    harness.command(head + escape(notes))
+    [release] = harness.releases()
+    assert release.notes == notes.strip()
+    typed = head + "&" * 3100
+    reply = propose(harness, escape(typed))
+    assert f"That command is {len(typed)} characters long" in reply
+    assert "at most 3000 characters" in reply
 
 
 def test_notes_too_long_for_a_release_are_refused(harness: Harness) -> None:
