@@ -22,6 +22,8 @@ def _markup_to_plain(match: re.Match[str]) -> str:
         return "#" + (label or target[1:])
     if target.startswith("!subteam^"):
         return label or "@group"
+    if target.startswith("!date^"):
+        return label or "a date"
     if target.startswith("!"):
         return "@" + target[1:].split("^")[0]
     return target if re.match(r"^(https?|mailto):", target) else (label or target)
@@ -37,6 +39,19 @@ def from_slack(text: str, *, multiline: bool = False) -> str:
 def typed_length(text: str) -> int:
     """How many characters a person typed to make Slack send `text` (escaped, marked up)."""
     return len(html.unescape(_SLACK_MARKUP.sub(_markup_to_plain, text)))
+
+
+# A group mention with no label: its id is all there is to show.
+_BARE_GROUP = re.compile(r"<!subteam\^([A-Z0-9_]+)>")
+_BOLD = re.compile(r"(?<![\w*])\*(\S(?:[^*\n]*\S)?)\*(?![\w*])")
+
+
+def to_plain(text: str) -> str:
+    """Our mrkdwn -> what to show where Slack shows only plain text (a form's errors):
+    entities unescaped, mentions and links as @U1 / @qa / the URL, no *bold* stars."""
+    text = _BARE_GROUP.sub(r"@\1", text)
+    text = _BOLD.sub(r"\1", _SLACK_MARKUP.sub(_markup_to_plain, text))
+    return html.unescape(text)
 
 
 def clean_plain(text: str, *, multiline: bool = False) -> str:
