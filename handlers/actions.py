@@ -9,12 +9,13 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from handlers import ids, operations
+from handlers import commands, ids, operations
 from handlers.deps import Deps
 from handlers.errors import in_background, tell_privately
 from handlers.operations import Actor
 from handlers.rendering.modals import edit_modal, reason_modal
 from models.errors import InvalidInput
+from models.releases import Viewer
 
 # Buttons whose click needs nothing but the release: action id -> operation.
 SIMPLE_BUTTONS: dict[str, Callable[[Deps, WebClient, Actor, int], None]] = {
@@ -81,7 +82,7 @@ def button_value(body: dict[str, Any]) -> tuple[int, int | None]:
 
 def register(app: App, deps: Deps) -> None:
     def later(
-        body: dict[str, Any], client: WebClient, respond: Respond | None, work: Callable[[], None]
+        body: dict[str, Any], client: WebClient, respond: Respond | None, work: Callable[[], object]
     ) -> None:
         deps.work.submit(in_background(work, body, client, respond))
 
@@ -129,6 +130,24 @@ def register(app: App, deps: Deps) -> None:
             client.views_open(trigger_id=body["trigger_id"], view=view)
 
         later(body, client, respond, work)
+
+    @app.action(ids.LIST_MORE)
+    def list_more_clicked(
+        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        actor = actor_of(body)
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        viewer = Viewer(actor.user_id, str(channel or ""))
+        offset = max(button_value(body)[0], 0)
+        later(
+            body,
+            client,
+            respond,
+            lambda: respond(**commands.list_reply(deps, actor.team_id, viewer, offset)),
+        )
 
     @app.action(ids.CHECKLIST)
     def checklist_clicked(

@@ -8,6 +8,7 @@ from datetime import datetime
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -16,6 +17,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from handlers import ids
 from handlers.parsing import USAGE
 from handlers.rendering.common import (
     checklist_lines,
@@ -45,6 +47,9 @@ from models.releases import ReleaseView
 SECTION_LIMIT = SECTION_TEXT
 FIELD_LIMIT = FIELD_TEXT
 MAX_MESSAGE_BLOCKS = MESSAGE_BLOCKS
+LIST_PAGE = 50
+_LIST_LINE = 400  # a release's line in the list (ids of 64 characters make it long)
+_LIST_TEXT = MESSAGE_TEXT - 1000  # the lines of a page; the rest is header, count, button
 
 
 def md(text: str, limit: int = SECTION_LIMIT) -> MarkdownTextObject:
@@ -196,7 +201,9 @@ def timeline_text(events: Sequence[AuditEvent], limit: int = SECTION_LIMIT) -> s
     return "*History*\n" + "\n".join(reversed(kept))
 
 
-def list_blocks(releases: Sequence[Release], now: datetime) -> list[Block]:
+def list_blocks(releases: Sequence[Release], now: datetime, offset: int = 0) -> list[Block]:
+    """One page of `releases` from `offset`: as many as fit (at most LIST_PAGE), how many
+    there are, and a button for the next page when some are left."""
     if not releases:
         return [
             SectionBlock(
@@ -205,25 +212,50 @@ def list_blocks(releases: Sequence[Release], now: datetime) -> list[Block]:
                 )
             )
         ]
+    lines: list[str] = []
+    used = 0
+    for r in releases[offset : offset + LIST_PAGE]:
+        line = truncate(
+            f"*{ref(r)}* — {status_label(r)} — {slack_date(r.target_at)} — {user(r.owner_id)}"
+            + (" :warning: overdue" if r.target_at < now and not r.state.is_in_flight else ""),
+            _LIST_LINE,
+        )
+        if lines and used + len(line) + 1 > _LIST_TEXT:
+            break
+        lines.append(line)
+        used += len(line) + 1
+    shown_to = offset + len(lines)
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text="Upcoming releases"))]
-    lines = [
-        f"*{ref(r)}* — {status_label(r)} — {slack_date(r.target_at)} — {user(r.owner_id)}"
-        + (" :warning: overdue" if r.target_at < now and not r.state.is_in_flight else "")
-        for r in releases
+    # Ten lines a section: within 3,000 characters each, and few blocks.
+    blocks += [
+        SectionBlock(text=md("\n".join(lines[start : start + 10])))
+        for start in range(0, len(lines), 10)
     ]
-    # Several lines per section keeps long lists within the 50-block limit.
-    chunk: list[str] = []
-    size = 0
-    for line in lines:
-        if chunk and (size + len(line) + 1 > SECTION_LIMIT or len(chunk) >= 10):
-            blocks.append(SectionBlock(text=md("\n".join(chunk))))
-            chunk, size = [], 0
-        chunk.append(truncate(line, SECTION_LIMIT))
-        size += len(line) + 1
-    if chunk:
-        blocks.append(SectionBlock(text=md("\n".join(chunk))))
-    blocks.append(ContextBlock(elements=[md("`/release status <service@version>` for details")]))
-    return blocks[:MAX_MESSAGE_BLOCKS]
+    blocks.append(
+        ContextBlock(
+            elements=[
+                md(
+                    f"Showing {offset + 1}–{shown_to} of {len(releases)}, soonest first · "
+                    "`/release status <service@version>` for details"
+                )
+            ]
+        )
+    )
+    left = len(releases) - shown_to
+    if left > 0:
+        blocks.append(
+            ActionsBlock(
+                block_id="list-more",
+                elements=[
+                    ButtonElement(
+                        text=PlainTextObject(text=f"Show more ({left} left)"),
+                        action_id=ids.LIST_MORE,
+                        value=str(shown_to),
+                    )
+                ],
+            )
+        )
+    return blocks
 
 
 def help_blocks() -> list[Block]:
