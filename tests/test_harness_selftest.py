@@ -1,4 +1,5 @@
-"""Tests of the test harness itself (FakeSlack + SignedSlackClient); no bot involved."""
+"""Tests of the test harness itself: FakeSlack, SignedSlackClient, and the check that fails a
+test whenever Slack refused what the bot sent."""
 
 from __future__ import annotations
 
