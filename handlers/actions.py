@@ -8,10 +8,10 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from handlers import ids, operations
+from handlers import commands, ids, operations
 from handlers.deps import Deps
 from handlers.errors import in_background, tell_privately
-from handlers.payloads import ChecklistBlock, FormMetadata, ReleaseButton
+from handlers.payloads import ChecklistBlock, FormMetadata, ListPage, ReleaseButton
 from handlers.rendering.modals import edit_modal, reason_modal
 from models import releases
 from models.errors import InvalidInput
@@ -95,7 +95,7 @@ def resolve(deps: Deps, actor: Actor, release_uid: str) -> int:
 
 def register(app: App, deps: Deps) -> None:
     def later(
-        body: dict[str, Any], client: WebClient, respond: Respond | None, work: Callable[[], None]
+        body: dict[str, Any], client: WebClient, respond: Respond | None, work: Callable[[], object]
     ) -> None:
         deps.work.submit(in_background(work, body, client, respond))
 
@@ -154,6 +154,20 @@ def register(app: App, deps: Deps) -> None:
             client.views_open(trigger_id=body["trigger_id"], view=view)
 
         on_release(body, client, respond, work)
+
+    @app.action(ids.LIST_MORE)
+    def list_more_clicked(
+        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        actor = actor_of(body)
+        offset = ListPage.parse(body["actions"][0].get("value")).offset
+        later(
+            body,
+            client,
+            respond,
+            lambda: respond(**commands.list_reply(deps, actor.team_id, actor.viewer, offset)),
+        )
 
     @app.action(ids.CHECKLIST)
     def checklist_clicked(

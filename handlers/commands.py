@@ -93,12 +93,20 @@ def register(app: App, deps: Deps) -> None:
 # then never waits for the database, however busy it is.
 
 
-def list_reply(deps: Deps, team_id: str, viewer: releases.Viewer) -> dict[str, Any]:
+# More than anyone pages through; enough to say how many there are.
+LIST_FETCH = 1000
+
+
+def list_reply(
+    deps: Deps, team_id: str, viewer: releases.Viewer, offset: int = 0
+) -> dict[str, Any]:
+    """A page of upcoming releases from `offset` (the "Show more" button asks for the next)."""
     with deps.db.read_session() as session:
-        upcoming = releases.upcoming(session, team_id, viewer)
-        blocks = messages.list_blocks(upcoming, deps.clock())
+        upcoming = releases.upcoming(session, team_id, viewer, limit=LIST_FETCH)
+        blocks = messages.list_blocks(upcoming, deps.clock(), offset)
     return {
         "response_type": "ephemeral",
+        "replace_original": False,
         "blocks": messages.to_dicts(blocks),
         "text": "Upcoming releases",
     }

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from handlers.changes import NotShownYet
 from handlers.rendering.messages import notice_blocks, to_dicts
+from handlers.text import to_plain
 from handlers.unhandled import UnhandledRequests
 from models.errors import DomainError, InvalidInput
 
@@ -44,6 +45,12 @@ def message_for(error: Exception) -> str:
         f"Something went wrong on my side (incident `{incident}`); nothing was changed. "
         "Try again in a moment."
     )
+
+
+def form_error(text: str) -> str:
+    """An error shown on a form: Slack shows those as plain text, so our mrkdwn would show
+    as &lt; and <@U1> literally."""
+    return to_plain(text)[:2000]
 
 
 def tell_privately(
@@ -80,13 +87,12 @@ def report(
     not_acked = ack is not None and ack.response is None
     if not_acked and body.get("type") == "view_submission":
         field = error.field if isinstance(error, InvalidInput) else None
-        if field:
-            return BoltResponse(
-                status=200, body={"response_action": "errors", "errors": {field: text[:2000]}}
-            )
         return BoltResponse(
             status=200,
-            body={"response_action": "errors", "errors": {_first_block_id(body): text[:2000]}},
+            body={
+                "response_action": "errors",
+                "errors": {field or _first_block_id(body): form_error(text)},
+            },
         )
     if not_acked and body.get("command"):
         return BoltResponse(

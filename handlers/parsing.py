@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from handlers.text import escape, from_slack, truncate
+from handlers.text import escape, from_slack, truncate, typed_length
+from models.checklist import MAX_ITEM_LENGTH
 from models.errors import InvalidInput
 from models.release import ApproverKind
 from models.releases import ApproverSpec
@@ -145,10 +146,12 @@ def _usage_error(problem: str, subcommand: str) -> InvalidInput:
 
 
 def parse(text: str) -> Command:
-    if len(text) > MAX_COMMAND_TEXT:
+    # Counted as typed: Slack's escaping makes each & < > four or five characters.
+    typed = typed_length(text)
+    if typed > MAX_COMMAND_TEXT:
         raise InvalidInput(
-            f"That command is {len(text)} characters long; keep it under {MAX_COMMAND_TEXT} "
-            "(put long notes in a document and link to it)."
+            f"That command is {typed} characters long; write at most {MAX_COMMAND_TEXT} "
+            "characters (put long notes in a document and link to it)."
         )
     text = text.strip()
     if not text:
@@ -325,8 +328,11 @@ def parse_checklist(rest: str) -> ChecklistAdd:
     item = from_slack(item)
     if not item:
         raise _usage_error("Write the item's text after `add`.", "checklist")
-    if len(item) > 150:
-        raise InvalidInput("Keep a checklist item under 150 characters.")
+    if len(item) > MAX_ITEM_LENGTH:
+        raise InvalidInput(
+            f"A checklist item can have at most {MAX_ITEM_LENGTH} characters; that one has "
+            f"{len(item)}. Keep it short and link to the details."
+        )
     return ChecklistAdd(ref=ref, item=item)
 
 

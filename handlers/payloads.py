@@ -65,6 +65,22 @@ class ChecklistBlock(_Payload):
             raise InvalidInput("That checklist is out of date: open the release again.") from None
 
 
+class ListPage(_Payload):
+    """The "Show more" button of `/release list`: where the next page starts."""
+
+    offset: int = Field(ge=0, le=100_000)
+
+    def encode(self) -> str:
+        return str(self.offset)
+
+    @classmethod
+    def parse(cls, value: object) -> ListPage:
+        try:
+            return cls(offset=int(str(value)))
+        except (ValidationError, ValueError):
+            raise InvalidInput(STALE_BUTTON) from None
+
+
 class FormMetadata(_Payload):
     """A modal's `private_metadata`: which release it changes, or where a new one goes,
     and where to answer the person privately."""

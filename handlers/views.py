@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 
 from handlers import directory, ids, operations, parsing
 from handlers.deps import Deps
-from handlers.errors import in_background
+from handlers.errors import form_error, in_background
 from handlers.payloads import FormMetadata
 from handlers.proposing import create_release
 from handlers.text import clean_plain
@@ -43,7 +43,7 @@ class FieldErrors:
         try:
             return fn()
         except InvalidInput as error:
-            self.errors[error.field or field] = error.message[:2000]
+            self.errors[error.field or field] = form_error(error.message)
             return None
 
 
@@ -123,7 +123,7 @@ def _register_reason_modal(
         try:
             reason = releases.clean_reason(reason, required=True)
         except InvalidInput as error:
-            ack(response_action="errors", errors={ids.FIELD_REASON: error.message})
+            ack(response_action="errors", errors={ids.FIELD_REASON: form_error(error.message)})
             return
         form = submitted_form(deps, body, view)
         ack()

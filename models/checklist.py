@@ -10,8 +10,10 @@ DEFAULT_CHECKLIST: tuple[str, ...] = (
     "Stakeholders informed",
 )
 
-MAX_ITEM_LENGTH = 150  # a checkbox option's text is limited to 150 characters by Slack
-MAX_ITEMS = 10  # a checkboxes element holds at most 10 options
+# Characters as typed. A checkbox shows at most 75 (escaping included), so the renderer cuts
+# a longer item's label and shows its whole text above the checkboxes.
+MAX_ITEM_LENGTH = 150
+MAX_ITEMS = 10  # in the default checklist; a release may add items up to 30
 
 
 def parse_checklist_setting(text: str) -> tuple[str, ...]:

@@ -68,6 +68,8 @@ def _signable_rows(
     release: Release, approvers: list[Approver], actor_id: str, actor_groups: set[str]
 ) -> list[Approver]:
     """The sign-offs this person may give: their own, and their groups' (never the owner's)."""
+    if not approvers:
+        raise NotAllowed(f"{release.ref} needs no sign-off.")
     if actor_id == release.owner_id:
         raise NotAllowed(
             f"You own {release.ref}, so you can't sign it off: that is for "

@@ -39,8 +39,10 @@ from slack_sdk.models.views import View
 
 __all__ = [
     "DEFAULT_TOKEN",
+    "REFUSALS",
     "Call",
     "FakeSlack",
+    "blocks_text_length",
     "Surface",
     "validate_blocks",
     "validate_message",
@@ -55,10 +57,37 @@ MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MAX_MESSAGE_TEXT = 40_000
 MAX_MODAL_TEXT = 24  # title / submit / close
+MAX_SECTION_TEXT = 3000
+MAX_SECTION_FIELDS = 10
 MAX_SECTION_FIELD_TEXT = 2000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_ID = 255  # block_id, action_id
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
 MAX_OPTION_TEXT = 75
+MAX_OPTION_DESCRIPTION = 75
 MAX_OPTION_VALUE = 150
 MAX_CHOICE_OPTIONS = 10  # checkboxes / radio_buttons
+# Slack refuses a message whose blocks hold about this much text in all (msg_blocks_too_long):
+# every text object counts, raw, with its <@U…> and <!date^…> tokens.
+MAX_BLOCKS_TEXT = 12_000
+
+# Errors by which Slack refuses what a bot sent it (its blocks, view or message), as opposed
+# to errors about the world (not_in_channel, user_not_found…): a test must never see one.
+REFUSALS = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_arguments",
+        "invalid_attachments",
+        "invalid_payload",
+        "invalid_json",
+        "msg_blocks_too_long",
+        "msg_too_long",
+        "no_text",
+    }
+)
 
 # A status meaning: close the connection without answering (see drop_reply_next).
 DROPPED = -1
@@ -103,6 +132,15 @@ def _check_text_objects(node: Any, pointer: str, errors: list[str]) -> None:
             _check_text_objects(value, f"{pointer}/{index}", errors)
 
 
+def _check_length(obj: Any, limit: int, pointer: str, errors: list[str]) -> None:
+    """A string, or a text object's text, must have at most `limit` characters."""
+    text = obj.get("text") if isinstance(obj, dict) else obj
+    if isinstance(obj, dict):
+        pointer = f"{pointer}/text"
+    if isinstance(text, str) and len(text) > limit:
+        errors.append(_err(f"must be less than {limit + 1} characters", pointer))
+
+
 def _check_options(element: dict[str, Any], pointer: str, errors: list[str]) -> None:
     etype = element.get("type")
     option_lists: list[tuple[str, Any]] = [("options", element.get("options"))]
@@ -129,15 +167,12 @@ def _check_options(element: dict[str, Any], pointer: str, errors: list[str]) -> 
             text = option.get("text")
             if etype in _PLAIN_OPTION_ELEMENTS:
                 _check_plain_text(text, f"{optr}/text", errors)
-            if isinstance(text, dict) and len(str(text.get("text", ""))) > MAX_OPTION_TEXT:
-                errors.append(
-                    _err(f"must be less than {MAX_OPTION_TEXT + 1} characters", f"{optr}/text")
-                )
-            value = option.get("value")
-            if isinstance(value, str) and len(value) > MAX_OPTION_VALUE:
-                errors.append(
-                    _err(f"must be less than {MAX_OPTION_VALUE + 1} characters", f"{optr}/value")
-                )
+                _check_plain_text(option.get("description"), f"{optr}/description", errors)
+            _check_length(text, MAX_OPTION_TEXT, f"{optr}/text", errors)
+            _check_length(
+                option.get("description"), MAX_OPTION_DESCRIPTION, f"{optr}/description", errors
+            )
+            _check_length(option.get("value"), MAX_OPTION_VALUE, f"{optr}/value", errors)
 
 
 def _validate_element(element: Any, pointer: str) -> list[str]:
@@ -157,8 +192,11 @@ def _validate_element(element: Any, pointer: str) -> list[str]:
     ]
     if "placeholder" in element:
         _check_plain_text(element["placeholder"], f"{pointer}/placeholder", errors)
+    _check_length(element.get("action_id"), MAX_ID, f"{pointer}/action_id", errors)
     if etype == "button":
         _check_plain_text(element.get("text"), f"{pointer}/text", errors)
+        _check_length(element.get("text"), MAX_BUTTON_TEXT, f"{pointer}/text", errors)
+        _check_length(element.get("value"), MAX_BUTTON_VALUE, f"{pointer}/value", errors)
     confirm = element.get("confirm")
     if isinstance(confirm, dict):
         for key in ("title", "confirm", "deny"):
@@ -189,11 +227,19 @@ def _validate_block(raw: Any, pointer: str) -> list[str]:
         for key in sorted(set(raw) - set(parsed.attributes))
     )
 
+    _check_length(raw.get("block_id"), MAX_ID, f"{pointer}/block_id", errors)
     if btype in ("actions", "context"):
         elements = raw.get("elements")
         if isinstance(elements, list):
             if not elements:
                 errors.append(_err("must provide at least 1 item", f"{pointer}/elements"))
+            if btype == "context" and len(elements) > MAX_CONTEXT_ELEMENTS:
+                errors.append(
+                    _err(
+                        f"no more than {MAX_CONTEXT_ELEMENTS} items allowed",
+                        f"{pointer}/elements",
+                    )
+                )
             seen_action_ids: set[str] = set()
             for index, element in enumerate(elements):
                 eptr = f"{pointer}/elements/{index}"
@@ -218,18 +264,15 @@ def _validate_block(raw: Any, pointer: str) -> list[str]:
     elif btype == "section":
         if "accessory" in raw:
             errors.extend(_validate_element(raw["accessory"], f"{pointer}/accessory"))
+        _check_length(raw.get("text"), MAX_SECTION_TEXT, f"{pointer}/text", errors)
         fields = raw.get("fields")
         if isinstance(fields, list):
+            if len(fields) > MAX_SECTION_FIELDS:
+                errors.append(
+                    _err(f"no more than {MAX_SECTION_FIELDS} items allowed", f"{pointer}/fields")
+                )
             for index, item in enumerate(fields):
-                if isinstance(item, dict) and len(str(item.get("text", ""))) > (
-                    MAX_SECTION_FIELD_TEXT
-                ):
-                    errors.append(
-                        _err(
-                            f"must be less than {MAX_SECTION_FIELD_TEXT + 1} characters",
-                            f"{pointer}/fields/{index}/text",
-                        )
-                    )
+                _check_length(item, MAX_SECTION_FIELD_TEXT, f"{pointer}/fields/{index}", errors)
     elif btype == "input":
         if "element" in raw:
             errors.extend(_validate_element(raw["element"], f"{pointer}/element"))
@@ -237,6 +280,7 @@ def _validate_block(raw: Any, pointer: str) -> list[str]:
         _check_plain_text(raw.get("hint"), f"{pointer}/hint", errors)
     elif btype == "header":
         _check_plain_text(raw.get("text"), f"{pointer}/text", errors)
+        _check_length(raw.get("text"), MAX_HEADER_TEXT, f"{pointer}/text", errors)
     elif btype == "image" and not raw.get("image_url") and not raw.get("slack_file"):
         errors.append(_err("must provide image_url or slack_file", pointer))
     return errors
@@ -269,6 +313,19 @@ def validate_blocks(blocks: Any, *, surface: Surface = "message", pointer: str =
                 seen_block_ids[block_id] = index
     _check_text_objects(blocks, base, errors)
     return errors
+
+
+def blocks_text_length(node: Any) -> int:
+    """The characters of every text object in `node`, as Slack counts them for
+    msg_blocks_too_long: raw text, markup tokens included."""
+    if isinstance(node, dict):
+        own = node.get("text") if node.get("type") in _TEXT_TYPES else None
+        return (len(own) if isinstance(own, str) else 0) + sum(
+            blocks_text_length(value) for value in node.values()
+        )
+    if isinstance(node, list):
+        return sum(blocks_text_length(value) for value in node)
+    return 0
 
 
 def validate_view(view: Any) -> list[str]:
@@ -334,6 +391,11 @@ def validate_message(
         errors = validate_blocks(blocks, surface="message")
         if errors:
             return "invalid_blocks", list(dict.fromkeys(errors))
+        length = blocks_text_length(blocks)
+        if length > MAX_BLOCKS_TEXT:
+            return "msg_blocks_too_long", [
+                f"the blocks hold {length} characters of text (max {MAX_BLOCKS_TEXT})"
+            ]
     if isinstance(text, str) and len(text) > MAX_MESSAGE_TEXT:
         return "msg_too_long", [f"text is {len(text)} characters (max {MAX_MESSAGE_TEXT})"]
     if require_content and not text and not blocks and not args.get("attachments"):
@@ -357,10 +419,20 @@ class Call:
     method: str
     args: dict[str, Any]
     error: str | None = None
+    detail: tuple[str, ...] = ()  # Slack's "errors" for a refusal: what, and where
+
+    def __str__(self) -> str:
+        outcome = f"{self.error} {list(self.detail)}" if self.error else "ok"
+        return f"{self.method}: {outcome}"
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def refused(self) -> bool:
+        """Slack refused what was sent: its blocks, view or message (any invalid_… too)."""
+        return self.error is not None and (self.error in REFUSALS or "invalid" in self.error)
 
 
 class _SlackError(Exception):
@@ -655,7 +727,8 @@ class FakeSlack:
 
     def _take_injection(self, method: str) -> _Injection | None:
         queue = self._injections.get(method)
-        return queue.popleft() if queue else None
+        injection = queue.popleft() if queue else None
+        return None if injection is not None and injection.kind == "pass" else injection
 
     # ---- directory -------------------------------------------------------------------------
 
@@ -842,7 +915,8 @@ class FakeSlack:
                         result = self._methods[method](args)
                     except _SlackError as exc:
                         result = exc.payload()
-            self._record(Call(method, args, None if result.get("ok") else str(result["error"])))
+            error = None if result.get("ok") else str(result["error"])
+            self._record(Call(method, args, error, tuple(result.get("errors") or ())))
         if injection is not None and injection.kind == "drop":
             return DROPPED, result, extra_headers
         return status, result, extra_headers
@@ -863,7 +937,7 @@ class FakeSlack:
             delete = _truthy(body.get("delete_original"))
             problem = validate_message(body, require_content=not delete)
             if problem is not None:
-                self._record(Call("response_url", args, problem[0]))
+                self._record(Call("response_url", args, problem[0], tuple(problem[1])))
                 return 400, problem[0]
             self._apply_response(target, body, delete)
             self._record(Call("response_url", args))

@@ -75,9 +75,10 @@ class Harness:
         self.wait()
         self.server.stop()
         self.bot.close()
-        # Whatever a test did, Slack must never have refused the bot's Block Kit.
-        refused = [c for c in self.slack.calls() if c.error and "invalid" in c.error]
-        assert not refused, f"Slack refused: {refused}"
+        # Whatever a test did, Slack must never have refused the bot's Block Kit or message
+        # (invalid_blocks, msg_blocks_too_long…), on any method or response_url.
+        refused = [str(c) for c in self.slack.calls() if c.refused]
+        assert not refused, "Slack refused: " + "\n".join(refused)
 
     # --- driving the bot ----------------------------------------------------------------
 
@@ -158,12 +159,13 @@ class Harness:
     ) -> None:
         """Tick (or untick) one item as a person would, in the message as it is now."""
         message = self.checklist(release)
-        element = next(
-            e
+        # The checkbox group (ten items each) that holds this item.
+        block, element = next(
+            (b, e)
             for b in message["blocks"]
             if b["type"] == "actions"
             for e in b["elements"]
-            if e["type"] == "checkboxes"
+            if e["type"] == "checkboxes" and any(o["value"] == str(position) for o in e["options"])
         )
         ticked = {o["value"] for o in element.get("initial_options") or []}
         ticked = ticked | {str(position)} if checked else ticked - {str(position)}
@@ -172,6 +174,7 @@ class Harness:
             release.channel_id,
             user_id=user_id,
             action_id="release_checklist",
+            block_id=block["block_id"],
             selected_values=sorted(ticked),
         )
         assert response.status_code == 200

@@ -193,6 +193,7 @@ def _find_one(
     types: tuple[str, ...],
     action_id: str,
     value: str | None = None,
+    block_id: str | None = None,
     where: str,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     matches = [
@@ -201,9 +202,12 @@ def _find_one(
         if element.get("type") in types
         and element.get("action_id") == action_id
         and (value is None or element.get("value") == value)
+        and (block_id is None or block.get("block_id") == block_id)
     ]
-    what = f"{'/'.join(types)} with action_id={action_id!r}" + (
-        f" and value={value!r}" if value is not None else ""
+    what = (
+        f"{'/'.join(types)} with action_id={action_id!r}"
+        + (f" and value={value!r}" if value is not None else "")
+        + (f" in block {block_id!r}" if block_id is not None else "")
     )
     if not matches:
         raise AssertionError(f"no {what} in {where}; elements present: {_describe(blocks)}")
@@ -728,13 +732,19 @@ class SignedSlackClient:
         user_id: str,
         action_id: str,
         selected_values: list[str],
+        block_id: str | None = None,
         response_url: str | None = None,
         retry_num: int | None = None,
     ) -> httpx.Response:
-        """Leave exactly ``selected_values`` ticked in the message's checkboxes element."""
+        """Leave exactly ``selected_values`` ticked in the message's checkboxes element (the
+        one in block ``block_id`` when several share the action id)."""
         where = f"message {message.get('ts')}"
         block, element = _find_one(
-            message.get("blocks"), types=("checkboxes",), action_id=action_id, where=where
+            message.get("blocks"),
+            types=("checkboxes",),
+            action_id=action_id,
+            block_id=block_id,
+            where=where,
         )
         selected = [_pick_option(element, v, where) for v in selected_values]
         block_id = self._block_id(block)

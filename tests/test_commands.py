@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
 
+from handlers import ids
+from handlers.text import escape
+from models import releases
 from models.audit import AuditEvent
 from models.release import Approver, ChecklistItem, ReleaseStatus
-from tests.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text
+from models.releases import Proposal
+from tests.harness import CHANNEL, OWNER, TEAM, Harness, ahead, iso, rendered_text
 
 
 def propose(harness: Harness, text: str = "", **kwargs: object) -> str:
@@ -130,6 +135,19 @@ def test_huge_text_is_refused_before_anything_happens(harness: Harness) -> None:
     assert harness.releases() == []
 
 
+def test_command_length_counts_what_was_typed_not_slacks_escaping(harness: Harness) -> None:
+    head = f"propose payments 2.4.0 {iso(ahead())} notes: "
+    # Slack sends & < > as entities: 1,800 typed characters arrive as about 7,000.
+    notes = "a<b & c>d " * 180
+    harness.command(head + escape(notes))
+    [release] = harness.releases()
+    assert release.notes == notes.strip()
+    typed = head + "&" * 3100
+    reply = propose(harness, escape(typed))
+    assert f"That command is {len(typed)} characters long" in reply
+    assert "at most 3000 characters" in reply
+
+
 def test_notes_too_long_for_a_release_are_refused(harness: Harness) -> None:
     reply = propose(harness, f"propose payments 2.4.0 {iso(ahead())} notes: " + "y" * 2500)
     assert "keep them under 2000" in reply
@@ -186,6 +204,34 @@ def test_list_shows_open_releases_soonest_first(harness: Harness) -> None:
     text = harness.private_reply(harness.command("list"))
     assert text.index("sooner@1.0") < text.index("later@1.0")
     assert "gone@1.0" not in text
+
+
+def test_a_long_list_says_what_it_left_out_and_shows_more(harness: Harness) -> None:
+    with harness.session() as session:
+        for i in range(63):
+            releases.propose(
+                session,
+                Proposal(
+                    team_id=TEAM,
+                    owner_id=OWNER,
+                    channel_id=CHANNEL,
+                    service=f"svc{i:02d}",
+                    version="1.0",
+                    target_at=ahead(days=1) + timedelta(hours=i),
+                ),
+            )
+    url = harness.slack.new_response_url(channel_id=CHANNEL, user_id=OWNER)
+    harness.command("list", response_url=url)
+    first = harness.slack.ephemerals(CHANNEL, OWNER)[-1]["message"]
+    text = rendered_text(first)
+    assert "svc00@1.0" in text and "svc49@1.0" in text and "svc50@1.0" not in text
+    assert "Showing 1–50 of 63, soonest first" in text
+    harness.click(first, ids.LIST_MORE, user_id=OWNER, is_ephemeral=True)
+    second = harness.slack.ephemerals(CHANNEL, OWNER)[-1]["message"]
+    text = rendered_text(second)
+    assert "svc49@1.0" not in text and "svc50@1.0" in text and "svc62@1.0" in text
+    assert "Showing 51–63 of 63" in text
+    assert ids.LIST_MORE not in json.dumps(second["blocks"])
 
 
 def test_list_with_nothing_planned_says_so(harness: Harness) -> None:

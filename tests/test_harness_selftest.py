@@ -1,4 +1,5 @@
-"""Tests of the test harness itself (FakeSlack + SignedSlackClient); no bot involved."""
+"""Tests of the test harness itself: FakeSlack, SignedSlackClient, and the check that fails a
+test whenever Slack refused what the bot sent."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
 from tests.fake_slack import FakeSlack, validate_blocks, validate_view
+from tests.harness import Harness
 from tests.slack_requests import SignedSlackClient, build_view_state, sign
 
 SECRET = "selftest-secret"
@@ -198,6 +200,116 @@ def test_rejects_unknown_block_type_and_element(fake: FakeSlack) -> None:
     assert post(fake, "chat.postMessage", channel="C1", blocks=[bad_element])["ok"] is False
 
 
+def md(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
+
+
+def checkbox(option: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "elements": [{"type": "checkboxes", "action_id": "c", "options": [option]}],
+    }
+
+
+def button(**fields: Any) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "elements": [{"type": "button", "action_id": "b", "text": plain("Go"), **fields}],
+    }
+
+
+# Each of Slack's limits: a builder of one block holding `n` of what is limited, and the limit.
+LIMITS: dict[str, tuple[Any, int]] = {
+    "option text": (lambda n: checkbox({"text": md("x" * n), "value": "1"}), 75),
+    "option description": (
+        lambda n: checkbox({"text": md("x"), "value": "1", "description": md("d" * n)}),
+        75,
+    ),
+    "checkbox options": (
+        lambda n: {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "checkboxes",
+                    "action_id": "c",
+                    "options": [{"text": md(f"o{i}"), "value": str(i)} for i in range(n)],
+                }
+            ],
+        },
+        10,
+    ),
+    "context elements": (lambda n: {"type": "context", "elements": [md("x")] * n}, 10),
+    "section fields": (lambda n: {"type": "section", "fields": [md("x")] * n}, 10),
+    "section field text": (lambda n: {"type": "section", "fields": [md("x" * n)]}, 2000),
+    "section text": (lambda n: section("x" * n), 3000),
+    "header text": (lambda n: {"type": "header", "text": plain("x" * n)}, 150),
+    "block_id": (lambda n: {**section("x"), "block_id": "b" * n}, 255),
+    "action_id": (
+        lambda n: {
+            "type": "actions",
+            "elements": [{"type": "button", "action_id": "a" * n, "text": plain("Go")}],
+        },
+        255,
+    ),
+    "button text": (lambda n: button(text=plain("x" * n)), 75),
+    "button value": (lambda n: button(value="v" * n), 2000),
+}
+
+
+@pytest.mark.parametrize("what", sorted(LIMITS))
+def test_refuses_what_slack_refuses_at_each_limit(fake: FakeSlack, what: str) -> None:
+    build, limit = LIMITS[what]
+    at_limit = post(fake, "chat.postMessage", channel="C1", text="x", blocks=[build(limit)])
+    assert at_limit["ok"], at_limit
+    over = post(fake, "chat.postMessage", channel="C1", text="x", blocks=[build(limit + 1)])
+    assert over["ok"] is False and over["error"] == "invalid_blocks", over
+    assert over["errors"]
+
+
+def test_counts_every_text_of_a_message_against_msg_blocks_too_long(
+    fake: FakeSlack, web: WebClient
+) -> None:
+    # Tokens count as Slack sends them, not as they are shown.
+    mention = "<@U_OWNER> <!date^1800000000^{date_short_pretty} {time}|2027-01-15 08:00 UTC> "
+    text = (mention * 60)[:3000]
+    four = [section(text)] * 4  # 12,000 characters: the most Slack takes
+    assert post(fake, "chat.postMessage", channel="C1", text="x", blocks=four)["ok"]
+    with_button = [*four, button()]  # one more text object: a button's
+    refused = post(fake, "chat.postMessage", channel="C1", text="x", blocks=with_button)
+    assert refused["error"] == "msg_blocks_too_long"
+    ts = web.chat_postMessage(channel="C1", text="x")["ts"]
+    assert post(fake, "chat.update", channel="C1", ts=ts, blocks=with_button)["error"] == (
+        "msg_blocks_too_long"
+    )
+    url = fake.new_response_url(channel_id="C1")
+    assert WebhookClient(url).send(text="x", blocks=with_button).body == "msg_blocks_too_long"
+    refused = [c.method for c in fake.calls() if c.refused]
+    assert refused == ["chat.postMessage", "chat.update", "response_url"]
+
+
+def test_a_test_fails_when_slack_refused_the_bots_blocks(
+    database_url: str, fake_slack: FakeSlack
+) -> None:
+    web = WebClient(token=fake_slack.token, base_url=fake_slack.api_url)
+    too_long = [section("x" * 3000)] * 5
+    with (
+        pytest.raises(AssertionError, match="msg_blocks_too_long"),
+        Harness(database_url, fake_slack),
+        pytest.raises(SlackApiError),
+    ):
+        web.chat_postMessage(channel="C1", text="x", blocks=too_long)
+    fake_slack.clear()
+    with pytest.raises(AssertionError, match="invalid_blocks"), Harness(database_url, fake_slack):
+        WebhookClient(fake_slack.new_response_url(channel_id="C1")).send(
+            text="x",
+            blocks=[checkbox({"text": md("x"), "value": "1", "description": md("d" * 76)})],
+        )
+
+
 def test_rejects_what_slack_sdk_misses() -> None:
     assert validate_blocks([section("")])  # empty text object
     assert validate_blocks([{"type": "header", "text": {"type": "mrkdwn", "text": "hi"}}])
@@ -292,6 +404,11 @@ def test_fail_next(fake: FakeSlack, web: WebClient) -> None:
     assert failed.value.response["error"] == "channel_not_found"
     assert web.chat_postMessage(channel="C1", text="hi")["ok"]
     assert [c.error for c in fake.calls("chat.postMessage")] == ["channel_not_found", None]
+    fake.fail_next("chat.postMessage", "fatal_error", after=1)
+    assert web.chat_postMessage(channel="C1", text="hi")["ok"]
+    with pytest.raises(SlackApiError):
+        web.chat_postMessage(channel="C1", text="hi")
+    assert web.chat_postMessage(channel="C1", text="hi")["ok"]
 
 
 def test_rate_limit_is_retried_by_slack_sdk(fake: FakeSlack) -> None:

@@ -13,7 +13,7 @@ from handlers import ids
 from models.audit import AuditEvent
 from models.history import ProductionRecord
 from models.release import Approver, ReleaseStatus
-from tests.fake_slack import FakeSlack
+from tests.fake_slack import FakeSlack, blocks_text_length, validate_message
 from tests.harness import OWNER, Harness, ahead, iso, rendered_text
 
 ANNOUNCE = "CANNOUNCE"
@@ -65,7 +65,7 @@ def test_big_bang_release_end_to_end(harness: Harness) -> None:
 
     tick_all(harness)
     checklist = rendered_text(harness.checklist(release))
-    assert "5/5 items done" in checklist and "ticked by <@U_OWNER>" in checklist
+    assert "5/5 items done" in checklist and "*5* by <@U_OWNER>" in checklist
 
     harness.click(harness.checklist(release), ids.GO, user_id=OWNER)
     release = harness.release("payments@2.4.0")
@@ -201,6 +201,13 @@ def test_only_the_owner_may_update(harness: Harness) -> None:
     assert harness.release("payments@2.4.0").version == "2.4.0"
 
 
+def test_a_release_without_approvers_needs_no_sign_off(harness: Harness) -> None:
+    propose(harness, "")
+    for user_id in ("U_QA", OWNER):
+        reply = harness.private_reply(harness.command("withdraw payments@2.4.0", user_id=user_id))
+        assert "payments@2.4.0 needs no sign-off" in reply and "nobody" not in reply
+
+
 def test_a_signer_may_withdraw_before_go(harness: Harness) -> None:
     propose(harness, "<@U_QA|qa>")
     approve_all(harness, users=("U_QA",))
@@ -244,7 +251,42 @@ def test_unticking_is_recorded_and_ticks_by_two_people_do_not_clobber(harness: H
         actions = [e.action for e in session.exec(select(AuditEvent).order_by(AuditEvent.id))]
     assert actions.count("checklist_ticked") == 2 and actions.count("checklist_unticked") == 1
     text = rendered_text(harness.checklist(release))
-    assert "1/5 items done" in text and "ticked by <@U_QA>" in text
+    assert "1/5 items done" in text and "*2* by <@U_QA>" in text
+
+
+def checkboxes(message: dict) -> list[dict]:
+    return [
+        e
+        for b in message["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["type"] == "checkboxes"
+    ]
+
+
+def ticked(message: dict) -> set[str]:
+    return {o["value"] for e in checkboxes(message) for o in e.get("initial_options") or []}
+
+
+def test_ticks_by_several_people_show_on_the_checklist(harness: Harness) -> None:
+    release = propose(harness)
+    harness.tick(release, 0)
+    harness.tick(release, 2, user_id="U_QA")
+    message = harness.checklist(release)
+    assert ticked(message) == {"0", "2"}
+    text = rendered_text(message)
+    assert "2/5 items done" in text
+    assert "*1* by <@U_OWNER> <!date^" in text and "*3* by <@U_QA> <!date^" in text
+    harness.tick(release, 4, user_id="U_PM")
+    harness.tick(release, 0, user_id="U_QA", checked=False)
+    message = harness.checklist(release)
+    assert ticked(message) == {"2", "4"}
+    text = rendered_text(message)
+    assert "2/5 items done" in text and "*5* by <@U_PM>" in text and "<@U_OWNER>" not in text
+    # Who ticked what and when stays in the history too.
+    status = harness.private_reply(harness.command("status payments@2.4.0"))
+    assert "<@U_OWNER> ticked: Release notes written" in status
+    assert "<@U_QA> unticked: Release notes written" in status
 
 
 def test_checklist_add_item(harness: Harness) -> None:
@@ -434,3 +476,95 @@ def test_an_edit_form_saved_after_the_go_is_refused(harness: Harness) -> None:
     harness.submit_modal(ids.EDIT_MODAL, user_id=OWNER, notes="too late")
     assert "can't be changed now" in private(harness)
     assert harness.release("payments@2.4.0").notes == ""
+
+
+def slack_escaped(text: str) -> str:
+    """What Slack sends for text a person typed: & < > as entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def assert_within_slack_limits(message: dict) -> None:
+    """Beyond what the fake refuses: the message keeps clear of Slack's fuzzy total."""
+    assert validate_message({"text": "x", "blocks": message["blocks"]}) is None
+    assert blocks_text_length(message["blocks"]) <= 10_000
+    assert len(message["blocks"]) <= 50
+
+
+def test_thirty_long_items_full_of_markup_fit_every_message(harness: Harness) -> None:
+    release = propose(harness)
+    # The largest checklist: 30 items (5 defaults + 25) of 150 typed characters, each a
+    # run of & < > that escaping makes four times as long.
+    items = [f"{i:02d} " + ("&<>" * 50)[:147] for i in range(25)]
+    for item in items:
+        harness.command(f"checklist payments@2.4.0 add {slack_escaped(item)}")
+    one_more = harness.command("checklist payments@2.4.0 add one too many")
+    assert "at most 30 items" in harness.private_reply(one_more)
+    people = (OWNER, "U_QA", "U_PM")
+    for position in range(30):
+        harness.tick(release, position, user_id=people[position % 3])
+    message = harness.checklist(release)
+    assert_within_slack_limits(message)
+    assert ticked(message) == {str(p) for p in range(30)}
+    text = rendered_text(message)
+    assert "30/30 items done" in text
+    for number in (1, 6, 30):
+        assert f"*{number}* by <@{people[(number - 1) % 3]}> <!date^" in text
+    labels = [o["text"]["text"] for e in checkboxes(message) for o in e["options"]]
+    assert labels[0] == "1. Release notes written"
+    assert labels[29].startswith("30. 24 &amp;&lt;&gt;") and labels[29].endswith("…")
+    assert all(len(label) <= 75 for label in labels)
+    # A long item's whole text (or as much as Slack takes) is above its checkbox.
+    assert "*30.* 24 &amp;&lt;&gt;&amp;" in text
+
+    approve_all(harness)
+    harness.command("nogo payments@2.4.0 " + slack_escaped(("<!channel> & " * 50)[:500]))
+    assert harness.release("payments@2.4.0").status == ReleaseStatus.NO_GO
+    assert_within_slack_limits(harness.checklist(release))
+    status = harness.command("status payments@2.4.0")
+    harness.private_reply(status)
+    assert_within_slack_limits(harness.slack.calls("response_url")[-1].args)
+    status_text = rendered_text(harness.slack.calls("response_url")[-1].args)
+    assert "*30.* 24 &amp;" in status_text and "— <@U_PM>" in status_text
+
+    harness.command(f"update payments@2.4.0 when={iso(ahead(days=3))}")
+    approve_all(harness)
+    harness.command("go payments@2.4.0")
+    release = harness.release("payments@2.4.0")
+    assert release.status == ReleaseStatus.GO
+    for message in (harness.checklist(release), harness.card(release)):
+        assert_within_slack_limits(message)
+    assert "*30.* 24 &amp;" in rendered_text(harness.checklist(release))
+    assert all(c.ok for c in harness.slack.calls("chat.update"))
+
+
+def test_a_long_default_checklist_item(database_url: str, fake_slack: FakeSlack) -> None:
+    long = (
+        "Release notes written & reviewed by product, support and legal, customer-facing "
+        "changes announced on the status page <before> the window opens"
+    )
+    assert len(long) <= 150
+    with Harness(database_url, fake_slack, RELEASEBOT_CHECKLIST=f"{long};On-call aware") as h:
+        release = propose(h, "<@U_QA|qa>")
+        message = h.checklist(release)
+        labels = [o["text"]["text"] for e in checkboxes(message) for o in e["options"]]
+        assert labels == ["1. Release notes written &amp; reviewed…", "2. On-call aware"]
+        assert "*1.* " + slack_escaped(long) in rendered_text(message)
+        h.tick(release, 0, user_id="U_QA")
+        h.tick(release, 1)
+        approve_all(h, users=("U_QA",))
+        assert "2/2 items done" in rendered_text(h.checklist(release))
+        h.command("go payments@2.4.0")
+        assert h.release("payments@2.4.0").status == ReleaseStatus.GO
+        assert h.cards_posted() == 2  # the card and the announcement; nothing left behind
+
+
+def test_a_checklist_item_too_long_is_refused_in_typed_characters(harness: Harness) -> None:
+    release = propose(harness)
+    # 150 typed characters are fine, however long Slack's escaping makes them.
+    harness.command("checklist payments@2.4.0 add " + slack_escaped("&" * 150))
+    assert "0/6 items done" in rendered_text(harness.checklist(release))
+    reply = harness.private_reply(
+        harness.command("checklist payments@2.4.0 add " + slack_escaped("<" * 151))
+    )
+    assert "at most 150 characters" in reply and "151" in reply
+    assert "0/6 items done" in rendered_text(harness.checklist(release))

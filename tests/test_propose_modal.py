@@ -99,3 +99,31 @@ def test_a_retried_submission_creates_one_release(harness: Harness) -> None:
     assert first.status_code == retry.status_code == 200
     assert len(harness.releases()) == 1
     assert harness.cards_posted() == 1
+
+
+def test_form_errors_are_plain_text_as_slack_shows_them(harness: Harness) -> None:
+    # Slack shows a form's errors as plain text: no entities, mentions or links markup.
+    harness.slack.add_user("U_GONE", name="gone", deleted=True)
+    harness.command(f"propose checkout 3.1.0 {ahead():%Y-%m-%dT%H:%MZ}")
+    view = open_form(harness)
+    errors = submit(
+        harness,
+        view,
+        service="bad<&>",
+        version="3.1.0",
+        when=int(ahead(days=3).timestamp()),
+        approvers=["U_GONE"],
+    ).json()["errors"]
+    assert "“bad<&>” is not a service name" in errors[ids.FIELD_SERVICE]
+    assert errors[ids.FIELD_APPROVERS].startswith("@U_GONE is deactivated")
+    view = open_form(harness)
+    errors = submit(
+        harness, view, service="checkout", version="3.1.0", when=int(ahead(days=3).timestamp())
+    ).json()["errors"]
+    [release] = harness.releases()
+    assert (
+        f"checkout@3.1.0 already exists (approved) {release.permalink}."
+        in (errors[ids.FIELD_VERSION])
+    )
+    for error in errors.values():
+        assert not any(markup in error for markup in ("&lt;", "&amp;", "<@", "<http"))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from handlers.text import escape, escape_inline
-from models.release import Approver, Release, ReleaseStatus, SignOffState
+from handlers.text import escape, escape_inline, fit_lines
+from models.release import Approver, ChecklistItem, Release, ReleaseStatus, SignOffState
 
 STATUS_EMOJI = {
     ReleaseStatus.PROPOSED: ":hourglass_flowing_sand:",
@@ -79,3 +80,22 @@ def sign_off_line(approver: Approver) -> str:
     else:
         line += " pending"
     return line
+
+
+def checklist_lines(
+    items: Sequence[ChecklistItem], limit: int, *, most: int | None = None
+) -> list[str]:
+    """`☑ 3. Release notes written — @who` per item, the texts cut (longest first) so that
+    every line fits in `limit` characters, each line at most `most`."""
+    heads = [
+        f"{':ballot_box_with_check:' if item.checked else ':white_large_square:'} *{n}.* "
+        for n, item in enumerate(items, 1)
+    ]
+    tails = [f" — {user(item.checked_by)}" if item.checked else "" for item in items]
+    overhead = [len(h) + len(t) for h, t in zip(heads, tails, strict=True)]
+    texts = fit_lines(
+        [escape(item.text) for item in items],
+        limit - sum(overhead),
+        most=None if most is None else most - max(overhead, default=0),
+    )
+    return [h + t + w for h, t, w in zip(heads, texts, tails, strict=True)]

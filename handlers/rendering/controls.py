@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
-    Block,
     ButtonElement,
     CheckboxesElement,
     ConfirmObject,
@@ -17,11 +16,13 @@ from slack_sdk.models.blocks import (
 
 from handlers import ids
 from handlers.payloads import ChecklistBlock, ReleaseButton
-from handlers.rendering.common import slack_date, user
+from handlers.rendering.limits import OPTION_TEXT
 from handlers.text import escape, truncate
 from models.release import ChecklistItem, Release, ReleaseStatus
 
 CHECKBOXES_PER_ELEMENT = 10
+# A long item's checkbox shows its number and first words; its whole text is above.
+SHORT_LABEL = 40
 
 
 def _button(
@@ -101,34 +102,39 @@ def edit_button(release: Release) -> ButtonElement:
     return _button("Edit", ids.EDIT, release)
 
 
-def checklist_controls(release: Release, items: Sequence[ChecklistItem]) -> list[Block]:
-    blocks: list[Block] = []
-    for start in range(0, len(items), CHECKBOXES_PER_ELEMENT):
-        chunk = items[start : start + CHECKBOXES_PER_ELEMENT]
-        options = [_item_option(item) for item in chunk]
-        checked = [o for o, item in zip(options, chunk, strict=True) if item.checked]
-        element = CheckboxesElement(
-            action_id=ids.CHECKLIST,
-            options=options,
-            initial_options=checked or None,
-        )
-        block_id = ChecklistBlock(release=release.uid, start=start).encode()
-        blocks.append(ActionsBlock(block_id=block_id, elements=[element]))
-    return blocks
+def item_label(number: int, item: ChecklistItem) -> str:
+    """A checkbox's text: `3. Release notes written`, whole when it fits Slack's 75
+    characters (as rendered: escaping makes `&` five), else cut short. A cut item's whole
+    text is shown above its checkboxes."""
+    label = _whole_label(number, item)
+    return label if len(label) <= OPTION_TEXT else truncate(label, SHORT_LABEL)
 
 
-def _item_option(item: ChecklistItem) -> Option:
-    description = None
-    if item.checked and item.checked_at:
-        description = MarkdownTextObject(
-            text=f"ticked by {user(item.checked_by)} "
-            f"{slack_date(item.checked_at, '{date_short_pretty} {time}')}"
-        )
-    return Option(
-        value=str(item.position),
-        text=MarkdownTextObject(text=truncate(escape(item.text), 150)),
-        description=description,
+def item_fits(number: int, item: ChecklistItem) -> bool:
+    return len(_whole_label(number, item)) <= OPTION_TEXT
+
+
+def _whole_label(number: int, item: ChecklistItem) -> str:
+    return f"{number}. {escape(item.text)}"
+
+
+def checklist_checkboxes(
+    release: Release, start: int, items: Sequence[ChecklistItem]
+) -> ActionsBlock:
+    """Items `start`… (at most ten, Slack's limit per checkbox group), numbered from start+1.
+
+    Who ticked an item is not shown here: an option's description holds 75 characters, too
+    few for a mention and a date token."""
+    options = [
+        Option(value=str(item.position), text=MarkdownTextObject(text=item_label(start + i, item)))
+        for i, item in enumerate(items, 1)
+    ]
+    checked = [o for o, item in zip(options, items, strict=True) if item.checked]
+    element = CheckboxesElement(
+        action_id=ids.CHECKLIST, options=options, initial_options=checked or None
     )
+    block_id = ChecklistBlock(release=release.uid, start=start).encode()
+    return ActionsBlock(block_id=block_id, elements=[element])
 
 
 def decision_actions(release: Release) -> ActionsBlock:

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
 
-from handlers.rendering.common import rollout_label, slack_date, status_label, user
-from handlers.rendering.controls import checklist_controls, decision_actions, rollout_actions
+from handlers.rendering.common import (
+    checklist_lines,
+    rollout_label,
+    slack_date,
+    status_label,
+    user,
+)
+from handlers.rendering.controls import (
+    CHECKBOXES_PER_ELEMENT,
+    checklist_checkboxes,
+    decision_actions,
+    item_fits,
+    rollout_actions,
+)
+from handlers.rendering.limits import MESSAGE_TEXT, SECTION_TEXT, text_length, within_budget
 from handlers.rendering.messages import md
-from handlers.text import escape, join_lines
-from models.release import Release, ReleaseStatus
+from handlers.text import escape, fit_lines
+from models.release import ChecklistItem, Release, ReleaseStatus
 from models.releases import ReleaseView
+
+TICK_DATE = "{date_short_pretty} {time}"
+# The longest line of a ten-line section, so that the section stays within Slack's limit.
+_LINE = SECTION_TEXT // CHECKBOXES_PER_ELEMENT - 1
 
 BEFORE_DECISION = (
     ReleaseStatus.PROPOSED,
@@ -27,21 +46,10 @@ def checklist_blocks(view: ReleaseView) -> list[Block]:
     release = view.release
     done = len(view.checklist) - len(view.open_items)
     signed = len(view.approvers) - len(view.pending_approvers)
-    blocks: list[Block] = [
+    head: list[Block] = [
         SectionBlock(text=md(f"*Go/no-go checklist* for *{escape(release.ref)}*")),
     ]
-    if release.state in BEFORE_DECISION or release.state == ReleaseStatus.NO_GO:
-        blocks += checklist_controls(release, view.checklist)
-    else:
-        lines = [
-            (":ballot_box_with_check: " if item.checked else ":white_large_square: ")
-            + escape(item.text)
-            + (f" — {user(item.checked_by)}" if item.checked else "")
-            for item in view.checklist
-        ]
-        if lines:
-            blocks.append(SectionBlock(text=md(join_lines(lines, 3000))))
-    blocks.append(
+    tail: list[Block] = [
         ContextBlock(
             elements=[
                 md(
@@ -50,12 +58,12 @@ def checklist_blocks(view: ReleaseView) -> list[Block]:
                 )
             ]
         )
-    )
+    ]
     if release.state in BEFORE_DECISION:
-        blocks.append(decision_actions(release))
+        tail.append(decision_actions(release))
     elif release.state == ReleaseStatus.NO_GO:
         why = f": {escape(release.status_reason)}" if release.status_reason else ""
-        blocks.append(
+        tail.append(
             SectionBlock(
                 text=md(
                     f":no_entry: *No-go* by {user(release.status_by)}{why}\n"
@@ -65,8 +73,64 @@ def checklist_blocks(view: ReleaseView) -> list[Block]:
             )
         )
     else:
-        blocks.append(SectionBlock(text=md(f"*Decision:* {status_label(release)}")))
+        tail.append(SectionBlock(text=md(f"*Decision:* {status_label(release)}")))
+    if release.state in BEFORE_DECISION or release.state == ReleaseStatus.NO_GO:
+        body = _tickable(release, view.checklist, head + tail)
+    else:
+        body = _decided(view.checklist, head + tail)
+    return within_budget(head + body + tail)
+
+
+def _groups(items: Sequence[ChecklistItem]) -> list[tuple[int, Sequence[ChecklistItem]]]:
+    """Items by tens (a checkbox group holds ten), with the index of the first."""
+    return [
+        (start, items[start : start + CHECKBOXES_PER_ELEMENT])
+        for start in range(0, len(items), CHECKBOXES_PER_ELEMENT)
+    ]
+
+
+def _tickable(release: Release, items: Sequence[ChecklistItem], others: list[Block]) -> list[Block]:
+    """Per ten items: the whole text of those too long for a checkbox, the checkboxes, and
+    who ticked which when. The long texts share what room the message has left."""
+    groups = _groups(items)
+    controls = [checklist_checkboxes(release, start, chunk) for start, chunk in groups]
+    ticks = [_ticks(start, chunk) for start, chunk in groups]
+    fixed = others + controls + [t for t in ticks if t is not None]
+    long = [(n, item) for n, item in enumerate(items, 1) if not item_fits(n, item)]
+    prefixes = [f"*{n}.* " for n, _ in long]
+    texts = fit_lines(
+        [escape(item.text) for _, item in long],
+        MESSAGE_TEXT - text_length(fixed) - sum(map(len, prefixes)),
+        most=_LINE - max(map(len, prefixes), default=0),
+    )
+    whole = {n: p + t for (n, _), p, t in zip(long, prefixes, texts, strict=True)}
+    blocks: list[Block] = []
+    for (start, chunk), control, tick in zip(groups, controls, ticks, strict=True):
+        mine = [whole[n] for n in range(start + 1, start + len(chunk) + 1) if n in whole]
+        if mine:
+            blocks.append(SectionBlock(text=md("\n".join(mine))))
+        blocks.append(control)
+        if tick is not None:
+            blocks.append(tick)
     return blocks
+
+
+def _ticks(start: int, chunk: Sequence[ChecklistItem]) -> ContextBlock | None:
+    entries = [
+        f"*{n}* by {user(item.checked_by)} {slack_date(item.checked_at, TICK_DATE)}"
+        for n, item in enumerate(chunk, start + 1)
+        if item.checked_at is not None
+    ]
+    return ContextBlock(elements=[md("Ticked " + " · ".join(entries))]) if entries else None
+
+
+def _decided(items: Sequence[ChecklistItem], others: list[Block]) -> list[Block]:
+    """After the decision: every item with who ticked it, ten to a section."""
+    lines = checklist_lines(items, MESSAGE_TEXT - text_length(others), most=_LINE)
+    return [
+        SectionBlock(text=md("\n".join(lines[start : start + CHECKBOXES_PER_ELEMENT])))
+        for start in range(0, len(lines), CHECKBOXES_PER_ELEMENT)
+    ]
 
 
 def announcement_text(release: Release) -> str:

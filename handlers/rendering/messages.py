@@ -8,6 +8,7 @@ from datetime import datetime
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
@@ -16,8 +17,11 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from handlers import ids
 from handlers.parsing import USAGE
+from handlers.payloads import ListPage
 from handlers.rendering.common import (
+    checklist_lines,
     ref,
     rollout_label,
     sign_off_line,
@@ -26,6 +30,14 @@ from handlers.rendering.common import (
     user,
 )
 from handlers.rendering.controls import edit_button, sign_off_actions
+from handlers.rendering.limits import (
+    FIELD_TEXT,
+    MESSAGE_BLOCKS,
+    MESSAGE_TEXT,
+    SECTION_TEXT,
+    text_length,
+    within_budget,
+)
 from handlers.text import escape, join_lines, truncate
 from models.audit import AuditEvent
 from models.history import ProductionRecord
@@ -33,9 +45,12 @@ from models.lifecycle import EDITABLE
 from models.release import Release, ReleaseStatus
 from models.releases import ReleaseView
 
-SECTION_LIMIT = 3000
-FIELD_LIMIT = 2000
-MAX_MESSAGE_BLOCKS = 50
+SECTION_LIMIT = SECTION_TEXT
+FIELD_LIMIT = FIELD_TEXT
+MAX_MESSAGE_BLOCKS = MESSAGE_BLOCKS
+LIST_PAGE = 50
+_LIST_LINE = 400  # a release's line in the list (ids of 64 characters make it long)
+_LIST_TEXT = MESSAGE_TEXT - 1000  # the lines of a page; the rest is header, count, button
 
 
 def md(text: str, limit: int = SECTION_LIMIT) -> MarkdownTextObject:
@@ -92,7 +107,7 @@ def card_blocks(view: ReleaseView) -> list[Block]:
             ]
         )
     )
-    return blocks
+    return within_budget(blocks)
 
 
 def sign_offs_text(view: ReleaseView) -> str:
@@ -121,20 +136,24 @@ def status_blocks(
                 ]
             )
         )
-    if view.checklist:
-        lines = [
-            f"{':ballot_box_with_check:' if item.checked else ':white_large_square:'} "
-            f"{escape(item.text)}"
-            for item in view.checklist
-        ]
-        blocks.append(SectionBlock(text=md(join_lines(["*Checklist*", *lines], SECTION_LIMIT))))
-    blocks.append(DividerBlock())
-    blocks.append(SectionBlock(text=md(timeline_text(events))))
+    tail: list[Block] = []
     if view.release.permalink:
-        blocks.append(
+        tail.append(
             ContextBlock(elements=[md(f"<{view.release.permalink}|Open the release thread>")])
         )
-    return blocks
+    # The checklist and the history share the room the card leaves; the history is cut to
+    # its latest events, the checklist keeps every item and cuts long ones.
+    room = MESSAGE_TEXT - text_length(blocks + tail)
+    if view.checklist:
+        heading = "*Checklist*\n"
+        share = room // 2 if events else room
+        lines = checklist_lines(view.checklist, min(SECTION_LIMIT, share) - len(heading))
+        checklist = SectionBlock(text=md(heading + "\n".join(lines)))
+        blocks.append(checklist)
+        room -= text_length([checklist])
+    blocks.append(DividerBlock())
+    blocks.append(SectionBlock(text=md(timeline_text(events, min(SECTION_LIMIT, room)))))
+    return within_budget(blocks + tail)
 
 
 _EVENT_WORDS = {
@@ -167,7 +186,7 @@ def timeline_line(event: AuditEvent) -> str:
     return f"{slack_date(event.at, '{date_short_pretty} {time}')} {actor}{words}{detail}"
 
 
-def timeline_text(events: Sequence[AuditEvent]) -> str:
+def timeline_text(events: Sequence[AuditEvent], limit: int = SECTION_LIMIT) -> str:
     if not events:
         return "*History*\nNothing recorded yet."
     lines = [timeline_line(e) for e in events]
@@ -175,7 +194,7 @@ def timeline_text(events: Sequence[AuditEvent]) -> str:
     kept: list[str] = []
     used = len("*History*\n") + 40
     for line in reversed(lines):
-        if used + len(line) + 1 > SECTION_LIMIT:
+        if used + len(line) + 1 > limit:
             kept.append(f"…{len(lines) - len(kept)} earlier events")
             break
         kept.append(line)
@@ -183,7 +202,9 @@ def timeline_text(events: Sequence[AuditEvent]) -> str:
     return "*History*\n" + "\n".join(reversed(kept))
 
 
-def list_blocks(releases: Sequence[Release], now: datetime) -> list[Block]:
+def list_blocks(releases: Sequence[Release], now: datetime, offset: int = 0) -> list[Block]:
+    """One page of `releases` from `offset`: as many as fit (at most LIST_PAGE), how many
+    there are, and a button for the next page when some are left."""
     if not releases:
         return [
             SectionBlock(
@@ -192,25 +213,50 @@ def list_blocks(releases: Sequence[Release], now: datetime) -> list[Block]:
                 )
             )
         ]
+    lines: list[str] = []
+    used = 0
+    for r in releases[offset : offset + LIST_PAGE]:
+        line = truncate(
+            f"*{ref(r)}* — {status_label(r)} — {slack_date(r.target_at)} — {user(r.owner_id)}"
+            + (" :warning: overdue" if r.target_at < now and not r.state.is_in_flight else ""),
+            _LIST_LINE,
+        )
+        if lines and used + len(line) + 1 > _LIST_TEXT:
+            break
+        lines.append(line)
+        used += len(line) + 1
+    shown_to = offset + len(lines)
     blocks: list[Block] = [HeaderBlock(text=PlainTextObject(text="Upcoming releases"))]
-    lines = [
-        f"*{ref(r)}* — {status_label(r)} — {slack_date(r.target_at)} — {user(r.owner_id)}"
-        + (" :warning: overdue" if r.target_at < now and not r.state.is_in_flight else "")
-        for r in releases
+    # Ten lines a section: within 3,000 characters each, and few blocks.
+    blocks += [
+        SectionBlock(text=md("\n".join(lines[start : start + 10])))
+        for start in range(0, len(lines), 10)
     ]
-    # Several lines per section keeps long lists within the 50-block limit.
-    chunk: list[str] = []
-    size = 0
-    for line in lines:
-        if chunk and (size + len(line) + 1 > SECTION_LIMIT or len(chunk) >= 10):
-            blocks.append(SectionBlock(text=md("\n".join(chunk))))
-            chunk, size = [], 0
-        chunk.append(truncate(line, SECTION_LIMIT))
-        size += len(line) + 1
-    if chunk:
-        blocks.append(SectionBlock(text=md("\n".join(chunk))))
-    blocks.append(ContextBlock(elements=[md("`/release status <service@version>` for details")]))
-    return blocks[:MAX_MESSAGE_BLOCKS]
+    blocks.append(
+        ContextBlock(
+            elements=[
+                md(
+                    f"Showing {offset + 1}–{shown_to} of {len(releases)}, soonest first · "
+                    "`/release status <service@version>` for details"
+                )
+            ]
+        )
+    )
+    left = len(releases) - shown_to
+    if left > 0:
+        blocks.append(
+            ActionsBlock(
+                block_id="list-more",
+                elements=[
+                    ButtonElement(
+                        text=PlainTextObject(text=f"Show more ({left} left)"),
+                        action_id=ids.LIST_MORE,
+                        value=ListPage(offset=shown_to).encode(),
+                    )
+                ],
+            )
+        )
+    return blocks
 
 
 def help_blocks() -> list[Block]:
