@@ -94,7 +94,9 @@ def _http_date(value: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-Scope = tuple[str, str | None, str | None]  # team, channel filter, service filter
+# Keyed by token: it fixes the workspace and the filter, and also the person, whose
+# private releases (owned or to approve) make two people's feeds of one filter differ.
+CacheKey = int
 
 
 class ValidatorCache:
@@ -107,22 +109,22 @@ class ValidatorCache:
     shows within `max_age`. Full responses always carry freshly computed validators.
     """
 
-    def __init__(self, max_age: timedelta = timedelta(seconds=30), size: int = 1024) -> None:
+    def __init__(self, max_age: timedelta = timedelta(seconds=30), size: int = 10_000) -> None:
         self.max_age = max_age
         self.size = size
-        self._entries: dict[Scope, tuple[int | None, Validators, datetime]] = {}
+        self._entries: dict[CacheKey, tuple[int | None, Validators, datetime]] = {}
         self._lock = threading.Lock()
 
-    def get(self, scope: Scope, marker: int | None, now: datetime) -> Validators | None:
+    def get(self, key: CacheKey, marker: int | None, now: datetime) -> Validators | None:
         with self._lock:
-            entry = self._entries.get(scope)
+            entry = self._entries.get(key)
         if entry is None or entry[0] != marker or now >= entry[2]:
             return None
         return entry[1]
 
     def put(
         self,
-        scope: Scope,
+        key: CacheKey,
         marker: int | None,
         validators: Validators,
         fingerprint: Fingerprint,
@@ -133,8 +135,8 @@ class ValidatorCache:
             valid_until = min(valid_until, fingerprint.next_drop)
         with self._lock:
             if len(self._entries) >= self.size:
-                self._entries.clear()  # rare: as many filtered feeds as `size` at once
-            self._entries[scope] = (marker, validators, valid_until)
+                self._entries.clear()  # rare: as many polled links as `size` at once
+            self._entries[key] = (marker, validators, valid_until)
 
 
 @dataclass(frozen=True)
@@ -155,16 +157,16 @@ def load_feed(
         token = calendar.resolve_token(session, raw_token)
         if token is None:
             return FeedOutcome()
-        scope: Scope = (token.team_id, token.channel_id, token.service)
+        assert token.id is not None
         marker = calendar.change_marker(session, token.team_id) if cache is not None else None
         if cache is not None and conditions.present:
-            cached = cache.get(scope, marker, now)
+            cached = cache.get(token.id, marker, now)
             if cached is not None and conditions.not_modified(cached):
                 return FeedOutcome(cached)
         fingerprint = calendar.feed_fingerprint(session, token, now)
         validators = validators_for(token, fingerprint, now)
         if cache is not None:
-            cache.put(scope, marker, validators, fingerprint, now)
+            cache.put(token.id, marker, validators, fingerprint, now)
         if conditions.not_modified(validators):
             return FeedOutcome(validators)
         # Same snapshot as the fingerprint, so the ETag describes exactly these bytes.

@@ -68,3 +68,20 @@ def test_when_slack_will_not_say_the_channel_counts_as_private(harness: Harness)
     assert harness.release("payments@2.4.0").private
     assert not listed(harness, "U_OTHER", channel_id="C_ELSEWHERE")
     assert listed(harness, "U_OTHER")  # in its own channel it shows
+
+
+def test_two_people_polling_one_feed_each_get_their_own_validators(harness: Harness) -> None:
+    harness.command(f"propose checkout 1.0 {iso(ahead())}")  # public: both see it
+    outsider, approver = subscribe(harness, user_id="U_OTHER"), subscribe(harness, user_id="U_QA")
+    outsider_etag = fetch(harness, outsider).headers["etag"]
+    approver_etag = fetch(harness, approver).headers["etag"]
+    assert fetch(harness, outsider, **{"If-None-Match": outsider_etag}).status_code == 304
+
+    propose_in_private(harness)  # U_QA approves it; U_OTHER may not see it
+    for _ in range(3):  # the outsider keeps polling
+        polled = fetch(harness, outsider, **{"If-None-Match": outsider_etag})
+        assert polled.status_code == 304
+    changed = fetch(harness, approver, **{"If-None-Match": approver_etag})
+    assert changed.status_code == 200 and b"payments 2.4.0" in changed.content
+    assert fetch(harness, outsider, **{"If-None-Match": outsider_etag}).status_code == 304
+    assert b"payments 2.4.0" not in fetch(harness, outsider).content
