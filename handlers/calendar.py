@@ -40,8 +40,9 @@ def calendar_reply(
             now=deps.clock(),
         )
         filtered = service is not None or command.channel_id is not None
+        # What the feed will show this person: a release hidden from them counts as none.
         empty = filtered and not calendar.has_releases(
-            session, team_id, service=service, channel_id=command.channel_id
+            session, team_id, user_id, service=service, channel_id=command.channel_id
         )
     webcal, https = feed_urls(deps.config.public_url, token)
     blocks = [

@@ -127,15 +127,21 @@ def resolve_token(session: Session, raw: str) -> CalendarToken | None:
 
 
 def _scope(token: CalendarToken) -> list[ColumnElement[bool]]:
-    """The token's workspace, narrowed to its channel or service if it has one; private
-    releases only where the token's owner may see them (a channel's feed was asked for
-    by naming the channel, which only its members can)."""
-    clauses = [col(Release.team_id) == token.team_id]
-    clauses.append(visible_to(Viewer(token.user_id, token.channel_id)))
-    if token.channel_id is not None:
-        clauses.append(col(Release.channel_id) == token.channel_id)
-    if token.service is not None:
-        clauses.append(col(Release.service) == token.service)
+    return _filter(token.team_id, token.user_id, channel_id=token.channel_id, service=token.service)
+
+
+def _filter(
+    team_id: str, user_id: str, *, channel_id: str | None, service: str | None
+) -> list[ColumnElement[bool]]:
+    """The workspace, narrowed to a channel or service if asked; private releases only
+    where the person may see them (a channel's feed was asked for by naming the channel,
+    which only its members can)."""
+    clauses = [col(Release.team_id) == team_id]
+    clauses.append(visible_to(Viewer(user_id, channel_id)))
+    if channel_id is not None:
+        clauses.append(col(Release.channel_id) == channel_id)
+    if service is not None:
+        clauses.append(col(Release.service) == service)
     return clauses
 
 
@@ -318,15 +324,17 @@ def change_marker(session: Session, team_id: str) -> int | None:
 
 
 def has_releases(
-    session: Session, team_id: str, *, service: str | None = None, channel_id: str | None = None
+    session: Session,
+    team_id: str,
+    user_id: str,
+    *,
+    service: str | None = None,
+    channel_id: str | None = None,
 ) -> bool:
-    """Whether any release matches a feed filter (to warn about a typo'd service)."""
-    query = select(Release.id).where(Release.team_id == team_id)
-    if service is not None:
-        query = query.where(Release.service == service)
-    if channel_id is not None:
-        query = query.where(Release.channel_id == channel_id)
-    return session.exec(query.limit(1)).first() is not None
+    """Whether the person's feed with this filter has ever had a release (to warn about a
+    typo'd service): a release hidden from them counts as none."""
+    clauses = _filter(team_id, user_id, channel_id=channel_id, service=service)
+    return session.exec(select(Release.id).where(*clauses).limit(1)).first() is not None
 
 
 def calendar_name(token: CalendarToken) -> str:

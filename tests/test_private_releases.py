@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.harness import Harness, ahead, iso, rendered_text
 from tests.test_calendar_feed import fetch, subscribe
 
@@ -68,6 +70,26 @@ def test_when_slack_will_not_say_the_channel_counts_as_private(harness: Harness)
     assert harness.release("payments@2.4.0").private
     assert not listed(harness, "U_OTHER", channel_id="C_ELSEWHERE")
     assert listed(harness, "U_OTHER")  # in its own channel it shows
+
+
+def _without_link(reply: str, service: str) -> str:
+    return re.sub(r"/calendar/[\w-]+\.ics", "<link>", reply).replace(service, "<service>")
+
+
+def test_asking_for_a_link_a_hidden_release_reads_exactly_like_no_release(
+    harness: Harness,
+) -> None:
+    propose_in_private(harness)
+
+    def reply(text: str, user_id: str) -> str:
+        return harness.private_reply(harness.command(text, user_id=user_id))
+
+    hidden = reply("calendar payments", "U_OTHER")
+    assert "(none yet: check the spelling)" in hidden
+    assert _without_link(hidden, "payments") == _without_link(
+        reply("calendar billing", "U_OTHER"), "billing"
+    )
+    assert "none yet" not in reply("calendar payments", "U_QA")
 
 
 def test_two_people_polling_one_feed_each_get_their_own_validators(harness: Harness) -> None:
