@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.calendar_feed import ValidatorCache, calendar_endpoint
+from bot.membership import slack_membership
 from models.db import Database
 from models.types import utcnow
 
@@ -59,7 +60,7 @@ def create_web_app(bolt: App, db: Database, *, clock: Callable[[], datetime] = u
             # endpoint, so all unusable links get the very same 404. GET implies HEAD.
             Route(
                 "/calendar/{name:path}",
-                calendar_endpoint(db, clock, ValidatorCache()),
+                calendar_endpoint(db, clock, ValidatorCache(), slack_membership(bolt.client)),
                 methods=["GET"],
             ),
         ]
