@@ -3,7 +3,10 @@
 Calendar apps poll this every few minutes, so the common answer is 304. It costs two
 indexed lookups (the token, the workspace's change marker) while `ValidatorCache` holds
 the feed's validators, else one aggregate query (`models.calendar.feed_fingerprint`);
-the feed itself is only built when it changed. Any unusable link (unknown, revoked,
+the feed itself is only built when it changed. A channel's feed shows the channel's
+private releases only while its person is in the channel (`bot.membership`): asked of
+Slack at most every few minutes, and only when the feed holds releases that only members
+see (one more query while no answer is remembered). Any unusable link (unknown, revoked,
 malformed) gets the same 404, so a response never tells which.
 """
 
@@ -17,11 +20,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
 
 import anyio
+from sqlalchemy import Row
+from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.membership import ChannelMembership, Membership
 from models import calendar
 from models.calendar import Fingerprint
 from models.calendar_token import CalendarToken
@@ -47,9 +54,22 @@ class Validators:
         }
 
 
-def validators_for(token: CalendarToken, fingerprint: Fingerprint, now: datetime) -> Validators:
-    basis = f"{FEED_FORMAT}|{calendar.calendar_name(token)}|{fingerprint.etag_basis()}"
+def validators_for(
+    token: CalendarToken,
+    fingerprint: Fingerprint,
+    now: datetime,
+    membership: Membership | None = None,
+) -> Validators:
+    """`membership`: the person's standing in the token's channel, when the feed used it."""
+    in_channel = membership is not None and membership.member
+    basis = (
+        f"{FEED_FORMAT}|{calendar.calendar_name(token)}|{int(in_channel)}|"
+        f"{fingerprint.etag_basis()}"
+    )
     last_modified = fingerprint.last_modified(fallback=token.created_at, now=now)
+    if membership is not None:
+        # Joining or leaving shows or hides releases that did not change themselves.
+        last_modified = max(last_modified, min(membership.since, now))
     return Validators(
         etag='"' + hashlib.sha256(basis.encode()).hexdigest()[:32] + '"',
         last_modified=last_modified.astimezone(UTC).replace(microsecond=0),
@@ -94,7 +114,10 @@ def _http_date(value: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-Scope = tuple[str, str | None, str | None]  # team, channel filter, service filter
+# What decides a feed's validators besides the database: the token (its person, workspace
+# and filter: two people with one filter may see different private releases) and the
+# person's standing in the token's channel, if the feed asked about it.
+CacheKey = tuple[int, Membership | None]
 
 
 class ValidatorCache:
@@ -107,22 +130,22 @@ class ValidatorCache:
     shows within `max_age`. Full responses always carry freshly computed validators.
     """
 
-    def __init__(self, max_age: timedelta = timedelta(seconds=30), size: int = 1024) -> None:
+    def __init__(self, max_age: timedelta = timedelta(seconds=30), size: int = 10_000) -> None:
         self.max_age = max_age
         self.size = size
-        self._entries: dict[Scope, tuple[int | None, Validators, datetime]] = {}
+        self._entries: dict[CacheKey, tuple[int | None, Validators, datetime]] = {}
         self._lock = threading.Lock()
 
-    def get(self, scope: Scope, marker: int | None, now: datetime) -> Validators | None:
+    def get(self, key: CacheKey, marker: int | None, now: datetime) -> Validators | None:
         with self._lock:
-            entry = self._entries.get(scope)
+            entry = self._entries.get(key)
         if entry is None or entry[0] != marker or now >= entry[2]:
             return None
         return entry[1]
 
     def put(
         self,
-        scope: Scope,
+        key: CacheKey,
         marker: int | None,
         validators: Validators,
         fingerprint: Fingerprint,
@@ -133,8 +156,8 @@ class ValidatorCache:
             valid_until = min(valid_until, fingerprint.next_drop)
         with self._lock:
             if len(self._entries) >= self.size:
-                self._entries.clear()  # rare: as many filtered feeds as `size` at once
-            self._entries[scope] = (marker, validators, valid_until)
+                self._entries.clear()  # rare: as many polled links as `size` at once
+            self._entries[key] = (marker, validators, valid_until)
 
 
 @dataclass(frozen=True)
@@ -143,36 +166,84 @@ class FeedOutcome:
     body: bytes | None = None  # None (with validators): not modified
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """What a full answer needs, read in one snapshot; built after the session closes."""
+
+    validators: Validators
+    releases: list[Row[Any]]
+    approvers: dict[int, list[Row[Any]]]
+    name: str
+
+
 def load_feed(
     db: Database,
     raw_token: str,
     now: datetime,
     conditions: Conditions,
     cache: ValidatorCache | None = None,
+    members: ChannelMembership | None = None,
 ) -> FeedOutcome:
-    """Blocking: the token, the validators and, only if needed, the feed itself."""
+    """Blocking: the token, the validators and, only if needed, the feed itself.
+
+    Without `members`, nobody counts as in a feed's channel: its private releases stay out.
+    """
     with db.read_session() as session:
         token = calendar.resolve_token(session, raw_token)
         if token is None:
             return FeedOutcome()
-        scope: Scope = (token.team_id, token.channel_id, token.service)
-        marker = calendar.change_marker(session, token.team_id) if cache is not None else None
-        if cache is not None and conditions.present:
-            cached = cache.get(scope, marker, now)
-            if cached is not None and conditions.not_modified(cached):
-                return FeedOutcome(cached)
-        fingerprint = calendar.feed_fingerprint(session, token, now)
-        validators = validators_for(token, fingerprint, now)
-        if cache is not None:
-            cache.put(scope, marker, validators, fingerprint, now)
-        if conditions.not_modified(validators):
-            return FeedOutcome(validators)
-        # Same snapshot as the fingerprint, so the ETag describes exactly these bytes.
-        releases = calendar.feed_release_rows(session, token, now)
-        approvers = calendar.feed_approver_rows(session, token, now)
-        name = calendar.calendar_name(token)
-    body = build_feed(releases, approvers, calendar_name=name, now=now)
-    return FeedOutcome(validators, body)
+        membership: Membership | None = None
+        must_ask = False
+        if token.channel_id is not None and members is not None:
+            membership = members.cached(token.team_id, token.channel_id, token.user_id, now)
+            must_ask = membership is None and calendar.shown_only_to_members(session, token, now)
+        if not must_ask:
+            loaded = _load(session, token, membership, now, conditions, cache)
+    if must_ask:
+        # Slack is asked with no database session open: a slow answer holds no connection.
+        assert members is not None and token.channel_id is not None
+        membership = members.check(token.team_id, token.channel_id, token.user_id, now)
+        with db.read_session() as session:
+            token = calendar.resolve_token(session, raw_token)  # revoked meanwhile?
+            if token is None:
+                return FeedOutcome()
+            loaded = _load(session, token, membership, now, conditions, cache)
+    if isinstance(loaded, FeedOutcome):
+        return loaded
+    body = build_feed(loaded.releases, loaded.approvers, calendar_name=loaded.name, now=now)
+    return FeedOutcome(loaded.validators, body)
+
+
+def _load(
+    session: Session,
+    token: CalendarToken,
+    membership: Membership | None,
+    now: datetime,
+    conditions: Conditions,
+    cache: ValidatorCache | None,
+) -> FeedOutcome | _Loaded:
+    """A 304 (or 404) outcome, else the rows of the full answer."""
+    assert token.id is not None
+    in_channel = membership is not None and membership.member
+    key: CacheKey = (token.id, membership)
+    marker = calendar.change_marker(session, token.team_id) if cache is not None else None
+    if cache is not None and conditions.present:
+        cached = cache.get(key, marker, now)
+        if cached is not None and conditions.not_modified(cached):
+            return FeedOutcome(cached)
+    fingerprint = calendar.feed_fingerprint(session, token, now, in_channel=in_channel)
+    validators = validators_for(token, fingerprint, now, membership)
+    if cache is not None:
+        cache.put(key, marker, validators, fingerprint, now)
+    if conditions.not_modified(validators):
+        return FeedOutcome(validators)
+    # Same snapshot as the fingerprint, so the ETag describes exactly these bytes.
+    return _Loaded(
+        validators,
+        calendar.feed_release_rows(session, token, now, in_channel=in_channel),
+        calendar.feed_approver_rows(session, token, now, in_channel=in_channel),
+        calendar.calendar_name(token),
+    )
 
 
 def token_from_path(name: str) -> str | None:
@@ -193,7 +264,10 @@ def not_found() -> Response:
 
 
 def calendar_endpoint(
-    db: Database, clock: Callable[[], datetime], cache: ValidatorCache | None = None
+    db: Database,
+    clock: Callable[[], datetime],
+    cache: ValidatorCache | None = None,
+    members: ChannelMembership | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
     # Few threads: a burst of full builds (CPU-bound, under the GIL) must not starve the
     # Slack acks served by the same process; 304s are quick and wait little.
@@ -207,7 +281,7 @@ def calendar_endpoint(
             request.headers.get("if-none-match"), request.headers.get("if-modified-since")
         )
         outcome = await anyio.to_thread.run_sync(
-            load_feed, db, raw, clock(), conditions, cache, limiter=builders
+            load_feed, db, raw, clock(), conditions, cache, members, limiter=builders
         )
         if outcome.validators is None:
             return not_found()

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from bot.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from bot.calendar_feed import ValidatorCache, calendar_endpoint, redact
+from bot.membership import slack_membership
 from models.db import Database
 from models.types import utcnow
 
@@ -90,7 +91,7 @@ def create_web_app(
             # endpoint, so all unusable links get the very same 404. GET implies HEAD.
             Route(
                 "/calendar/{name:path}",
-                calendar_endpoint(db, clock, ValidatorCache()),
+                calendar_endpoint(db, clock, ValidatorCache(), slack_membership(bolt.client)),
                 methods=["GET"],
             ),
         ],

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from slack_sdk import WebClient
 from slack_sdk.models.blocks import ContextBlock, SectionBlock
 
-from handlers import parsing
+from handlers import directory, parsing
 from handlers.deps import Deps
 from handlers.rendering.messages import md, to_dicts
 from handlers.text import escape
@@ -22,14 +23,20 @@ def feed_urls(public_url: str, token: str) -> tuple[str, str]:
 
 
 def calendar_reply(
-    deps: Deps, team_id: str, user_id: str, command: parsing.Calendar
+    deps: Deps, client: WebClient, team_id: str, user_id: str, command: parsing.Calendar
 ) -> dict[str, Any]:
-    """Keyword arguments for the slash command's `ack(...)`: a private answer."""
+    """Keyword arguments for a private answer. A channel's link asks Slack whether the
+    person is in it, so the caller sends that one after the ack."""
     if command.revoke:
         with deps.db.session() as session:
             count = calendar.revoke_tokens(session, team_id, user_id, now=deps.clock())
         return _ephemeral(revoked_text(count), "Your calendar links")
     service = clean_service(command.service) if command.service is not None else None
+    # Asked before the transaction (a Slack call must not hold the database), and afresh.
+    # For this answer only: the feed asks again when it is fetched.
+    in_channel = command.channel_id is not None and bool(
+        directory.is_channel_member(client, command.channel_id, user_id)
+    )
     with deps.db.session() as session:
         token = calendar.issue_token(
             session,
@@ -40,12 +47,20 @@ def calendar_reply(
             now=deps.clock(),
         )
         filtered = service is not None or command.channel_id is not None
+        # What the feed will show this person: a release hidden from them counts as none.
         empty = filtered and not calendar.has_releases(
-            session, team_id, service=service, channel_id=command.channel_id
+            session,
+            team_id,
+            user_id,
+            service=service,
+            channel_id=command.channel_id,
+            in_channel=in_channel,
         )
     webcal, https = feed_urls(deps.config.public_url, token)
     blocks = [
-        SectionBlock(text=md(f"*Your release calendar*: {scope_text(command, service, empty)}")),
+        SectionBlock(
+            text=md(f"*Your release calendar*: {scope_text(command, service, empty, in_channel)}")
+        ),
         SectionBlock(
             text=md(
                 "Subscribe to it in your calendar app (Apple Calendar and Outlook open "
@@ -71,7 +86,11 @@ def calendar_reply(
     }
 
 
-def scope_text(command: parsing.Calendar, service: str | None, empty: bool) -> str:
+def scope_text(
+    command: parsing.Calendar, service: str | None, empty: bool, in_channel: bool = False
+) -> str:
+    """Names the channel only as `<#id>`: Slack shows a private channel's name to its
+    members alone."""
     if service is not None:
         what = f"releases of {escape(service)}"
     elif command.channel_id is not None:
@@ -80,6 +99,13 @@ def scope_text(command: parsing.Calendar, service: str | None, empty: bool) -> s
         what = "every release in this workspace"
     if empty:
         what += " (none yet" + (": check the spelling)" if service is not None else ")")
+    if command.channel_id is not None and not in_channel:
+        # Said to everyone outside the channel alike, private channel or not.
+        what += (
+            f". Slack doesn't list you as a member of <#{command.channel_id}>, so releases "
+            "only its members may see stay out of this feed; they show a few minutes "
+            "after you join"
+        )
     return (
         f"{what}. Cancelled releases stay {calendar.CANCELLED_KEPT.days} days, marked as "
         f"cancelled; past releases stay {calendar.PAST_KEPT.days} days."

@@ -83,8 +83,15 @@ def register(app: App, deps: Deps) -> None:
                 later(lambda: update_from_text(deps, client, actor, viewer, command))
             case parsing.ChecklistAdd(ref=ref, item=item):
                 on_release(ref, lambda rid: operations.add_item(deps, client, actor, rid, item))
+            case parsing.Calendar(channel_id=None):
+                ack(**calendar.calendar_reply(deps, client, team_id, actor.user_id, command))
             case parsing.Calendar():
-                ack(**calendar.calendar_reply(deps, team_id, str(body["user_id"]), command))
+                # A channel's link asks Slack who is in the channel: after the ack.
+                later(
+                    lambda: respond(
+                        **calendar.calendar_reply(deps, client, team_id, actor.user_id, command)
+                    )
+                )
             case _:
                 raise parsing.unknown_subcommand(str(body.get("text") or ""))
 

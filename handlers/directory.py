@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from handlers.text import escape
 from models.errors import InvalidInput
 from models.release import ApproverKind
 from models.releases import ApproverSpec
+
+logger = logging.getLogger(__name__)
 
 
 def user_timezone(client: WebClient, user_id: str) -> str | None:
@@ -131,3 +134,30 @@ def channel_is_private(client: WebClient, channel_id: str) -> bool:
     except SlackApiError:
         return True
     return bool(channel.get("is_private") or channel.get("is_im") or channel.get("is_mpim"))
+
+
+# conversations.members pages: Slack's largest; a channel too big for this many pages
+# reads as "not a member" (the safe answer) rather than as an endless walk.
+MEMBERS_PAGE = 1000
+MAX_MEMBER_PAGES = 50
+
+
+def is_channel_member(client: WebClient, channel_id: str, user_id: str) -> bool | None:
+    """Whether Slack lists the person among the channel's members; None when Slack won't
+    say (the bot is not in a private channel, an error, no answer), which callers treat as
+    no: being in a channel is what shows its private releases."""
+    cursor = ""
+    for _ in range(MAX_MEMBER_PAGES):
+        try:
+            response = client.conversations_members(
+                channel=channel_id, limit=MEMBERS_PAGE, cursor=cursor or None
+            )
+        except (SlackClientError, OSError) as exc:
+            logger.info("could not list the members of %s: %s", channel_id, exc)
+            return None
+        if user_id in (response.get("members") or []):
+            return True  # found: the remaining pages are not needed
+        cursor = str((response.get("response_metadata") or {}).get("next_cursor") or "")
+        if not cursor:
+            return False
+    return None

@@ -124,18 +124,38 @@ def resolve_token(session: Session, raw: str) -> CalendarToken | None:
 
 
 # --- what a feed shows ------------------------------------------------------------------
+# `in_channel`: whether a channel feed's person is in that channel, which the caller asks of
+# Slack (models never do); it defaults to no, so a caller that did not ask hides, not leaks.
 
 
-def _scope(token: CalendarToken) -> list[ColumnElement[bool]]:
-    """The token's workspace, narrowed to its channel or service if it has one; private
-    releases only where the token's owner may see them (a channel's feed was asked for
-    by naming the channel, which only its members can)."""
-    clauses = [col(Release.team_id) == token.team_id]
-    clauses.append(visible_to(Viewer(token.user_id, token.channel_id)))
-    if token.channel_id is not None:
-        clauses.append(col(Release.channel_id) == token.channel_id)
-    if token.service is not None:
-        clauses.append(col(Release.service) == token.service)
+def _scope(token: CalendarToken, in_channel: bool) -> list[ColumnElement[bool]]:
+    return _filter(
+        token.team_id,
+        token.user_id,
+        channel_id=token.channel_id,
+        service=token.service,
+        in_channel=in_channel,
+    )
+
+
+def _filter(
+    team_id: str,
+    user_id: str,
+    *,
+    channel_id: str | None,
+    service: str | None,
+    in_channel: bool,
+) -> list[ColumnElement[bool]]:
+    """A workspace's releases, narrowed to one channel or service if asked, that the person
+    may see: private ones where they are involved, and in a channel's own feed also those
+    of the channel while they are in it (`in_channel`, which the caller asks of Slack:
+    naming a channel is no proof of being in it)."""
+    clauses = [col(Release.team_id) == team_id]
+    clauses.append(visible_to(Viewer(user_id, channel_id if in_channel else None)))
+    if channel_id is not None:
+        clauses.append(col(Release.channel_id) == channel_id)
+    if service is not None:
+        clauses.append(col(Release.service) == service)
     return clauses
 
 
@@ -146,9 +166,9 @@ def _stale_cancelled(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _in_feed(token: CalendarToken, now: datetime) -> list[ColumnElement[bool]]:
+def _in_feed(token: CalendarToken, now: datetime, in_channel: bool) -> list[ColumnElement[bool]]:
     return [
-        *_scope(token),
+        *_scope(token, in_channel),
         col(Release.target_at) >= now - PAST_KEPT,
         not_(_stale_cancelled(now)),
     ]
@@ -158,19 +178,22 @@ _FEED_ORDER = (col(Release.target_at), col(Release.id))
 _APPROVER_ORDER = (col(Approver.release_id), col(Approver.position), col(Approver.id))
 
 
-def feed_releases(session: Session, token: CalendarToken, now: datetime) -> list[Release]:
+def feed_releases(
+    session: Session, token: CalendarToken, now: datetime, *, in_channel: bool = False
+) -> list[Release]:
     """The releases the token's feed shows, soonest first."""
-    return list(session.exec(select(Release).where(*_in_feed(token, now)).order_by(*_FEED_ORDER)))
+    query = select(Release).where(*_in_feed(token, now, in_channel)).order_by(*_FEED_ORDER)
+    return list(session.exec(query))
 
 
 def feed_approvers(
-    session: Session, token: CalendarToken, now: datetime
+    session: Session, token: CalendarToken, now: datetime, *, in_channel: bool = False
 ) -> dict[int, list[Approver]]:
     """Every feed release's approvers, in order, from one query (no per-release queries)."""
     rows = session.exec(
         select(Approver)
         .join(Release, col(Release.id) == col(Approver.release_id))
-        .where(*_in_feed(token, now))
+        .where(*_in_feed(token, now, in_channel))
         .order_by(*_APPROVER_ORDER)
     )
     return _by_release(rows)
@@ -181,20 +204,22 @@ def feed_approvers(
 # about as much as everything else together, and the feed only reads the values.
 
 
-def feed_release_rows(session: Session, token: CalendarToken, now: datetime) -> list[Row[Any]]:
+def feed_release_rows(
+    session: Session, token: CalendarToken, now: datetime, *, in_channel: bool = False
+) -> list[Row[Any]]:
     table = Release.__table__  # type: ignore[attr-defined]
-    query = sql_select(table).where(*_in_feed(token, now)).order_by(*_FEED_ORDER)
+    query = sql_select(table).where(*_in_feed(token, now, in_channel)).order_by(*_FEED_ORDER)
     return list(session.execute(query).all())
 
 
 def feed_approver_rows(
-    session: Session, token: CalendarToken, now: datetime
+    session: Session, token: CalendarToken, now: datetime, *, in_channel: bool = False
 ) -> dict[int, list[Row[Any]]]:
     table = Approver.__table__  # type: ignore[attr-defined]
     query = (
         sql_select(table)
         .join(Release, col(Release.id) == col(Approver.release_id))
-        .where(*_in_feed(token, now))
+        .where(*_in_feed(token, now, in_channel))
         .order_by(*_APPROVER_ORDER)
     )
     return _by_release(session.execute(query).all())
@@ -247,7 +272,9 @@ class Fingerprint:
         return min(max(moments, default=fallback), now)
 
 
-def feed_fingerprint(session: Session, token: CalendarToken, now: datetime) -> Fingerprint:
+def feed_fingerprint(
+    session: Session, token: CalendarToken, now: datetime, *, in_channel: bool = False
+) -> Fingerprint:
     """The feed's fingerprint in ONE query, so an unchanged feed is never built.
 
     An edit moves max(updated_at); a new release moves max(id) and the count; a release
@@ -261,7 +288,7 @@ def feed_fingerprint(session: Session, token: CalendarToken, now: datetime) -> F
     shown_cancelled = and_(shown, col(Release.status) == ReleaseStatus.CANCELLED.value)
     dropped_by_age = (
         sql_select(func.max(Release.target_at))
-        .where(*_scope(token), col(Release.target_at) < past_limit)
+        .where(*_scope(token, in_channel), col(Release.target_at) < past_limit)
         .scalar_subquery()
     )
     row = session.execute(
@@ -275,7 +302,7 @@ def feed_fingerprint(session: Session, token: CalendarToken, now: datetime) -> F
             dropped_by_age,
             func.min(case((shown, col(Release.target_at)))),
             func.min(case((shown_cancelled, col(Release.updated_at)))),
-        ).where(*_scope(token), col(Release.target_at) >= past_limit)
+        ).where(*_scope(token, in_channel), col(Release.target_at) >= past_limit)
     ).one()
     (
         count,
@@ -317,16 +344,32 @@ def change_marker(session: Session, team_id: str) -> int | None:
     return session.exec(select(func.max(AuditEvent.id)).where(AuditEvent.team_id == team_id)).one()
 
 
-def has_releases(
-    session: Session, team_id: str, *, service: str | None = None, channel_id: str | None = None
-) -> bool:
-    """Whether any release matches a feed filter (to warn about a typo'd service)."""
-    query = select(Release.id).where(Release.team_id == team_id)
-    if service is not None:
-        query = query.where(Release.service == service)
-    if channel_id is not None:
-        query = query.where(Release.channel_id == channel_id)
+def shown_only_to_members(session: Session, token: CalendarToken, now: datetime) -> bool:
+    """Whether the token's channel feed holds private releases its person sees only by being
+    in the channel: only then is their membership worth asking Slack about."""
+    if token.channel_id is None:
+        return False
+    query = select(Release.id).where(
+        *_in_feed(token, now, in_channel=True), not_(visible_to(Viewer(token.user_id)))
+    )
     return session.exec(query.limit(1)).first() is not None
+
+
+def has_releases(
+    session: Session,
+    team_id: str,
+    user_id: str,
+    *,
+    service: str | None = None,
+    channel_id: str | None = None,
+    in_channel: bool = False,
+) -> bool:
+    """Whether the person's feed with this filter has ever had a release (to warn about a
+    typo'd service): a release hidden from them counts as none."""
+    clauses = _filter(
+        team_id, user_id, channel_id=channel_id, service=service, in_channel=in_channel
+    )
+    return session.exec(select(Release.id).where(*clauses).limit(1)).first() is not None
 
 
 def calendar_name(token: CalendarToken) -> str:

@@ -16,6 +16,7 @@ Usage::
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import json
@@ -548,6 +549,10 @@ class FakeSlack:
         self.app_token = "xapp-1-test-app-token"
         self.socket_mode_url: str | None = None
         self._channels: dict[str, dict[str, Any]] = {}
+        # conversations.members: who is in each channel (none unless a test says so), and
+        # the most one page holds (Slack may return fewer than `limit`).
+        self._members: dict[str, list[str]] = {}
+        self.members_page_size = 1000
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -570,6 +575,7 @@ class FakeSlack:
             "conversations.info": self._conversations_info,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
+            "conversations.members": self._conversations_members,
         }
 
         if default_directory:
@@ -1326,6 +1332,38 @@ class FakeSlack:
         limit = int(args.get("limit") or 100)
         thread = [self._listed(m, args) for m in self.messages(channel, thread_ts=ts)]
         return {"ok": True, "messages": thread[:limit], "has_more": len(thread) > limit}
+
+    def set_channel_members(self, channel_id: str, members: Iterable[str]) -> None:
+        """Who conversations.members lists for the channel (replaces the previous list)."""
+        with self._cond:
+            self._members[channel_id] = list(members)
+
+    def _conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel_id = str(args.get("channel") or "")
+        if not channel_id:
+            raise _missing("channel")
+        if not channel_id.startswith(("C", "G", "D")):
+            raise _SlackError("channel_not_found")
+        try:
+            limit = int(args.get("limit") or 100)
+        except ValueError:
+            raise _SlackError("invalid_limit") from None
+        if not 1 <= limit <= 1000:
+            raise _SlackError("invalid_limit")
+        start = 0
+        if cursor := str(args.get("cursor") or ""):
+            try:
+                start = int(base64.b64decode(cursor).decode().removeprefix("offset:"))
+            except ValueError:
+                raise _SlackError("invalid_cursor") from None
+        members = self._members.get(channel_id, [])
+        end = start + min(limit, self.members_page_size)
+        next_cursor = base64.b64encode(f"offset:{end}".encode()).decode()
+        return {
+            "ok": True,
+            "members": members[start:end],
+            "response_metadata": {"next_cursor": next_cursor if end < len(members) else ""},
+        }
 
     def _usergroups_list(self, args: dict[str, Any]) -> dict[str, Any]:
         groups = [

@@ -22,6 +22,8 @@ SCHEMA = json.loads((Path(__file__).parent / "data" / "slack-app-manifest.schema
 SCOPE_OF_METHOD: dict[str, str | tuple[str, ...] | None] = {
     # Public channels need the first, private ones the second.
     "conversations_info": ("channels:read", "groups:read"),
+    # Also im:read / mpim:read for DMs, which `/release calendar #channel` can't name.
+    "conversations_members": ("channels:read", "groups:read"),
     "chat_postMessage": "chat:write",
     "chat_postEphemeral": "chat:write",
     "chat_update": "chat:write",
