@@ -63,7 +63,7 @@ def register(app: App, deps: Deps) -> None:
             case parsing.ListReleases():
                 later(lambda: respond(**list_reply(deps, team_id, viewer)))
             case parsing.RefCommand(name="status", ref=ref):
-                later(lambda: respond(**status_reply(deps, team_id, ref, viewer)))
+                later(lambda: respond(**status_reply(deps, client, team_id, ref, viewer)))
             case parsing.ProposeForm():
                 later(lambda: open_propose_modal(deps, client, body))
             case parsing.Propose():
@@ -104,16 +104,17 @@ def list_reply(deps: Deps, team_id: str, viewer: releases.Viewer) -> dict[str, A
     }
 
 
-def status_reply(deps: Deps, team_id: str, ref: str, viewer: releases.Viewer) -> dict[str, Any]:
+def status_reply(
+    deps: Deps, client: WebClient, team_id: str, ref: str, viewer: releases.Viewer
+) -> dict[str, Any]:
     with deps.db.read_session() as session:
         release = releases.find(session, team_id, ref, viewer)
         assert release.id is not None
         view = releases.load_view(session, release)
-        blocks = messages.status_blocks(
-            view,
-            audit.history(session, release.id),
-            history.current_version(session, team_id, release.service),
-        )
+        events = audit.history(session, release.id)
+        in_production = history.current_version(session, team_id, release.service)
+    # Slack is asked after the snapshot: no transaction waits on it.
+    blocks = messages.status_blocks(view, events, in_production, directory.unsignable(client, view))
     return {
         "response_type": "ephemeral",
         "blocks": messages.to_dicts(blocks),

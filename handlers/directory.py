@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -11,9 +12,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from handlers.text import escape
+from models import signers
 from models.errors import InvalidInput
-from models.release import ApproverKind
-from models.releases import ApproverSpec
+from models.lifecycle import EDITABLE
+from models.release import ApproverKind, SignOffState
+from models.releases import ApproverSpec, ReleaseView
+
+logger = logging.getLogger(__name__)
 
 
 def user_timezone(client: WebClient, user_id: str) -> str | None:
@@ -95,6 +100,34 @@ def _ask_members(client: WebClient, group_id: str) -> frozenset[str]:
             ) from None
         raise
     return frozenset(str(u) for u in response.get("users") or [])
+
+
+def members_of(
+    client: WebClient, group_ids: Iterable[str], *, fresh: bool = False
+) -> dict[str, frozenset[str]]:
+    """The members of each group, asked all at once (forms wait for this before their ack)."""
+    unique = list(dict.fromkeys(group_ids))
+    if not unique:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(unique))) as pool:
+        found = list(pool.map(lambda group: group_members(client, group, fresh=fresh), unique))
+    return dict(zip(unique, found, strict=True))
+
+
+def unsignable(client: WebClient, view: ReleaseView) -> list[signers.Unsignable]:
+    """Open sign-offs nobody may give any more, for the card to say so. Membership as
+    remembered briefly; a group Slack won't tell about is left out."""
+    release = view.release
+    if release.state not in EDITABLE:
+        return []
+    members = {}
+    for approver in view.approvers:
+        if approver.is_group and approver.sign_off != SignOffState.APPROVED:
+            try:
+                members[approver.slack_id] = group_members(client, approver.slack_id)
+            except Exception:
+                logger.warning("members of %s unknown", approver.slack_id)
+    return signers.unsignable(view.approvers, members, release.owner_id)
 
 
 def groups_of(

@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from sqlmodel import Session
 
 from handlers import messages_text as say
-from handlers.changes import actor_groups, apply_change, show_change
+from handlers.changes import actor_groups, apply_change, group_memberships, show_change
 from handlers.deps import Deps
 from handlers.rendering.common import slack_date
 from handlers.surfaces import announce
@@ -23,9 +23,9 @@ from models.releases import Actor, ReleaseView
 
 def approve(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> str | None:
     """Returns a private note when the click changed nothing (already signed)."""
-    groups = actor_groups(deps, client, actor, release_id)
+    members = group_memberships(deps, client, actor, release_id)
     with deps.db.session() as session:
-        result = lifecycle.approve(session, actor, release_id, groups, now=deps.clock())
+        result = lifecycle.approve(session, actor, release_id, members, now=deps.clock())
         view = releases.load_view(session, result.release)
     if not result.counted:
         return f"Your sign-off on {escape(result.release.ref)} is already in."
@@ -34,9 +34,9 @@ def approve(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> str
 
 
 def check_may_sign(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
-    groups = actor_groups(deps, client, actor, release_id)
+    members = group_memberships(deps, client, actor, release_id)
     with deps.db.read_session() as session:
-        lifecycle.check_may_sign(session, actor, release_id, groups)
+        lifecycle.check_may_sign(session, actor, release_id, members)
 
 
 def check_may_edit(deps: Deps, actor: Actor, release_id: int) -> Release:
@@ -52,21 +52,22 @@ def check_may_decide(deps: Deps, actor: Actor, release_id: int, action: str) -> 
 def request_changes(
     deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str
 ) -> None:
-    groups = actor_groups(deps, client, actor, release_id)
+    members = group_memberships(deps, client, actor, release_id)
     apply_change(
         deps,
         client,
-        lambda s: lifecycle.request_changes(s, actor, release_id, groups, reason, now=deps.clock()),
+        lambda s: lifecycle.request_changes(
+            s, actor, release_id, members, reason, now=deps.clock()
+        ),
         lambda view: say.changes_requested(view, actor.user_id, view.release.status_reason),
     )
 
 
 def withdraw(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
-    groups = actor_groups(deps, client, actor, release_id)
     apply_change(
         deps,
         client,
-        lambda s: lifecycle.withdraw(s, actor, release_id, groups, now=deps.clock()),
+        lambda s: lifecycle.withdraw(s, actor, release_id, now=deps.clock()),
         lambda view: say.withdrawn(view, actor.user_id),
     )
 

@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from sqlmodel import Session
 
+from handlers import directory
 from handlers.rendering.messages import card_blocks, card_text, to_dicts
 from models import releases
 from models.release import Release
@@ -23,7 +24,7 @@ def post_card(client: WebClient, session: Session, view: ReleaseView) -> None:
     response = client.chat_postMessage(
         channel=release.channel_id,
         text=card_text(view),
-        blocks=to_dicts(card_blocks(view)),
+        blocks=to_dicts(card_blocks(view, directory.unsignable(client, view))),
         unfurl_links=False,
     )
     ts = str(response["ts"])
@@ -52,9 +53,8 @@ def update_message(
 
 def update_card(client: WebClient, view: ReleaseView) -> None:
     release = view.release
-    update_message(
-        client, release.channel_id, release.message_ts, card_text(view), card_blocks(view)
-    )
+    blocks = card_blocks(view, directory.unsignable(client, view))
+    update_message(client, release.channel_id, release.message_ts, card_text(view), blocks)
 
 
 def thread_reply(client: WebClient, release: Release, text: str) -> str | None:

@@ -7,11 +7,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from models import audit, states
+from models import audit, signers, states
 from models.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed, quoted
 from models.history import ProductionRecord
 from models.release import (
@@ -91,10 +90,19 @@ def _signable_rows(
     return rows
 
 
+def _groups_of(actor_id: str, members: signers.Members) -> set[str]:
+    return {group for group, people in members.items() if actor_id in people}
+
+
+def _signed_by(approvers: list[Approver], actor_id: str) -> list[Approver]:
+    """The sign-offs this person gave (one; more only in rows from before four eyes)."""
+    return [a for a in approvers if a.sign_off == SignOffState.APPROVED and a.signed_by == actor_id]
+
+
 @dataclass(frozen=True)
 class SignOffResult:
     release: Release
-    counted: bool  # False: this click repeated one already counted
+    counted: bool  # False: this person's sign-off was already in (a double click, a retry)
     quorum_reached: bool
 
 
@@ -102,11 +110,14 @@ def approve(
     session: Session,
     actor: Actor,
     release_id: int,
-    actor_groups: set[str],
+    members: signers.Members,
     *,
     now: datetime | None = None,
 ) -> SignOffResult:
+    """One click gives one sign-off (four eyes): see `signers.row_to_sign` for which.
+    `members` holds the members of each of the release's approver groups."""
     now = now or utcnow()
+    # The lock makes a double click or a racing retry wait, then find its sign-off in.
     release = get_for_update(session, actor, release_id)
     if release.state == ReleaseStatus.CHANGES_REQUESTED:
         raise InvalidTransition(
@@ -116,27 +127,22 @@ def approve(
     if release.state not in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
         states.check(release, "approve")
     approvers = approvers_of(session, release_id)
-    rows = _signable_rows(release, approvers, actor.user_id, actor_groups)
-    # The WHERE clause makes a double click or a racing retry a no-op, not a second count.
-    result = session.execute(
-        sql_update(Approver)
-        .where(
-            col(Approver.id).in_([r.id for r in rows]),
-            col(Approver.state) != SignOffState.APPROVED.value,
-        )
-        .values(
-            state=SignOffState.APPROVED.value, signed_by=actor.user_id, signed_at=now, reason=""
-        )
-        .execution_options(synchronize_session=False)
-    )
-    counted = bool(result.rowcount)  # type: ignore[attr-defined]
-    if not counted:
+    rows = _signable_rows(release, approvers, actor.user_id, _groups_of(actor.user_id, members))
+    if _signed_by(approvers, actor.user_id):
         return SignOffResult(release, counted=False, quorum_reached=False)
-    _record(session, release, actor.user_id, "approved", now)
+    row = signers.row_to_sign(approvers, actor.user_id, members, release.owner_id)
+    if row is None:
+        raise NotAllowed(
+            f"Every sign-off you could give on {release.ref} is in already, from others "
+            f"({signer_label(rows)}); each comes from a different person."
+        )
+    row.state = SignOffState.APPROVED.value
+    row.signed_by = actor.user_id
+    row.signed_at = now
+    row.reason = ""
+    session.add(row)
+    _record(session, release, actor.user_id, "approved", now, after={"approver": row.slack_id})
     release.updated_at = now
-    approvers = approvers_of(session, release_id)
-    for approver in approvers:
-        session.refresh(approver)
     quorum = all(a.sign_off == SignOffState.APPROVED for a in approvers)
     if quorum and release.state == ReleaseStatus.PROPOSED:
         _move(release, states.check(release, "approve"), now)
@@ -147,12 +153,13 @@ def approve(
 
 
 def check_may_sign(
-    session: Session, actor: Actor, release_id: int, actor_groups: set[str]
+    session: Session, actor: Actor, release_id: int, members: signers.Members
 ) -> Release:
     """Refuse early (before asking for a reason) when the person may not sign."""
     release = get(session, actor, release_id)
     states.check(release, "request_changes")
-    _signable_rows(release, approvers_of(session, release_id), actor.user_id, actor_groups)
+    approvers = approvers_of(session, release_id)
+    _signable_rows(release, approvers, actor.user_id, _groups_of(actor.user_id, members))
     return release
 
 
@@ -193,16 +200,22 @@ def request_changes(
     session: Session,
     actor: Actor,
     release_id: int,
-    actor_groups: set[str],
+    members: signers.Members,
     reason: str,
     *,
     now: datetime | None = None,
 ) -> Release:
+    """A person's objection stands in one sign-off, like their approval: the one they gave;
+    else the one their Approve would give; else (others signed everything they could) the
+    first of theirs, which then needs signing again after the update."""
     now = now or utcnow()
     reason = clean_reason(reason, required=True)
     release = get_for_update(session, actor, release_id)
     target = states.check(release, "request_changes")
-    rows = _signable_rows(release, approvers_of(session, release_id), actor.user_id, actor_groups)
+    approvers = approvers_of(session, release_id)
+    mine = _signable_rows(release, approvers, actor.user_id, _groups_of(actor.user_id, members))
+    next_row = signers.row_to_sign(approvers, actor.user_id, members, release.owner_id)
+    rows = _signed_by(approvers, actor.user_id) or [next_row or mine[0]]
     before = snapshot(release)
     for row in rows:
         row.state = SignOffState.REJECTED.value
@@ -229,21 +242,16 @@ def request_changes(
 
 
 def withdraw(
-    session: Session,
-    actor: Actor,
-    release_id: int,
-    actor_groups: set[str],
-    *,
-    now: datetime | None = None,
+    session: Session, actor: Actor, release_id: int, *, now: datetime | None = None
 ) -> Release:
+    """Take back the sign-off this person gave (whatever groups they are in now)."""
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
     if release.state not in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
         raise InvalidTransition(
             f"Sign-offs on {release.ref} can only be withdrawn before the go decision."
         )
-    rows = _signable_rows(release, approvers_of(session, release_id), actor.user_id, actor_groups)
-    mine = [r for r in rows if r.sign_off == SignOffState.APPROVED and r.signed_by == actor.user_id]
+    mine = _signed_by(approvers_of(session, release_id), actor.user_id)
     if not mine:
         raise InvalidInput(f"You have no sign-off on {release.ref} to withdraw.")
     for row in mine:

@@ -1,0 +1,162 @@
+"""Four eyes: every required sign-off comes from a different person, none of them the owner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import select
+
+from handlers import ids
+from models.release import Approver, Release, ReleaseStatus
+from tests.fake_slack import FakeSlack
+from tests.harness import OWNER, Harness, ahead, iso, rendered_text
+from tests.test_concurrency import click_all_at_once
+
+REF = "payments@2.4.0"
+
+
+def propose(harness: Harness, approvers: str) -> Release:
+    harness.command(f"propose payments 2.4.0 {iso(ahead())} {approvers}")
+    return harness.release(REF)
+
+
+def sign_offs(harness: Harness) -> dict[str, tuple[str, str | None]]:
+    """approver id -> (state, signed by)"""
+    with harness.session() as session:
+        rows = session.exec(select(Approver).order_by(Approver.position)).all()  # type: ignore[arg-type]
+        return {a.slack_id: (a.state, a.signed_by) for a in rows}
+
+
+def private(harness: Harness) -> str:
+    posts = harness.slack.calls("response_url") + harness.slack.calls("chat.postEphemeral")
+    assert posts, "nothing was said privately"
+    return rendered_text(posts[-1].args)
+
+
+def click(harness: Harness, action_id: str, user_id: str) -> None:
+    harness.click(harness.card(harness.release(REF)), action_id, user_id=user_id)
+
+
+def status(harness: Harness) -> ReleaseStatus:
+    return ReleaseStatus(harness.release(REF).status)
+
+
+# --- one person, one sign-off -----------------------------------------------------------
+
+
+def test_one_click_fills_one_sign_off_his_own_first(harness: Harness) -> None:
+    propose(harness, "<!subteam^S_QA|@qa> <@U_QA|qa>")
+    click(harness, ids.APPROVE, "U_QA")
+    assert sign_offs(harness) == {"S_QA": ("pending", None), "U_QA": ("approved", "U_QA")}
+    assert status(harness) == ReleaseStatus.PROPOSED
+
+    # A second click gives nothing more: the group needs another member.
+    click(harness, ids.APPROVE, "U_QA")
+    assert "Your sign-off on payments@2.4.0 is already in" in private(harness)
+    assert sign_offs(harness)["S_QA"] == ("pending", None)
+    # Home asks only those who may still sign.
+    for user in ("U_QA", "U_QA2"):
+        harness.client.app_home_opened(user)
+    harness.wait()
+    assert "Nothing needs your sign-off" in rendered_text(harness.slack.home_view("U_QA"))
+    assert REF in rendered_text(harness.slack.home_view("U_QA2"))
+
+    click(harness, ids.APPROVE, "U_QA2")
+    assert sign_offs(harness)["S_QA"] == ("approved", "U_QA2")
+    assert status(harness) == ReleaseStatus.APPROVED
+
+
+@pytest.fixture
+def pg_harness(postgres_url: str, fake_slack: FakeSlack) -> Iterator[Harness]:
+    with Harness(postgres_url, fake_slack) as running:
+        yield running
+
+
+def test_racing_clicks_of_a_member_and_his_group_give_one_sign_off_each(
+    pg_harness: Harness,
+) -> None:
+    harness = pg_harness
+    release = propose(harness, "<@U_QA|qa> <!subteam^S_QA|@qa>")
+    card = harness.card(release)
+    card["channel"] = release.channel_id
+    clicks: list[tuple[dict, str, int | None]] = [
+        (card, user, retry) for user in ("U_QA", "U_QA2") for retry in (None, None, 1)
+    ]
+    click_all_at_once(harness, clicks)
+    assert sign_offs(harness) == {"U_QA": ("approved", "U_QA"), "S_QA": ("approved", "U_QA2")}
+    assert status(harness) == ReleaseStatus.APPROVED
+
+
+def test_someone_who_signed_for_a_group_cannot_sign_for_another(harness: Harness) -> None:
+    harness.slack.add_usergroup("S_REL", "rel", ["U_QA", "U_SEC"])
+    propose(harness, "<!subteam^S_QA|@qa> <!subteam^S_REL|@rel>")
+    click(harness, ids.APPROVE, "U_QA")  # in both groups: fills the first one only
+    assert sign_offs(harness) == {"S_QA": ("approved", "U_QA"), "S_REL": ("pending", None)}
+    click(harness, ids.APPROVE, "U_QA")
+    assert "already in" in private(harness)
+    assert sign_offs(harness)["S_REL"] == ("pending", None)
+    # Another member of @qa has nothing left to sign.
+    click(harness, ids.APPROVE, "U_QA2")
+    assert "already" in private(harness)
+    assert sign_offs(harness)["S_REL"] == ("pending", None)
+    click(harness, ids.APPROVE, "U_SEC")
+    assert status(harness) == ReleaseStatus.APPROVED
+
+
+def test_a_member_of_two_groups_signs_the_one_nobody_else_can(harness: Harness) -> None:
+    # Approver order says @rel first, but only U_QA can sign @solo: he must take @solo.
+    harness.slack.add_usergroup("S_REL", "rel", ["U_QA", "U_SEC"])
+    harness.slack.add_usergroup("S_SOLO", "solo", ["U_QA"])
+    propose(harness, "<!subteam^S_REL|@rel> <!subteam^S_SOLO|@solo>")
+    click(harness, ids.APPROVE, "U_QA")
+    assert sign_offs(harness) == {"S_REL": ("pending", None), "S_SOLO": ("approved", "U_QA")}
+    click(harness, ids.APPROVE, "U_SEC")
+    assert status(harness) == ReleaseStatus.APPROVED
+
+
+def test_withdraw_takes_back_only_what_that_person_signed(harness: Harness) -> None:
+    propose(harness, "<@U_QA|qa> <!subteam^S_QA|@qa>")
+    click(harness, ids.APPROVE, "U_QA")
+    click(harness, ids.APPROVE, "U_QA2")
+    assert status(harness) == ReleaseStatus.APPROVED
+    click(harness, ids.WITHDRAW, "U_QA")
+    assert sign_offs(harness) == {"U_QA": ("pending", None), "S_QA": ("approved", "U_QA2")}
+    assert status(harness) == ReleaseStatus.PROPOSED
+    click(harness, ids.APPROVE, "U_QA")
+    assert status(harness) == ReleaseStatus.APPROVED
+
+
+def test_request_changes_speaks_for_one_sign_off(harness: Harness) -> None:
+    propose(harness, "<@U_QA|qa> <!subteam^S_QA|@qa> <@U_PM|pm>")
+    click(harness, ids.APPROVE, "U_PM")
+    # U_QA has signed nothing: the rejection goes where his Approve would have gone.
+    click(harness, ids.REJECT, "U_QA")
+    harness.submit_modal(ids.REJECT_MODAL, user_id="U_QA", reason="Migrations untested")
+    assert status(harness) == ReleaseStatus.CHANGES_REQUESTED
+    rows = sign_offs(harness)
+    assert rows["U_QA"] == ("rejected", "U_QA")
+    assert rows["S_QA"] == ("pending", None) and rows["U_PM"] == ("approved", "U_PM")
+
+
+def test_request_changes_after_signing_turns_that_sign_off_into_a_rejection(
+    harness: Harness,
+) -> None:
+    propose(harness, "<@U_QA|qa> <!subteam^S_QA|@qa>")
+    click(harness, ids.APPROVE, "U_QA")
+    click(harness, ids.REJECT, "U_QA")
+    harness.submit_modal(ids.REJECT_MODAL, user_id="U_QA", reason="Found a bug")
+    assert sign_offs(harness) == {"U_QA": ("rejected", "U_QA"), "S_QA": ("pending", None)}
+
+
+def test_the_card_says_when_nobody_is_left_to_sign_for_a_group(harness: Harness) -> None:
+    harness.slack.add_usergroup("S_DUO", "duo", ["U_QA", OWNER, "U_PM"])
+    release = propose(harness, "<@U_QA|qa> <!subteam^S_DUO|@duo>")
+    assert "nobody can sign" not in rendered_text(harness.card(release))
+    harness.slack.add_usergroup("S_DUO", "duo", ["U_QA", OWNER])  # U_PM left the group
+    click(harness, ids.APPROVE, "U_QA")
+    card = rendered_text(harness.card(harness.release(REF)))
+    assert (
+        "<!subteam^S_DUO>: <@U_QA> gave another sign-off and its only other member is the "
+        "owner, so nobody can sign for it" in card
+    )
