@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +16,7 @@ from handlers.proposing import create_release
 from handlers.rendering import messages, modals
 from handlers.text import escape
 from models import audit, history, releases
-from models.releases import Actor, Proposal
+from models.releases import Actor, ApproverSpec, Proposal
 
 # `/release <name> <ref>` commands that need nothing else: name -> operation.
 REF_OPERATIONS: dict[str, Callable[[Deps, WebClient, Actor, int], None]] = {
@@ -155,7 +155,7 @@ def propose_from_text(
         service=command.service,
         version=command.version,
         target_at=command.when.resolve(tz),
-        approvers=directory.check_approvers(client, command.approvers),
+        approvers=checked_approvers(client, command.approvers, user_id),
         stages=command.stages,
         notes=command.notes,
         checklist=deps.config.checklist,
@@ -185,3 +185,12 @@ def update_from_text(
         target_at=target_at,
         notes=command.notes,
     )
+
+
+def checked_approvers(
+    client: WebClient, approvers: Sequence[ApproverSpec], owner_id: str
+) -> list[ApproverSpec]:
+    """Approvers who exist, are not the owner, and can all sign without the owner."""
+    cleaned = releases.clean_approvers(directory.check_approvers(client, approvers), owner_id)
+    directory.check_quorum(client, cleaned, owner_id)
+    return cleaned

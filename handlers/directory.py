@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from handlers import ids
 from handlers.text import escape
 from models import signers
 from models.errors import InvalidInput
@@ -112,6 +113,76 @@ def members_of(
     with ThreadPoolExecutor(max_workers=min(8, len(unique))) as pool:
         found = list(pool.map(lambda group: group_members(client, group, fresh=fresh), unique))
     return dict(zip(unique, found, strict=True))
+
+
+def check_quorum(
+    client: WebClient, approvers: Sequence[ApproverSpec], owner_id: str, *, plain: bool = False
+) -> None:
+    """Refuse approvers who could never all sign: each sign-off needs its own person, and
+    the owner signs none (`signers.check_quorum`). `plain` words it for a form, which shows
+    no mentions. `approvers` must be cleaned (no duplicates, not the owner) already."""
+    groups = [a.slack_id for a in approvers if a.kind == ApproverKind.USERGROUP]
+    members = members_of(client, groups)
+    try:
+        signers.check_quorum(approvers, members, owner_id)
+    except signers.QuorumUnreachable as error:
+        on_group = any(a.kind == ApproverKind.USERGROUP for a in error.approvers)
+        raise InvalidInput(
+            _quorum_text(client, error, members, owner_id, plain),
+            field=ids.FIELD_GROUPS if on_group else ids.FIELD_APPROVERS,
+        ) from None
+
+
+def _quorum_text(
+    client: WebClient,
+    error: signers.QuorumUnreachable,
+    members: dict[str, frozenset[str]],
+    owner_id: str,
+    plain: bool,
+) -> str:
+    def person(user_id: str) -> str:
+        return _user_name(client, user_id) if plain else f"<@{user_id}>"
+
+    def name(spec: ApproverSpec) -> str:
+        if spec.kind == ApproverKind.USER:
+            return person(spec.slack_id)
+        if plain:
+            return f"@{spec.handle}" if spec.handle else "a user group"
+        return f"<!subteam^{spec.slack_id}>"
+
+    if len(error.approvers) == 1:  # a group nobody but the owner is in
+        [group] = error.approvers
+        if owner_id in members.get(group.slack_id, ()):
+            problem = f"{name(group)}: its only member is you, and nobody signs off their own"
+        else:
+            problem = f"{name(group)} has no members, so nobody could sign for it on this"
+        return f"{problem} release. Add people to the group, or name other approvers."
+    people = sorted(error.people)
+    who = _and([person(p) for p in people]) if len(people) <= 5 else f"{len(people)} people"
+    not_you = any(
+        owner_id in members.get(a.slack_id, ())
+        for a in error.approvers
+        if a.kind == ApproverKind.USERGROUP
+    )
+    return (
+        f"{_and([name(a) for a in error.approvers])} need {len(error.approvers)} different "
+        f"people to sign, one each, but only {who} can sign for them"
+        + (" (you can't: nobody signs off their own release)" if not_you else "")
+        + ". Add people to the group, or name other approvers."
+    )
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _user_name(client: WebClient, user_id: str) -> str:
+    """@name for plain text; asked only when a refusal names someone."""
+    try:
+        user = client.users_info(user=user_id).get("user") or {}
+    except SlackApiError:
+        return user_id
+    return f"@{user.get('name') or user_id}"
 
 
 def unsignable(client: WebClient, view: ReleaseView) -> list[signers.Unsignable]:

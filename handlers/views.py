@@ -175,6 +175,10 @@ def edit_from_modal(
     return changes
 
 
+def _group_handles(text: str) -> list[str]:
+    return re.findall(r"[^\s,@]+", text)
+
+
 def proposal_from_modal(
     deps: Deps, client: WebClient, body: dict[str, Any], view: dict[str, Any]
 ) -> Proposal | dict[str, str]:
@@ -202,7 +206,7 @@ def proposal_from_modal(
             directory.check_approvers(client, [ApproverSpec(u) for u in users]), owner_id
         ),
     )
-    group_handles = re.findall(r"[^\s,@]+", input_value(view, ids.FIELD_GROUPS) or "")
+    group_handles = _group_handles(input_value(view, ids.FIELD_GROUPS) or "")
     groups = fields.check(
         ids.FIELD_GROUPS, lambda: directory.find_groups_by_handle(client, group_handles)
     )
@@ -221,6 +225,16 @@ def proposal_from_modal(
         fields.check(
             ids.FIELD_VERSION,
             lambda: _not_duplicate(deps, Actor(team_id, owner_id, channel_id), service, version),
+        )
+    if approvers is not None and groups is not None:
+        fields.check(
+            ids.FIELD_GROUPS,
+            lambda: directory.check_quorum(
+                client,
+                releases.clean_approvers([*approvers, *groups], owner_id),
+                owner_id,
+                plain=True,
+            ),
         )
     if fields.errors:
         return fields.errors

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from models.release import Approver, SignOffState
+from models.errors import InvalidInput
+from models.release import Approver, ApproverKind, SignOffState
+from models.releases import ApproverSpec
 
 # group id -> the ids of its members
 Members = Mapping[str, Collection[str]]
@@ -54,6 +56,39 @@ def _can_give(is_group: bool, slack_id: str, members: Members, owner_id: str) ->
     # A group missing from `members` (added since they were asked) counts as nobody.
     people = frozenset(members.get(slack_id, ())) if is_group else frozenset({slack_id})
     return people - {owner_id}
+
+
+class QuorumUnreachable(InvalidInput):
+    """Some sign-offs can't each get their own person besides the owner.
+
+    `approvers` are those sign-offs, `people` everyone (not the owner) who could give one
+    of them; handlers word it for Slack.
+    """
+
+    def __init__(self, approvers: Sequence[ApproverSpec], people: frozenset[str]) -> None:
+        names = ", ".join(f"@{a.handle}" if a.handle else a.slack_id for a in approvers)
+        if len(approvers) == 1:
+            problem = f"nobody but the owner could sign for {names}"
+        else:
+            problem = (
+                f"{names} need {len(approvers)} different people besides the owner, "
+                f"and only {len(people)} can sign for them"
+            )
+        super().__init__(f"This release could never be approved: {problem}.", field="approvers")
+        self.approvers = tuple(approvers)
+        self.people = people
+
+
+def check_quorum(approvers: Sequence[ApproverSpec], members: Members, owner_id: str) -> None:
+    """Refuse approvers whose every sign-off can't come from a different person who is not
+    the owner: such a release could never be approved. `members` holds every group's."""
+    candidates = [
+        _can_give(a.kind == ApproverKind.USERGROUP, a.slack_id, members, owner_id)
+        for a in approvers
+    ]
+    found = shortfall(candidates)
+    if found is not None:
+        raise QuorumUnreachable([approvers[i] for i in found.rows], found.people)
 
 
 def signers_of(approvers: Sequence[Approver]) -> set[str]:

@@ -1,4 +1,5 @@
-"""Four eyes: every required sign-off comes from a different person, none of them the owner."""
+"""Four eyes: every required sign-off comes from a different person, none of them the owner;
+approver sets that can't get there are refused."""
 
 from __future__ import annotations
 
@@ -160,3 +161,54 @@ def test_the_card_says_when_nobody_is_left_to_sign_for_a_group(harness: Harness)
         "<!subteam^S_DUO>: <@U_QA> gave another sign-off and its only other member is the "
         "owner, so nobody can sign for it" in card
     )
+
+
+# --- approver sets that can't reach quorum without the owner ----------------------------
+
+
+def test_a_group_of_only_the_owner_is_refused(harness: Harness) -> None:
+    harness.slack.add_usergroup("S_ME", "me", [OWNER])
+    reply = harness.private_reply(
+        harness.command(f"propose payments 2.4.0 {iso(ahead())} <!subteam^S_ME|@me>")
+    )
+    assert "<!subteam^S_ME>" in reply and "only member is you" in reply
+    assert harness.releases() == []
+    assert harness.slack.calls("chat.postMessage") == []
+
+
+def test_sign_offs_that_need_more_people_than_there_are_are_refused(harness: Harness) -> None:
+    harness.slack.add_usergroup("S_DUO", "duo", ["U_QA", OWNER])
+    reply = harness.private_reply(
+        harness.command(f"propose payments 2.4.0 {iso(ahead())} <@U_QA|qa> <!subteam^S_DUO|@duo>")
+    )
+    assert "<@U_QA> and <!subteam^S_DUO> need 2 different people" in reply
+    assert harness.releases() == []
+    # Another member makes it possible.
+    harness.slack.add_usergroup("S_DUO", "duo", ["U_QA", OWNER, "U_PM"])
+    harness.command(f"propose payments 2.4.0 {iso(ahead())} <@U_QA|qa> <!subteam^S_DUO|@duo>")
+    assert harness.release(REF).status == ReleaseStatus.PROPOSED
+
+
+def test_the_propose_form_refuses_a_group_nobody_but_the_owner_can_sign(
+    harness: Harness,
+) -> None:
+    harness.slack.add_usergroup("S_ME", "me", [OWNER])
+    harness.command("propose")
+    view = harness.slack.last_view(ids.PROPOSE_MODAL)
+    response = harness.client.view_submission(
+        view,
+        user_id=OWNER,
+        values={
+            "service": "checkout",
+            "version": "3.1.0",
+            "when": int(ahead().timestamp()),
+            "approvers": ["U_QA"],
+            "approver_groups": "@me",
+        },
+    )
+    harness.wait()
+    body = response.json()
+    assert body["response_action"] == "errors"
+    assert "@me" in body["errors"][ids.FIELD_GROUPS]
+    assert "<!subteam" not in body["errors"][ids.FIELD_GROUPS]  # plain text on a form
+    assert harness.releases() == []
