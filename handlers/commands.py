@@ -176,6 +176,11 @@ def update_from_text(
     if command.when is not None:
         tz = directory.user_timezone(client, actor.user_id) if command.when.local else None
         target_at = command.when.resolve(tz)
+    approvers = None
+    if command.approvers is not None:
+        # Refuse someone who may not change it before asking Slack about anyone.
+        owner_id = operations.check_may_edit(deps, actor, release_id).release.owner_id
+        approvers = checked_approvers(client, command.approvers, owner_id)
     operations.update(
         deps,
         client,
@@ -184,6 +189,7 @@ def update_from_text(
         version=command.version,
         target_at=target_at,
         notes=command.notes,
+        approvers=approvers,
     )
 
 

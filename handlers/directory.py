@@ -213,9 +213,11 @@ def find_groups_by_handle(client: WebClient, handles: Sequence[str]) -> list[App
         return []
     response = client.usergroups_list()
     by_handle = {str(g.get("handle", "")).lower(): g for g in response.get("usergroups") or []}
+    by_id = {str(g.get("id", "")): g for g in response.get("usergroups") or []}
     specs = []
     for handle in handles:
-        group = by_handle.get(handle.lower().lstrip("@"))
+        # A group whose handle is unknown is shown on the edit form by its id.
+        group = by_handle.get(handle.lower().lstrip("@")) or by_id.get(handle)
         if group is None:
             raise InvalidInput(
                 f"There is no user group @{escape(handle.lstrip('@'))} in this workspace.",

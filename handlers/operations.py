@@ -3,22 +3,24 @@ commands: run the domain change, then tell the thread and refresh what shows it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
 from sqlmodel import Session
 
+from handlers import directory
 from handlers import messages_text as say
 from handlers.changes import actor_groups, apply_change, group_memberships, show_change
 from handlers.deps import Deps
 from handlers.rendering.common import slack_date
-from handlers.surfaces import announce
+from handlers.surfaces import announce, publish_homes
 from handlers.text import escape
 from models import lifecycle, releases
-from models.release import Release
-from models.releases import Actor, ReleaseView
+from models.release import ApproverKind, Release
+from models.releases import Actor, ApproverSpec, ReleaseView
 
 
 def approve(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> str | None:
@@ -39,9 +41,10 @@ def check_may_sign(deps: Deps, client: WebClient, actor: Actor, release_id: int)
         lifecycle.check_may_sign(session, actor, release_id, members)
 
 
-def check_may_edit(deps: Deps, actor: Actor, release_id: int) -> Release:
+def check_may_edit(deps: Deps, actor: Actor, release_id: int) -> ReleaseView:
+    """The release with its approvers (the edit form shows them), if this person may edit."""
     with deps.db.read_session() as session:
-        return lifecycle.check_may_edit(session, actor, release_id)
+        return releases.load_view(session, lifecycle.check_may_edit(session, actor, release_id))
 
 
 def check_may_decide(deps: Deps, actor: Actor, release_id: int, action: str) -> None:
@@ -81,7 +84,9 @@ def update(
     version: str | None,
     target_at: datetime | None,
     notes: str | None,
+    approvers: Sequence[ApproverSpec] | None = None,
 ) -> None:
+    """`approvers`, when given, must have passed `directory.check_quorum` already."""
     with deps.db.session() as session:
         result = lifecycle.update(
             session,
@@ -90,6 +95,7 @@ def update(
             version=version,
             target_at=target_at,
             notes=notes,
+            approvers=approvers,
             now=deps.clock(),
         )
         deps.plan_reminders(session, result.release)
@@ -101,8 +107,26 @@ def update(
         notes_changed=result.notes_changed,
         reopened=result.reopened,
         previous_time=slack_date(result.previous_target_at) if result.time_changed else None,
+        added=result.added,
+        removed=result.removed,
+        quorum_reached=result.quorum_reached,
     )
     show_change(deps, client, view, text)
+    if result.removed:
+        # Their Home tabs no longer wait for them; `show_change` reached only who is left.
+        publish_homes(deps, client, actor.team_id, _people(client, result.removed))
+
+
+def _people(client: WebClient, approvers: Sequence[ApproverSpec]) -> set[str]:
+    people: set[str] = set()
+    for approver in approvers:
+        if approver.kind == ApproverKind.USER:
+            people.add(approver.slack_id)
+        else:
+            # A Home tab left a little stale is no reason to fail the update.
+            with suppress(Exception):
+                people |= directory.group_members(client, approver.slack_id)
+    return people
 
 
 def set_item(

@@ -3,7 +3,7 @@ state machine, writes an audit event, and commits with the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +15,7 @@ from models.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed,
 from models.history import ProductionRecord
 from models.release import (
     Approver,
+    ApproverKind,
     ChecklistItem,
     Release,
     ReleaseStatus,
@@ -22,9 +23,11 @@ from models.release import (
 )
 from models.releases import (
     Actor,
+    ApproverSpec,
     approvers_of,
     check_not_duplicate,
     checklist_of,
+    clean_approvers,
     clean_notes,
     clean_reason,
     clean_target,
@@ -285,6 +288,35 @@ class UpdateResult:
     notes_changed: bool
     reopened: bool  # asked for sign-off again (after changes requested, a no-go, a new version)
     previous_target_at: datetime
+    added: tuple[ApproverSpec, ...] = ()  # approvers who joined (their sign-off pending)
+    removed: tuple[ApproverSpec, ...] = ()  # approvers who left (their sign-off with them)
+    quorum_reached: bool = False  # the approvers left are all signed: it is approved now
+
+
+def _spec(approver: Approver) -> ApproverSpec:
+    return ApproverSpec(approver.slack_id, ApproverKind(approver.kind), approver.handle)
+
+
+def _replace_approvers(
+    session: Session, release: Release, current: list[Approver], wanted: list[ApproverSpec]
+) -> list[Approver]:
+    """The approvers become `wanted`, in its order: those who stay keep their sign-off,
+    those who leave take theirs with them, newcomers start pending."""
+    assert release.id is not None
+    staying = {a.slack_id: a for a in current}
+    keep = {spec.slack_id for spec in wanted}
+    for approver in current:
+        if approver.slack_id not in keep:
+            session.delete(approver)
+    rows = []
+    for position, spec in enumerate(wanted):
+        row = staying.get(spec.slack_id) or Approver(
+            release_id=release.id, kind=spec.kind.value, slack_id=spec.slack_id, handle=spec.handle
+        )
+        row.position = position
+        session.add(row)
+        rows.append(row)
+    return rows
 
 
 def update(
@@ -295,8 +327,12 @@ def update(
     version: str | None = None,
     target_at: datetime | None = None,
     notes: str | None = None,
+    approvers: Sequence[ApproverSpec] | None = None,
     now: datetime | None = None,
 ) -> UpdateResult:
+    """Change what the owner may change before go. New `approvers` are checked here only
+    for what needs no Slack (not the owner, at most 20): handlers check the rest first
+    (they exist; enough different people besides the owner, `signers.check_quorum`)."""
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
     _check_editable(release, actor.user_id)
@@ -305,16 +341,30 @@ def update(
     version_changed = version is not None and clean_version(version) != release.version
     time_changed = target_at is not None and target_at != release.target_at
     notes_changed = notes is not None and clean_notes(notes) != release.notes
-    if not (version_changed or time_changed or notes_changed):
+    current = approvers_of(session, release_id)
+    wanted = None if approvers is None else clean_approvers(approvers, release.owner_id)
+    approvers_changed = wanted is not None and {a.slack_id for a in wanted} != {
+        a.slack_id for a in current
+    }
+    if not (version_changed or time_changed or notes_changed or approvers_changed):
         raise InvalidInput(f"That is what {release.ref} already says: nothing changed.")
-    approvers = approvers_of(session, release_id)
+    rows = current
+    added: tuple[ApproverSpec, ...] = ()
+    removed: tuple[ApproverSpec, ...] = ()
+    if approvers_changed:
+        assert wanted is not None
+        had, keep = {a.slack_id for a in current}, {spec.slack_id for spec in wanted}
+        added = tuple(spec for spec in wanted if spec.slack_id not in had)
+        removed = tuple(_spec(a) for a in current if a.slack_id not in keep)
+        before["approvers"] = [a.slack_id for a in current]
+        rows = _replace_approvers(session, release, current, wanted)
     if version_changed:
         assert version is not None
         new_version = clean_version(version)
         check_not_duplicate(session, actor.team_id, release.service, new_version, actor.viewer)
         release.version = new_version
         # They signed off a different build: every sign-off starts again.
-        for approver in approvers:
+        for approver in rows:
             approver.state = SignOffState.PENDING.value
             approver.signed_by = None
             approver.signed_at = None
@@ -329,28 +379,50 @@ def update(
         release.notes = clean_notes(notes)
     reopened = False
     if release.state in (ReleaseStatus.CHANGES_REQUESTED, ReleaseStatus.NO_GO) or (
-        version_changed and release.state == ReleaseStatus.APPROVED and approvers
+        version_changed and release.state == ReleaseStatus.APPROVED and rows
     ):
-        for approver in approvers:
+        for approver in rows:
             if approver.sign_off == SignOffState.REJECTED:
                 approver.state = SignOffState.PENDING.value
                 approver.signed_by = None
                 approver.signed_at = None
                 session.add(approver)
-        all_in = all(a.sign_off == SignOffState.APPROVED for a in approvers)
+        all_in = all(a.sign_off == SignOffState.APPROVED for a in rows)
         release.status = (ReleaseStatus.APPROVED if all_in else ReleaseStatus.PROPOSED).value
         release.status_reason = ""
         release.status_by = None
         reopened = True
+    quorum_reached = False
+    if approvers_changed and not reopened:
+        # A newcomer's sign-off is still to come; a leaver's may have been the last missing.
+        all_in = all(a.sign_off == SignOffState.APPROVED for a in rows)
+        if release.state == ReleaseStatus.APPROVED and not all_in:
+            release.status = states.check(release, "reopen").value
+        elif release.state == ReleaseStatus.PROPOSED and all_in:
+            release.status = states.check(release, "approve").value
+            quorum_reached = True
     release.updated_at = now
     session.add(release)
-    _record(session, release, actor.user_id, "updated", now, before=before, after=snapshot(release))
+    after = snapshot(release)
+    if approvers_changed:
+        after["approvers"] = [a.slack_id for a in rows]
+    _record(session, release, actor.user_id, "updated", now, before=before, after=after)
+    if quorum_reached:
+        _record(session, release, "system", "quorum_reached", now, after=snapshot(release))
     try:
         session.flush()
     except IntegrityError:  # the unique index saw a racing proposal of the same version
         raise Conflict(f"{release.service}@{version} was proposed a moment ago.") from None
     return UpdateResult(
-        release, version_changed, time_changed, notes_changed, reopened, previous_target_at
+        release,
+        version_changed,
+        time_changed,
+        notes_changed,
+        reopened,
+        previous_target_at,
+        added,
+        removed,
+        quorum_reached,
     )
 
 

@@ -1,5 +1,5 @@
 """Four eyes: every required sign-off comes from a different person, none of them the owner;
-approver sets that can't get there are refused."""
+approver sets that can't get there are refused; the owner may change the approvers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import select
 
 from handlers import ids
+from models.audit import AuditEvent
 from models.release import Approver, Release, ReleaseStatus
 from tests.fake_slack import FakeSlack
 from tests.harness import OWNER, Harness, ahead, iso, rendered_text
@@ -212,3 +213,91 @@ def test_the_propose_form_refuses_a_group_nobody_but_the_owner_can_sign(
     assert "@me" in body["errors"][ids.FIELD_GROUPS]
     assert "<!subteam" not in body["errors"][ids.FIELD_GROUPS]  # plain text on a form
     assert harness.releases() == []
+
+
+# --- the owner changes the approvers ----------------------------------------------------
+
+
+def test_the_owner_changes_approvers_by_text(harness: Harness) -> None:
+    propose(harness, "<@U_QA|qa> <@U_PM|pm>")
+    click(harness, ids.APPROVE, "U_QA")
+    click(harness, ids.APPROVE, "U_PM")
+    assert status(harness) == ReleaseStatus.APPROVED
+
+    harness.command("update payments@2.4.0 approvers=<@U_QA|qa> <@U_SEC|sec>")
+    assert sign_offs(harness) == {"U_QA": ("approved", "U_QA"), "U_SEC": ("pending", None)}
+    release = harness.release(REF)
+    assert release.status == ReleaseStatus.PROPOSED  # a pending approver joined
+    thread = harness.thread(release)
+    assert any("added <@U_SEC>" in t and "removed <@U_PM>" in t for t in thread), thread
+    with harness.session() as session:
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "updated")).one()
+    assert event.before and event.before["approvers"] == ["U_QA", "U_PM"]
+    assert event.after and event.after["approvers"] == ["U_QA", "U_SEC"]
+
+    # Removing the last pending approver leaves every sign-off in.
+    harness.command("update payments@2.4.0 approvers=<@U_QA|qa>")
+    assert status(harness) == ReleaseStatus.APPROVED
+    card = rendered_text(harness.card(harness.release(REF)))
+    assert "<@U_SEC>" not in card and "(1/1)" in card
+
+
+def test_changing_approvers_is_for_the_owner_before_go_and_checks_quorum(
+    harness: Harness,
+) -> None:
+    harness.slack.add_usergroup("S_ME", "me", [OWNER])
+    propose(harness, "<@U_QA|qa>")
+    reply = harness.private_reply(
+        harness.command("update payments@2.4.0 approvers=<@U_PM|pm>", user_id="U_QA")
+    )
+    assert "Only <@U_OWNER>" in reply
+    reply = harness.private_reply(
+        harness.command("update payments@2.4.0 approvers=<!subteam^S_ME|@me>")
+    )
+    assert "<!subteam^S_ME>" in reply and "only member is you" in reply
+    reply = harness.private_reply(harness.command("update payments@2.4.0 approvers=<@U_OWNER|me>"))
+    assert "own release" in reply
+    assert sign_offs(harness) == {"U_QA": ("pending", None)}
+
+    click(harness, ids.APPROVE, "U_QA")
+    for position in range(5):
+        harness.tick(harness.release(REF), position)
+    harness.command("go payments@2.4.0")
+    reply = harness.private_reply(harness.command("update payments@2.4.0 approvers=<@U_PM|pm>"))
+    assert "can't be changed now" in reply
+    assert sign_offs(harness) == {"U_QA": ("approved", "U_QA")}
+
+
+def test_the_owner_changes_approvers_in_the_edit_form(harness: Harness) -> None:
+    harness.slack.add_usergroup("S_ME", "me", [OWNER])
+    propose(harness, "<@U_QA|qa> <@U_PM|pm>")
+    click(harness, ids.APPROVE, "U_PM")
+    click(harness, ids.EDIT, OWNER)
+    form = harness.slack.last_view(ids.EDIT_MODAL)
+    assert "U_QA" in str(form["blocks"]) and "approver_groups" in str(form["blocks"])
+
+    refused = harness.submit_modal(
+        ids.EDIT_MODAL, user_id=OWNER, approvers=["U_QA"], approver_groups="@me"
+    )
+    assert "@me" in refused.json()["errors"][ids.FIELD_GROUPS]
+
+    harness.submit_modal(ids.EDIT_MODAL, user_id=OWNER, approvers=["U_PM"], approver_groups="@qa")
+    assert sign_offs(harness) == {"U_PM": ("approved", "U_PM"), "S_QA": ("pending", None)}
+    thread = harness.thread(harness.release(REF))
+    assert any("added <!subteam^S_QA>" in t and "removed <@U_QA>" in t for t in thread), thread
+
+    # The form opens again with the approvers as they are now; saving it unchanged is no change.
+    click(harness, ids.EDIT, OWNER)
+    unchanged = harness.submit_modal(ids.EDIT_MODAL, user_id=OWNER)
+    assert "Nothing changed" in unchanged.json()["errors"][ids.FIELD_VERSION]
+
+
+def test_an_edit_form_from_before_approvers_were_editable_keeps_them(harness: Harness) -> None:
+    propose(harness, "<@U_QA|qa> <!subteam^S_QA|@qa>")
+    click(harness, ids.EDIT, OWNER)
+    form = harness.slack.last_view(ids.EDIT_MODAL)
+    old = dict(form, blocks=[b for b in form["blocks"] if "approver" not in b["block_id"]])
+    harness.client.view_submission(old, user_id=OWNER, values={"notes": "runbook"})
+    harness.wait()
+    assert harness.release(REF).notes == "runbook"
+    assert set(sign_offs(harness)) == {"U_QA", "S_QA"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from handlers.text import escape, escape_inline
-from models.release import Approver, Release, ReleaseStatus, SignOffState
+from models.release import Approver, ApproverKind, Release, ReleaseStatus, SignOffState
+from models.releases import ApproverSpec
 
 STATUS_EMOJI = {
     ReleaseStatus.PROPOSED: ":hourglass_flowing_sand:",
@@ -42,6 +43,12 @@ def approver_label(approver: Approver) -> str:
     if approver.is_group:
         return f"<!subteam^{approver.slack_id}>"
     return f"<@{approver.slack_id}>"
+
+
+def spec_label(spec: ApproverSpec) -> str:
+    if spec.kind == ApproverKind.USERGROUP:
+        return f"<!subteam^{spec.slack_id}>"
+    return f"<@{spec.slack_id}>"
 
 
 def ref(release: Release) -> str:
