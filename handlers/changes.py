@@ -106,10 +106,18 @@ def not_shown_text(release: Release, failures: Sequence[Failure]) -> str:
     )
 
 
-def actor_groups(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> set[str]:
-    """Which of the release's approver groups the person belongs to (asked of Slack)."""
+def group_memberships(
+    deps: Deps, client: WebClient, actor: Actor, release_id: int
+) -> dict[str, frozenset[str]]:
+    """The members of each of the release's approver groups (asked of Slack)."""
     with deps.db.read_session() as session:
         releases.get(session, actor, release_id)  # refuses what the person may not see
         groups = [a.slack_id for a in releases.approvers_of(session, release_id) if a.is_group]
     # Fresh from Slack: this decides whether the person may act.
-    return directory.groups_of(client, actor.user_id, groups, fresh=True) if groups else set()
+    return directory.members_of(client, groups, fresh=True)
+
+
+def actor_groups(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> set[str]:
+    """Which of the release's approver groups the person belongs to (asked of Slack)."""
+    members = group_memberships(deps, client, actor, release_id)
+    return {group for group, people in members.items() if actor.user_id in people}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +16,7 @@ from handlers.proposing import create_release
 from handlers.rendering import messages, modals
 from handlers.text import escape
 from models import audit, history, releases
-from models.releases import Actor, Proposal
+from models.releases import Actor, ApproverSpec, Proposal
 
 # `/release <name> <ref>` commands that need nothing else: name -> operation.
 REF_OPERATIONS: dict[str, Callable[[Deps, WebClient, Actor, int], None]] = {
@@ -63,7 +63,7 @@ def register(app: App, deps: Deps) -> None:
             case parsing.ListReleases():
                 later(lambda: respond(**list_reply(deps, team_id, viewer)))
             case parsing.RefCommand(name="status", ref=ref):
-                later(lambda: respond(**status_reply(deps, team_id, ref, viewer)))
+                later(lambda: respond(**status_reply(deps, client, team_id, ref, viewer)))
             case parsing.ProposeForm():
                 later(lambda: open_propose_modal(deps, client, body))
             case parsing.Propose():
@@ -119,16 +119,17 @@ def list_reply(
     }
 
 
-def status_reply(deps: Deps, team_id: str, ref: str, viewer: releases.Viewer) -> dict[str, Any]:
+def status_reply(
+    deps: Deps, client: WebClient, team_id: str, ref: str, viewer: releases.Viewer
+) -> dict[str, Any]:
     with deps.db.read_session() as session:
         release = releases.find(session, team_id, ref, viewer)
         assert release.id is not None
         view = releases.load_view(session, release)
-        blocks = messages.status_blocks(
-            view,
-            audit.history(session, release.id),
-            history.current_version(session, team_id, release.service),
-        )
+        events = audit.history(session, release.id)
+        in_production = history.current_version(session, team_id, release.service)
+    # Slack is asked after the snapshot: no transaction waits on it.
+    blocks = messages.status_blocks(view, events, in_production, directory.unsignable(client, view))
     return {
         "response_type": "ephemeral",
         "blocks": messages.to_dicts(blocks),
@@ -169,7 +170,7 @@ def propose_from_text(
         service=command.service,
         version=command.version,
         target_at=command.when.resolve(tz),
-        approvers=directory.check_approvers(client, command.approvers),
+        approvers=checked_approvers(client, command.approvers, user_id),
         stages=command.stages,
         notes=command.notes,
         checklist=deps.config.checklist,
@@ -190,6 +191,11 @@ def update_from_text(
     if command.when is not None:
         tz = directory.user_timezone(client, actor.user_id) if command.when.local else None
         target_at = command.when.resolve(tz)
+    approvers = None
+    if command.approvers is not None:
+        # Refuse someone who may not change it before asking Slack about anyone.
+        owner_id = operations.check_may_edit(deps, actor, release_id).release.owner_id
+        approvers = checked_approvers(client, command.approvers, owner_id)
     operations.update(
         deps,
         client,
@@ -198,4 +204,14 @@ def update_from_text(
         version=command.version,
         target_at=target_at,
         notes=command.notes,
+        approvers=approvers,
     )
+
+
+def checked_approvers(
+    client: WebClient, approvers: Sequence[ApproverSpec], owner_id: str
+) -> list[ApproverSpec]:
+    """Approvers who exist, are not the owner, and can all sign without the owner."""
+    cleaned = releases.clean_approvers(directory.check_approvers(client, approvers), owner_id)
+    directory.check_quorum(client, cleaned, owner_id)
+    return cleaned

@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
+from handlers import directory
 from handlers.rendering.lifecycle import (
     announcement_blocks,
     announcement_text,
@@ -258,9 +259,9 @@ class MessageSender:
         release = view.release
         kind = message.message_kind
         if kind == MessageKind.CARD:
-            return Rendered(
-                release.channel_id, card_text(view), card_blocks(view), ts=release.message_ts
-            )
+            # Sign-offs nobody left can give are said on the card (Slack knows the groups).
+            blocks = card_blocks(view, directory.unsignable(self.client, view))
+            return Rendered(release.channel_id, card_text(view), blocks, ts=release.message_ts)
         if kind == MessageKind.ANNOUNCEMENT:
             channel = release.announcement_channel or self.announcement_channel(release)
             return Rendered(

@@ -11,10 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from handlers import ids
 from handlers.text import escape
+from models import signers
 from models.errors import InvalidInput
-from models.release import ApproverKind
-from models.releases import ApproverSpec
+from models.lifecycle import EDITABLE
+from models.release import ApproverKind, SignOffState
+from models.releases import ApproverSpec, ReleaseView
+
+logger = logging.getLogger(__name__)
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +105,104 @@ def _ask_members(client: WebClient, group_id: str) -> frozenset[str]:
     return frozenset(str(u) for u in response.get("users") or [])
 
 
+def members_of(
+    client: WebClient, group_ids: Iterable[str], *, fresh: bool = False
+) -> dict[str, frozenset[str]]:
+    """The members of each group, asked all at once (forms wait for this before their ack)."""
+    unique = list(dict.fromkeys(group_ids))
+    if not unique:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(unique))) as pool:
+        found = list(pool.map(lambda group: group_members(client, group, fresh=fresh), unique))
+    return dict(zip(unique, found, strict=True))
+
+
+def check_quorum(
+    client: WebClient, approvers: Sequence[ApproverSpec], owner_id: str, *, plain: bool = False
+) -> None:
+    """Refuse approvers who could never all sign: each sign-off needs its own person, and
+    the owner signs none (`signers.check_quorum`). `plain` words it for a form, which shows
+    no mentions. `approvers` must be cleaned (no duplicates, not the owner) already."""
+    groups = [a.slack_id for a in approvers if a.kind == ApproverKind.USERGROUP]
+    members = members_of(client, groups)
+    try:
+        signers.check_quorum(approvers, members, owner_id)
+    except signers.QuorumUnreachable as error:
+        on_group = any(a.kind == ApproverKind.USERGROUP for a in error.approvers)
+        raise InvalidInput(
+            _quorum_text(client, error, members, owner_id, plain),
+            field=ids.FIELD_GROUPS if on_group else ids.FIELD_APPROVERS,
+        ) from None
+
+
+def _quorum_text(
+    client: WebClient,
+    error: signers.QuorumUnreachable,
+    members: dict[str, frozenset[str]],
+    owner_id: str,
+    plain: bool,
+) -> str:
+    def person(user_id: str) -> str:
+        return _user_name(client, user_id) if plain else f"<@{user_id}>"
+
+    def name(spec: ApproverSpec) -> str:
+        if spec.kind == ApproverKind.USER:
+            return person(spec.slack_id)
+        if plain:
+            return f"@{spec.handle}" if spec.handle else "a user group"
+        return f"<!subteam^{spec.slack_id}>"
+
+    if len(error.approvers) == 1:  # a group nobody but the owner is in
+        [group] = error.approvers
+        if owner_id in members.get(group.slack_id, ()):
+            problem = f"{name(group)}: its only member is you, and nobody signs off their own"
+        else:
+            problem = f"{name(group)} has no members, so nobody could sign for it on this"
+        return f"{problem} release. Add people to the group, or name other approvers."
+    people = sorted(error.people)
+    who = _and([person(p) for p in people]) if len(people) <= 5 else f"{len(people)} people"
+    not_you = any(
+        owner_id in members.get(a.slack_id, ())
+        for a in error.approvers
+        if a.kind == ApproverKind.USERGROUP
+    )
+    return (
+        f"{_and([name(a) for a in error.approvers])} need {len(error.approvers)} different "
+        f"people to sign, one each, but only {who} can sign for them"
+        + (" (you can't: nobody signs off their own release)" if not_you else "")
+        + ". Add people to the group, or name other approvers."
+    )
+
+
+def _and(names: Sequence[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _user_name(client: WebClient, user_id: str) -> str:
+    """@name for plain text; asked only when a refusal names someone."""
+    try:
+        user = client.users_info(user=user_id).get("user") or {}
+    except SlackApiError:
+        return user_id
+    return f"@{user.get('name') or user_id}"
+
+
+def unsignable(client: WebClient, view: ReleaseView) -> list[signers.Unsignable]:
+    """Open sign-offs nobody may give any more, for the card to say so. Membership as
+    remembered briefly; a group Slack won't tell about is left out."""
+    release = view.release
+    if release.state not in EDITABLE:
+        return []
+    members = {}
+    for approver in view.approvers:
+        if approver.is_group and approver.sign_off != SignOffState.APPROVED:
+            try:
+                members[approver.slack_id] = group_members(client, approver.slack_id)
+            except Exception:
+                logger.warning("members of %s unknown", approver.slack_id)
+    return signers.unsignable(view.approvers, members, release.owner_id)
+
+
 def groups_of(
     client: WebClient, user_id: str, group_ids: Iterable[str], *, fresh: bool = False
 ) -> set[str]:
@@ -112,9 +215,11 @@ def find_groups_by_handle(client: WebClient, handles: Sequence[str]) -> list[App
         return []
     response = client.usergroups_list()
     by_handle = {str(g.get("handle", "")).lower(): g for g in response.get("usergroups") or []}
+    by_id = {str(g.get("id", "")): g for g in response.get("usergroups") or []}
     specs = []
     for handle in handles:
-        group = by_handle.get(handle.lower().lstrip("@"))
+        # A group whose handle is unknown is shown on the edit form by its id.
+        group = by_handle.get(handle.lower().lstrip("@")) or by_id.get(handle)
         if group is None:
             raise InvalidInput(
                 f"There is no user group @{escape(handle.lstrip('@'))} in this workspace.",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from handlers.rendering.common import approver_label, slack_date, user
+from collections.abc import Sequence
+
+from handlers.rendering.common import approver_label, slack_date, spec_label, user
 from handlers.text import escape
 from models.release import Release, SignOffState
-from models.releases import ReleaseView
+from models.releases import ApproverSpec, ReleaseView
 
 
 def now_token(view: ReleaseView) -> str:
@@ -14,12 +16,14 @@ def now_token(view: ReleaseView) -> str:
 
 def approved(view: ReleaseView, actor_id: str, quorum: bool) -> str:
     text = f":white_check_mark: {user(actor_id)} signed off {now_token(view)}."
-    if quorum:
-        text += (
-            f"\n:tada: Every sign-off is in: {user(view.release.owner_id)}, "
-            f"*{escape(view.release.ref)}* is approved. Next: tick the checklist, then Go."
-        )
-    return text
+    return text + "\n" + all_in(view) if quorum else text
+
+
+def all_in(view: ReleaseView) -> str:
+    return (
+        f":tada: Every sign-off is in: {user(view.release.owner_id)}, "
+        f"*{escape(view.release.ref)}* is approved. Next: tick the checklist, then Go."
+    )
 
 
 def changes_requested(view: ReleaseView, actor_id: str, reason: str) -> str:
@@ -42,6 +46,9 @@ def updated(
     notes_changed: bool,
     reopened: bool,
     previous_time: str | None,
+    added: Sequence[ApproverSpec] = (),
+    removed: Sequence[ApproverSpec] = (),
+    quorum_reached: bool = False,
 ) -> str:
     release = view.release
     pending = " ".join(
@@ -58,11 +65,22 @@ def updated(
         lines.append(f":clock3: Moved to {slack_date(release.target_at)}{was}.{keep}")
     if notes_changed:
         lines.append(":memo: The notes changed.")
+    if added or removed:
+        changes = [
+            f"added {' '.join(spec_label(a) for a in added)}" if added else "",
+            f"removed {' '.join(spec_label(a) for a in removed)}" if removed else "",
+        ]
+        lines.append(f":busts_in_silhouette: Approvers: {'; '.join(c for c in changes if c)}.")
     if reopened or version_changed:
         lines.append(f"Sign-off needed again from {pending}." if pending else "")
-    elif time_changed and view.approvers:
-        everyone = " ".join(approver_label(a) for a in view.approvers)
-        lines.append(f"FYI {everyone}.")
+    else:
+        if added:
+            lines.append(f"Sign-off needed from {' '.join(spec_label(a) for a in added)}.")
+        if time_changed and view.approvers:
+            everyone = " ".join(approver_label(a) for a in view.approvers)
+            lines.append(f"FYI {everyone}.")
+    if quorum_reached:
+        lines.append(all_in(view))
     return "\n".join(line for line in lines if line)
 
 

@@ -3,28 +3,37 @@ commands: run the domain change, then tell the thread and refresh what shows it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
 from sqlmodel import Session
 
+from handlers import directory
 from handlers import messages_text as say
-from handlers.changes import actor_groups, apply_change, owe_messages, show_change
+from handlers.changes import (
+    actor_groups,
+    apply_change,
+    group_memberships,
+    owe_messages,
+    show_change,
+)
 from handlers.deps import Deps
 from handlers.rendering.common import slack_date
+from handlers.surfaces import publish_homes
 from handlers.text import escape
 from models import lifecycle, releases
-from models.release import Release
-from models.releases import Actor, ReleaseView
+from models.release import ApproverKind, Release
+from models.releases import Actor, ApproverSpec, ReleaseView
 
 
 def approve(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> str | None:
     """Returns a private note when the click changed nothing (already signed)."""
-    groups = actor_groups(deps, client, actor, release_id)
+    members = group_memberships(deps, client, actor, release_id)
     with deps.db.session() as session:
-        result = lifecycle.approve(session, actor, release_id, groups, now=deps.clock())
+        result = lifecycle.approve(session, actor, release_id, members, now=deps.clock())
         if not result.counted:
             return f"Your sign-off on {escape(result.release.ref)} is already in."
         view = releases.load_view(session, result.release)
@@ -34,14 +43,15 @@ def approve(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> str
 
 
 def check_may_sign(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
-    groups = actor_groups(deps, client, actor, release_id)
+    members = group_memberships(deps, client, actor, release_id)
     with deps.db.read_session() as session:
-        lifecycle.check_may_sign(session, actor, release_id, groups)
+        lifecycle.check_may_sign(session, actor, release_id, members)
 
 
-def check_may_edit(deps: Deps, actor: Actor, release_id: int) -> Release:
+def check_may_edit(deps: Deps, actor: Actor, release_id: int) -> ReleaseView:
+    """The release with its approvers (the edit form shows them), if this person may edit."""
     with deps.db.read_session() as session:
-        return lifecycle.check_may_edit(session, actor, release_id)
+        return releases.load_view(session, lifecycle.check_may_edit(session, actor, release_id))
 
 
 def check_may_decide(deps: Deps, actor: Actor, release_id: int, action: str) -> None:
@@ -52,21 +62,22 @@ def check_may_decide(deps: Deps, actor: Actor, release_id: int, action: str) -> 
 def request_changes(
     deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str
 ) -> None:
-    groups = actor_groups(deps, client, actor, release_id)
+    members = group_memberships(deps, client, actor, release_id)
     apply_change(
         deps,
         client,
-        lambda s: lifecycle.request_changes(s, actor, release_id, groups, reason, now=deps.clock()),
+        lambda s: lifecycle.request_changes(
+            s, actor, release_id, members, reason, now=deps.clock()
+        ),
         lambda view: say.changes_requested(view, actor.user_id, view.release.status_reason),
     )
 
 
 def withdraw(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
-    groups = actor_groups(deps, client, actor, release_id)
     apply_change(
         deps,
         client,
-        lambda s: lifecycle.withdraw(s, actor, release_id, groups, now=deps.clock()),
+        lambda s: lifecycle.withdraw(s, actor, release_id, now=deps.clock()),
         lambda view: say.withdrawn(view, actor.user_id),
     )
 
@@ -80,7 +91,9 @@ def update(
     version: str | None,
     target_at: datetime | None,
     notes: str | None,
+    approvers: Sequence[ApproverSpec] | None = None,
 ) -> None:
+    """`approvers`, when given, must have passed `directory.check_quorum` already."""
     with deps.db.session() as session:
         result = lifecycle.update(
             session,
@@ -89,6 +102,7 @@ def update(
             version=version,
             target_at=target_at,
             notes=notes,
+            approvers=approvers,
             now=deps.clock(),
         )
         view = releases.load_view(session, result.release)
@@ -99,9 +113,27 @@ def update(
             notes_changed=result.notes_changed,
             reopened=result.reopened,
             previous_time=slack_date(result.previous_target_at) if result.time_changed else None,
+            added=result.added,
+            removed=result.removed,
+            quorum_reached=result.quorum_reached,
         )
         owe_messages(deps, session, view, text)
+    if result.removed:
+        # Their Home tabs no longer wait for them; `show_change` reaches only who is left.
+        publish_homes(deps, client, actor.team_id, _people(client, result.removed))
     show_change(deps, client, view)
+
+
+def _people(client: WebClient, approvers: Sequence[ApproverSpec]) -> set[str]:
+    people: set[str] = set()
+    for approver in approvers:
+        if approver.kind == ApproverKind.USER:
+            people.add(approver.slack_id)
+        else:
+            # A Home tab left a little stale is no reason to fail the update.
+            with suppress(Exception):
+                people |= directory.group_members(client, approver.slack_id)
+    return people
 
 
 def set_item(

@@ -21,7 +21,8 @@ USAGE = {
     "list": "`/release list`",
     "status": "`/release status <service@version>`",
     "cancel": "`/release cancel <service@version> [reason]`",
-    "update": "`/release update <service@version> [version=…] [when=…] [notes=…]`",
+    "update": "`/release update <service@version> [version=…] [when=…] [notes=…] "
+    "[approvers=@a @b … | approvers=none]`",
     "go": "`/release go <service@version>`",
     "nogo": "`/release nogo <service@version> <reason>`",
     "advance": "`/release advance <service@version>`",
@@ -113,6 +114,7 @@ class Update:
     version: str | None = None
     when: When | None = None
     notes: str | None = None
+    approvers: tuple[ApproverSpec, ...] | None = None  # None: unchanged; (): none at all
 
 
 @dataclass(frozen=True)
@@ -291,7 +293,7 @@ def parse_percentages(text: str) -> tuple[int, ...]:
     return tuple(int(p.rstrip("%")) for p in text.split(","))
 
 
-_ASSIGNMENT = re.compile(r"(version|when|notes)=", re.IGNORECASE)
+_ASSIGNMENT = re.compile(r"(version|when|notes|approvers)=", re.IGNORECASE)
 
 
 def parse_update(rest: str) -> Update:
@@ -316,7 +318,31 @@ def parse_update(rest: str) -> Update:
     if version is not None and (not version or " " in version):
         raise _usage_error("Put one version after `version=`.", "update")
     notes = from_slack(values["notes"], multiline=True) if "notes" in values else None
-    return Update(ref=ref, version=version, when=when, notes=notes)
+    approvers = parse_approvers(values["approvers"]) if "approvers" in values else None
+    return Update(ref=ref, version=version, when=when, notes=notes, approvers=approvers)
+
+
+def parse_approvers(text: str) -> tuple[ApproverSpec, ...]:
+    """`approvers=` of an update: the whole new list of @people and @groups, or `none`."""
+    tokens = _TOKEN.findall(text)
+    if [t.lower() for t in tokens] == ["none"]:
+        return ()
+    if not tokens:
+        raise _usage_error("Mention the approvers after `approvers=`, or write none.", "update")
+    specs = []
+    for token in tokens:
+        if user := _USER.match(token):
+            specs.append(ApproverSpec(user.group(1)))
+        elif group := _GROUP.match(token):
+            handle = from_slack(group.group(2) or "")
+            specs.append(ApproverSpec(group.group(1), ApproverKind.USERGROUP, handle))
+        else:
+            raise InvalidInput(
+                f"{truncate(escape(from_slack(token)), 60)} is not someone I can find. "
+                "Mention approvers with @ and pick them from Slack's list, so they arrive "
+                "as real mentions."
+            )
+    return tuple(specs)
 
 
 def parse_checklist(rest: str) -> ChecklistAdd:

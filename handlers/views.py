@@ -16,9 +16,11 @@ from handlers.deps import Deps
 from handlers.errors import form_error, in_background
 from handlers.payloads import FormMetadata
 from handlers.proposing import create_release
+from handlers.rendering.modals import groups_text_of
 from handlers.text import clean_plain
 from models import releases
 from models.errors import InvalidInput
+from models.release import ApproverKind
 from models.releases import Actor, ApproverSpec, Proposal
 
 T = TypeVar("T")
@@ -69,7 +71,7 @@ def register(app: App, deps: Deps) -> None:
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         form = submitted_form(deps, body, view)
-        changes = edit_from_modal(deps, form.actor, form.release_id, view)
+        changes = edit_from_modal(deps, client, form.actor, form.release_id, view)
         if isinstance(changes, FieldErrors):
             ack(response_action="errors", errors=changes.errors)
             return
@@ -138,13 +140,14 @@ def _register_reason_modal(
 
 
 def edit_from_modal(
-    deps: Deps, actor: Actor, release_id: int, view: dict[str, Any]
+    deps: Deps, client: WebClient, actor: Actor, release_id: int, view: dict[str, Any]
 ) -> dict[str, Any] | FieldErrors:
     """What the owner changed (None for what stays), or the errors to show on the form."""
     now = deps.clock()
     fields = FieldErrors()
     with deps.db.read_session() as session:
-        release = releases.get(session, actor, release_id)
+        shown = releases.load_view(session, releases.get(session, actor, release_id))
+    release = shown.release
     version = fields.check(
         ids.FIELD_VERSION,
         lambda: releases.clean_version(clean_plain(input_value(view, ids.FIELD_VERSION) or "")),
@@ -162,17 +165,65 @@ def edit_from_modal(
         fields.check(
             ids.FIELD_VERSION, lambda: _not_duplicate(deps, actor, release.service, version)
         )
+    approvers = _edited_approvers(client, shown, view, fields)
     if fields.errors:
         return fields
     changes = {
         "version": version if version != release.version else None,
         "target_at": target_at if target_at != release.target_at else None,
         "notes": notes if notes != release.notes else None,
+        "approvers": approvers,
     }
     if all(value is None for value in changes.values()):
-        fields.errors[ids.FIELD_VERSION] = "Nothing changed: edit the version, time or notes."
+        fields.errors[ids.FIELD_VERSION] = (
+            "Nothing changed: edit the version, time, notes or approvers."
+        )
         return fields
     return changes
+
+
+def _edited_approvers(
+    client: WebClient, shown: releases.ReleaseView, view: dict[str, Any], fields: FieldErrors
+) -> list[ApproverSpec] | None:
+    """The approvers the edit form asks for, checked (as when proposing); None when they
+    stay as they are. Slack is asked only about what changed: this runs before the ack."""
+    if ids.FIELD_APPROVERS not in view.get("state", {}).get("values", {}):
+        return None  # a form opened before approvers could be edited: it can't say who
+    owner_id = shown.release.owner_id
+    current = {a.slack_id: a for a in shown.approvers}
+    users = [str(u) for u in input_value(view, ids.FIELD_APPROVERS) or []]
+    new_users = [ApproverSpec(u) for u in users if u not in current]
+    checked = fields.check(
+        ids.FIELD_APPROVERS, lambda: directory.check_approvers(client, new_users)
+    )
+    groups_text = input_value(view, ids.FIELD_GROUPS) or ""
+    handles = _group_handles(groups_text)
+    if handles == _group_handles(groups_text_of(shown)):
+        groups: list[ApproverSpec] | None = [
+            ApproverSpec(a.slack_id, ApproverKind.USERGROUP, a.handle)
+            for a in shown.approvers
+            if a.is_group
+        ]
+    else:
+        groups = fields.check(
+            ids.FIELD_GROUPS, lambda: directory.find_groups_by_handle(client, handles)
+        )
+    if checked is None or groups is None:
+        return None
+    wanted = fields.check(
+        ids.FIELD_APPROVERS,
+        lambda: releases.clean_approvers([*(ApproverSpec(u) for u in users), *groups], owner_id),
+    )
+    if wanted is None or {a.slack_id for a in wanted} == set(current):
+        return None
+    fields.check(
+        ids.FIELD_GROUPS, lambda: directory.check_quorum(client, wanted, owner_id, plain=True)
+    )
+    return wanted
+
+
+def _group_handles(text: str) -> list[str]:
+    return re.findall(r"[^\s,@]+", text)
 
 
 def proposal_from_modal(
@@ -202,7 +253,7 @@ def proposal_from_modal(
             directory.check_approvers(client, [ApproverSpec(u) for u in users]), owner_id
         ),
     )
-    group_handles = re.findall(r"[^\s,@]+", input_value(view, ids.FIELD_GROUPS) or "")
+    group_handles = _group_handles(input_value(view, ids.FIELD_GROUPS) or "")
     groups = fields.check(
         ids.FIELD_GROUPS, lambda: directory.find_groups_by_handle(client, group_handles)
     )
@@ -221,6 +272,16 @@ def proposal_from_modal(
         fields.check(
             ids.FIELD_VERSION,
             lambda: _not_duplicate(deps, Actor(team_id, owner_id, channel_id), service, version),
+        )
+    if approvers is not None and groups is not None:
+        fields.check(
+            ids.FIELD_GROUPS,
+            lambda: directory.check_quorum(
+                client,
+                releases.clean_approvers([*approvers, *groups], owner_id),
+                owner_id,
+                plain=True,
+            ),
         )
     if fields.errors:
         return fields.errors

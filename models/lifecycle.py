@@ -3,19 +3,19 @@ state machine, writes an audit event, and commits with the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from models import audit, states
+from models import audit, signers, states
 from models.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed, quoted
 from models.history import ProductionRecord
 from models.release import (
     Approver,
+    ApproverKind,
     ChecklistItem,
     Release,
     ReleaseStatus,
@@ -23,9 +23,11 @@ from models.release import (
 )
 from models.releases import (
     Actor,
+    ApproverSpec,
     approvers_of,
     check_not_duplicate,
     checklist_of,
+    clean_approvers,
     clean_notes,
     clean_reason,
     clean_target,
@@ -93,10 +95,19 @@ def _signable_rows(
     return rows
 
 
+def _groups_of(actor_id: str, members: signers.Members) -> set[str]:
+    return {group for group, people in members.items() if actor_id in people}
+
+
+def _signed_by(approvers: list[Approver], actor_id: str) -> list[Approver]:
+    """The sign-offs this person gave (one; more only in rows from before four eyes)."""
+    return [a for a in approvers if a.sign_off == SignOffState.APPROVED and a.signed_by == actor_id]
+
+
 @dataclass(frozen=True)
 class SignOffResult:
     release: Release
-    counted: bool  # False: this click repeated one already counted
+    counted: bool  # False: this person's sign-off was already in (a double click, a retry)
     quorum_reached: bool
 
 
@@ -104,11 +115,14 @@ def approve(
     session: Session,
     actor: Actor,
     release_id: int,
-    actor_groups: set[str],
+    members: signers.Members,
     *,
     now: datetime | None = None,
 ) -> SignOffResult:
+    """One click gives one sign-off (four eyes): see `signers.row_to_sign` for which.
+    `members` holds the members of each of the release's approver groups."""
     now = now or utcnow()
+    # The lock makes a double click or a racing retry wait, then find its sign-off in.
     release = get_for_update(session, actor, release_id)
     if release.state == ReleaseStatus.CHANGES_REQUESTED:
         raise InvalidTransition(
@@ -118,27 +132,22 @@ def approve(
     if release.state not in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
         states.check(release, "approve")
     approvers = approvers_of(session, release_id)
-    rows = _signable_rows(release, approvers, actor.user_id, actor_groups)
-    # The WHERE clause makes a double click or a racing retry a no-op, not a second count.
-    result = session.execute(
-        sql_update(Approver)
-        .where(
-            col(Approver.id).in_([r.id for r in rows]),
-            col(Approver.state) != SignOffState.APPROVED.value,
-        )
-        .values(
-            state=SignOffState.APPROVED.value, signed_by=actor.user_id, signed_at=now, reason=""
-        )
-        .execution_options(synchronize_session=False)
-    )
-    counted = bool(result.rowcount)  # type: ignore[attr-defined]
-    if not counted:
+    rows = _signable_rows(release, approvers, actor.user_id, _groups_of(actor.user_id, members))
+    if _signed_by(approvers, actor.user_id):
         return SignOffResult(release, counted=False, quorum_reached=False)
-    _record(session, release, actor.user_id, "approved", now)
+    row = signers.row_to_sign(approvers, actor.user_id, members, release.owner_id)
+    if row is None:
+        raise NotAllowed(
+            f"Every sign-off you could give on {release.ref} is in already, from others "
+            f"({signer_label(rows)}); each comes from a different person."
+        )
+    row.state = SignOffState.APPROVED.value
+    row.signed_by = actor.user_id
+    row.signed_at = now
+    row.reason = ""
+    session.add(row)
+    _record(session, release, actor.user_id, "approved", now, after={"approver": row.slack_id})
     release.updated_at = now
-    approvers = approvers_of(session, release_id)
-    for approver in approvers:
-        session.refresh(approver)
     quorum = all(a.sign_off == SignOffState.APPROVED for a in approvers)
     if quorum and release.state == ReleaseStatus.PROPOSED:
         _move(release, states.check(release, "approve"), now)
@@ -149,12 +158,13 @@ def approve(
 
 
 def check_may_sign(
-    session: Session, actor: Actor, release_id: int, actor_groups: set[str]
+    session: Session, actor: Actor, release_id: int, members: signers.Members
 ) -> Release:
     """Refuse early (before asking for a reason) when the person may not sign."""
     release = get(session, actor, release_id)
     states.check(release, "request_changes")
-    _signable_rows(release, approvers_of(session, release_id), actor.user_id, actor_groups)
+    approvers = approvers_of(session, release_id)
+    _signable_rows(release, approvers, actor.user_id, _groups_of(actor.user_id, members))
     return release
 
 
@@ -195,16 +205,22 @@ def request_changes(
     session: Session,
     actor: Actor,
     release_id: int,
-    actor_groups: set[str],
+    members: signers.Members,
     reason: str,
     *,
     now: datetime | None = None,
 ) -> Release:
+    """A person's objection stands in one sign-off, like their approval: the one they gave;
+    else the one their Approve would give; else (others signed everything they could) the
+    first of theirs, which then needs signing again after the update."""
     now = now or utcnow()
     reason = clean_reason(reason, required=True)
     release = get_for_update(session, actor, release_id)
     target = states.check(release, "request_changes")
-    rows = _signable_rows(release, approvers_of(session, release_id), actor.user_id, actor_groups)
+    approvers = approvers_of(session, release_id)
+    mine = _signable_rows(release, approvers, actor.user_id, _groups_of(actor.user_id, members))
+    next_row = signers.row_to_sign(approvers, actor.user_id, members, release.owner_id)
+    rows = _signed_by(approvers, actor.user_id) or [next_row or mine[0]]
     before = snapshot(release)
     for row in rows:
         row.state = SignOffState.REJECTED.value
@@ -231,21 +247,16 @@ def request_changes(
 
 
 def withdraw(
-    session: Session,
-    actor: Actor,
-    release_id: int,
-    actor_groups: set[str],
-    *,
-    now: datetime | None = None,
+    session: Session, actor: Actor, release_id: int, *, now: datetime | None = None
 ) -> Release:
+    """Take back the sign-off this person gave (whatever groups they are in now)."""
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
     if release.state not in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
         raise InvalidTransition(
             f"Sign-offs on {release.ref} can only be withdrawn before the go decision."
         )
-    rows = _signable_rows(release, approvers_of(session, release_id), actor.user_id, actor_groups)
-    mine = [r for r in rows if r.sign_off == SignOffState.APPROVED and r.signed_by == actor.user_id]
+    mine = _signed_by(approvers_of(session, release_id), actor.user_id)
     if not mine:
         raise InvalidInput(f"You have no sign-off on {release.ref} to withdraw.")
     for row in mine:
@@ -279,6 +290,35 @@ class UpdateResult:
     notes_changed: bool
     reopened: bool  # asked for sign-off again (after changes requested, a no-go, a new version)
     previous_target_at: datetime
+    added: tuple[ApproverSpec, ...] = ()  # approvers who joined (their sign-off pending)
+    removed: tuple[ApproverSpec, ...] = ()  # approvers who left (their sign-off with them)
+    quorum_reached: bool = False  # the approvers left are all signed: it is approved now
+
+
+def _spec(approver: Approver) -> ApproverSpec:
+    return ApproverSpec(approver.slack_id, ApproverKind(approver.kind), approver.handle)
+
+
+def _replace_approvers(
+    session: Session, release: Release, current: list[Approver], wanted: list[ApproverSpec]
+) -> list[Approver]:
+    """The approvers become `wanted`, in its order: those who stay keep their sign-off,
+    those who leave take theirs with them, newcomers start pending."""
+    assert release.id is not None
+    staying = {a.slack_id: a for a in current}
+    keep = {spec.slack_id for spec in wanted}
+    for approver in current:
+        if approver.slack_id not in keep:
+            session.delete(approver)
+    rows = []
+    for position, spec in enumerate(wanted):
+        row = staying.get(spec.slack_id) or Approver(
+            release_id=release.id, kind=spec.kind.value, slack_id=spec.slack_id, handle=spec.handle
+        )
+        row.position = position
+        session.add(row)
+        rows.append(row)
+    return rows
 
 
 def update(
@@ -289,8 +329,12 @@ def update(
     version: str | None = None,
     target_at: datetime | None = None,
     notes: str | None = None,
+    approvers: Sequence[ApproverSpec] | None = None,
     now: datetime | None = None,
 ) -> UpdateResult:
+    """Change what the owner may change before go. New `approvers` are checked here only
+    for what needs no Slack (not the owner, at most 20): handlers check the rest first
+    (they exist; enough different people besides the owner, `signers.check_quorum`)."""
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
     _check_editable(release, actor.user_id)
@@ -299,16 +343,30 @@ def update(
     version_changed = version is not None and clean_version(version) != release.version
     time_changed = target_at is not None and target_at != release.target_at
     notes_changed = notes is not None and clean_notes(notes) != release.notes
-    if not (version_changed or time_changed or notes_changed):
+    current = approvers_of(session, release_id)
+    wanted = None if approvers is None else clean_approvers(approvers, release.owner_id)
+    approvers_changed = wanted is not None and {a.slack_id for a in wanted} != {
+        a.slack_id for a in current
+    }
+    if not (version_changed or time_changed or notes_changed or approvers_changed):
         raise InvalidInput(f"That is what {release.ref} already says: nothing changed.")
-    approvers = approvers_of(session, release_id)
+    rows = current
+    added: tuple[ApproverSpec, ...] = ()
+    removed: tuple[ApproverSpec, ...] = ()
+    if approvers_changed:
+        assert wanted is not None
+        had, keep = {a.slack_id for a in current}, {spec.slack_id for spec in wanted}
+        added = tuple(spec for spec in wanted if spec.slack_id not in had)
+        removed = tuple(_spec(a) for a in current if a.slack_id not in keep)
+        before["approvers"] = [a.slack_id for a in current]
+        rows = _replace_approvers(session, release, current, wanted)
     if version_changed:
         assert version is not None
         new_version = clean_version(version)
         check_not_duplicate(session, actor.team_id, release.service, new_version, actor.viewer)
         release.version = new_version
         # They signed off a different build: every sign-off starts again.
-        for approver in approvers:
+        for approver in rows:
             approver.state = SignOffState.PENDING.value
             approver.signed_by = None
             approver.signed_at = None
@@ -323,28 +381,50 @@ def update(
         release.notes = clean_notes(notes)
     reopened = False
     if release.state in (ReleaseStatus.CHANGES_REQUESTED, ReleaseStatus.NO_GO) or (
-        version_changed and release.state == ReleaseStatus.APPROVED and approvers
+        version_changed and release.state == ReleaseStatus.APPROVED and rows
     ):
-        for approver in approvers:
+        for approver in rows:
             if approver.sign_off == SignOffState.REJECTED:
                 approver.state = SignOffState.PENDING.value
                 approver.signed_by = None
                 approver.signed_at = None
                 session.add(approver)
-        all_in = all(a.sign_off == SignOffState.APPROVED for a in approvers)
+        all_in = all(a.sign_off == SignOffState.APPROVED for a in rows)
         release.status = (ReleaseStatus.APPROVED if all_in else ReleaseStatus.PROPOSED).value
         release.status_reason = ""
         release.status_by = None
         reopened = True
+    quorum_reached = False
+    if approvers_changed and not reopened:
+        # A newcomer's sign-off is still to come; a leaver's may have been the last missing.
+        all_in = all(a.sign_off == SignOffState.APPROVED for a in rows)
+        if release.state == ReleaseStatus.APPROVED and not all_in:
+            release.status = states.check(release, "reopen").value
+        elif release.state == ReleaseStatus.PROPOSED and all_in:
+            release.status = states.check(release, "approve").value
+            quorum_reached = True
     release.updated_at = now
     session.add(release)
-    _record(session, release, actor.user_id, "updated", now, before=before, after=snapshot(release))
+    after = snapshot(release)
+    if approvers_changed:
+        after["approvers"] = [a.slack_id for a in rows]
+    _record(session, release, actor.user_id, "updated", now, before=before, after=after)
+    if quorum_reached:
+        _record(session, release, "system", "quorum_reached", now, after=snapshot(release))
     try:
         session.flush()
     except IntegrityError:  # the unique index saw a racing proposal of the same version
         raise Conflict(f"{release.service}@{version} was proposed a moment ago.") from None
     return UpdateResult(
-        release, version_changed, time_changed, notes_changed, reopened, previous_target_at
+        release,
+        version_changed,
+        time_changed,
+        notes_changed,
+        reopened,
+        previous_target_at,
+        added,
+        removed,
+        quorum_reached,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, or_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -488,8 +489,19 @@ SIGNABLE_STATES = [
 def awaiting_sign_off(
     session: Session, team_id: str, user_id: str, group_ids: set[str]
 ) -> list[Release]:
-    """Open releases where the person (or a group of theirs) has not approved yet."""
+    """Open releases where the person (or a group of theirs) has not approved yet, and the
+    person has given no sign-off (each gives one: four eyes)."""
     signers = [user_id, *group_ids]
+    signed = aliased(Approver)
+    has_signed = (
+        select(signed.id)
+        .where(
+            signed.release_id == Release.id,
+            signed.signed_by == user_id,
+            signed.state == SignOffState.APPROVED.value,
+        )
+        .exists()
+    )
     return list(
         session.exec(
             select(Release)
@@ -500,6 +512,7 @@ def awaiting_sign_off(
                 col(Approver.slack_id).in_(signers),
                 Approver.state != SignOffState.APPROVED.value,
                 Release.owner_id != user_id,
+                ~has_signed,
             )
             .distinct()
             .order_by(col(Release.target_at))

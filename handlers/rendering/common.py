@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from handlers.text import escape, escape_inline, fit_lines
-from models.release import Approver, ChecklistItem, Release, ReleaseStatus, SignOffState
+from models.release import (
+    Approver,
+    ApproverKind,
+    ChecklistItem,
+    Release,
+    ReleaseStatus,
+    SignOffState,
+)
+from models.releases import ApproverSpec
 
 STATUS_EMOJI = {
     ReleaseStatus.PROPOSED: ":hourglass_flowing_sand:",
@@ -43,6 +51,12 @@ def approver_label(approver: Approver) -> str:
     if approver.is_group:
         return f"<!subteam^{approver.slack_id}>"
     return f"<@{approver.slack_id}>"
+
+
+def spec_label(spec: ApproverSpec) -> str:
+    if spec.kind == ApproverKind.USERGROUP:
+        return f"<!subteam^{spec.slack_id}>"
+    return f"<@{spec.slack_id}>"
 
 
 def ref(release: Release) -> str:

@@ -21,6 +21,7 @@ from handlers import ids
 from handlers.parsing import USAGE
 from handlers.payloads import ListPage
 from handlers.rendering.common import (
+    approver_label,
     checklist_lines,
     ref,
     rollout_label,
@@ -44,6 +45,7 @@ from models.history import ProductionRecord
 from models.lifecycle import EDITABLE
 from models.release import Release, ReleaseStatus
 from models.releases import ReleaseView
+from models.signers import Unsignable
 
 SECTION_LIMIT = SECTION_TEXT
 FIELD_LIMIT = FIELD_TEXT
@@ -63,7 +65,9 @@ def card_text(view: ReleaseView) -> str:
     return f"{release.ref}: {release.state.label}, {slack_date(release.target_at)}"
 
 
-def card_blocks(view: ReleaseView) -> list[Block]:
+def card_blocks(view: ReleaseView, unsignable: Sequence[Unsignable] = ()) -> list[Block]:
+    """`unsignable`: open sign-offs nobody may give any more (handlers ask Slack who is in
+    each group), said under the sign-offs so the owner knows to change the approvers."""
     release = view.release
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=truncate(f"Release {release.ref}", 150))),
@@ -91,6 +95,9 @@ def card_blocks(view: ReleaseView) -> list[Block]:
         why = f": {escape(release.status_reason)}" if release.status_reason else ""
         blocks.append(SectionBlock(text=md(f"*{verb}* by {user(release.status_by)}{why}")))
     blocks.append(SectionBlock(text=md(sign_offs_text(view))))
+    if unsignable:
+        lines = [unsignable_line(gap) for gap in unsignable]
+        blocks.append(ContextBlock(elements=[md(join_lines(lines, SECTION_LIMIT))]))
     if view.approvers and release.state in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
         blocks.append(sign_off_actions(release, edit=True))
     elif release.state in EDITABLE:
@@ -118,12 +125,34 @@ def sign_offs_text(view: ReleaseView) -> str:
     return join_lines([f"*Sign-offs* ({done}/{len(view.approvers)})", *lines], SECTION_LIMIT)
 
 
+def unsignable_line(gap: Unsignable) -> str:
+    label = approver_label(gap.approver)
+    if not gap.approver.is_group:
+        return (
+            f":warning: {label} gave another sign-off on this release, and each comes from a "
+            "different person: withdrawing that one lets them sign this."
+        )
+    signed = sorted(gap.signed)
+    who = ", ".join(user(person) for person in signed)
+    gave = "another sign-off" if len(signed) == 1 else "other sign-offs"
+    if signed and gap.owner_is_member:
+        why = f"{who} gave {gave} and its only other member is the owner"
+    elif signed:
+        why = f"{who} gave {gave} and it has no other members"
+    elif gap.owner_is_member:
+        why = "its only member is the owner"
+    else:
+        why = "it has no members"
+    return f":warning: {label}: {why}, so nobody can sign for it."
+
+
 def status_blocks(
     view: ReleaseView,
     events: Sequence[AuditEvent],
     in_production: ProductionRecord | None = None,
+    unsignable: Sequence[Unsignable] = (),
 ) -> list[Block]:
-    blocks = card_blocks(view)
+    blocks = card_blocks(view, unsignable)
     if in_production is not None:
         blocks.append(
             ContextBlock(

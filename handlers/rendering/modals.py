@@ -18,8 +18,7 @@ from slack_sdk.models.views import View
 from handlers import ids
 from handlers.payloads import FormMetadata
 from handlers.text import truncate
-from models.release import Release
-from models.releases import MAX_APPROVERS, MAX_NOTES, MAX_REASON
+from models.releases import MAX_APPROVERS, MAX_NOTES, MAX_REASON, ReleaseView
 
 
 def propose_modal(channel_id: str, default_time: datetime) -> View:
@@ -42,27 +41,8 @@ def propose_modal(channel_id: str, default_time: datetime) -> View:
             ),
             version_input(None, hint=None),
             when_input(default_time, hint="Shown in your own time zone."),
-            InputBlock(
-                block_id=ids.FIELD_APPROVERS,
-                label=PlainTextObject(text="Approvers"),
-                optional=True,
-                element=UserMultiSelectElement(
-                    action_id=ids.FIELD_APPROVERS,
-                    max_selected_items=MAX_APPROVERS,
-                    placeholder=PlainTextObject(text="People who must sign off"),
-                ),
-            ),
-            InputBlock(
-                block_id=ids.FIELD_GROUPS,
-                label=PlainTextObject(text="Approver groups"),
-                optional=True,
-                element=PlainTextInputElement(
-                    action_id=ids.FIELD_GROUPS,
-                    max_length=300,
-                    placeholder=PlainTextObject(text="@qa @security"),
-                ),
-                hint=PlainTextObject(text="Any one member of a group signs for it."),
-            ),
+            approvers_input([], hint=None),
+            groups_input(""),
             InputBlock(
                 block_id=ids.FIELD_ROLLOUT,
                 label=PlainTextObject(text="Phased rollout"),
@@ -87,8 +67,10 @@ def propose_modal(channel_id: str, default_time: datetime) -> View:
     )
 
 
-def edit_modal(release: Release, metadata: str) -> View:
-    """Version, time and notes, filled in with what the release says now."""
+def edit_modal(view: ReleaseView, metadata: str) -> View:
+    """Version, time, notes and approvers, filled in with what the release says now."""
+    release = view.release
+    people = [a.slack_id for a in view.approvers if not a.is_group]
     return View(
         type="modal",
         callback_id=ids.EDIT_MODAL,
@@ -101,8 +83,49 @@ def edit_modal(release: Release, metadata: str) -> View:
             when_input(
                 release.target_at, hint="A new time keeps the sign-offs; approvers are told."
             ),
+            approvers_input(
+                people, hint="Those you remove take their sign-off along; new ones start pending."
+            ),
+            groups_input(groups_text_of(view)),
             notes_input(release.notes or None),
         ],
+    )
+
+
+def groups_text_of(view: ReleaseView) -> str:
+    """The release's approver groups as the form shows them: by handle (by id if unknown)."""
+    return " ".join(
+        f"@{a.handle}" if a.handle else a.slack_id for a in view.approvers if a.is_group
+    )
+
+
+def approvers_input(initial: list[str], *, hint: str | None) -> InputBlock:
+    return InputBlock(
+        block_id=ids.FIELD_APPROVERS,
+        label=PlainTextObject(text="Approvers"),
+        optional=True,
+        element=UserMultiSelectElement(
+            action_id=ids.FIELD_APPROVERS,
+            max_selected_items=MAX_APPROVERS,
+            initial_users=initial or None,
+            placeholder=PlainTextObject(text="People who must sign off"),
+        ),
+        hint=PlainTextObject(text=hint) if hint else None,
+    )
+
+
+def groups_input(initial: str) -> InputBlock:
+    return InputBlock(
+        block_id=ids.FIELD_GROUPS,
+        label=PlainTextObject(text="Approver groups"),
+        optional=True,
+        element=PlainTextInputElement(
+            action_id=ids.FIELD_GROUPS,
+            max_length=300,
+            initial_value=initial or None,
+            placeholder=PlainTextObject(text="@qa @security"),
+        ),
+        hint=PlainTextObject(text="Any one member of a group signs for it."),
     )
 
 
