@@ -256,7 +256,10 @@ def withdraw(
         raise InvalidTransition(
             f"Sign-offs on {release.ref} can only be withdrawn before the go decision."
         )
-    mine = _signed_by(approvers_of(session, release_id), actor.user_id)
+    approvers = approvers_of(session, release_id)
+    if not approvers:
+        raise NotAllowed(f"{release.ref} needs no sign-off.")
+    mine = _signed_by(approvers, actor.user_id)
     if not mine:
         raise InvalidInput(f"You have no sign-off on {release.ref} to withdraw.")
     for row in mine:
