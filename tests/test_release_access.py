@@ -12,6 +12,7 @@ from sqlmodel import select
 from handlers import ids
 from models.audit import AuditEvent
 from models.release import ChecklistItem, ReleaseStatus
+from tests.fake_slack import FakeSlack
 from tests.harness import OWNER, Harness, ahead, iso, rendered_text
 
 PRIVATE = "G_SECRET"
@@ -145,3 +146,45 @@ def test_a_button_left_behind_by_a_deleted_release_never_acts_on_a_new_one(
     assert "no longer exists" in private_answer(harness)
     assert harness.release("new@1.0.0").status == ReleaseStatus.PROPOSED
     assert new.uid != old.uid
+
+
+def test_a_forged_form_naming_a_hidden_release_reads_like_a_missing_one(
+    harness: Harness,
+) -> None:
+    harness.command(f"propose secretsvc 1.0.0 {iso(ahead())} <@U_QA|qa>", channel_id=PRIVATE)
+    secret = harness.release("secretsvc@1.0.0")
+    harness.command(f"propose mine 1.0.0 {iso(ahead())} <@U_QA|qa>", user_id="U_OTHER")
+    harness.click(harness.card(harness.release("mine@1.0.0")), ids.EDIT, user_id="U_OTHER")
+    form = json.loads(json.dumps(harness.slack.last_view(ids.EDIT_MODAL)))
+    metadata = json.loads(form["private_metadata"])
+    form["private_metadata"] = json.dumps(metadata | {"release": secret.uid})
+    response = harness.client.view_submission(
+        form, user_id="U_OTHER", values={ids.FIELD_NOTES: "mine now"}
+    )
+    harness.wait()
+    errors = json.dumps(response.json())
+    assert "no longer exists" in errors and "secretsvc" not in errors
+    assert harness.release("secretsvc@1.0.0").notes == ""
+
+
+def test_a_form_never_answers_on_a_response_url_outside_slack(harness: Harness) -> None:
+    """A form's stored response_url is used only on Slack's hooks host: elsewhere the
+    person is answered by Slack's own API instead."""
+    elsewhere = FakeSlack().start()
+    try:
+        harness.command(f"propose payments 2.4.0 {iso(ahead())} <@U_QA|qa>")
+        release = harness.release("payments@2.4.0")
+        harness.click(harness.card(release), ids.EDIT, user_id=OWNER)
+        form = json.loads(json.dumps(harness.slack.last_view(ids.EDIT_MODAL)))
+        metadata = json.loads(form["private_metadata"])
+        form["private_metadata"] = json.dumps(
+            metadata | {"response_url": elsewhere.new_response_url()}
+        )
+        harness.command("cancel payments@2.4.0")  # the edit will now be refused
+        harness.client.view_submission(form, user_id=OWNER, values={ids.FIELD_NOTES: "later"})
+        harness.wait()
+        assert elsewhere.calls() == []
+        dms = [c for c in harness.slack.calls("chat.postMessage") if c.args["channel"] == OWNER]
+        assert dms and "can't be changed" in rendered_text(dms[-1].args)
+    finally:
+        elsewhere.stop()
