@@ -83,10 +83,9 @@ def register(app: App, deps: Deps) -> None:
                 later(lambda: update_from_text(deps, client, actor, viewer, command))
             case parsing.ChecklistAdd(ref=ref, item=item):
                 on_release(ref, lambda rid: operations.add_item(deps, client, actor, rid, item))
-            case parsing.Calendar(channel_id=None):
-                ack(**calendar.calendar_reply(deps, client, team_id, actor.user_id, command))
             case parsing.Calendar():
-                # A channel's link asks Slack who is in the channel: after the ack.
+                # Writes a token (and for a channel, asks Slack who is in it): after the
+                # ack, so the ack never waits behind another writer.
                 later(
                     lambda: respond(
                         **calendar.calendar_reply(deps, client, team_id, actor.user_id, command)

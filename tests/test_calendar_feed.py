@@ -484,9 +484,9 @@ def test_a_link_never_shows_another_workspaces_releases(harness: Harness) -> Non
     )
     assert response.status_code == 200
     harness.wait()
-    reply = harness.private_reply(
-        other_team.command("calendar payments", response_url=harness.slack.new_response_url())
-    )
+    asked = other_team.command("calendar payments", response_url=harness.slack.new_response_url())
+    harness.wait()
+    reply = harness.private_reply(asked)
     match = LINK.search(reply)
     assert match
 
@@ -521,7 +521,8 @@ def test_filtered_feeds_by_channel_and_by_service(harness: Harness) -> None:
 
 def test_the_link_is_private_and_never_stored_in_the_clear(harness: Harness) -> None:
     for text in ("calendar", "calendar revoke"):
-        answer = harness.command(text, channel_id=CHANNEL).json()
+        harness.command(text, channel_id=CHANNEL)
+        answer = harness.slack.calls("response_url")[-1].args
         assert answer["response_type"] == "ephemeral"
         assert validate_message(answer) is None  # blocks Slack would accept
     assert harness.slack.calls("chat.postMessage") == []
