@@ -93,6 +93,7 @@ def seed(db: Database, count: int, now: datetime) -> None:
         releases.append(
             {
                 "id": i,
+                "uid": f"bench{i:011d}",
                 "team_id": TEAM,
                 "service": f"svc-{i % SERVICES}",
                 "version": f"1.{i}.0",

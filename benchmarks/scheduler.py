@@ -53,6 +53,7 @@ def seed(db: Database, count: int, now: datetime) -> None:
             "sequence": 0,
             "created_at": now,
             "updated_at": now,
+            "uid": f"bench{n:011d}",
         }
         for n in range(count)
     ]
