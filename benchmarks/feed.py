@@ -48,10 +48,10 @@ sys.path.insert(0, str(ROOT))
 from bot import migrate  # noqa: E402
 from bot.app import create_releasebot  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
+from handlers.calendar_feed.ics import event_data, icalendar_calendar, render  # noqa: E402
 from models import calendar  # noqa: E402
 from models.db import Database  # noqa: E402
-from models.release import Approver, Release, ReleaseStatus, SignOffState  # noqa: E402
-from scheduler.feed import event_data, icalendar_calendar, render  # noqa: E402
+from models.release.records import Approver, Release, ReleaseStatus, SignOffState  # noqa: E402
 
 TEAM = "T0001"
 FEED_TARGET_S = 1.0

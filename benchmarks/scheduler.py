@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot import migrate  # noqa: E402
 from models.db import Database  # noqa: E402
-from models.release import Release  # noqa: E402
-from models.reminder import Reminder  # noqa: E402
-from scheduler.reminders import ReminderScheduler  # noqa: E402
+from models.release.records import Release  # noqa: E402
+from models.reminders.table import Reminder  # noqa: E402
+from scheduler.clock import ReminderScheduler  # noqa: E402
 
 
 def noop(reminder_id: int) -> None:

@@ -19,12 +19,12 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from bot.settings import Settings
-from handlers import actions, commands, errors, events, views
-from handlers.delivery import MessageSender
 from handlers.deps import BackgroundWork, Deps, HandlerConfig
-from handlers.reminders import ReminderSender
+from handlers.flows.outbox_sender import MessageSender
+from handlers.flows.reminder_sender import ReminderSender
+from handlers.slack import actions, commands, error_replies, events, views
 from models.db import Database
-from scheduler.reminders import ReminderScheduler
+from scheduler.clock import ReminderScheduler
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
         raise_error_for_unhandled_request=True,
         logger=logging.getLogger("releasebot.bolt"),
     )
-    errors.register(bolt)
+    error_replies.register(bolt)
 
     @bolt.middleware
     def acks_first(next: Callable[[], None]) -> None:

@@ -14,7 +14,7 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.calendar_feed import redact
+from handlers.calendar_feed.route import redact
 
 logger = logging.getLogger(__name__)
 

@@ -66,9 +66,9 @@ def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
 
     from bot import migrate
     from bot.app import create_releasebot
-    from bot.calendar_feed import RedactFeedTokens
     from bot.settings import Settings
     from bot.web import create_web_app
+    from handlers.calendar_feed.route import RedactFeedTokens
 
     assert isinstance(settings, Settings)
     releasebot = create_releasebot(settings)

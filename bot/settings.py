@@ -12,7 +12,7 @@ from datetime import timedelta
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.checklist import DEFAULT_CHECKLIST, parse_checklist_setting
+from models.release.default_checklist import DEFAULT_CHECKLIST, parse_checklist_setting
 
 _OFFSET = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
 _UNIT = {"d": "days", "h": "hours", "m": "minutes"}

@@ -19,10 +19,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.body_limit import DEFAULT_MAX_BODY, BodyLimit
-from bot.calendar_feed import ValidatorCache, calendar_endpoint, redact
-from bot.membership import slack_membership
+from handlers.calendar_feed.membership import slack_membership
+from handlers.calendar_feed.route import ValidatorCache, calendar_endpoint, redact
+from models.columns import utcnow
 from models.db import Database
-from models.types import utcnow
 
 logger = logging.getLogger(__name__)
 

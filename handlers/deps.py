@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlmodel import Session
 
-from handlers.delivery import MessageSender
-from models import reminders
+from handlers.flows.outbox_sender import MessageSender
+from models.columns import utcnow
 from models.db import Database
-from models.release import Release
-from models.types import utcnow
+from models.release.records import Release
+from models.reminders import planning
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class Deps:
 
     def plan_reminders(self, session: Session, release: Release) -> None:
         """Keep the release's reminder rows in step with it, in the same transaction."""
-        reminders.plan(session, release, self.config.reminder_offsets, self.clock())
+        planning.plan(session, release, self.config.reminder_offsets, self.clock())
 
     def release_changed(self, release_id: int | None) -> None:
         if release_id is None:

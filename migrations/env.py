@@ -7,7 +7,7 @@ import os
 from alembic import context
 from sqlmodel import SQLModel
 
-import models.tables  # noqa: F401  (registers every table on SQLModel.metadata)
+import models.registry  # noqa: F401  (registers every table on SQLModel.metadata)
 from models.db import make_engine
 
 target_metadata = SQLModel.metadata

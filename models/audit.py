@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models.types import UTCDateTime, utcnow
+from models.columns import UTCDateTime, utcnow
 
 
 class AuditEvent(SQLModel, table=True):

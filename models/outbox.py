@@ -19,8 +19,8 @@ from sqlalchemy import Column, Index, update
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models.release import Release
-from models.types import UTCDateTime, utcnow
+from models.columns import UTCDateTime, utcnow
+from models.release.records import Release
 
 
 class MessageKind(StrEnum):

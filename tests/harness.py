@@ -15,7 +15,7 @@ from sqlmodel import Session
 from bot.app import Releasebot, create_releasebot
 from bot.settings import load_settings
 from bot.web import create_web_app
-from models.release import Release
+from models.release.records import Release
 from tests.fake_slack import FakeSlack
 from tests.server import BackgroundServer
 from tests.slack_requests import SignedSlackClient

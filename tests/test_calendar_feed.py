@@ -23,13 +23,19 @@ import vobject
 from icalendar.parser.string import _foldline
 from sqlmodel import SQLModel, select
 
-from bot.calendar_feed import Conditions, FeedOutcome, RedactFeedTokens, ValidatorCache, load_feed
 from bot.web import create_web_app
-from handlers import ids
-from models import calendar
-from models.calendar_token import CalendarToken
-from models.release import Release
-from scheduler.feed import EventData, event_data, fold, render, render_with_icalendar
+from handlers.calendar_feed.ics import EventData, event_data, fold, render, render_with_icalendar
+from handlers.calendar_feed.route import (
+    Conditions,
+    FeedOutcome,
+    RedactFeedTokens,
+    ValidatorCache,
+    load_feed,
+)
+from handlers.slack import ids
+from models.calendar_feed import subscriptions
+from models.calendar_feed.tokens import CalendarToken
+from models.release.records import Release
 from tests.fake_slack import validate_message
 from tests.harness import CHANNEL, Harness, ahead, iso
 from tests.server import BackgroundServer
@@ -239,13 +245,13 @@ def test_served_bytes_are_what_icalendar_writes_for_the_same_events(harness: Har
     served = fetch(harness, path).content
 
     with harness.session() as session:
-        token = calendar.resolve_token(session, token_of(path))
+        token = subscriptions.resolve_token(session, token_of(path))
         assert token is not None
         now = datetime.now(UTC)
-        approvers = calendar.feed_approvers(session, token, now)
+        approvers = subscriptions.feed_approvers(session, token, now)
         events = [
             event_data(r, approvers.get(r.id or 0, []))
-            for r in calendar.feed_releases(session, token, now)
+            for r in subscriptions.feed_releases(session, token, now)
         ]
     assert served == render_with_icalendar(events, calendar_name="Releases")
 
@@ -383,19 +389,19 @@ def test_a_change_committed_after_a_later_stamped_one_still_changes_the_etag(
     propose(harness, "checkout@1.0")
     now = datetime.now(UTC)
     with harness.session() as session:
-        token = calendar.resolve_token(session, token_of(subscribe(harness)))
+        token = subscriptions.resolve_token(session, token_of(subscribe(harness)))
         assert token is not None
         checkout = session.exec(select(Release).where(Release.service == "checkout")).one()
         checkout.updated_at = now + timedelta(seconds=2)  # the later stamp commits first
         session.add(checkout)
     with harness.session() as session:
-        polled = calendar.feed_fingerprint(session, token, now).etag_basis()
+        polled = subscriptions.feed_fingerprint(session, token, now).etag_basis()
     with harness.session() as session:
         payments = session.exec(select(Release).where(Release.service == "payments")).one()
         payments.notes, payments.updated_at = "late commit", now + timedelta(seconds=1)
         session.add(payments)
     with harness.session() as session:
-        after = calendar.feed_fingerprint(session, token, now).etag_basis()
+        after = subscriptions.feed_fingerprint(session, token, now).etag_basis()
     assert after != polled
 
 
@@ -533,7 +539,7 @@ def test_the_link_is_private_and_never_stored_in_the_clear(harness: Harness) -> 
         [stored] = [
             t
             for t in session.exec(select(CalendarToken))
-            if t.token_hash == calendar.hash_token(raw)
+            if t.token_hash == subscriptions.hash_token(raw)
         ]
         assert stored.token_hash == hashlib.sha256(raw.encode()).hexdigest()
         for table in SQLModel.metadata.sorted_tables:

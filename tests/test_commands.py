@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from handlers import ids
-from handlers.text import escape
-from models import releases
+from handlers.slack import ids
+from handlers.slack.mrkdwn import escape
 from models.audit import AuditEvent
-from models.release import Approver, ChecklistItem, ReleaseStatus
-from models.releases import Proposal
+from models.release import proposing
+from models.release.proposing import Proposal
+from models.release.records import Approver, ChecklistItem, ReleaseStatus
 from tests.harness import CHANNEL, OWNER, TEAM, Harness, ahead, iso, rendered_text
 
 
@@ -209,7 +209,7 @@ def test_list_shows_open_releases_soonest_first(harness: Harness) -> None:
 def test_a_long_list_says_what_it_left_out_and_shows_more(harness: Harness) -> None:
     with harness.session() as session:
         for i in range(63):
-            releases.propose(
+            proposing.propose(
                 session,
                 Proposal(
                     team_id=TEAM,

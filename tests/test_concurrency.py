@@ -9,9 +9,9 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from handlers import ids
+from handlers.slack import ids
 from models.audit import AuditEvent
-from models.release import Approver, ReleaseStatus
+from models.release.records import Approver, ReleaseStatus
 from tests.fake_slack import FakeSlack
 from tests.harness import Harness, ahead, iso
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import select
 
-from handlers import ids
+from handlers.slack import ids
 from models.audit import AuditEvent
-from models.release import Approver, Release, ReleaseStatus
+from models.release.records import Approver, Release, ReleaseStatus
 from tests.fake_slack import FakeSlack
 from tests.harness import OWNER, Harness, ahead, iso, rendered_text
 from tests.test_concurrency import click_all_at_once

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
-from handlers import ids
+from handlers.slack import ids
 from models.audit import AuditEvent
-from models.history import ProductionRecord
-from models.release import Approver, ReleaseStatus
+from models.release.production import ProductionRecord
+from models.release.records import Approver, ReleaseStatus
 from tests.fake_slack import FakeSlack, blocks_text_length, validate_message
 from tests.harness import OWNER, Harness, ahead, iso, rendered_text
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-import models.tables  # noqa: F401
+import models.registry  # noqa: F401
 from bot import migrate
 from models.db import make_engine
 from tests.databases import (

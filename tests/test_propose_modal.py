@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from handlers import ids
-from models.release import ReleaseStatus
+from handlers.slack import ids
+from models.release.records import ReleaseStatus
 from tests.harness import CHANNEL, Harness, ahead, rendered_text
 
 

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import select
 
-from handlers import ids
+from handlers.slack import ids
 from models.audit import AuditEvent
-from models.release import ChecklistItem, ReleaseStatus
+from models.release.records import ChecklistItem, ReleaseStatus
 from tests.fake_slack import FakeSlack
 from tests.harness import OWNER, Harness, ahead, iso, rendered_text
 

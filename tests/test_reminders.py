@@ -12,13 +12,13 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlmodel import select
 
 from bot.settings import parse_offsets
-from handlers.reminders import ReminderSender
-from models import reminders
+from handlers.flows.reminder_sender import ReminderSender
 from models.db import Database
-from models.release import Release
-from models.releases import Proposal, propose
-from models.reminder import Reminder, ReminderKind, ReminderStatus
-from scheduler.reminders import ReminderScheduler
+from models.release.proposing import Proposal, propose
+from models.release.records import Release
+from models.reminders import planning
+from models.reminders.table import Reminder, ReminderKind, ReminderStatus
+from scheduler.clock import ReminderScheduler
 from tests.fake_slack import FakeSlack
 from tests.harness import OWNER, Harness, rendered_text
 
@@ -69,7 +69,7 @@ def test_due_times_follow_the_offsets() -> None:
     )
     due = {
         (s.kind, s.offset_minutes): s.due_at
-        for s in reminders.slots(release, parse_offsets("24h,1h,15m"))
+        for s in planning.slots(release, parse_offsets("24h,1h,15m"))
     }
     assert due == {
         (ReminderKind.BEFORE, 1440): datetime(2027, 5, 31, 12, 0, tzinfo=UTC),
@@ -307,7 +307,7 @@ def test_two_schedulers_on_postgresql_deliver_200_reminders_exactly_once(
                 now=now - timedelta(minutes=5),
             )
             release.message_ts = f"1700000000.{n:06d}"
-            reminders.plan(session, release, [timedelta(hours=2)], now - timedelta(minutes=5))
+            planning.plan(session, release, [timedelta(hours=2)], now - timedelta(minutes=5))
     db.dispose()
 
     def replica(name: str, sent: list[int]) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from models.release import ApproverKind
-from models.releases import ApproverSpec
-from models.signers import QuorumUnreachable, Shortfall, check_quorum, shortfall
+from models.release.proposing import ApproverSpec
+from models.release.records import ApproverKind
+from models.release.signers import QuorumUnreachable, Shortfall, check_quorum, shortfall
 
 
 def test_a_matching_that_needs_an_augmenting_path_is_found() -> None:

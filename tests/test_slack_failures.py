@@ -11,9 +11,9 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from handlers import ids
+from handlers.slack import ids
 from models.outbox import OutboxMessage, OutboxStatus
-from models.release import ReleaseStatus
+from models.release.records import ReleaseStatus
 from tests.fake_slack import FakeSlack
 from tests.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text
 

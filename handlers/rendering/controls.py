@@ -14,11 +14,11 @@ from slack_sdk.models.blocks import (
     PlainTextObject,
 )
 
-from handlers import ids
-from handlers.payloads import ChecklistBlock, ReleaseButton
 from handlers.rendering.limits import OPTION_TEXT
-from handlers.text import escape, truncate
-from models.release import ChecklistItem, Release, ReleaseStatus
+from handlers.slack import ids
+from handlers.slack.mrkdwn import escape, truncate
+from handlers.slack.payloads import ChecklistBlock, ReleaseButton
+from models.release.records import ChecklistItem, Release, ReleaseStatus
 
 CHECKBOXES_PER_ELEMENT = 10
 # A long item's checkbox shows its number and first words; its whole text is above.

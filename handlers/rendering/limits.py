@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from handlers.text import truncate
+from handlers.slack.mrkdwn import truncate
 
 SECTION_TEXT = 3000
 FIELD_TEXT = 2000

@@ -15,10 +15,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from handlers import ids
-from handlers.payloads import FormMetadata
-from handlers.text import truncate
-from models.releases import MAX_APPROVERS, MAX_NOTES, MAX_REASON, ReleaseView
+from handlers.slack import ids
+from handlers.slack.mrkdwn import truncate
+from handlers.slack.payloads import FormMetadata
+from models.release.proposing import MAX_APPROVERS, MAX_NOTES, MAX_REASON
+from models.release.queries import ReleaseView
 
 
 def propose_modal(channel_id: str, default_time: datetime) -> View:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.types
+import models.columns
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("team_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("service", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("version", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("target_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("target_at", models.columns.UTCDateTime(timezone=True), nullable=False),
         sa.Column("window_minutes", sa.Integer(), nullable=False),
         sa.Column("channel_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("owner_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -46,8 +46,8 @@ def upgrade() -> None:
         sa.Column("announcement_ts", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("request_key", sa.String(length=100), nullable=True),
         sa.Column("sequence", sa.Integer(), nullable=False),
-        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", models.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", models.columns.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("request_key"),
     )
@@ -71,7 +71,7 @@ def upgrade() -> None:
         sa.Column("handle", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("signed_by", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-        sa.Column("signed_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("signed_at", models.columns.UTCDateTime(timezone=True), nullable=True),
         sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
         sa.ForeignKeyConstraint(["release_id"], ["release.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
@@ -87,7 +87,7 @@ def upgrade() -> None:
         sa.Column("release_id", sa.Integer(), nullable=True),
         sa.Column("actor_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", models.columns.UTCDateTime(timezone=True), nullable=False),
         sa.Column("before", sa.JSON(), nullable=True),
         sa.Column("after", sa.JSON(), nullable=True),
         sa.Column("detail", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
@@ -108,7 +108,7 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("text", sqlmodel.sql.sqltypes.AutoString(length=150), nullable=False),
         sa.Column("checked_by", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-        sa.Column("checked_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("checked_at", models.columns.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["release_id"], ["release.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("release_id", "position", name="uq_checklist_position"),

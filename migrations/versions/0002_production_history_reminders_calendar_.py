@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.types
+import models.columns
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -29,8 +29,8 @@ def upgrade() -> None:
         sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("channel_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
         sa.Column("service", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", models.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", models.columns.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("token_hash"),
     )
@@ -45,7 +45,7 @@ def upgrade() -> None:
         sa.Column("version", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("release_id", sa.Integer(), nullable=False),
         sa.Column("released_by", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("released_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("released_at", models.columns.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["release_id"],
             ["release.id"],
@@ -63,14 +63,14 @@ def upgrade() -> None:
         sa.Column("release_id", sa.Integer(), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("offset_minutes", sa.Integer(), nullable=False),
-        sa.Column("due_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", models.columns.UTCDateTime(timezone=True), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-        sa.Column("claimed_at", models.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("sent_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("claimed_at", models.columns.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sent_at", models.columns.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", models.columns.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["release_id"], ["release.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("release_id", "kind", "offset_minutes", name="uq_reminder_slot"),

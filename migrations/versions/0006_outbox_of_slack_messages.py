@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import models.types
+import models.columns
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -31,11 +31,11 @@ def upgrade() -> None:
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("uncertain", sa.Boolean(), nullable=False),
-        sa.Column("due_at", models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("claimed_at", models.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("due_at", models.columns.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("claimed_at", models.columns.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
         sa.Column("content", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("created_at", models.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", models.columns.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["release_id"], ["release.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -68,10 +68,10 @@ def _rerender_open_releases() -> None:
         sa.column("status", sa.String),
         sa.column("attempts", sa.Integer),
         sa.column("uncertain", sa.Boolean),
-        sa.column("due_at", models.types.UTCDateTime()),
+        sa.column("due_at", models.columns.UTCDateTime()),
         sa.column("last_error", sa.String),
         sa.column("content", sa.String),
-        sa.column("created_at", models.types.UTCDateTime()),
+        sa.column("created_at", models.columns.UTCDateTime()),
     )
     connection = op.get_bind()
     rows = connection.execute(

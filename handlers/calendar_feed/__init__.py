@@ -1,0 +1,1 @@
+"""The calendar feed: `/release calendar` links, the .ics writer and its HTTP route."""

@@ -1,0 +1,315 @@
+"""`GET /calendar/<token>.ics`: the subscribable release calendar, with HTTP validators.
+
+Calendar apps poll this every few minutes, so the common answer is 304. It costs two
+indexed lookups (the token, the workspace's change marker) while `ValidatorCache` holds
+the feed's validators, else one aggregate query (`models.calendar.feed_fingerprint`);
+the feed itself is only built when it changed. A channel's feed shows the channel's
+private releases only while its person is in the channel (`bot.membership`): asked of
+Slack at most every few minutes, and only when the feed holds releases that only members
+see (one more query while no answer is remembered). Any unusable link (unknown, revoked,
+malformed) gets the same 404, so a response never tells which.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+import anyio
+from sqlalchemy import Row
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from handlers.calendar_feed.ics import FEED_FORMAT, build_feed
+from handlers.calendar_feed.membership import ChannelMembership, Membership
+from models.calendar_feed import subscriptions
+from models.calendar_feed.subscriptions import Fingerprint
+from models.calendar_feed.tokens import CalendarToken
+from models.db import Database
+
+CACHE_CONTROL = "private, max-age=300"
+FEED_THREADS = 2
+MEDIA_TYPE = "text/calendar"  # Starlette adds "; charset=utf-8"
+_SUFFIX = ".ics"
+
+
+@dataclass(frozen=True)
+class Validators:
+    etag: str  # quoted, as sent
+    last_modified: datetime  # whole seconds: all an HTTP date can say
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "ETag": self.etag,
+            "Last-Modified": format_datetime(self.last_modified, usegmt=True),
+            "Cache-Control": CACHE_CONTROL,
+        }
+
+
+def validators_for(
+    token: CalendarToken,
+    fingerprint: Fingerprint,
+    now: datetime,
+    membership: Membership | None = None,
+) -> Validators:
+    """`membership`: the person's standing in the token's channel, when the feed used it."""
+    in_channel = membership is not None and membership.member
+    basis = (
+        f"{FEED_FORMAT}|{subscriptions.calendar_name(token)}|{int(in_channel)}|"
+        f"{fingerprint.etag_basis()}"
+    )
+    last_modified = fingerprint.last_modified(fallback=token.created_at, now=now)
+    if membership is not None:
+        # Joining or leaving shows or hides releases that did not change themselves.
+        last_modified = max(last_modified, min(membership.since, now))
+    return Validators(
+        etag='"' + hashlib.sha256(basis.encode()).hexdigest()[:32] + '"',
+        last_modified=last_modified.astimezone(UTC).replace(microsecond=0),
+    )
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """A request's conditional headers (RFC 9110 section 13)."""
+
+    if_none_match: str | None = None
+    if_modified_since: str | None = None
+
+    @property
+    def present(self) -> bool:
+        return self.if_none_match is not None or self.if_modified_since is not None
+
+    def not_modified(self, validators: Validators) -> bool:
+        # If-None-Match wins: If-Modified-Since is ignored whenever it is present.
+        if self.if_none_match is not None:
+            return _etag_listed(self.if_none_match, validators.etag)
+        if self.if_modified_since is not None:
+            since = _http_date(self.if_modified_since)
+            return since is not None and validators.last_modified <= since
+        return False
+
+
+def _etag_listed(header: str, etag: str) -> bool:
+    """Weak comparison, as If-None-Match requires: W/"x" matches "x"."""
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None  # not a valid HTTP date: the header is ignored
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# What decides a feed's validators besides the database: the token (its person, workspace
+# and filter: two people with one filter may see different private releases) and the
+# person's standing in the token's channel, if the feed asked about it.
+CacheKey = tuple[int, Membership | None]
+
+
+class ValidatorCache:
+    """A feed's validators, kept per process so most polls cost two indexed lookups.
+
+    An entry is reused only while the workspace's change marker (its latest audit event)
+    is the one it was computed under, no release is due to age out, and for at most
+    `max_age`: so even a change that wrote no audit event, or one whose audit id was
+    handed out before an id already seen (PostgreSQL sequences may commit out of order),
+    shows within `max_age`. Full responses always carry freshly computed validators.
+    """
+
+    def __init__(self, max_age: timedelta = timedelta(seconds=30), size: int = 10_000) -> None:
+        self.max_age = max_age
+        self.size = size
+        self._entries: dict[CacheKey, tuple[int | None, Validators, datetime]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: CacheKey, marker: int | None, now: datetime) -> Validators | None:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or entry[0] != marker or now >= entry[2]:
+            return None
+        return entry[1]
+
+    def put(
+        self,
+        key: CacheKey,
+        marker: int | None,
+        validators: Validators,
+        fingerprint: Fingerprint,
+        now: datetime,
+    ) -> None:
+        valid_until = now + self.max_age
+        if fingerprint.next_drop is not None:
+            valid_until = min(valid_until, fingerprint.next_drop)
+        with self._lock:
+            if len(self._entries) >= self.size:
+                self._entries.clear()  # rare: as many polled links as `size` at once
+            self._entries[key] = (marker, validators, valid_until)
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    validators: Validators | None = None  # None: no such feed
+    body: bytes | None = None  # None (with validators): not modified
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What a full answer needs, read in one snapshot; built after the session closes."""
+
+    validators: Validators
+    releases: list[Row[Any]]
+    approvers: dict[int, list[Row[Any]]]
+    name: str
+
+
+def load_feed(
+    db: Database,
+    raw_token: str,
+    now: datetime,
+    conditions: Conditions,
+    cache: ValidatorCache | None = None,
+    members: ChannelMembership | None = None,
+) -> FeedOutcome:
+    """Blocking: the token, the validators and, only if needed, the feed itself.
+
+    Without `members`, nobody counts as in a feed's channel: its private releases stay out.
+    """
+    with db.read_session() as session:
+        token = subscriptions.resolve_token(session, raw_token)
+        if token is None:
+            return FeedOutcome()
+        membership: Membership | None = None
+        must_ask = False
+        if token.channel_id is not None and members is not None:
+            membership = members.cached(token.team_id, token.channel_id, token.user_id, now)
+            must_ask = membership is None and subscriptions.shown_only_to_members(
+                session, token, now
+            )
+        if not must_ask:
+            loaded = _load(session, token, membership, now, conditions, cache)
+    if must_ask:
+        # Slack is asked with no database session open: a slow answer holds no connection.
+        assert members is not None and token.channel_id is not None
+        membership = members.check(token.team_id, token.channel_id, token.user_id, now)
+        with db.read_session() as session:
+            token = subscriptions.resolve_token(session, raw_token)  # revoked meanwhile?
+            if token is None:
+                return FeedOutcome()
+            loaded = _load(session, token, membership, now, conditions, cache)
+    if isinstance(loaded, FeedOutcome):
+        return loaded
+    body = build_feed(loaded.releases, loaded.approvers, calendar_name=loaded.name, now=now)
+    return FeedOutcome(loaded.validators, body)
+
+
+def _load(
+    session: Session,
+    token: CalendarToken,
+    membership: Membership | None,
+    now: datetime,
+    conditions: Conditions,
+    cache: ValidatorCache | None,
+) -> FeedOutcome | _Loaded:
+    """A 304 (or 404) outcome, else the rows of the full answer."""
+    assert token.id is not None
+    in_channel = membership is not None and membership.member
+    key: CacheKey = (token.id, membership)
+    marker = subscriptions.change_marker(session, token.team_id) if cache is not None else None
+    if cache is not None and conditions.present:
+        cached = cache.get(key, marker, now)
+        if cached is not None and conditions.not_modified(cached):
+            return FeedOutcome(cached)
+    fingerprint = subscriptions.feed_fingerprint(session, token, now, in_channel=in_channel)
+    validators = validators_for(token, fingerprint, now, membership)
+    if cache is not None:
+        cache.put(key, marker, validators, fingerprint, now)
+    if conditions.not_modified(validators):
+        return FeedOutcome(validators)
+    # Same snapshot as the fingerprint, so the ETag describes exactly these bytes.
+    return _Loaded(
+        validators,
+        subscriptions.feed_release_rows(session, token, now, in_channel=in_channel),
+        subscriptions.feed_approver_rows(session, token, now, in_channel=in_channel),
+        subscriptions.calendar_name(token),
+    )
+
+
+def token_from_path(name: str) -> str | None:
+    """`<token>.ics` -> the token; anything else -> None."""
+    if not name.endswith(_SUFFIX):
+        return None
+    raw = name[: -len(_SUFFIX)]
+    return raw if subscriptions.is_token_shaped(raw) else None
+
+
+def not_found() -> Response:
+    return Response(
+        "Not found\n",
+        status_code=404,
+        media_type="text/plain",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def calendar_endpoint(
+    db: Database,
+    clock: Callable[[], datetime],
+    cache: ValidatorCache | None = None,
+    members: ChannelMembership | None = None,
+) -> Callable[[Request], Awaitable[Response]]:
+    # Few threads: a burst of full builds (CPU-bound, under the GIL) must not starve the
+    # Slack acks served by the same process; 304s are quick and wait little.
+    builders = anyio.CapacityLimiter(FEED_THREADS)
+
+    async def calendar_feed(request: Request) -> Response:
+        raw = token_from_path(request.path_params["name"])
+        if raw is None:
+            return not_found()
+        conditions = Conditions(
+            request.headers.get("if-none-match"), request.headers.get("if-modified-since")
+        )
+        outcome = await anyio.to_thread.run_sync(
+            load_feed, db, raw, clock(), conditions, cache, members, limiter=builders
+        )
+        if outcome.validators is None:
+            return not_found()
+        headers = outcome.validators.headers()
+        if outcome.body is None:
+            return Response(status_code=304, headers=headers)
+        return Response(outcome.body, media_type=MEDIA_TYPE, headers=headers)
+
+    return calendar_feed
+
+
+# Access logs would otherwise keep every subscriber's secret link in plain text.
+_FEED_PATH = re.compile(r"/calendar/[^\s/?\"]+")
+
+
+def redact(text: str) -> str:
+    """`text` (a path, a log line) with any calendar token in it hidden."""
+    return _FEED_PATH.sub("/calendar/<redacted>", text)
+
+
+class RedactFeedTokens(logging.Filter):
+    """Hides calendar tokens in access-log lines (install on "uvicorn.access")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True

@@ -1,0 +1,2 @@
+"""Operations on releases that every surface calls (Slack now, the API later), and
+what follows a change: the outbox of Slack messages, Home tabs, reminders."""

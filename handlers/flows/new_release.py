@@ -1,0 +1,50 @@
+"""Creating a release: written first with the messages it owes, then its card is posted.
+
+If Slack refuses the card for good (not in the channel, say), the release, untouched by
+anyone yet, is removed again, so no release exists that nobody can see; the person is told
+why. A retried request finds its release and stops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from slack_sdk import WebClient
+
+from handlers.deps import Deps
+from handlers.flows.outcome import NotShownYet, not_shown_text, owe_messages, send_owed
+from handlers.slack import directory
+from models.errors import Conflict
+from models.outbox import MessageKind
+from models.release import proposing, queries
+from models.release.proposing import Proposal
+
+
+def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | None:
+    # Asked before the transaction: a Slack call must not hold the database.
+    proposal = replace(proposal, private=directory.channel_is_private(client, proposal.channel_id))
+    try:
+        with deps.db.session() as session:
+            if proposal.request_key and queries.by_request_key(session, proposal.request_key):
+                return None
+            release = proposing.propose(session, proposal, now=deps.clock())
+            view = queries.load_view(session, release)
+            owe_messages(deps, session, view, None)
+            release_id = release.id
+    except Conflict:
+        # A retry racing its original waits on the unique key, then loses: stay silent.
+        if proposal.request_key and _already_handled(deps, proposal.request_key):
+            return None
+        raise
+    failures = send_owed(deps, client, view)
+    refused = [f for f in failures if f.kind == MessageKind.CARD and f.permanent]
+    if refused:
+        raise refused[0].exception  # the release is gone again; say why, as Slack said it
+    if failures:
+        raise NotShownYet(not_shown_text(view.release, failures))
+    return release_id
+
+
+def _already_handled(deps: Deps, request_key: str) -> bool:
+    with deps.db.read_session() as session:
+        return queries.by_request_key(session, request_key) is not None

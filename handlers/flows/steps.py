@@ -1,0 +1,263 @@
+"""One function per thing a person can do to a release, shared by buttons, modals and
+commands: run the domain change, then tell the thread and refresh what shows it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from sqlmodel import Session
+
+from handlers.deps import Deps
+from handlers.flows.home_publisher import publish_homes
+from handlers.flows.outcome import (
+    actor_groups,
+    apply_change,
+    group_memberships,
+    owe_messages,
+    show_change,
+)
+from handlers.rendering import step_notes as say
+from handlers.rendering.parts import slack_date
+from handlers.slack import directory
+from handlers.slack.mrkdwn import escape
+from models.release import lifecycle, queries
+from models.release.proposing import ApproverSpec
+from models.release.queries import Actor, ReleaseView
+from models.release.records import ApproverKind, Release
+
+
+def approve(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> str | None:
+    """Returns a private note when the click changed nothing (already signed)."""
+    members = group_memberships(deps, client, actor, release_id)
+    with deps.db.session() as session:
+        result = lifecycle.approve(session, actor, release_id, members, now=deps.clock())
+        if not result.counted:
+            return f"Your sign-off on {escape(result.release.ref)} is already in."
+        view = queries.load_view(session, result.release)
+        owe_messages(deps, session, view, say.approved(view, actor.user_id, result.quorum_reached))
+    show_change(deps, client, view)
+    return None
+
+
+def check_may_sign(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    members = group_memberships(deps, client, actor, release_id)
+    with deps.db.read_session() as session:
+        lifecycle.check_may_sign(session, actor, release_id, members)
+
+
+def check_may_edit(deps: Deps, actor: Actor, release_id: int) -> ReleaseView:
+    """The release with its approvers (the edit form shows them), if this person may edit."""
+    with deps.db.read_session() as session:
+        return queries.load_view(session, lifecycle.check_may_edit(session, actor, release_id))
+
+
+def check_may_decide(deps: Deps, actor: Actor, release_id: int, action: str) -> None:
+    with deps.db.read_session() as session:
+        lifecycle.check_may_decide(session, actor, release_id, action)
+
+
+def request_changes(
+    deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str
+) -> None:
+    members = group_memberships(deps, client, actor, release_id)
+    apply_change(
+        deps,
+        client,
+        lambda s: lifecycle.request_changes(
+            s, actor, release_id, members, reason, now=deps.clock()
+        ),
+        lambda view: say.changes_requested(view, actor.user_id, view.release.status_reason),
+    )
+
+
+def withdraw(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    apply_change(
+        deps,
+        client,
+        lambda s: lifecycle.withdraw(s, actor, release_id, now=deps.clock()),
+        lambda view: say.withdrawn(view, actor.user_id),
+    )
+
+
+def update(
+    deps: Deps,
+    client: WebClient,
+    actor: Actor,
+    release_id: int,
+    *,
+    version: str | None,
+    target_at: datetime | None,
+    notes: str | None,
+    approvers: Sequence[ApproverSpec] | None = None,
+) -> None:
+    """`approvers`, when given, must have passed `directory.check_quorum` already."""
+    with deps.db.session() as session:
+        result = lifecycle.update(
+            session,
+            actor,
+            release_id,
+            version=version,
+            target_at=target_at,
+            notes=notes,
+            approvers=approvers,
+            now=deps.clock(),
+        )
+        view = queries.load_view(session, result.release)
+        text = say.updated(
+            view,
+            version_changed=result.version_changed,
+            time_changed=result.time_changed,
+            notes_changed=result.notes_changed,
+            reopened=result.reopened,
+            previous_time=slack_date(result.previous_target_at) if result.time_changed else None,
+            added=result.added,
+            removed=result.removed,
+            quorum_reached=result.quorum_reached,
+        )
+        owe_messages(deps, session, view, text)
+    if result.removed:
+        # Their Home tabs no longer wait for them; `show_change` reaches only who is left.
+        publish_homes(deps, client, actor.team_id, _people(client, result.removed))
+    show_change(deps, client, view)
+
+
+def _people(client: WebClient, approvers: Sequence[ApproverSpec]) -> set[str]:
+    people: set[str] = set()
+    for approver in approvers:
+        if approver.kind == ApproverKind.USER:
+            people.add(approver.slack_id)
+        else:
+            # A Home tab left a little stale is no reason to fail the update.
+            with suppress(Exception):
+                people |= directory.group_members(client, approver.slack_id)
+    return people
+
+
+def set_item(
+    deps: Deps, client: WebClient, actor: Actor, release_id: int, changes: dict[int, bool]
+) -> None:
+    """Tick/untick items; each change is recorded (repeats of the current state are no-ops)."""
+    groups = actor_groups(deps, client, actor, release_id)
+    with deps.db.session() as session:
+        for position, checked in sorted(changes.items()):
+            lifecycle.set_checklist_item(
+                session, actor, release_id, position, checked, groups, now=deps.clock()
+            )
+        view = queries.load_view(session, queries.get(session, actor, release_id))
+        owe_messages(deps, session, view, None)
+    show_change(deps, client, view)
+
+
+def add_item(deps: Deps, client: WebClient, actor: Actor, release_id: int, text: str) -> None:
+    groups = actor_groups(deps, client, actor, release_id)
+
+    def change(session: Session) -> Release:
+        lifecycle.add_checklist_item(session, actor, release_id, text, groups, now=deps.clock())
+        return queries.get(session, actor, release_id)
+
+    apply_change(deps, client, change, lambda view: say.item_added(actor.user_id, text))
+
+
+def _step(
+    deps: Deps,
+    client: WebClient,
+    actor: Actor,
+    release_id: int,
+    domain: Callable[..., Release],
+    message: Callable[[ReleaseView], str | None],
+    *args: Any,
+    **kwargs: Any,
+) -> None:
+    """One lifecycle step: `domain(session, actor, release, *args, now=…, **kwargs)`."""
+    apply_change(
+        deps,
+        client,
+        lambda s: domain(s, actor, release_id, *args, now=deps.clock(), **kwargs),
+        message,
+    )
+
+
+def go(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    _step(
+        deps,
+        client,
+        actor,
+        release_id,
+        lifecycle.go,
+        lambda view: say.decided_go(view.release, actor.user_id),
+    )
+
+
+def no_go(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
+    _step(
+        deps,
+        client,
+        actor,
+        release_id,
+        lifecycle.no_go,
+        lambda view: say.no_go(actor.user_id, view.release.status_reason),
+        reason,
+    )
+
+
+def advance(
+    deps: Deps, client: WebClient, actor: Actor, release_id: int, to_percentage: int | None = None
+) -> None:
+    _step(
+        deps,
+        client,
+        actor,
+        release_id,
+        lifecycle.advance,
+        lambda view: say.advanced(view.release, actor.user_id),
+        to_percentage=to_percentage,
+    )
+
+
+def mark_released(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    _step(
+        deps,
+        client,
+        actor,
+        release_id,
+        lifecycle.mark_released,
+        lambda view: say.released(view.release, actor.user_id),
+    )
+
+
+def pause(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    _step(deps, client, actor, release_id, lifecycle.pause, lambda view: say.paused(actor.user_id))
+
+
+def resume(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    _step(
+        deps, client, actor, release_id, lifecycle.resume, lambda view: say.resumed(actor.user_id)
+    )
+
+
+def roll_back(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
+    _step(
+        deps,
+        client,
+        actor,
+        release_id,
+        lifecycle.roll_back,
+        lambda view: say.rolled_back(actor.user_id, view.release.status_reason),
+        reason,
+    )
+
+
+def cancel(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
+    _step(
+        deps,
+        client,
+        actor,
+        release_id,
+        lifecycle.cancel,
+        lambda view: say.cancelled(actor.user_id, view.release.status_reason),
+        reason,
+    )

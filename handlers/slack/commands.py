@@ -1,0 +1,220 @@
+"""`/release …`: the slash command surface."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from handlers.calendar_feed import links
+from handlers.deps import Deps
+from handlers.flows import steps
+from handlers.flows.new_release import create_release
+from handlers.rendering import channel_messages, modals
+from handlers.slack import directory, ids, parsing
+from handlers.slack.error_replies import in_background
+from handlers.slack.mrkdwn import escape
+from models import audit
+from models.release import production, proposing, queries
+from models.release.proposing import ApproverSpec, Proposal
+from models.release.queries import Actor
+
+# `/release <name> <ref>` commands that need nothing else: name -> operation.
+REF_OPERATIONS: dict[str, Callable[[Deps, WebClient, Actor, int], None]] = {
+    "go": steps.go,
+    "advance": steps.advance,
+    "done": steps.mark_released,
+    "pause": steps.pause,
+    "resume": steps.resume,
+    "withdraw": steps.withdraw,
+}
+
+# `/release <name> <ref> <reason>` commands: name -> operation taking the reason.
+REASON_OPERATIONS: dict[str, Callable[[Deps, WebClient, Actor, int, str], None]] = {
+    "cancel": steps.cancel,
+    "nogo": steps.no_go,
+    "rollback": steps.roll_back,
+}
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.command(ids.COMMAND)
+    def release_command(
+        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        command = parsing.parse(body.get("text") or "")
+        team_id = str(body["team_id"])
+        actor = Actor(team_id, str(body["user_id"]), str(body.get("channel_id") or "") or None)
+        viewer = actor.viewer
+
+        def later(work: Callable[[], object]) -> None:
+            ack()
+            deps.work.submit(in_background(work, body, client, respond))
+
+        def on_release(ref: str, work: Callable[[int], None]) -> None:
+            later(lambda: work(_release_id(deps, team_id, ref, viewer)))
+
+        match command:
+            case parsing.Help():
+                ack(
+                    response_type="ephemeral",
+                    blocks=channel_messages.to_dicts(channel_messages.help_blocks()),
+                    text="How to use /release",
+                )
+            case parsing.ListReleases():
+                later(lambda: respond(**list_reply(deps, team_id, viewer)))
+            case parsing.RefCommand(name="status", ref=ref):
+                later(lambda: respond(**status_reply(deps, client, team_id, ref, viewer)))
+            case parsing.ProposeForm():
+                later(lambda: open_propose_modal(deps, client, body))
+            case parsing.Propose():
+                later(lambda: propose_from_text(deps, client, body, command))
+            case parsing.RefCommand(name=name, ref=ref) if name in REF_OPERATIONS:
+                operation = REF_OPERATIONS[name]
+                on_release(ref, lambda rid: operation(deps, client, actor, rid))
+            case parsing.RefCommand(name=name, ref=ref, text=reason) if name in REASON_OPERATIONS:
+                reason_operation = REASON_OPERATIONS[name]
+
+                def with_reason(rid: int) -> None:
+                    reason_operation(deps, client, actor, rid, reason)
+                    confirm_privately(respond, name, ref)
+
+                on_release(ref, with_reason)
+            case parsing.Update():
+                later(lambda: update_from_text(deps, client, actor, viewer, command))
+            case parsing.ChecklistAdd(ref=ref, item=item):
+                on_release(ref, lambda rid: steps.add_item(deps, client, actor, rid, item))
+            case parsing.Calendar():
+                # Writes a token (and for a channel, asks Slack who is in it): after the
+                # ack, so the ack never waits behind another writer.
+                later(
+                    lambda: respond(
+                        **links.calendar_reply(deps, client, team_id, actor.user_id, command)
+                    )
+                )
+            case _:
+                raise parsing.unknown_subcommand(str(body.get("text") or ""))
+
+
+# Answers that read the database are sent after the ack, through the response_url: the ack
+# then never waits for the database, however busy it is.
+
+
+# More than anyone pages through; enough to say how many there are.
+LIST_FETCH = 1000
+
+
+def list_reply(deps: Deps, team_id: str, viewer: queries.Viewer, offset: int = 0) -> dict[str, Any]:
+    """A page of upcoming releases from `offset` (the "Show more" button asks for the next)."""
+    with deps.db.read_session() as session:
+        upcoming = queries.upcoming(session, team_id, viewer, limit=LIST_FETCH)
+        blocks = channel_messages.list_blocks(upcoming, deps.clock(), offset)
+    return {
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "blocks": channel_messages.to_dicts(blocks),
+        "text": "Upcoming releases",
+    }
+
+
+def status_reply(
+    deps: Deps, client: WebClient, team_id: str, ref: str, viewer: queries.Viewer
+) -> dict[str, Any]:
+    with deps.db.read_session() as session:
+        release = queries.find(session, team_id, ref, viewer)
+        assert release.id is not None
+        view = queries.load_view(session, release)
+        events = audit.history(session, release.id)
+        in_production = production.current_version(session, team_id, release.service)
+    # Slack is asked after the snapshot: no transaction waits on it.
+    blocks = channel_messages.status_blocks(
+        view, events, in_production, directory.unsignable(client, view)
+    )
+    return {
+        "response_type": "ephemeral",
+        "blocks": channel_messages.to_dicts(blocks),
+        "text": channel_messages.card_text(view),
+    }
+
+
+def _release_id(deps: Deps, team_id: str, ref: str, viewer: queries.Viewer) -> int:
+    with deps.db.read_session() as session:
+        release_id = queries.find(session, team_id, ref, viewer).id
+    assert release_id is not None
+    return release_id
+
+
+def confirm_privately(respond: Respond, name: str, ref: str) -> None:
+    done = {"cancel": "is cancelled", "nogo": "is a no-go", "rollback": "is rolled back"}[name]
+    respond(response_type="ephemeral", replace_original=False, text=f"{escape(ref)} {done}.")
+
+
+def open_propose_modal(deps: Deps, client: WebClient, body: dict[str, Any]) -> None:
+    # Default: tomorrow, on the hour.
+    default = (deps.clock() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    client.views_open(
+        trigger_id=body["trigger_id"],
+        view=modals.propose_modal(str(body["channel_id"]), default),
+    )
+
+
+def propose_from_text(
+    deps: Deps, client: WebClient, body: dict[str, Any], command: parsing.Propose
+) -> None:
+    user_id = str(body["user_id"])
+    tz = directory.user_timezone(client, user_id) if command.when.local else None
+    proposal = Proposal(
+        team_id=str(body["team_id"]),
+        owner_id=user_id,
+        channel_id=str(body["channel_id"]),
+        service=command.service,
+        version=command.version,
+        target_at=command.when.resolve(tz),
+        approvers=checked_approvers(client, command.approvers, user_id),
+        stages=command.stages,
+        notes=command.notes,
+        checklist=deps.config.checklist,
+        request_key=f"command:{body.get('trigger_id')}",
+    )
+    create_release(deps, client, proposal)
+
+
+def update_from_text(
+    deps: Deps,
+    client: WebClient,
+    actor: Actor,
+    viewer: queries.Viewer,
+    command: parsing.Update,
+) -> None:
+    release_id = _release_id(deps, actor.team_id, command.ref, viewer)
+    target_at = None
+    if command.when is not None:
+        tz = directory.user_timezone(client, actor.user_id) if command.when.local else None
+        target_at = command.when.resolve(tz)
+    approvers = None
+    if command.approvers is not None:
+        # Refuse someone who may not change it before asking Slack about anyone.
+        owner_id = steps.check_may_edit(deps, actor, release_id).release.owner_id
+        approvers = checked_approvers(client, command.approvers, owner_id)
+    steps.update(
+        deps,
+        client,
+        actor,
+        release_id,
+        version=command.version,
+        target_at=target_at,
+        notes=command.notes,
+        approvers=approvers,
+    )
+
+
+def checked_approvers(
+    client: WebClient, approvers: Sequence[ApproverSpec], owner_id: str
+) -> list[ApproverSpec]:
+    """Approvers who exist, are not the owner, and can all sign without the owner."""
+    cleaned = proposing.clean_approvers(directory.check_approvers(client, approvers), owner_id)
+    directory.check_quorum(client, cleaned, owner_id)
+    return cleaned

@@ -1,0 +1,385 @@
+"""`/release …` text -> typed commands. Pure: no Slack calls, no database."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from handlers.slack.mrkdwn import escape, from_slack, truncate, typed_length
+from models.errors import InvalidInput
+from models.release.default_checklist import MAX_ITEM_LENGTH
+from models.release.proposing import ApproverSpec
+from models.release.records import ApproverKind
+
+MAX_COMMAND_TEXT = 3000
+
+USAGE = {
+    "propose": "`/release propose <service> <version> <when> [@approver …] [phased 10,50,100] "
+    "[notes: …]` — or just `/release propose` for a form",
+    "list": "`/release list`",
+    "status": "`/release status <service@version>`",
+    "cancel": "`/release cancel <service@version> [reason]`",
+    "update": "`/release update <service@version> [version=…] [when=…] [notes=…] "
+    "[approvers=@a @b … | approvers=none]`",
+    "go": "`/release go <service@version>`",
+    "nogo": "`/release nogo <service@version> <reason>`",
+    "advance": "`/release advance <service@version>`",
+    "pause": "`/release pause <service@version>`",
+    "resume": "`/release resume <service@version>`",
+    "withdraw": "`/release withdraw <service@version>` (an approver takes back a sign-off)",
+    "done": "`/release done <service@version>`",
+    "rollback": "`/release rollback <service@version> <reason>`",
+    "checklist": "`/release checklist <service@version> add <item>`",
+    "calendar": "`/release calendar [#channel | <service> | revoke]`",
+    "help": "`/release help`",
+}
+
+
+@dataclass(frozen=True)
+class When:
+    """A release time as typed: absolute (has an offset) or local to the proposer."""
+
+    text: str
+    absolute: datetime | None = None
+    local: datetime | None = None  # naive; read in the proposer's Slack time zone
+
+    def resolve(self, tz_name: str | None) -> datetime:
+        if self.absolute is not None:
+            return self.absolute.astimezone(UTC)
+        assert self.local is not None
+        return localize(self.local, tz_name, self.text)
+
+
+def localize(naive: datetime, tz_name: str | None, shown: str) -> datetime:
+    try:
+        zone = ZoneInfo(tz_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    aware = naive.replace(tzinfo=zone)
+    # A wall-clock time skipped by a DST jump does not survive a round trip through UTC.
+    round_trip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
+    if round_trip != naive:
+        raise InvalidInput(
+            f"{escape(shown)} does not exist in {zone.key}: the clocks jump forward then. "
+            "Pick another time.",
+            field="when",
+        )
+    return aware.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class ListReleases:
+    pass
+
+
+@dataclass(frozen=True)
+class ProposeForm:
+    """`/release propose` alone: open the modal."""
+
+
+@dataclass(frozen=True)
+class Propose:
+    service: str
+    version: str
+    when: When
+    users: tuple[str, ...] = ()
+    groups: tuple[ApproverSpec, ...] = ()
+    stages: tuple[int, ...] = ()
+    notes: str = ""
+
+    @property
+    def approvers(self) -> tuple[ApproverSpec, ...]:
+        return tuple(ApproverSpec(u) for u in self.users) + self.groups
+
+
+@dataclass(frozen=True)
+class RefCommand:
+    """A subcommand acting on one release, with optional free text (a reason, an item)."""
+
+    name: str
+    ref: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Update:
+    ref: str
+    version: str | None = None
+    when: When | None = None
+    notes: str | None = None
+    approvers: tuple[ApproverSpec, ...] | None = None  # None: unchanged; (): none at all
+
+
+@dataclass(frozen=True)
+class ChecklistAdd:
+    ref: str
+    item: str
+
+
+@dataclass(frozen=True)
+class Calendar:
+    channel_id: str | None = None
+    service: str | None = None
+    revoke: bool = False
+
+
+Command = (
+    Help | ListReleases | ProposeForm | Propose | RefCommand | Update | ChecklistAdd | Calendar
+)
+
+_USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
+_GROUP = re.compile(r"^<!subteam\^([A-Z0-9_]+)(?:\|@?([^>]*))?>$")
+_CHANNEL = re.compile(r"^<#([CG][A-Z0-9_]+)(?:\|[^>]*)?>$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CLOCK = re.compile(r"^\d{1,2}:\d{2}$")
+_PERCENTAGES = re.compile(r"^\d{1,3}%?(,\d{1,3}%?)*$")
+_TOKEN = re.compile(r"<[^<>]*>|\S+")
+
+
+def _usage_error(problem: str, subcommand: str) -> InvalidInput:
+    return InvalidInput(f"{problem}\nUsage: {USAGE[subcommand]}")
+
+
+def parse(text: str) -> Command:
+    # Counted as typed: Slack's escaping makes each & < > four or five characters.
+    typed = typed_length(text)
+    if typed > MAX_COMMAND_TEXT:
+        raise InvalidInput(
+            f"That command is {typed} characters long; write at most {MAX_COMMAND_TEXT} "
+            "characters (put long notes in a document and link to it)."
+        )
+    text = text.strip()
+    if not text:
+        return Help()
+    head, _, rest = text.partition(" ")
+    sub = head.lower()
+    rest = rest.strip()
+    if sub in ("help", "-h", "--help", "?"):
+        return Help()
+    if sub == "list":
+        return ListReleases()
+    if sub == "propose":
+        return parse_propose(rest)
+    if sub in ("status", "go", "advance", "done", "pause", "resume", "withdraw"):
+        return RefCommand(sub, _require_ref(rest, sub))
+    if sub in ("cancel", "nogo", "no-go", "rollback"):
+        name = {"no-go": "nogo"}.get(sub, sub)
+        ref, _, reason = rest.partition(" ")
+        ref = _require_ref(ref, name)
+        reason = from_slack(reason, multiline=True)
+        if name != "cancel" and not reason:
+            raise _usage_error("Say why, so the team knows.", name)
+        return RefCommand(name, ref, reason)
+    if sub == "update":
+        return parse_update(rest)
+    if sub == "checklist":
+        return parse_checklist(rest)
+    if sub == "calendar":
+        return parse_calendar(rest)
+    raise unknown_subcommand(head)
+
+
+def _require_ref(text: str, subcommand: str) -> str:
+    ref = from_slack(text.strip())
+    if not ref or " " in ref:
+        raise _usage_error("Name one release as service@version.", subcommand)
+    if len(ref) > 130:
+        raise _usage_error("That is not a release name.", subcommand)
+    return ref
+
+
+def parse_when(tokens: list[str], subcommand: str) -> tuple[When, int]:
+    """A time from the start of `tokens`; returns it and how many tokens it used."""
+    if not tokens:
+        raise _usage_error("Say when the release happens.", subcommand)
+    first = tokens[0]
+    if _ISO_DATE.match(first) and len(tokens) > 1 and _CLOCK.match(tokens[1]):
+        candidate, used = f"{first}T{tokens[1].zfill(5)}", 2
+    else:
+        candidate, used = first, 1
+    shown = " ".join(tokens[:used])
+    try:
+        value = datetime.fromisoformat(candidate.replace("z", "Z"))
+    except ValueError:
+        raise _usage_error(
+            f"I can't read “{truncate(escape(shown), 60)}” as a time. Use ISO 8601 such as "
+            "`2026-12-03T14:00Z` or `2026-12-03T14:00+01:00`, or `2026-12-03 14:00` "
+            "for your own time zone.",
+            subcommand,
+        ) from None
+    if "T" not in candidate:
+        raise _usage_error(
+            f"“{escape(shown)}” has no time of day: add one, e.g. `{first} 14:00`.", subcommand
+        )
+    if value.tzinfo is not None:
+        return When(shown, absolute=value), used
+    return When(shown, local=value), used
+
+
+def parse_propose(rest: str) -> Command:
+    if not rest:
+        return ProposeForm()
+    tokens = _TOKEN.findall(rest)
+    if len(tokens) < 3:
+        raise _usage_error("Name the service, the version and when.", "propose")
+    service, version = from_slack(tokens[0]), from_slack(tokens[1])
+    when, used = parse_when(tokens[2:], "propose")
+    users: list[str] = []
+    groups: list[ApproverSpec] = []
+    stages: tuple[int, ...] = ()
+    notes = ""
+    index = 2 + used
+    while index < len(tokens):
+        token = tokens[index]
+        lowered = token.lower()
+        if user := _USER.match(token):
+            users.append(user.group(1))
+        elif group := _GROUP.match(token):
+            handle = from_slack(group.group(2) or "")
+            groups.append(ApproverSpec(group.group(1), ApproverKind.USERGROUP, handle))
+        elif lowered in ("phased", "--phased"):
+            if index + 1 >= len(tokens):
+                raise _usage_error("Give the phases, e.g. `phased 10,50,100`.", "propose")
+            stages = parse_percentages(tokens[index + 1])
+            index += 1
+        elif lowered in ("big-bang", "bigbang", "--big-bang"):
+            stages = ()
+        elif lowered.startswith("notes:") or lowered == "--":
+            notes_start = rest.find(token, sum(len(t) for t in tokens[:index]))
+            notes_text = rest[notes_start + len(token) :]
+            if lowered.startswith("notes:"):
+                notes_text = token[len("notes:") :] + notes_text
+            notes = from_slack(notes_text, multiline=True)
+            break
+        elif token.startswith("@"):
+            raise InvalidInput(
+                f"{truncate(escape(from_slack(token)), 60)} is not someone I can find. "
+                "Mention approvers with @ and pick them from Slack's list, so they arrive "
+                "as real mentions."
+            )
+        else:
+            raise _usage_error(
+                f"I don't understand “{truncate(escape(from_slack(token)), 60)}” here. "
+                "After the time come approvers (@mentions), `phased 10,50,100`, and "
+                "`notes: …` last.",
+                "propose",
+            )
+        index += 1
+    return Propose(
+        service=service,
+        version=version,
+        when=when,
+        users=tuple(dict.fromkeys(users)),
+        groups=tuple(groups),
+        stages=stages,
+        notes=notes,
+    )
+
+
+def parse_percentages(text: str) -> tuple[int, ...]:
+    text = text.strip()
+    if not _PERCENTAGES.match(text):
+        raise InvalidInput(
+            f"“{truncate(escape(text), 40)}” is not a list of percentages; write e.g. 10,50,100.",
+            field="rollout",
+        )
+    return tuple(int(p.rstrip("%")) for p in text.split(","))
+
+
+_ASSIGNMENT = re.compile(r"(version|when|notes|approvers)=", re.IGNORECASE)
+
+
+def parse_update(rest: str) -> Update:
+    ref, _, assignments = rest.partition(" ")
+    ref = _require_ref(ref, "update")
+    matches = list(_ASSIGNMENT.finditer(assignments))
+    if not matches or assignments[: matches[0].start()].strip():
+        raise _usage_error("Say what changes, e.g. `when=2026-12-04T10:00Z`.", "update")
+    values: dict[str, str] = {}
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(assignments)
+        key = match.group(1).lower()
+        if key in values:
+            raise _usage_error(f"`{key}=` appears twice.", "update")
+        values[key] = assignments[match.end() : end].strip()
+    when = None
+    if "when" in values:
+        when, used = parse_when(values["when"].split(), "update")
+        if used != len(values["when"].split()):
+            raise _usage_error("Put only the time after `when=`.", "update")
+    version = from_slack(values["version"]) if "version" in values else None
+    if version is not None and (not version or " " in version):
+        raise _usage_error("Put one version after `version=`.", "update")
+    notes = from_slack(values["notes"], multiline=True) if "notes" in values else None
+    approvers = parse_approvers(values["approvers"]) if "approvers" in values else None
+    return Update(ref=ref, version=version, when=when, notes=notes, approvers=approvers)
+
+
+def parse_approvers(text: str) -> tuple[ApproverSpec, ...]:
+    """`approvers=` of an update: the whole new list of @people and @groups, or `none`."""
+    tokens = _TOKEN.findall(text)
+    if [t.lower() for t in tokens] == ["none"]:
+        return ()
+    if not tokens:
+        raise _usage_error("Mention the approvers after `approvers=`, or write none.", "update")
+    specs = []
+    for token in tokens:
+        if user := _USER.match(token):
+            specs.append(ApproverSpec(user.group(1)))
+        elif group := _GROUP.match(token):
+            handle = from_slack(group.group(2) or "")
+            specs.append(ApproverSpec(group.group(1), ApproverKind.USERGROUP, handle))
+        else:
+            raise InvalidInput(
+                f"{truncate(escape(from_slack(token)), 60)} is not someone I can find. "
+                "Mention approvers with @ and pick them from Slack's list, so they arrive "
+                "as real mentions."
+            )
+    return tuple(specs)
+
+
+def parse_checklist(rest: str) -> ChecklistAdd:
+    ref, _, tail = rest.partition(" ")
+    ref = _require_ref(ref, "checklist")
+    verb, _, item = tail.strip().partition(" ")
+    if verb.lower() != "add":
+        raise _usage_error("Use `add` followed by the item's text.", "checklist")
+    item = from_slack(item)
+    if not item:
+        raise _usage_error("Write the item's text after `add`.", "checklist")
+    if len(item) > MAX_ITEM_LENGTH:
+        raise InvalidInput(
+            f"A checklist item can have at most {MAX_ITEM_LENGTH} characters; that one has "
+            f"{len(item)}. Keep it short and link to the details."
+        )
+    return ChecklistAdd(ref=ref, item=item)
+
+
+def parse_calendar(rest: str) -> Calendar:
+    rest = rest.strip()
+    if not rest:
+        return Calendar()
+    if rest.lower() == "revoke":
+        return Calendar(revoke=True)
+    if channel := _CHANNEL.match(rest):
+        return Calendar(channel_id=channel.group(1))
+    service = from_slack(rest)
+    if " " in service or not service:
+        raise _usage_error("Filter by one #channel or one service.", "calendar")
+    return Calendar(service=service.lower())
+
+
+def unknown_subcommand(text: str) -> InvalidInput:
+    head = text.strip().partition(" ")[0]
+    shown = truncate(escape(from_slack(head)), 40)
+    return InvalidInput(
+        f"I don't know `/release {shown}`. These are the commands:\n"
+        + "\n".join(f"• {usage}" for usage in USAGE.values())
+    )

@@ -1,0 +1,325 @@
+"""Modal submissions (`view_submission`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from handlers.deps import Deps
+from handlers.flows import steps
+from handlers.flows.new_release import create_release
+from handlers.rendering.modals import groups_text_of
+from handlers.slack import directory, ids, parsing
+from handlers.slack.error_replies import form_error, in_background
+from handlers.slack.mrkdwn import clean_plain
+from handlers.slack.payloads import FormMetadata
+from models.errors import InvalidInput
+from models.release import proposing, queries
+from models.release.proposing import ApproverSpec, Proposal
+from models.release.queries import Actor
+from models.release.records import ApproverKind
+
+T = TypeVar("T")
+
+
+def input_value(view: dict[str, Any], field: str) -> Any:
+    """The raw state of the input whose block id and action id are both `field`."""
+    state = view.get("state", {}).get("values", {}).get(field, {}).get(field, {})
+    for key in ("value", "selected_users", "selected_date_time", "selected_option"):
+        if key in state:
+            return state[key]
+    return None
+
+
+class FieldErrors:
+    """Collects every invalid field at once, so the person fixes them in one go."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def check(self, field: str, fn: Callable[[], T]) -> T | None:
+        try:
+            return fn()
+        except InvalidInput as error:
+            self.errors[error.field or field] = form_error(error.message)
+            return None
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.view(ids.PROPOSE_MODAL)
+    def propose_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        proposal = proposal_from_modal(deps, client, body, view)
+        if isinstance(proposal, dict):
+            ack(response_action="errors", errors=proposal)
+            return
+        ack()
+        deps.work.submit(
+            in_background(lambda: create_release(deps, client, proposal), body, client, None)
+        )
+
+    for callback_id, operation in REASON_OPERATIONS.items():
+        _register_reason_modal(app, deps, callback_id, operation)
+
+    @app.view(ids.EDIT_MODAL)
+    def edit_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        form = submitted_form(deps, body, view)
+        changes = edit_from_modal(deps, client, form.actor, form.release_id, view)
+        if isinstance(changes, FieldErrors):
+            ack(response_action="errors", errors=changes.errors)
+            return
+        ack()
+        deps.work.submit(
+            in_background(
+                lambda: steps.update(deps, client, form.actor, form.release_id, **changes),
+                body,
+                client,
+                form.respond,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class SubmittedForm:
+    """Who submitted a release's form, which release it changes, where to answer."""
+
+    actor: Actor
+    release_id: int
+    respond: Respond | None
+
+
+def submitted_form(deps: Deps, body: dict[str, Any], view: dict[str, Any]) -> SubmittedForm:
+    metadata = FormMetadata.parse(view.get("private_metadata"))
+    actor = Actor(str(body["team"]["id"]), str(body["user"]["id"]), metadata.channel_id)
+    with deps.db.read_session() as session:
+        release_id = queries.id_by_uid(session, actor, metadata.require_release())
+    # Answer problems where the button was clicked, privately; only ever on Slack's host.
+    url = metadata.trusted_response_url(deps.config.slack_hooks_url)
+    return SubmittedForm(actor, release_id, Respond(response_url=url) if url else None)
+
+
+# Reason modals: callback id -> operation taking the reason.
+REASON_OPERATIONS: dict[str, Callable[[Deps, WebClient, Actor, int, str], None]] = {
+    ids.REJECT_MODAL: steps.request_changes,
+    ids.NO_GO_MODAL: steps.no_go,
+    ids.ROLLBACK_MODAL: steps.roll_back,
+}
+
+
+def _register_reason_modal(
+    app: App,
+    deps: Deps,
+    callback_id: str,
+    operation: Callable[[Deps, WebClient, Actor, int, str], None],
+) -> None:
+    @app.view(callback_id)
+    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        reason = clean_plain(input_value(view, ids.FIELD_REASON) or "", multiline=True)
+        try:
+            reason = proposing.clean_reason(reason, required=True)
+        except InvalidInput as error:
+            ack(response_action="errors", errors={ids.FIELD_REASON: form_error(error.message)})
+            return
+        form = submitted_form(deps, body, view)
+        ack()
+        deps.work.submit(
+            in_background(
+                lambda: operation(deps, client, form.actor, form.release_id, reason),
+                body,
+                client,
+                form.respond,
+            )
+        )
+
+
+def edit_from_modal(
+    deps: Deps, client: WebClient, actor: Actor, release_id: int, view: dict[str, Any]
+) -> dict[str, Any] | FieldErrors:
+    """What the owner changed (None for what stays), or the errors to show on the form."""
+    now = deps.clock()
+    fields = FieldErrors()
+    with deps.db.read_session() as session:
+        shown = queries.load_view(session, queries.get(session, actor, release_id))
+    release = shown.release
+    version = fields.check(
+        ids.FIELD_VERSION,
+        lambda: proposing.clean_version(clean_plain(input_value(view, ids.FIELD_VERSION) or "")),
+    )
+    target_at = fields.check(
+        ids.FIELD_WHEN, lambda: _target(input_value(view, ids.FIELD_WHEN), now)
+    )
+    notes = fields.check(
+        ids.FIELD_NOTES,
+        lambda: proposing.clean_notes(
+            clean_plain(input_value(view, ids.FIELD_NOTES) or "", multiline=True)
+        ),
+    )
+    if version and version != release.version:
+        fields.check(
+            ids.FIELD_VERSION, lambda: _not_duplicate(deps, actor, release.service, version)
+        )
+    approvers = _edited_approvers(client, shown, view, fields)
+    if fields.errors:
+        return fields
+    changes = {
+        "version": version if version != release.version else None,
+        "target_at": target_at if target_at != release.target_at else None,
+        "notes": notes if notes != release.notes else None,
+        "approvers": approvers,
+    }
+    if all(value is None for value in changes.values()):
+        fields.errors[ids.FIELD_VERSION] = (
+            "Nothing changed: edit the version, time, notes or approvers."
+        )
+        return fields
+    return changes
+
+
+def _edited_approvers(
+    client: WebClient, shown: queries.ReleaseView, view: dict[str, Any], fields: FieldErrors
+) -> list[ApproverSpec] | None:
+    """The approvers the edit form asks for, checked (as when proposing); None when they
+    stay as they are. Slack is asked only about what changed: this runs before the ack."""
+    if ids.FIELD_APPROVERS not in view.get("state", {}).get("values", {}):
+        return None  # a form opened before approvers could be edited: it can't say who
+    owner_id = shown.release.owner_id
+    current = {a.slack_id: a for a in shown.approvers}
+    users = [str(u) for u in input_value(view, ids.FIELD_APPROVERS) or []]
+    new_users = [ApproverSpec(u) for u in users if u not in current]
+    checked = fields.check(
+        ids.FIELD_APPROVERS, lambda: directory.check_approvers(client, new_users)
+    )
+    groups_text = input_value(view, ids.FIELD_GROUPS) or ""
+    handles = _group_handles(groups_text)
+    if handles == _group_handles(groups_text_of(shown)):
+        groups: list[ApproverSpec] | None = [
+            ApproverSpec(a.slack_id, ApproverKind.USERGROUP, a.handle)
+            for a in shown.approvers
+            if a.is_group
+        ]
+    else:
+        groups = fields.check(
+            ids.FIELD_GROUPS, lambda: directory.find_groups_by_handle(client, handles)
+        )
+    if checked is None or groups is None:
+        return None
+    wanted = fields.check(
+        ids.FIELD_APPROVERS,
+        lambda: proposing.clean_approvers([*(ApproverSpec(u) for u in users), *groups], owner_id),
+    )
+    if wanted is None or {a.slack_id for a in wanted} == set(current):
+        return None
+    fields.check(
+        ids.FIELD_GROUPS, lambda: directory.check_quorum(client, wanted, owner_id, plain=True)
+    )
+    return wanted
+
+
+def _group_handles(text: str) -> list[str]:
+    return re.findall(r"[^\s,@]+", text)
+
+
+def proposal_from_modal(
+    deps: Deps, client: WebClient, body: dict[str, Any], view: dict[str, Any]
+) -> Proposal | dict[str, str]:
+    """A valid proposal, or the errors to show next to each field."""
+    team_id = str(body["team"]["id"])
+    owner_id = str(body["user"]["id"])
+    channel_id = FormMetadata.parse(view.get("private_metadata")).channel_id or owner_id
+    now = deps.clock()
+    fields = FieldErrors()
+    service = fields.check(
+        ids.FIELD_SERVICE,
+        lambda: proposing.clean_service(clean_plain(input_value(view, ids.FIELD_SERVICE) or "")),
+    )
+    version = fields.check(
+        ids.FIELD_VERSION,
+        lambda: proposing.clean_version(clean_plain(input_value(view, ids.FIELD_VERSION) or "")),
+    )
+    target_at = fields.check(
+        ids.FIELD_WHEN, lambda: _target(input_value(view, ids.FIELD_WHEN), now)
+    )
+    users = [str(u) for u in input_value(view, ids.FIELD_APPROVERS) or []]
+    approvers = fields.check(
+        ids.FIELD_APPROVERS,
+        lambda: proposing.clean_approvers(
+            directory.check_approvers(client, [ApproverSpec(u) for u in users]), owner_id
+        ),
+    )
+    group_handles = _group_handles(input_value(view, ids.FIELD_GROUPS) or "")
+    groups = fields.check(
+        ids.FIELD_GROUPS, lambda: directory.find_groups_by_handle(client, group_handles)
+    )
+    rollout_text = clean_plain(input_value(view, ids.FIELD_ROLLOUT) or "")
+    stages = fields.check(
+        ids.FIELD_ROLLOUT,
+        lambda: _stages(rollout_text),
+    )
+    notes = fields.check(
+        ids.FIELD_NOTES,
+        lambda: proposing.clean_notes(
+            clean_plain(input_value(view, ids.FIELD_NOTES) or "", multiline=True)
+        ),
+    )
+    if service and version:
+        fields.check(
+            ids.FIELD_VERSION,
+            lambda: _not_duplicate(deps, Actor(team_id, owner_id, channel_id), service, version),
+        )
+    if approvers is not None and groups is not None:
+        fields.check(
+            ids.FIELD_GROUPS,
+            lambda: directory.check_quorum(
+                client,
+                proposing.clean_approvers([*approvers, *groups], owner_id),
+                owner_id,
+                plain=True,
+            ),
+        )
+    if fields.errors:
+        return fields.errors
+    assert service and version and target_at and approvers is not None and groups is not None
+    return Proposal(
+        team_id=team_id,
+        owner_id=owner_id,
+        channel_id=channel_id,
+        service=service,
+        version=version,
+        target_at=target_at,
+        approvers=[*approvers, *groups],
+        stages=stages or (),
+        notes=notes or "",
+        checklist=deps.config.checklist,
+        request_key=f"view:{view.get('id')}",
+    )
+
+
+def _target(epoch: Any, now: datetime) -> datetime:
+    if epoch is None:
+        raise InvalidInput("Pick a date and a time.", field=ids.FIELD_WHEN)
+    return proposing.clean_target(datetime.fromtimestamp(int(epoch), UTC), now)
+
+
+def _stages(text: str) -> tuple[int, ...]:
+    if not text or text.lower() in ("big-bang", "bigbang", "none"):
+        return ()
+    stages = parsing.parse_percentages(text)
+    proposing.clean_stages(stages)
+    return stages
+
+
+def _not_duplicate(deps: Deps, actor: Actor, service: str, version: str) -> None:
+    with deps.db.read_session() as session:
+        try:
+            proposing.check_not_duplicate(session, actor.team_id, service, version, actor.viewer)
+        except proposing.Conflict as error:
+            raise InvalidInput(error.message, field=ids.FIELD_VERSION) from None

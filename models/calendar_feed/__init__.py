@@ -1,0 +1,1 @@
+"""The subscribable release calendar: links (tokens) and what each feed shows."""

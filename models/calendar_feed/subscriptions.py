@@ -1,0 +1,380 @@
+"""The release calendar feed: personal tokens, and which releases a token's feed shows.
+
+A token is a bearer secret in a URL that calendar apps poll, so only its SHA-256 is stored:
+a database leak reveals no working link. The feed's freshness checks rely on two rules the
+release domain keeps: every change to what the feed shows (status, time, notes,
+sign-offs...) sets `Release.updated_at` (`feed_fingerprint`), and writes an audit event in
+the same transaction (`change_marker`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import ColumnElement, Row, and_, case, func, not_
+from sqlalchemy import select as sql_select
+from sqlalchemy import update as sql_update
+from sqlmodel import Session, col, select
+
+from models.audit import AuditEvent
+from models.calendar_feed.tokens import CalendarToken
+from models.columns import utcnow
+from models.errors import InvalidInput
+from models.release.queries import Viewer, visible_to
+from models.release.records import Approver, Release, ReleaseStatus
+
+# Cancelled releases linger this long (so subscribers see the cancellation), then go.
+CANCELLED_KEPT = timedelta(days=30)
+# Releases further in the past than this leave the feed.
+PAST_KEPT = timedelta(days=180)
+MAX_LIVE_TOKENS = 20
+# `secrets.token_urlsafe(32)`: 32 random bytes, 43 URL-safe base64 characters.
+_TOKEN_BYTES = 32
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode("ascii")).hexdigest()
+
+
+def is_token_shaped(raw: str) -> bool:
+    """Could `raw` be a token we issued? Lets junk be refused without a query."""
+    return bool(_TOKEN_SHAPE.match(raw))
+
+
+# --- tokens -----------------------------------------------------------------------------
+
+
+def live_tokens(session: Session, team_id: str, user_id: str) -> list[CalendarToken]:
+    return list(
+        session.exec(
+            select(CalendarToken).where(
+                CalendarToken.team_id == team_id,
+                CalendarToken.user_id == user_id,
+                col(CalendarToken.revoked_at).is_(None),
+            )
+        )
+    )
+
+
+def issue_token(
+    session: Session,
+    team_id: str,
+    user_id: str,
+    *,
+    channel_id: str | None = None,
+    service: str | None = None,
+    now: datetime | None = None,
+) -> str:
+    """A new feed link's secret, returned once; only its hash is kept."""
+    if len(live_tokens(session, team_id, user_id)) >= MAX_LIVE_TOKENS:
+        raise InvalidInput(
+            f"You already have {MAX_LIVE_TOKENS} calendar links. "
+            "`/release calendar revoke` stops them all; then ask for the ones you need."
+        )
+    raw = secrets.token_urlsafe(_TOKEN_BYTES)
+    session.add(
+        CalendarToken(
+            team_id=team_id,
+            user_id=user_id,
+            token_hash=hash_token(raw),
+            channel_id=channel_id,
+            service=service,
+            created_at=now or utcnow(),
+        )
+    )
+    session.flush()
+    return raw
+
+
+def revoke_tokens(
+    session: Session, team_id: str, user_id: str, *, now: datetime | None = None
+) -> int:
+    """Stop every live feed link of this person; how many there were."""
+    result = session.execute(
+        sql_update(CalendarToken)
+        .where(
+            col(CalendarToken.team_id) == team_id,
+            col(CalendarToken.user_id) == user_id,
+            col(CalendarToken.revoked_at).is_(None),
+        )
+        .values(revoked_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def resolve_token(session: Session, raw: str) -> CalendarToken | None:
+    """The live token `raw` names, or None (unknown, revoked or malformed alike)."""
+    if not is_token_shaped(raw):
+        return None
+    return session.exec(
+        select(CalendarToken).where(
+            CalendarToken.token_hash == hash_token(raw),
+            col(CalendarToken.revoked_at).is_(None),
+        )
+    ).first()
+
+
+# --- what a feed shows ------------------------------------------------------------------
+# `in_channel`: whether a channel feed's person is in that channel, which the caller asks of
+# Slack (models never do); it defaults to no, so a caller that did not ask hides, not leaks.
+
+
+def _scope(token: CalendarToken, in_channel: bool) -> list[ColumnElement[bool]]:
+    return _filter(
+        token.team_id,
+        token.user_id,
+        channel_id=token.channel_id,
+        service=token.service,
+        in_channel=in_channel,
+    )
+
+
+def _filter(
+    team_id: str,
+    user_id: str,
+    *,
+    channel_id: str | None,
+    service: str | None,
+    in_channel: bool,
+) -> list[ColumnElement[bool]]:
+    """A workspace's releases, narrowed to one channel or service if asked, that the person
+    may see: private ones where they are involved, and in a channel's own feed also those
+    of the channel while they are in it (`in_channel`, which the caller asks of Slack:
+    naming a channel is no proof of being in it)."""
+    clauses = [col(Release.team_id) == team_id]
+    clauses.append(visible_to(Viewer(user_id, channel_id if in_channel else None)))
+    if channel_id is not None:
+        clauses.append(col(Release.channel_id) == channel_id)
+    if service is not None:
+        clauses.append(col(Release.service) == service)
+    return clauses
+
+
+def _stale_cancelled(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        col(Release.status) == ReleaseStatus.CANCELLED.value,
+        col(Release.updated_at) < now - CANCELLED_KEPT,
+    )
+
+
+def _in_feed(token: CalendarToken, now: datetime, in_channel: bool) -> list[ColumnElement[bool]]:
+    return [
+        *_scope(token, in_channel),
+        col(Release.target_at) >= now - PAST_KEPT,
+        not_(_stale_cancelled(now)),
+    ]
+
+
+_FEED_ORDER = (col(Release.target_at), col(Release.id))
+_APPROVER_ORDER = (col(Approver.release_id), col(Approver.position), col(Approver.id))
+
+
+def feed_releases(
+    session: Session, token: CalendarToken, now: datetime, *, in_channel: bool = False
+) -> list[Release]:
+    """The releases the token's feed shows, soonest first."""
+    query = select(Release).where(*_in_feed(token, now, in_channel)).order_by(*_FEED_ORDER)
+    return list(session.exec(query))
+
+
+def feed_approvers(
+    session: Session, token: CalendarToken, now: datetime, *, in_channel: bool = False
+) -> dict[int, list[Approver]]:
+    """Every feed release's approvers, in order, from one query (no per-release queries)."""
+    rows = session.exec(
+        select(Approver)
+        .join(Release, col(Release.id) == col(Approver.release_id))
+        .where(*_in_feed(token, now, in_channel))
+        .order_by(*_APPROVER_ORDER)
+    )
+    return _by_release(rows)
+
+
+# The same two reads as plain rows (attributes named like the model's), for serving the
+# feed: at 10,000 releases, building ORM instances (and collecting them afterwards) costs
+# about as much as everything else together, and the feed only reads the values.
+
+
+def feed_release_rows(
+    session: Session, token: CalendarToken, now: datetime, *, in_channel: bool = False
+) -> list[Row[Any]]:
+    table = Release.__table__  # type: ignore[attr-defined]
+    query = sql_select(table).where(*_in_feed(token, now, in_channel)).order_by(*_FEED_ORDER)
+    return list(session.execute(query).all())
+
+
+def feed_approver_rows(
+    session: Session, token: CalendarToken, now: datetime, *, in_channel: bool = False
+) -> dict[int, list[Row[Any]]]:
+    table = Approver.__table__  # type: ignore[attr-defined]
+    query = (
+        sql_select(table)
+        .join(Release, col(Release.id) == col(Approver.release_id))
+        .where(*_in_feed(token, now, in_channel))
+        .order_by(*_APPROVER_ORDER)
+    )
+    return _by_release(session.execute(query).all())
+
+
+class _HasReleaseId(Protocol):
+    @property
+    def release_id(self) -> int: ...
+
+
+_A = TypeVar("_A", bound=_HasReleaseId)
+
+
+def _by_release(approvers: Iterable[_A]) -> dict[int, list[_A]]:
+    by_release: dict[int, list[_A]] = defaultdict(list)
+    for approver in approvers:
+        by_release[approver.release_id].append(approver)
+    return dict(by_release)
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What the feed's validators are made of; equal fingerprints mean equal feeds."""
+
+    count: int
+    last_updated: datetime | None
+    max_id: int | None
+    sequence_total: int
+    # Sum of the rows' revisions: moves with every committed change to a shown release.
+    revision_total: int
+    # The latest moment a release aged out of the feed (None: none has yet).
+    last_dropped: datetime | None
+    # The next moment one will, if nothing else changes (None: none is due to).
+    next_drop: datetime | None = None
+
+    def etag_basis(self) -> str:
+        parts: list[Any] = [
+            self.count,
+            self.last_updated and self.last_updated.isoformat(),
+            self.max_id,
+            self.sequence_total,
+            self.revision_total,
+            self.last_dropped and self.last_dropped.isoformat(),
+        ]
+        return "|".join(str(p) for p in parts)
+
+    def last_modified(self, fallback: datetime, now: datetime) -> datetime:
+        """When the feed last changed: an edit, or a release leaving it; never after now."""
+        moments = [m for m in (self.last_updated, self.last_dropped) if m is not None]
+        return min(max(moments, default=fallback), now)
+
+
+def feed_fingerprint(
+    session: Session, token: CalendarToken, now: datetime, *, in_channel: bool = False
+) -> Fingerprint:
+    """The feed's fingerprint in ONE query, so an unchanged feed is never built.
+
+    An edit moves max(updated_at); a new release moves max(id) and the count; a release
+    ageing out lowers the count and moves `last_dropped`. One pass over the releases in
+    the time window feeds every aggregate (the CASEs split feed rows from cancellations
+    that have aged out); the subquery finds, by index, the last release that got too old.
+    """
+    past_limit = now - PAST_KEPT
+    stale = _stale_cancelled(now)
+    shown = not_(stale)
+    shown_cancelled = and_(shown, col(Release.status) == ReleaseStatus.CANCELLED.value)
+    dropped_by_age = (
+        sql_select(func.max(Release.target_at))
+        .where(*_scope(token, in_channel), col(Release.target_at) < past_limit)
+        .scalar_subquery()
+    )
+    row = session.execute(
+        sql_select(
+            func.count(case((shown, 1))),
+            func.max(case((shown, col(Release.updated_at)))),
+            func.max(case((shown, col(Release.id)))),
+            func.coalesce(func.sum(case((shown, col(Release.sequence)))), 0),
+            func.coalesce(func.sum(case((shown, col(Release.revision)))), 0),
+            func.max(case((stale, col(Release.updated_at)))),
+            dropped_by_age,
+            func.min(case((shown, col(Release.target_at)))),
+            func.min(case((shown_cancelled, col(Release.updated_at)))),
+        ).where(*_scope(token, in_channel), col(Release.target_at) >= past_limit)
+    ).one()
+    (
+        count,
+        last_updated,
+        max_id,
+        sequence_total,
+        revision_total,
+        cancelled,
+        by_age,
+        oldest,
+        first_cancel,
+    ) = row
+    return Fingerprint(
+        count=int(count),
+        last_updated=last_updated,
+        max_id=max_id,
+        sequence_total=int(sequence_total),
+        revision_total=int(revision_total),
+        last_dropped=_latest(
+            by_age and by_age + PAST_KEPT, cancelled and cancelled + CANCELLED_KEPT
+        ),
+        next_drop=_earliest(
+            oldest and oldest + PAST_KEPT, first_cancel and first_cancel + CANCELLED_KEPT
+        ),
+    )
+
+
+def _latest(*moments: datetime | None) -> datetime | None:
+    return max((m for m in moments if m is not None), default=None)
+
+
+def _earliest(*moments: datetime | None) -> datetime | None:
+    return min((m for m in moments if m is not None), default=None)
+
+
+def change_marker(session: Session, team_id: str) -> int | None:
+    """The workspace's latest audit event, found by index: every change to a release
+    writes one in the change's own transaction, so a new marker means a possible change."""
+    return session.exec(select(func.max(AuditEvent.id)).where(AuditEvent.team_id == team_id)).one()
+
+
+def shown_only_to_members(session: Session, token: CalendarToken, now: datetime) -> bool:
+    """Whether the token's channel feed holds private releases its person sees only by being
+    in the channel: only then is their membership worth asking Slack about."""
+    if token.channel_id is None:
+        return False
+    query = select(Release.id).where(
+        *_in_feed(token, now, in_channel=True), not_(visible_to(Viewer(token.user_id)))
+    )
+    return session.exec(query.limit(1)).first() is not None
+
+
+def has_releases(
+    session: Session,
+    team_id: str,
+    user_id: str,
+    *,
+    service: str | None = None,
+    channel_id: str | None = None,
+    in_channel: bool = False,
+) -> bool:
+    """Whether the person's feed with this filter has ever had a release (to warn about a
+    typo'd service): a release hidden from them counts as none."""
+    clauses = _filter(
+        team_id, user_id, channel_id=channel_id, service=service, in_channel=in_channel
+    )
+    return session.exec(select(Release.id).where(*clauses).limit(1)).first() is not None
+
+
+def calendar_name(token: CalendarToken) -> str:
+    if token.service is not None:
+        return f"Releases: {token.service}"
+    if token.channel_id is not None:
+        return f"Releases: channel {token.channel_id}"
+    return "Releases"

@@ -1,0 +1,19 @@
+"""Imports every table so that SQLModel.metadata knows them all (Alembic, tests)."""
+
+from models.audit import AuditEvent
+from models.calendar_feed.tokens import CalendarToken
+from models.outbox import OutboxMessage
+from models.release.production import ProductionRecord
+from models.release.records import Approver, ChecklistItem, Release
+from models.reminders.table import Reminder
+
+__all__ = [
+    "Approver",
+    "AuditEvent",
+    "CalendarToken",
+    "ChecklistItem",
+    "OutboxMessage",
+    "ProductionRecord",
+    "Release",
+    "Reminder",
+]

@@ -1,0 +1,1 @@
+"""A release and its rules: tables, state machine, proposals, sign-offs, rollout."""

@@ -1,0 +1,757 @@
+"""Sign-offs, go/no-go and the rollout: every change locks the release row, checks the
+state machine, writes an audit event, and commits with the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from models import audit
+from models.columns import utcnow
+from models.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed, quoted
+from models.release import rules, signers
+from models.release.production import ProductionRecord
+from models.release.proposing import (
+    ApproverSpec,
+    check_not_duplicate,
+    clean_approvers,
+    clean_notes,
+    clean_reason,
+    clean_target,
+    clean_version,
+    snapshot,
+)
+from models.release.queries import (
+    Actor,
+    approvers_of,
+    checklist_of,
+    get,
+    get_for_update,
+    require_owner,
+)
+from models.release.records import (
+    Approver,
+    ApproverKind,
+    ChecklistItem,
+    Release,
+    ReleaseStatus,
+    SignOffState,
+)
+
+MAX_CHECKLIST = 30
+
+
+def _record(
+    session: Session, release: Release, actor_id: str, action: str, now: datetime, **kw: object
+) -> None:
+    audit.record(
+        session,
+        team_id=release.team_id,
+        release_id=release.id,
+        actor_id=actor_id,
+        action=action,
+        at=now,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _move(release: Release, target: ReleaseStatus, now: datetime) -> None:
+    release.status = target.value
+    release.updated_at = now
+
+
+def signer_label(approvers: Iterable[Approver]) -> str:
+    labels = [f"<!subteam^{a.slack_id}>" if a.is_group else f"<@{a.slack_id}>" for a in approvers]
+    return ", ".join(labels) or "nobody"
+
+
+def _signable_rows(
+    release: Release, approvers: list[Approver], actor_id: str, actor_groups: set[str]
+) -> list[Approver]:
+    """The sign-offs this person may give: their own, and their groups' (never the owner's)."""
+    if not approvers:
+        raise NotAllowed(f"{release.ref} needs no sign-off.")
+    if actor_id == release.owner_id:
+        raise NotAllowed(
+            f"You own {release.ref}, so you can't sign it off: that is for "
+            f"{signer_label(approvers)}."
+        )
+    rows = [
+        a
+        for a in approvers
+        if (not a.is_group and a.slack_id == actor_id)
+        or (a.is_group and a.slack_id in actor_groups)
+    ]
+    if not rows:
+        raise NotAllowed(
+            f"Only {signer_label(approvers)} can sign off {release.ref}"
+            + (
+                " (any one member signs for a group)."
+                if any(a.is_group for a in approvers)
+                else "."
+            )
+        )
+    return rows
+
+
+def _groups_of(actor_id: str, members: signers.Members) -> set[str]:
+    return {group for group, people in members.items() if actor_id in people}
+
+
+def _signed_by(approvers: list[Approver], actor_id: str) -> list[Approver]:
+    """The sign-offs this person gave (one; more only in rows from before four eyes)."""
+    return [a for a in approvers if a.sign_off == SignOffState.APPROVED and a.signed_by == actor_id]
+
+
+@dataclass(frozen=True)
+class SignOffResult:
+    release: Release
+    counted: bool  # False: this person's sign-off was already in (a double click, a retry)
+    quorum_reached: bool
+
+
+def approve(
+    session: Session,
+    actor: Actor,
+    release_id: int,
+    members: signers.Members,
+    *,
+    now: datetime | None = None,
+) -> SignOffResult:
+    """One click gives one sign-off (four eyes): see `signers.row_to_sign` for which.
+    `members` holds the members of each of the release's approver groups."""
+    now = now or utcnow()
+    # The lock makes a double click or a racing retry wait, then find its sign-off in.
+    release = get_for_update(session, actor, release_id)
+    if release.state == ReleaseStatus.CHANGES_REQUESTED:
+        raise InvalidTransition(
+            f"Changes were requested on {release.ref}; sign off once "
+            f"<@{release.owner_id}> has updated it."
+        )
+    if release.state not in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
+        rules.check(release, "approve")
+    approvers = approvers_of(session, release_id)
+    rows = _signable_rows(release, approvers, actor.user_id, _groups_of(actor.user_id, members))
+    if _signed_by(approvers, actor.user_id):
+        return SignOffResult(release, counted=False, quorum_reached=False)
+    row = signers.row_to_sign(approvers, actor.user_id, members, release.owner_id)
+    if row is None:
+        raise NotAllowed(
+            f"Every sign-off you could give on {release.ref} is in already, from others "
+            f"({signer_label(rows)}); each comes from a different person."
+        )
+    row.state = SignOffState.APPROVED.value
+    row.signed_by = actor.user_id
+    row.signed_at = now
+    row.reason = ""
+    session.add(row)
+    _record(session, release, actor.user_id, "approved", now, after={"approver": row.slack_id})
+    release.updated_at = now
+    quorum = all(a.sign_off == SignOffState.APPROVED for a in approvers)
+    if quorum and release.state == ReleaseStatus.PROPOSED:
+        _move(release, rules.check(release, "approve"), now)
+        _record(session, release, "system", "quorum_reached", now, after=snapshot(release))
+    session.add(release)
+    session.flush()
+    return SignOffResult(release, counted=True, quorum_reached=quorum)
+
+
+def check_may_sign(
+    session: Session, actor: Actor, release_id: int, members: signers.Members
+) -> Release:
+    """Refuse early (before asking for a reason) when the person may not sign."""
+    release = get(session, actor, release_id)
+    rules.check(release, "request_changes")
+    approvers = approvers_of(session, release_id)
+    _signable_rows(release, approvers, actor.user_id, _groups_of(actor.user_id, members))
+    return release
+
+
+EDITABLE = frozenset(
+    {
+        ReleaseStatus.PROPOSED,
+        ReleaseStatus.CHANGES_REQUESTED,
+        ReleaseStatus.APPROVED,
+        ReleaseStatus.NO_GO,
+    }
+)
+
+
+def _check_editable(release: Release, actor_id: str) -> None:
+    require_owner(release, actor_id, "change")
+    if release.state not in EDITABLE:
+        raise InvalidTransition(
+            f"{release.ref} can't be changed now: it is {release.state.label.lower()}."
+        )
+
+
+def check_may_edit(session: Session, actor: Actor, release_id: int) -> Release:
+    """Refuse early (before opening the edit form) when the person may not change it."""
+    release = get(session, actor, release_id)
+    _check_editable(release, actor.user_id)
+    return release
+
+
+def check_may_decide(session: Session, actor: Actor, release_id: int, action: str) -> Release:
+    """Refuse early (before asking for a reason) when the person may not do `action`."""
+    release = get(session, actor, release_id)
+    require_owner(release, actor.user_id, action)
+    rules.check(release, action)
+    return release
+
+
+def request_changes(
+    session: Session,
+    actor: Actor,
+    release_id: int,
+    members: signers.Members,
+    reason: str,
+    *,
+    now: datetime | None = None,
+) -> Release:
+    """A person's objection stands in one sign-off, like their approval: the one they gave;
+    else the one their Approve would give; else (others signed everything they could) the
+    first of theirs, which then needs signing again after the update."""
+    now = now or utcnow()
+    reason = clean_reason(reason, required=True)
+    release = get_for_update(session, actor, release_id)
+    target = rules.check(release, "request_changes")
+    approvers = approvers_of(session, release_id)
+    mine = _signable_rows(release, approvers, actor.user_id, _groups_of(actor.user_id, members))
+    next_row = signers.row_to_sign(approvers, actor.user_id, members, release.owner_id)
+    rows = _signed_by(approvers, actor.user_id) or [next_row or mine[0]]
+    before = snapshot(release)
+    for row in rows:
+        row.state = SignOffState.REJECTED.value
+        row.signed_by = actor.user_id
+        row.signed_at = now
+        row.reason = reason
+        session.add(row)
+    _move(release, target, now)
+    release.status_reason = reason
+    release.status_by = actor.user_id
+    session.add(release)
+    _record(
+        session,
+        release,
+        actor.user_id,
+        "changes_requested",
+        now,
+        before=before,
+        after=snapshot(release),
+        detail=reason,
+    )
+    session.flush()
+    return release
+
+
+def withdraw(
+    session: Session, actor: Actor, release_id: int, *, now: datetime | None = None
+) -> Release:
+    """Take back the sign-off this person gave (whatever groups they are in now)."""
+    now = now or utcnow()
+    release = get_for_update(session, actor, release_id)
+    if release.state not in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
+        raise InvalidTransition(
+            f"Sign-offs on {release.ref} can only be withdrawn before the go decision."
+        )
+    approvers = approvers_of(session, release_id)
+    if not approvers:
+        raise NotAllowed(f"{release.ref} needs no sign-off.")
+    mine = _signed_by(approvers, actor.user_id)
+    if not mine:
+        raise InvalidInput(f"You have no sign-off on {release.ref} to withdraw.")
+    for row in mine:
+        row.state = SignOffState.PENDING.value
+        row.signed_by = None
+        row.signed_at = None
+        session.add(row)
+    before = snapshot(release)
+    if release.state == ReleaseStatus.APPROVED:
+        _move(release, rules.check(release, "reopen"), now)
+    release.updated_at = now
+    session.add(release)
+    _record(
+        session,
+        release,
+        actor.user_id,
+        "approval_withdrawn",
+        now,
+        before=before,
+        after=snapshot(release),
+    )
+    session.flush()
+    return release
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    release: Release
+    version_changed: bool
+    time_changed: bool
+    notes_changed: bool
+    reopened: bool  # asked for sign-off again (after changes requested, a no-go, a new version)
+    previous_target_at: datetime
+    added: tuple[ApproverSpec, ...] = ()  # approvers who joined (their sign-off pending)
+    removed: tuple[ApproverSpec, ...] = ()  # approvers who left (their sign-off with them)
+    quorum_reached: bool = False  # the approvers left are all signed: it is approved now
+
+
+def _spec(approver: Approver) -> ApproverSpec:
+    return ApproverSpec(approver.slack_id, ApproverKind(approver.kind), approver.handle)
+
+
+def _replace_approvers(
+    session: Session, release: Release, current: list[Approver], wanted: list[ApproverSpec]
+) -> list[Approver]:
+    """The approvers become `wanted`, in its order: those who stay keep their sign-off,
+    those who leave take theirs with them, newcomers start pending."""
+    assert release.id is not None
+    staying = {a.slack_id: a for a in current}
+    keep = {spec.slack_id for spec in wanted}
+    for approver in current:
+        if approver.slack_id not in keep:
+            session.delete(approver)
+    rows = []
+    for position, spec in enumerate(wanted):
+        row = staying.get(spec.slack_id) or Approver(
+            release_id=release.id, kind=spec.kind.value, slack_id=spec.slack_id, handle=spec.handle
+        )
+        row.position = position
+        session.add(row)
+        rows.append(row)
+    return rows
+
+
+def update(
+    session: Session,
+    actor: Actor,
+    release_id: int,
+    *,
+    version: str | None = None,
+    target_at: datetime | None = None,
+    notes: str | None = None,
+    approvers: Sequence[ApproverSpec] | None = None,
+    now: datetime | None = None,
+) -> UpdateResult:
+    """Change what the owner may change before go. New `approvers` are checked here only
+    for what needs no Slack (not the owner, at most 20): handlers check the rest first
+    (they exist; enough different people besides the owner, `signers.check_quorum`)."""
+    now = now or utcnow()
+    release = get_for_update(session, actor, release_id)
+    _check_editable(release, actor.user_id)
+    before = snapshot(release)
+    previous_target_at = release.target_at
+    version_changed = version is not None and clean_version(version) != release.version
+    time_changed = target_at is not None and target_at != release.target_at
+    notes_changed = notes is not None and clean_notes(notes) != release.notes
+    current = approvers_of(session, release_id)
+    wanted = None if approvers is None else clean_approvers(approvers, release.owner_id)
+    approvers_changed = wanted is not None and {a.slack_id for a in wanted} != {
+        a.slack_id for a in current
+    }
+    if not (version_changed or time_changed or notes_changed or approvers_changed):
+        raise InvalidInput(f"That is what {release.ref} already says: nothing changed.")
+    rows = current
+    added: tuple[ApproverSpec, ...] = ()
+    removed: tuple[ApproverSpec, ...] = ()
+    if approvers_changed:
+        assert wanted is not None
+        had, keep = {a.slack_id for a in current}, {spec.slack_id for spec in wanted}
+        added = tuple(spec for spec in wanted if spec.slack_id not in had)
+        removed = tuple(_spec(a) for a in current if a.slack_id not in keep)
+        before["approvers"] = [a.slack_id for a in current]
+        rows = _replace_approvers(session, release, current, wanted)
+    if version_changed:
+        assert version is not None
+        new_version = clean_version(version)
+        check_not_duplicate(session, actor.team_id, release.service, new_version, actor.viewer)
+        release.version = new_version
+        # They signed off a different build: every sign-off starts again.
+        for approver in rows:
+            approver.state = SignOffState.PENDING.value
+            approver.signed_by = None
+            approver.signed_at = None
+            approver.reason = ""
+            session.add(approver)
+    if time_changed:
+        assert target_at is not None
+        release.target_at = clean_target(target_at, now)
+        release.sequence += 1
+    if notes_changed:
+        assert notes is not None
+        release.notes = clean_notes(notes)
+    reopened = False
+    if release.state in (ReleaseStatus.CHANGES_REQUESTED, ReleaseStatus.NO_GO) or (
+        version_changed and release.state == ReleaseStatus.APPROVED and rows
+    ):
+        for approver in rows:
+            if approver.sign_off == SignOffState.REJECTED:
+                approver.state = SignOffState.PENDING.value
+                approver.signed_by = None
+                approver.signed_at = None
+                session.add(approver)
+        all_in = all(a.sign_off == SignOffState.APPROVED for a in rows)
+        release.status = (ReleaseStatus.APPROVED if all_in else ReleaseStatus.PROPOSED).value
+        release.status_reason = ""
+        release.status_by = None
+        reopened = True
+    quorum_reached = False
+    if approvers_changed and not reopened:
+        # A newcomer's sign-off is still to come; a leaver's may have been the last missing.
+        all_in = all(a.sign_off == SignOffState.APPROVED for a in rows)
+        if release.state == ReleaseStatus.APPROVED and not all_in:
+            release.status = rules.check(release, "reopen").value
+        elif release.state == ReleaseStatus.PROPOSED and all_in:
+            release.status = rules.check(release, "approve").value
+            quorum_reached = True
+    release.updated_at = now
+    session.add(release)
+    after = snapshot(release)
+    if approvers_changed:
+        after["approvers"] = [a.slack_id for a in rows]
+    _record(session, release, actor.user_id, "updated", now, before=before, after=after)
+    if quorum_reached:
+        _record(session, release, "system", "quorum_reached", now, after=snapshot(release))
+    try:
+        session.flush()
+    except IntegrityError:  # the unique index saw a racing proposal of the same version
+        raise Conflict(f"{release.service}@{version} was proposed a moment ago.") from None
+    return UpdateResult(
+        release,
+        version_changed,
+        time_changed,
+        notes_changed,
+        reopened,
+        previous_target_at,
+        added,
+        removed,
+        quorum_reached,
+    )
+
+
+# --- checklist --------------------------------------------------------------------------
+
+
+def _may_edit_checklist(
+    release: Release, approvers: list[Approver], actor_id: str, actor_groups: set[str]
+) -> None:
+    """Owner and approvers (a group's members too) keep the checklist: adding and ticking
+    alike, so nobody else's name ends up on a tick."""
+    if actor_id == release.owner_id or any(
+        a.slack_id in actor_groups if a.is_group else a.slack_id == actor_id for a in approvers
+    ):
+        return
+    raise NotAllowed(
+        f"Only <@{release.owner_id}> and the approvers of {release.ref} can change its checklist."
+    )
+
+
+def _checklist_open(release: Release) -> None:
+    if release.state not in (
+        ReleaseStatus.PROPOSED,
+        ReleaseStatus.CHANGES_REQUESTED,
+        ReleaseStatus.APPROVED,
+        ReleaseStatus.NO_GO,
+    ):
+        raise InvalidTransition(
+            f"The checklist of {release.ref} is closed: it {rules.describe(release)}."
+        )
+
+
+def set_checklist_item(
+    session: Session,
+    actor: Actor,
+    release_id: int,
+    position: int,
+    checked: bool,
+    actor_groups: set[str],
+    *,
+    now: datetime | None = None,
+) -> ChecklistItem | None:
+    """Tick or untick one item; None when it already was (a repeated click)."""
+    now = now or utcnow()
+    release = get_for_update(session, actor, release_id)
+    _may_edit_checklist(release, approvers_of(session, release_id), actor.user_id, actor_groups)
+    _checklist_open(release)
+    items = {item.position: item for item in checklist_of(session, release_id)}
+    item = items.get(position)
+    if item is None:
+        raise InvalidInput("That checklist item no longer exists.")
+    if item.checked == checked:
+        return None
+    item.checked_by = actor.user_id if checked else None
+    item.checked_at = now if checked else None
+    session.add(item)
+    release.updated_at = now
+    session.add(release)
+    _record(
+        session,
+        release,
+        actor.user_id,
+        "checklist_ticked" if checked else "checklist_unticked",
+        now,
+        detail=item.text,
+    )
+    session.flush()
+    return item
+
+
+def add_checklist_item(
+    session: Session,
+    actor: Actor,
+    release_id: int,
+    text: str,
+    actor_groups: set[str],
+    *,
+    now: datetime | None = None,
+) -> ChecklistItem:
+    now = now or utcnow()
+    release = get_for_update(session, actor, release_id)
+    _may_edit_checklist(release, approvers_of(session, release_id), actor.user_id, actor_groups)
+    _checklist_open(release)
+    text = text.strip()
+    if not text or len(text) > 150:
+        raise InvalidInput("A checklist item needs 1 to 150 characters.")
+    items = checklist_of(session, release_id)
+    if len(items) >= MAX_CHECKLIST:
+        raise InvalidInput(f"A checklist holds at most {MAX_CHECKLIST} items.")
+    if any(i.text.casefold() == text.casefold() for i in items):
+        raise InvalidInput(f"The checklist already has {quoted(text, 150)}.")
+    item = ChecklistItem(
+        release_id=release_id, position=max((i.position for i in items), default=-1) + 1, text=text
+    )
+    session.add(item)
+    release.updated_at = now
+    session.add(release)
+    _record(session, release, actor.user_id, "checklist_added", now, detail=text)
+    session.flush()
+    return item
+
+
+# --- decision and rollout ---------------------------------------------------------------
+
+
+def missing_for_go(session: Session, release: Release) -> list[str]:
+    assert release.id is not None
+    return missing_for_go_many(session, [release.id])[release.id]
+
+
+def missing_for_go_many(session: Session, release_ids: list[int]) -> dict[int, list[str]]:
+    """What each release still needs before go: sign-offs, then unticked items (2 queries)."""
+    missing: dict[int, list[str]] = {release_id: [] for release_id in release_ids}
+    pending = session.exec(
+        select(Approver)
+        .where(
+            col(Approver.release_id).in_(release_ids),
+            col(Approver.state) != SignOffState.APPROVED.value,
+        )
+        .order_by(col(Approver.position), col(Approver.id))
+    )
+    for approver in pending:
+        missing[approver.release_id].append(f"sign-off from {signer_label([approver])}")
+    unticked = session.exec(
+        select(ChecklistItem)
+        .where(
+            col(ChecklistItem.release_id).in_(release_ids),
+            col(ChecklistItem.checked_at).is_(None),
+        )
+        .order_by(col(ChecklistItem.position))
+    )
+    for item in unticked:
+        missing[item.release_id].append(quoted(item.text, 150))
+    return missing
+
+
+def go(session: Session, actor: Actor, release_id: int, *, now: datetime | None = None) -> Release:
+    now = now or utcnow()
+    release = get_for_update(session, actor, release_id)
+    require_owner(release, actor.user_id, "go")
+    if release.state in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
+        missing = missing_for_go(session, release)
+        if missing:
+            raise NotAllowed(
+                f"{release.ref} can't go yet. Still missing:\n"
+                + "\n".join(f"• {m}" for m in missing)
+            )
+    target = rules.check(release, "go")
+    before = snapshot(release)
+    _move(release, target, now)
+    _record(session, release, actor.user_id, "go", now, before=before, after=snapshot(release))
+    if release.is_phased:
+        release.stage_index = 0
+        _move(release, rules.check(release, "start_rollout"), now)
+        _record(
+            session,
+            release,
+            actor.user_id,
+            "rollout_started",
+            now,
+            detail=f"{release.stages[0]}%",
+            after=snapshot(release),
+        )
+    session.add(release)
+    session.flush()
+    return release
+
+
+def advance(
+    session: Session,
+    actor: Actor,
+    release_id: int,
+    *,
+    to_percentage: int | None = None,
+    now: datetime | None = None,
+) -> Release:
+    """Move a phased rollout one stage on. A button names the stage it leads to, so a
+    second click on the same button can't skip a stage."""
+    now = now or utcnow()
+    release = get_for_update(session, actor, release_id)
+    require_owner(release, actor.user_id, "advance")
+    if not release.is_phased:
+        raise InvalidInput(
+            f"{release.ref} is a big-bang release: mark it released with `/release done`."
+        )
+    current = release.current_percentage
+    if to_percentage is not None and current is not None and current >= to_percentage:
+        raise InvalidInput(f"{release.ref} is already at {current}%.")
+    rules.check(release, "advance")
+    assert release.stage_index is not None
+    before = snapshot(release)
+    release.stage_index += 1
+    release.updated_at = now
+    _record(
+        session,
+        release,
+        actor.user_id,
+        "advanced",
+        now,
+        detail=f"{release.stages[release.stage_index]}%",
+        before=before,
+        after=snapshot(release),
+    )
+    if release.stage_index == len(release.stages) - 1:
+        _release(session, release, actor.user_id, now)
+    session.add(release)
+    session.flush()
+    return release
+
+
+def _release(session: Session, release: Release, actor_id: str, now: datetime) -> None:
+    before = snapshot(release)
+    _move(release, rules.check(release, "mark_released"), now)
+    if release.is_phased:
+        release.stage_index = len(release.stages) - 1
+    session.add(
+        ProductionRecord(
+            team_id=release.team_id,
+            service=release.service,
+            version=release.version,
+            release_id=release.id or 0,
+            released_by=actor_id,
+            released_at=now,
+        )
+    )
+    _record(session, release, actor_id, "released", now, before=before, after=snapshot(release))
+
+
+def mark_released(
+    session: Session, actor: Actor, release_id: int, *, now: datetime | None = None
+) -> Release:
+    now = now or utcnow()
+    release = get_for_update(session, actor, release_id)
+    require_owner(release, actor.user_id, "mark_released")
+    if release.state == ReleaseStatus.PAUSED:
+        raise InvalidTransition(f"The rollout of {release.ref} is paused: resume it first.")
+    _release(session, release, actor.user_id, now)
+    session.add(release)
+    session.flush()
+    return release
+
+
+def _owner_transition(
+    session: Session,
+    actor: Actor,
+    release_id: int,
+    action: str,
+    event: str,
+    now: datetime | None,
+    reason: str | None = None,
+) -> Release:
+    """An owner's decision that moves the release along one edge of the state machine;
+    a `reason` (required when not None) is kept on the release and in the audit trail."""
+    now = now or utcnow()
+    if reason is not None:
+        reason = clean_reason(reason, required=action != "cancel")
+    release = get_for_update(session, actor, release_id)
+    require_owner(release, actor.user_id, action)
+    target = rules.check(release, action)
+    before = snapshot(release)
+    _move(release, target, now)
+    if reason is not None:
+        release.status_reason = reason
+        release.status_by = actor.user_id
+    if target == ReleaseStatus.CANCELLED:
+        release.sequence += 1  # calendars must see the cancellation as a new revision
+    session.add(release)
+    _record(
+        session,
+        release,
+        actor.user_id,
+        event,
+        now,
+        before=before,
+        after=snapshot(release),
+        detail=reason or "",
+    )
+    session.flush()
+    return release
+
+
+def no_go(
+    session: Session,
+    actor: Actor,
+    release_id: int,
+    reason: str,
+    *,
+    now: datetime | None = None,
+) -> Release:
+    return _owner_transition(session, actor, release_id, "no_go", "no_go", now, reason)
+
+
+def roll_back(
+    session: Session,
+    actor: Actor,
+    release_id: int,
+    reason: str,
+    *,
+    now: datetime | None = None,
+) -> Release:
+    return _owner_transition(session, actor, release_id, "roll_back", "rolled_back", now, reason)
+
+
+def cancel(
+    session: Session,
+    actor: Actor,
+    release_id: int,
+    reason: str = "",
+    *,
+    now: datetime | None = None,
+) -> Release:
+    return _owner_transition(session, actor, release_id, "cancel", "cancelled", now, reason)
+
+
+def pause(
+    session: Session, actor: Actor, release_id: int, *, now: datetime | None = None
+) -> Release:
+    return _owner_transition(session, actor, release_id, "pause", "paused", now)
+
+
+def resume(
+    session: Session, actor: Actor, release_id: int, *, now: datetime | None = None
+) -> Release:
+    return _owner_transition(session, actor, release_id, "resume", "resumed", now)

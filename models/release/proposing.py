@@ -1,0 +1,246 @@
+"""Proposing a release: validating what was typed, refusing duplicates, writing it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from models import audit
+from models.columns import utcnow
+from models.errors import Conflict, InvalidInput, quoted
+from models.release.queries import Viewer, may_see
+from models.release.records import (
+    Approver,
+    ApproverKind,
+    ChecklistItem,
+    Release,
+    ReleaseStatus,
+)
+
+SERVICE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
+MAX_APPROVERS = 20
+MAX_NOTES = 2000
+MAX_REASON = 500
+MAX_AHEAD = timedelta(days=366 * 2)
+
+
+@dataclass(frozen=True)
+class ApproverSpec:
+    slack_id: str
+    kind: ApproverKind = ApproverKind.USER
+    handle: str = ""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    team_id: str
+    owner_id: str
+    channel_id: str
+    service: str
+    version: str
+    target_at: datetime
+    approvers: Sequence[ApproverSpec] = ()
+    stages: Sequence[int] = ()
+    notes: str = ""
+    checklist: Sequence[str] = ()
+    window_minutes: int = 60
+    request_key: str | None = None
+    private: bool = False
+
+
+def snapshot(release: Release) -> dict[str, Any]:
+    """The fields an audit event records before and after a change."""
+    return {
+        "status": release.status,
+        "service": release.service,
+        "version": release.version,
+        "target_at": release.target_at.isoformat(),
+        "rollout_stages": release.rollout_stages,
+        "stage_index": release.stage_index,
+        "notes": release.notes,
+    }
+
+
+def clean_service(service: str) -> str:
+    service = service.strip().lower()
+    if not SERVICE_PATTERN.match(service):
+        raise InvalidInput(
+            f"{quoted(service)} is not a service name: use up to 64 letters, digits, "
+            "dots, dashes or underscores, e.g. payments-api.",
+            field="service",
+        )
+    return service
+
+
+def clean_version(version: str) -> str:
+    version = version.strip()
+    if not VERSION_PATTERN.match(version):
+        raise InvalidInput(
+            f"{quoted(version)} is not a version: use up to 64 letters, digits, "
+            "and . _ + - (e.g. 2.4.0 or 2026.11.26-rc1).",
+            field="version",
+        )
+    return version
+
+
+def clean_target(target_at: datetime, now: datetime) -> datetime:
+    if target_at.tzinfo is None:
+        raise InvalidInput("The release time needs a time zone.", field="when")
+    if target_at <= now:
+        raise InvalidInput("The release time is in the past: pick a time ahead.", field="when")
+    if target_at - now > MAX_AHEAD:
+        raise InvalidInput("The release time is more than two years ahead.", field="when")
+    return target_at
+
+
+def clean_stages(stages: Sequence[int]) -> str:
+    if not stages:
+        return ""
+    values = list(stages)
+    if any(not 0 < p <= 100 for p in values):
+        raise InvalidInput("Rollout percentages must be between 1 and 100.", field="rollout")
+    if values != sorted(set(values)):
+        raise InvalidInput(
+            "Rollout percentages must go up, each once (e.g. 10,50,100).", field="rollout"
+        )
+    if values[-1] != 100:
+        values.append(100)
+    if len(values) > 10:
+        raise InvalidInput("A phased rollout has at most 10 stages.", field="rollout")
+    return ",".join(str(p) for p in values)
+
+
+def clean_notes(notes: str) -> str:
+    notes = notes.strip()
+    if len(notes) > MAX_NOTES:
+        raise InvalidInput(
+            f"The notes are {len(notes)} characters long; keep them under {MAX_NOTES} "
+            "(link to a document for more).",
+            field="notes",
+        )
+    return notes
+
+
+def clean_reason(reason: str, *, required: bool = False) -> str:
+    reason = reason.strip()
+    if required and not reason:
+        raise InvalidInput("Give a reason, so the team knows why.", field="reason")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"Keep the reason under {MAX_REASON} characters.", field="reason")
+    return reason
+
+
+def clean_approvers(approvers: Sequence[ApproverSpec], owner_id: str) -> list[ApproverSpec]:
+    unique: dict[str, ApproverSpec] = {}
+    for spec in approvers:
+        if spec.kind == ApproverKind.USER and spec.slack_id == owner_id:
+            raise InvalidInput(
+                "You can't approve your own release: name someone else as approver.",
+                field="approvers",
+            )
+        unique.setdefault(spec.slack_id, spec)
+    if len(unique) > MAX_APPROVERS:
+        raise InvalidInput(f"Name at most {MAX_APPROVERS} approvers.", field="approvers")
+    return list(unique.values())
+
+
+def _existing_active(session: Session, team_id: str, service: str, version: str) -> Release | None:
+    return session.exec(
+        select(Release).where(
+            Release.team_id == team_id,
+            Release.service == service,
+            Release.version == version,
+            Release.status != ReleaseStatus.CANCELLED.value,
+        )
+    ).first()
+
+
+def duplicate_error(existing: Release) -> Conflict:
+    where = f" <{existing.permalink}|(see it here)>" if existing.permalink else ""
+    return Conflict(
+        f"{existing.ref} already exists ({existing.state.label.lower()}){where}. "
+        "Use a new version, or `/release cancel` the old one first."
+    )
+
+
+def check_not_duplicate(
+    session: Session, team_id: str, service: str, version: str, viewer: Viewer
+) -> None:
+    existing = _existing_active(session, team_id, service, version)
+    if existing is None:
+        return
+    if not may_see(session, existing, viewer):
+        # Still no duplicate, but a hidden release is not described, not even its state.
+        raise Conflict(f"{service}@{version} can't be used: pick a new version.")
+    raise duplicate_error(existing)
+
+
+def propose(session: Session, proposal: Proposal, *, now: datetime | None = None) -> Release:
+    """Create a release with its approvers and checklist; the caller's transaction commits."""
+    now = now or utcnow()
+    service = clean_service(proposal.service)
+    version = clean_version(proposal.version)
+    target_at = clean_target(proposal.target_at, now)
+    stages = clean_stages(proposal.stages)
+    notes = clean_notes(proposal.notes)
+    approvers = clean_approvers(proposal.approvers, proposal.owner_id)
+    if not 15 <= proposal.window_minutes <= 24 * 60:
+        raise InvalidInput("The release window must be between 15 minutes and 24 hours.")
+    check_not_duplicate(
+        session, proposal.team_id, service, version, Viewer(proposal.owner_id, proposal.channel_id)
+    )
+
+    release = Release(
+        team_id=proposal.team_id,
+        service=service,
+        version=version,
+        target_at=target_at,
+        window_minutes=proposal.window_minutes,
+        channel_id=proposal.channel_id,
+        private=proposal.private,
+        owner_id=proposal.owner_id,
+        rollout_stages=stages,
+        notes=notes,
+        request_key=proposal.request_key,
+        status=(ReleaseStatus.PROPOSED if approvers else ReleaseStatus.APPROVED).value,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(release)
+    try:
+        session.flush()
+    except IntegrityError:
+        # Lost a race with an identical proposal, or a retried request.
+        raise Conflict(f"{service}@{version} was proposed a moment ago.") from None
+    assert release.id is not None
+    for position, spec in enumerate(approvers):
+        session.add(
+            Approver(
+                release_id=release.id,
+                position=position,
+                kind=spec.kind.value,
+                slack_id=spec.slack_id,
+                handle=spec.handle,
+            )
+        )
+    for position, text in enumerate(proposal.checklist):
+        session.add(ChecklistItem(release_id=release.id, position=position, text=text[:150]))
+    audit.record(
+        session,
+        team_id=release.team_id,
+        release_id=release.id,
+        actor_id=proposal.owner_id,
+        action="proposed",
+        after=snapshot(release) | {"approvers": [a.slack_id for a in approvers]},
+        at=now,
+    )
+    session.flush()
+    return release
+

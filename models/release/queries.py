@@ -1,0 +1,282 @@
+"""Finding and listing releases, and who may see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, or_
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from models.errors import NotAllowed, NotFound, quoted
+from models.release import rules
+from models.release.records import (
+    Approver,
+    ApproverKind,
+    ChecklistItem,
+    Release,
+    ReleaseStatus,
+    SignOffState,
+)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking, and from which channel: decides whether private releases show."""
+
+    user_id: str
+    channel_id: str | None = None
+
+
+def visible_to(viewer: Viewer) -> ColumnElement[bool]:
+    """Public releases; private ones only to their owner and approvers, or in their channel."""
+    approves = (
+        select(Approver.id)
+        .where(col(Approver.release_id) == col(Release.id), Approver.slack_id == viewer.user_id)
+        .correlate_except(Approver)  # also inside queries that select approvers themselves
+        .exists()
+    )
+    return or_(
+        col(Release.private).is_(False),
+        col(Release.owner_id) == viewer.user_id,
+        col(Release.channel_id) == (viewer.channel_id or ""),
+        approves,
+    )
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, in which workspace, and from which channel (where a private release's own
+    channel shows it to its members)."""
+
+    team_id: str
+    user_id: str
+    channel_id: str | None = None
+
+    @property
+    def viewer(self) -> Viewer:
+        return Viewer(self.user_id, self.channel_id)
+
+
+def may_see(session: Session, release: Release, viewer: Viewer) -> bool:
+    """The visibility rule of `visible_to`, for one release already loaded."""
+    if not release.private or viewer.user_id == release.owner_id:
+        return True
+    if viewer.channel_id and viewer.channel_id == release.channel_id:
+        return True
+    return (
+        session.exec(
+            select(Approver.id).where(
+                Approver.release_id == release.id, Approver.slack_id == viewer.user_id
+            )
+        ).first()
+        is not None
+    )
+
+
+def _checked(session: Session, release: Release | None, actor: Actor) -> Release:
+    # Another workspace's release and a hidden private one read exactly like a missing one.
+    if (
+        release is None
+        or release.team_id != actor.team_id
+        or not may_see(session, release, actor.viewer)
+    ):
+        raise NotFound("That release no longer exists.")
+    return release
+
+
+def get(session: Session, actor: Actor, release_id: int) -> Release:
+    return _checked(session, session.get(Release, release_id), actor)
+
+
+def get_for_update(session: Session, actor: Actor, release_id: int) -> Release:
+    """The release, locked until the transaction ends, so concurrent changes queue up."""
+    release = session.exec(
+        select(Release)
+        .where(Release.id == release_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    return _checked(session, release, actor)
+
+
+def id_by_uid(session: Session, actor: Actor, uid: str) -> int:
+    """The release a button, form or block names, if this person may see it."""
+    release = session.exec(select(Release).where(Release.uid == uid)).first()
+    release_id = _checked(session, release, actor).id
+    assert release_id is not None
+    return release_id
+
+
+def find(session: Session, team_id: str, ref: str, viewer: Viewer) -> Release:
+    """Look a release up by `service@version`, or by service alone when one is open.
+
+    A private release the viewer may not see is not found, as if it did not exist.
+    """
+    ref = ref.strip()
+    service, _, version = ref.partition("@")
+    service = service.strip().lower()
+    query = select(Release).where(
+        Release.team_id == team_id, Release.service == service, visible_to(viewer)
+    )
+    if version:
+        candidates = list(
+            session.exec(
+                query.where(Release.version == version.strip()).order_by(
+                    col(Release.created_at).desc()
+                )
+            )
+        )
+        active = [r for r in candidates if r.status != ReleaseStatus.CANCELLED]
+        if active:
+            return active[0]
+        if candidates:
+            return candidates[0]
+        raise NotFound(
+            f"No release {quoted(ref)} in this workspace. `/release list` shows what is planned."
+        )
+    open_releases = [r for r in session.exec(query) if not r.state.is_finished]
+    if len(open_releases) == 1:
+        return open_releases[0]
+    if not open_releases:
+        raise NotFound(
+            f"No open release of {quoted(service) if service else 'that service'}. "
+            "Name it as service@version, e.g. payments@2.4.0."
+        )
+    refs = ", ".join(sorted(r.ref for r in open_releases))
+    raise NotFound(f"{service} has several open releases ({refs}): name one as service@version.")
+
+
+def open_releases(team_id: str) -> SelectOfScalar[Release]:
+    """The workspace's releases that are not finished, soonest first."""
+    finished = [s.value for s in ReleaseStatus if s.is_finished]
+    return (
+        select(Release)
+        .where(Release.team_id == team_id, col(Release.status).not_in(finished))
+        .order_by(col(Release.target_at), col(Release.id))
+    )
+
+
+def upcoming(session: Session, team_id: str, viewer: Viewer, *, limit: int = 50) -> list[Release]:
+    """Releases not finished yet that the viewer may see, soonest first."""
+    return list(session.exec(open_releases(team_id).where(visible_to(viewer)).limit(limit)))
+
+
+def approvers_of(session: Session, release_id: int) -> list[Approver]:
+    return list(
+        session.exec(
+            select(Approver)
+            .where(Approver.release_id == release_id)
+            .order_by(col(Approver.position), col(Approver.id))
+        )
+    )
+
+
+def checklist_of(session: Session, release_id: int) -> list[ChecklistItem]:
+    return list(
+        session.exec(
+            select(ChecklistItem)
+            .where(ChecklistItem.release_id == release_id)
+            .order_by(col(ChecklistItem.position))
+        )
+    )
+
+
+def by_request_key(session: Session, request_key: str) -> Release | None:
+    return session.exec(select(Release).where(Release.request_key == request_key)).first()
+
+
+def require_owner(release: Release, actor_id: str, action: str) -> None:
+    if actor_id != release.owner_id:
+        raise NotAllowed(
+            f"Only <@{release.owner_id}>, who owns it, can {rules.phrase(action, release)}."
+        )
+
+
+@dataclass
+class ReleaseView:
+    """A release with what renders it: approvers and checklist."""
+
+    release: Release
+    approvers: list[Approver] = field(default_factory=list)
+    checklist: list[ChecklistItem] = field(default_factory=list)
+
+    @property
+    def pending_approvers(self) -> list[Approver]:
+        return [a for a in self.approvers if a.sign_off != SignOffState.APPROVED]
+
+    @property
+    def open_items(self) -> list[ChecklistItem]:
+        return [item for item in self.checklist if not item.checked]
+
+
+def load_view(session: Session, release: Release) -> ReleaseView:
+    assert release.id is not None
+    return ReleaseView(
+        release=release,
+        approvers=approvers_of(session, release.id),
+        checklist=checklist_of(session, release.id),
+    )
+
+
+def pending_group_ids(session: Session, team_id: str) -> set[str]:
+    """User groups whose sign-off some open release still waits for."""
+    rows = session.exec(
+        select(Approver.slack_id)
+        .join(Release, col(Release.id) == col(Approver.release_id))
+        .where(
+            Release.team_id == team_id,
+            col(Release.status).in_(SIGNABLE_STATES),
+            Approver.kind == ApproverKind.USERGROUP.value,
+            Approver.state != SignOffState.APPROVED.value,
+        )
+        .distinct()
+    )
+    return set(rows)
+
+
+SIGNABLE_STATES = [
+    ReleaseStatus.PROPOSED.value,
+    ReleaseStatus.CHANGES_REQUESTED.value,
+    ReleaseStatus.APPROVED.value,
+]
+
+
+def awaiting_sign_off(
+    session: Session, team_id: str, user_id: str, group_ids: set[str]
+) -> list[Release]:
+    """Open releases where the person (or a group of theirs) has not approved yet, and the
+    person has given no sign-off (each gives one: four eyes)."""
+    signers = [user_id, *group_ids]
+    signed = aliased(Approver)
+    has_signed = (
+        select(signed.id)
+        .where(
+            signed.release_id == Release.id,
+            signed.signed_by == user_id,
+            signed.state == SignOffState.APPROVED.value,
+        )
+        .exists()
+    )
+    return list(
+        session.exec(
+            select(Release)
+            .join(Approver, col(Approver.release_id) == col(Release.id))
+            .where(
+                Release.team_id == team_id,
+                col(Release.status).in_(SIGNABLE_STATES),
+                col(Approver.slack_id).in_(signers),
+                Approver.state != SignOffState.APPROVED.value,
+                Release.owner_id != user_id,
+                ~has_signed,
+            )
+            .distinct()
+            .order_by(col(Release.target_at))
+            .limit(20)
+        )
+    )
+
+
+def owned_open(session: Session, team_id: str, user_id: str) -> list[Release]:
+    return list(session.exec(open_releases(team_id).where(Release.owner_id == user_id).limit(20)))

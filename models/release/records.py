@@ -1,0 +1,208 @@
+"""Release tables: a release, its approvers (sign-offs) and its checklist."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, String, UniqueConstraint, event, text
+from sqlmodel import Field, SQLModel
+
+from models.columns import UTCDateTime, utcnow
+
+
+class ReleaseStatus(StrEnum):
+    PROPOSED = "proposed"
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    GO = "go"
+    ROLLING_OUT = "rolling_out"
+    PAUSED = "paused"
+    RELEASED = "released"
+    NO_GO = "no_go"
+    ROLLED_BACK = "rolled_back"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+    @property
+    def is_finished(self) -> bool:
+        return self in FINISHED
+
+    @property
+    def is_in_flight(self) -> bool:
+        return self in (ReleaseStatus.GO, ReleaseStatus.ROLLING_OUT, ReleaseStatus.PAUSED)
+
+
+_LABELS = {
+    ReleaseStatus.PROPOSED: "Proposed",
+    ReleaseStatus.CHANGES_REQUESTED: "Changes requested",
+    ReleaseStatus.APPROVED: "Approved",
+    ReleaseStatus.GO: "Go",
+    ReleaseStatus.ROLLING_OUT: "Rolling out",
+    ReleaseStatus.PAUSED: "Rollout paused",
+    ReleaseStatus.RELEASED: "Released",
+    ReleaseStatus.NO_GO: "No-go",
+    ReleaseStatus.ROLLED_BACK: "Rolled back",
+    ReleaseStatus.CANCELLED: "Cancelled",
+}
+
+def new_uid() -> str:
+    """96 random bits, URL- and id-safe (letters, digits, - and _)."""
+    return secrets.token_urlsafe(12)
+
+
+FINISHED = frozenset({ReleaseStatus.RELEASED, ReleaseStatus.ROLLED_BACK, ReleaseStatus.CANCELLED})
+
+
+class ApproverKind(StrEnum):
+    USER = "user"
+    USERGROUP = "usergroup"
+
+
+class SignOffState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Release(SQLModel, table=True):
+    __tablename__ = "release"
+    __table_args__ = (
+        # `<service>@<version>` names one release among those not cancelled.
+        Index(
+            "uq_release_ref_active",
+            "team_id",
+            "service",
+            "version",
+            unique=True,
+            sqlite_where=text("status != 'cancelled'"),
+            postgresql_where=text("status != 'cancelled'"),
+        ),
+        Index("ix_release_team_target", "team_id", "target_at"),
+        UniqueConstraint("uid", name="uq_release_uid"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The name buttons, forms and feeds use: random and never reused, so a message left
+    # behind by a release that is gone can never act on another (ids can be reused).
+    uid: str = Field(default_factory=lambda: new_uid(), max_length=32)
+    team_id: str = Field(max_length=32)
+    service: str = Field(max_length=64)
+    version: str = Field(max_length=64)
+    target_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    window_minutes: int = Field(default=60)
+    channel_id: str = Field(max_length=32)
+    # Proposed in a private channel or a DM: shown only to the people involved and in its
+    # own channel, never in workspace-wide lists or feeds.
+    private: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    owner_id: str = Field(max_length=32)
+    status: str = Field(default=ReleaseStatus.PROPOSED.value, max_length=32)
+    # Empty for a big-bang rollout, else ascending percentages such as "10,50,100".
+    rollout_stages: str = Field(default="", max_length=200)
+    # Index into the stages reached so far (None until the rollout starts).
+    stage_index: int | None = Field(default=None)
+    notes: str = Field(default="", max_length=2000)
+    # Why and by whom the release last reached a decisive state (cancel, reject, no-go...).
+    status_reason: str = Field(default="", max_length=2000)
+    status_by: str | None = Field(default=None, max_length=32)
+    # The release card in the channel; its thread is the release's thread.
+    message_ts: str | None = Field(default=None, max_length=32)
+    permalink: str | None = Field(default=None, max_length=500)
+    checklist_ts: str | None = Field(default=None, max_length=32)
+    announcement_channel: str | None = Field(default=None, max_length=32)
+    announcement_ts: str | None = Field(default=None, max_length=32)
+    # The Slack request (trigger id) that created it: a retried request finds it again.
+    request_key: str | None = Field(
+        default=None, sa_column=Column(String(100), unique=True, nullable=True)
+    )
+    # Incremented whenever the scheduled time changes (iCalendar SEQUENCE).
+    sequence: int = Field(default=0)
+    # Incremented by the database on every update of the row (see below): a sum of these
+    # changes with any committed change, whatever order concurrent changes commit in.
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+    @property
+    def ref(self) -> str:
+        return f"{self.service}@{self.version}"
+
+    @property
+    def state(self) -> ReleaseStatus:
+        return ReleaseStatus(self.status)
+
+    @property
+    def stages(self) -> tuple[int, ...]:
+        return tuple(int(p) for p in self.rollout_stages.split(",") if p)
+
+    @property
+    def is_phased(self) -> bool:
+        return bool(self.rollout_stages)
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(minutes=self.window_minutes)
+
+    @property
+    def current_percentage(self) -> int | None:
+        if self.stage_index is None or not self.stages:
+            return None
+        return self.stages[self.stage_index]
+
+
+class Approver(SQLModel, table=True):
+    """One required sign-off: a person, or a user group any member of which may sign."""
+
+    __tablename__ = "approver"
+    __table_args__ = (UniqueConstraint("release_id", "slack_id", name="uq_approver_release_slack"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="release.id", index=True, ondelete="CASCADE")
+    position: int = Field(default=0)
+    kind: str = Field(default=ApproverKind.USER.value, max_length=16)
+    slack_id: str = Field(max_length=32)
+    handle: str = Field(default="", max_length=100)
+    state: str = Field(default=SignOffState.PENDING.value, max_length=16)
+    signed_by: str | None = Field(default=None, max_length=32)
+    signed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    reason: str = Field(default="", max_length=2000)
+
+    @property
+    def is_group(self) -> bool:
+        return self.kind == ApproverKind.USERGROUP.value
+
+    @property
+    def sign_off(self) -> SignOffState:
+        return SignOffState(self.state)
+
+
+class ChecklistItem(SQLModel, table=True):
+    __tablename__ = "checklist_item"
+    __table_args__ = (UniqueConstraint("release_id", "position", name="uq_checklist_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    release_id: int = Field(foreign_key="release.id", index=True, ondelete="CASCADE")
+    position: int
+    text: str = Field(max_length=150)
+    checked_by: str | None = Field(default=None, max_length=32)
+    checked_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+
+    @property
+    def checked(self) -> bool:
+        return self.checked_at is not None
+
+
+@event.listens_for(Release, "before_update")
+def _bump_revision(_mapper: object, _connection: object, release: Release) -> None:
+    # SET revision = revision + 1, computed by the database: atomic even without a lock.
+    release.revision = Release.revision + 1  # type: ignore[assignment]

@@ -1,0 +1,1 @@
+"""Reminder rows: what is due and when, sent or skipped."""

@@ -1,0 +1,222 @@
+"""What is due and when: reminder rows planned from a release, claimed before delivery.
+
+The database is the truth. Each delivery is claimed with a conditional UPDATE, so when
+several bot processes share one database exactly one of them sends it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlalchemy.engine import CursorResult
+from sqlmodel import Session, col, select
+
+from models.release.records import Release, ReleaseStatus
+from models.reminders.table import Reminder, ReminderKind, ReminderStatus
+
+OVERDUE_AFTER = timedelta(hours=2)
+# An overdue nudge missed while the bot was down is still worth sending this long after.
+OVERDUE_GRACE = timedelta(hours=24)
+# A claim older than this belongs to a process that died mid-delivery.
+STALE_CLAIM = timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+
+
+class DeliveryError(Exception):
+    """A reminder could not be delivered; `permanent` says whether trying again can help."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class Slot:
+    kind: ReminderKind
+    offset_minutes: int
+    due_at: datetime
+
+
+def slots(release: Release, offsets: Sequence[timedelta]) -> list[Slot]:
+    """Every reminder a release should have: before it, at it, and the overdue nudge.
+
+    Offsets are exact durations, so across a DST change "24h before" is 24 real hours.
+    """
+    target = release.target_at
+    planned = [
+        Slot(ReminderKind.BEFORE, int(offset.total_seconds() // 60), target - offset)
+        for offset in offsets
+    ]
+    planned.append(Slot(ReminderKind.WINDOW_OPEN, 0, target))
+    overdue = int(-OVERDUE_AFTER.total_seconds() // 60)
+    planned.append(Slot(ReminderKind.OVERDUE, overdue, target + OVERDUE_AFTER))
+    return planned
+
+
+def plan(
+    session: Session, release: Release, offsets: Sequence[timedelta], now: datetime
+) -> list[Reminder]:
+    """Bring the release's reminder rows in line with its time and state.
+
+    A finished release loses its pending reminders. A moved release gets its reminders
+    moved, and one already sent for the old time is sent again for the new one.
+    """
+    assert release.id is not None
+    existing = {
+        (r.kind, r.offset_minutes): r
+        for r in session.exec(select(Reminder).where(Reminder.release_id == release.id))
+    }
+    if release.state.is_finished:
+        session.execute(
+            delete(Reminder).where(
+                col(Reminder.release_id) == release.id,
+                col(Reminder.status) == ReminderStatus.PENDING.value,
+            )
+        )
+        return []
+    wanted = {(s.kind.value, s.offset_minutes): s for s in slots(release, offsets)}
+    for key, row in existing.items():
+        if key not in wanted and row.status == ReminderStatus.PENDING.value:
+            session.delete(row)  # its offset is no longer configured
+    rows: list[Reminder] = []
+    for key, slot in wanted.items():
+        # A slot whose time has already passed when it is planned is recorded, not sent.
+        status = ReminderStatus.PENDING if slot.due_at > now else ReminderStatus.SKIPPED
+        found = existing.get(key)
+        if found is None:
+            row = Reminder(
+                release_id=release.id,
+                kind=slot.kind.value,
+                offset_minutes=slot.offset_minutes,
+                due_at=slot.due_at,
+                status=status.value,
+                created_at=now,
+            )
+        elif found.due_at != slot.due_at and found.status != ReminderStatus.SENDING.value:
+            row = found
+            row.due_at = slot.due_at
+            row.status = status.value
+            row.attempts = 0
+            row.sent_at = None
+            row.last_error = ""
+        else:
+            rows.append(found)
+            continue
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    return [r for r in rows if r.status == ReminderStatus.PENDING.value]
+
+
+def pending_times(session: Session, after: datetime) -> list[tuple[int, datetime]]:
+    """(id, due time) of pending reminders due after `after`: just what a schedule needs."""
+    rows = session.execute(
+        select(Reminder.id, Reminder.due_at).where(  # type: ignore[call-overload]
+            col(Reminder.status) == ReminderStatus.PENDING.value, col(Reminder.due_at) > after
+        )
+    )
+    return [(int(reminder_id), due_at) for reminder_id, due_at in rows]
+
+
+def due(session: Session, now: datetime, *, limit: int = 500) -> list[int]:
+    rows = session.exec(
+        select(Reminder)
+        .where(Reminder.status == ReminderStatus.PENDING.value, col(Reminder.due_at) <= now)
+        .order_by(col(Reminder.due_at))
+        .limit(limit)
+    )
+    return [r.id for r in rows if r.id is not None]
+
+
+def worth_sending(reminder: Reminder, release: Release, now: datetime) -> bool:
+    """Whether a reminder whose time has come (maybe long ago) still helps anyone."""
+    if release.state.is_finished:
+        return False
+    kind = ReminderKind(reminder.kind)
+    if kind == ReminderKind.OVERDUE:
+        return release.state != ReleaseStatus.RELEASED and now < reminder.due_at + OVERDUE_GRACE
+    # Before the release, or while its window is open.
+    return now < release.target_at + release.window
+
+
+def superseded(session: Session, reminder: Reminder, now: datetime) -> bool:
+    """A missed "before" reminder is pointless when a later one is also due now."""
+    if reminder.kind != ReminderKind.BEFORE.value:
+        return False
+    later = session.exec(
+        select(Reminder).where(
+            Reminder.release_id == reminder.release_id,
+            col(Reminder.kind).in_([ReminderKind.BEFORE.value, ReminderKind.WINDOW_OPEN.value]),
+            col(Reminder.due_at) > reminder.due_at,
+            col(Reminder.due_at) <= now,
+        )
+    ).first()
+    return later is not None
+
+
+def _rowcount(result: object) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+def claim(session: Session, reminder_id: int, worker: str, now: datetime) -> bool:
+    """Take the delivery for this process; False when another process has it or it's done."""
+    result = session.execute(
+        update(Reminder)
+        .where(
+            col(Reminder.id) == reminder_id,
+            col(Reminder.status) == ReminderStatus.PENDING.value,
+            col(Reminder.due_at) <= now,
+        )
+        .values(
+            status=ReminderStatus.SENDING.value,
+            claimed_by=worker,
+            claimed_at=now,
+            attempts=Reminder.attempts + 1,  # type: ignore[operator]
+        )
+    )
+    return _rowcount(result) == 1
+
+
+def finish(
+    session: Session, reminder_id: int, status: ReminderStatus, now: datetime, error: str = ""
+) -> None:
+    session.execute(
+        update(Reminder)
+        .where(col(Reminder.id) == reminder_id)
+        .values(
+            status=status.value,
+            sent_at=now if status == ReminderStatus.SENT else None,
+            last_error=error[:500],
+        )
+    )
+
+
+def retry_later(session: Session, reminder: Reminder, now: datetime, error: str) -> datetime | None:
+    """Put a temporarily failed delivery back in the queue with backoff; None if given up."""
+    if reminder.attempts >= MAX_ATTEMPTS:
+        finish(session, reminder.id or 0, ReminderStatus.FAILED, now, f"gave up: {error}")
+        return None
+    next_due = now + timedelta(seconds=30 * 2 ** (reminder.attempts - 1))
+    session.execute(
+        update(Reminder)
+        .where(col(Reminder.id) == reminder.id)
+        .values(status=ReminderStatus.PENDING.value, due_at=next_due, last_error=error[:500])
+    )
+    return next_due
+
+
+def release_stale_claims(session: Session, now: datetime) -> int:
+    """Claims of processes that died mid-delivery: recorded as failed, never sent twice."""
+    result = session.execute(
+        update(Reminder)
+        .where(
+            col(Reminder.status) == ReminderStatus.SENDING.value,
+            col(Reminder.claimed_at) < now - STALE_CLAIM,
+        )
+        .values(status=ReminderStatus.FAILED.value, last_error="interrupted while sending")
+    )
+    return _rowcount(result)
