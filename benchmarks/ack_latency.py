@@ -175,7 +175,7 @@ def serve_bot_variant(variant: str, serve_args: list[str]) -> int:
 
 
 def _fake_slack_child(conn: Connection) -> None:
-    from tests.fake_slack import FakeSlack
+    from tests.support.fake_slack import FakeSlack
 
     fake = FakeSlack().start()
     try:
@@ -376,7 +376,7 @@ class Commands:
         self.when = when.strftime("%Y-%m-%dT%H:%MZ")
 
     def form(self, text: str, response_url: str) -> dict[str, str]:
-        from tests.slack_requests import SignedSlackClient
+        from tests.support.slack_requests import SignedSlackClient
 
         # The fields and order of SignedSlackClient.command.
         return {
@@ -416,7 +416,7 @@ class Commands:
 
 def send(http: httpx.Client, url: str, request: SlashCommand) -> Sample:
     """Sign at send time (Slack's 5-minute window), then time the POST to the full response."""
-    from tests.slack_requests import FORM, SLACK_USER_AGENT, sign
+    from tests.support.slack_requests import FORM, SLACK_USER_AGENT, sign
 
     body = urlencode(request.form).encode()
     timestamp = int(time.time())

@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with ExitStack() as stack:
         if args.postgres:
-            from tests.databases import PostgresSchema
+            from tests.support.databases import PostgresSchema
 
             schema = PostgresSchema()  # migrated; dropped again below
             stack.callback(schema.close)

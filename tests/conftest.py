@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.databases import PostgresSchema, SqliteTemplate, skip_or_fail_without_postgres
-from tests.fake_slack import FakeSlack
-from tests.harness import Harness
+from tests.support.databases import PostgresSchema, SqliteTemplate, skip_or_fail_without_postgres
+from tests.support.fake_slack import FakeSlack
+from tests.support.harness import Harness
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.harness import Harness
+from tests.support.harness import Harness
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())

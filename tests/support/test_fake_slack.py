@@ -19,9 +19,9 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from tests.fake_slack import FakeSlack, validate_blocks, validate_view
-from tests.harness import Harness
-from tests.slack_requests import SignedSlackClient, build_view_state, sign
+from tests.support.fake_slack import FakeSlack, validate_blocks, validate_view
+from tests.support.harness import Harness
+from tests.support.slack_requests import SignedSlackClient, build_view_state, sign
 
 SECRET = "selftest-secret"
 

@@ -9,8 +9,8 @@ import httpx
 
 from bot.web import create_web_app
 from models.db import Database
-from tests.harness import Harness, ahead, iso
-from tests.server import BackgroundServer
+from tests.support.harness import Harness, ahead, iso
+from tests.support.server import BackgroundServer
 
 FORM = "application/x-www-form-urlencoded"
 

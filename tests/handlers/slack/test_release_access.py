@@ -12,8 +12,8 @@ from sqlmodel import select
 from handlers.slack import ids
 from models.audit import AuditEvent
 from models.release.records import ChecklistItem, ReleaseStatus
-from tests.fake_slack import FakeSlack
-from tests.harness import OWNER, Harness, ahead, iso, rendered_text
+from tests.support.fake_slack import FakeSlack
+from tests.support.harness import OWNER, Harness, ahead, iso, rendered_text
 
 PRIVATE = "G_SECRET"
 

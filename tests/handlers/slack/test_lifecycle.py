@@ -13,8 +13,8 @@ from handlers.slack import ids
 from models.audit import AuditEvent
 from models.release.production import ProductionRecord
 from models.release.records import Approver, ReleaseStatus
-from tests.fake_slack import FakeSlack, blocks_text_length, validate_message
-from tests.harness import OWNER, Harness, ahead, iso, rendered_text
+from tests.support.fake_slack import FakeSlack, blocks_text_length, validate_message
+from tests.support.harness import OWNER, Harness, ahead, iso, rendered_text
 
 ANNOUNCE = "CANNOUNCE"
 

@@ -14,7 +14,7 @@ from models.audit import AuditEvent
 from models.release import proposing
 from models.release.proposing import Proposal
 from models.release.records import Approver, ChecklistItem, ReleaseStatus
-from tests.harness import CHANNEL, OWNER, TEAM, Harness, ahead, iso, rendered_text
+from tests.support.harness import CHANNEL, OWNER, TEAM, Harness, ahead, iso, rendered_text
 
 
 def propose(harness: Harness, text: str = "", **kwargs: object) -> str:

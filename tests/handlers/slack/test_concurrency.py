@@ -12,8 +12,8 @@ from sqlmodel import select
 from handlers.slack import ids
 from models.audit import AuditEvent
 from models.release.records import Approver, ReleaseStatus
-from tests.fake_slack import FakeSlack
-from tests.harness import Harness, ahead, iso
+from tests.support.fake_slack import FakeSlack
+from tests.support.harness import Harness, ahead, iso
 
 
 @pytest.fixture

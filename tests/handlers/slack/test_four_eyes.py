@@ -11,9 +11,9 @@ from sqlmodel import select
 from handlers.slack import ids
 from models.audit import AuditEvent
 from models.release.records import Approver, Release, ReleaseStatus
-from tests.fake_slack import FakeSlack
-from tests.harness import OWNER, Harness, ahead, iso, rendered_text
-from tests.test_concurrency import click_all_at_once
+from tests.handlers.slack.test_concurrency import click_all_at_once
+from tests.support.fake_slack import FakeSlack
+from tests.support.harness import OWNER, Harness, ahead, iso, rendered_text
 
 REF = "payments@2.4.0"
 

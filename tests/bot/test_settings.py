@@ -11,7 +11,7 @@ import pytest
 
 from bot.settings import SettingsError, load_settings, parse_offsets
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

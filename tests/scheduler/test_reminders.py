@@ -19,8 +19,8 @@ from models.release.records import Release
 from models.reminders import planning
 from models.reminders.table import Reminder, ReminderKind, ReminderStatus
 from scheduler.clock import ReminderScheduler
-from tests.fake_slack import FakeSlack
-from tests.harness import OWNER, Harness, rendered_text
+from tests.support.fake_slack import FakeSlack
+from tests.support.harness import OWNER, Harness, rendered_text
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from handlers.slack import ids
 from models.release.records import ReleaseStatus
-from tests.harness import CHANNEL, Harness, ahead, rendered_text
+from tests.support.harness import CHANNEL, Harness, ahead, rendered_text
 
 
 def open_form(harness: Harness) -> dict:

@@ -16,10 +16,10 @@ from bot.app import create_releasebot
 from bot.settings import load_settings
 from bot.web import MAX_BODY, create_web_app
 from models.db import Database
-from tests.fake_slack import FakeSlack
-from tests.harness import CHANNEL, OWNER, Harness
-from tests.server import BackgroundServer
-from tests.slack_requests import SignedSlackClient
+from tests.support.fake_slack import FakeSlack
+from tests.support.harness import CHANNEL, OWNER, Harness
+from tests.support.server import BackgroundServer
+from tests.support.slack_requests import SignedSlackClient
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

@@ -14,8 +14,8 @@ from sqlmodel import select
 from handlers.slack import ids
 from models.outbox import OutboxMessage, OutboxStatus
 from models.release.records import ReleaseStatus
-from tests.fake_slack import FakeSlack
-from tests.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text
+from tests.support.fake_slack import FakeSlack
+from tests.support.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text
 
 ANNOUNCE = "CANNOUNCE"
 

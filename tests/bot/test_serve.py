@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 
-from tests.fake_slack import FakeSlack
-from tests.slack_requests import SignedSlackClient
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack_requests import SignedSlackClient
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

@@ -36,10 +36,10 @@ from handlers.slack import ids
 from models.calendar_feed import subscriptions
 from models.calendar_feed.tokens import CalendarToken
 from models.release.records import Release
-from tests.fake_slack import validate_message
-from tests.harness import CHANNEL, Harness, ahead, iso
-from tests.server import BackgroundServer
-from tests.slack_requests import SignedSlackClient
+from tests.support.fake_slack import validate_message
+from tests.support.harness import CHANNEL, Harness, ahead, iso
+from tests.support.server import BackgroundServer
+from tests.support.slack_requests import SignedSlackClient
 
 # One client for every request: building one per request costs more than the request.
 HTTP = httpx.Client(timeout=10)

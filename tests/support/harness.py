@@ -16,9 +16,9 @@ from bot.app import Releasebot, create_releasebot
 from bot.settings import load_settings
 from bot.web import create_web_app
 from models.release.records import Release
-from tests.fake_slack import FakeSlack
-from tests.server import BackgroundServer
-from tests.slack_requests import SignedSlackClient
+from tests.support.fake_slack import FakeSlack
+from tests.support.server import BackgroundServer
+from tests.support.slack_requests import SignedSlackClient
 
 SIGNING_SECRET = "test-signing-secret"
 TEAM = "T0001"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from tests.harness import Harness, ahead, iso, rendered_text
-from tests.test_calendar_feed import LINK, fetch, subscribe
+from tests.handlers.calendar_feed.test_calendar_feed import LINK, fetch, subscribe
+from tests.support.harness import Harness, ahead, iso, rendered_text
 
 PRIVATE = "G_SECRET"
 

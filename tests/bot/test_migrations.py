@@ -14,7 +14,7 @@ from sqlmodel import SQLModel
 import models.registry  # noqa: F401
 from bot import migrate
 from models.db import make_engine
-from tests.databases import (
+from tests.support.databases import (
     create_schema,
     drop_schema,
     schema_url,
