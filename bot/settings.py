@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    BeforeValidator,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from models.release.default_checklist import DEFAULT_CHECKLIST, parse_checklist_setting
 
@@ -31,20 +39,53 @@ def parse_offsets(text: str) -> tuple[timedelta, ...]:
     return tuple(sorted(offsets, reverse=True))
 
 
+def _offsets_value(value: object) -> object:
+    return parse_offsets(value) if isinstance(value, str) else value
+
+
+def _checklist_value(value: object) -> object:
+    return parse_checklist_setting(value) if isinstance(value, str) else value
+
+
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def _base_url(value: object) -> str:
+    """An http(s) URL that paths are appended to: ends with a slash."""
+    url = str(_HTTP_URL.validate_python(value))
+    return url if url.endswith("/") else url + "/"
+
+
+def _site_url(value: object) -> str:
+    """An http(s) URL that `/path`s are appended to: no trailing slash."""
+    return str(_HTTP_URL.validate_python(value)).rstrip("/")
+
+
+# Each setting is parsed once, when it is loaded, into the type the code uses.
+Offsets = Annotated[tuple[timedelta, ...], NoDecode, BeforeValidator(_offsets_value)]
+Checklist = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_checklist_value)]
+BaseUrl = Annotated[str, BeforeValidator(_base_url)]
+SiteUrl = Annotated[str, BeforeValidator(_site_url)]
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", populate_by_name=True, validate_default=True
+    )
 
     slack_bot_token: str = Field(alias="SLACK_BOT_TOKEN")
     slack_signing_secret: str | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
     slack_app_token: str | None = Field(default=None, alias="SLACK_APP_TOKEN")
-    slack_api_url: str = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
-    slack_hooks_url: str = Field(default="https://hooks.slack.com/", alias="SLACK_HOOKS_URL")
+    slack_api_url: BaseUrl = Field(default="https://slack.com/api/", alias="SLACK_API_URL")
+    slack_hooks_url: BaseUrl = Field(default="https://hooks.slack.com/", alias="SLACK_HOOKS_URL")
     database_url: str = Field(default="sqlite:///releasebot.db", alias="DATABASE_URL")
     port: int = Field(default=3000, alias="PORT", ge=1, le=65535)
-    public_url: str = Field(default="http://localhost:3000", alias="RELEASEBOT_PUBLIC_URL")
+    public_url: SiteUrl = Field(default="http://localhost:3000", alias="RELEASEBOT_PUBLIC_URL")
     announce_channel: str | None = Field(default=None, alias="RELEASEBOT_ANNOUNCE_CHANNEL")
-    reminder_offsets_text: str = Field(default="24h,1h", alias="RELEASEBOT_REMINDER_OFFSETS")
-    checklist_text: str = Field(default=";".join(DEFAULT_CHECKLIST), alias="RELEASEBOT_CHECKLIST")
+    reminder_offsets: Offsets = Field(
+        default=(timedelta(hours=24), timedelta(hours=1)), alias="RELEASEBOT_REMINDER_OFFSETS"
+    )
+    checklist: Checklist = Field(default=DEFAULT_CHECKLIST, alias="RELEASEBOT_CHECKLIST")
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -60,23 +101,6 @@ class Settings(BaseSettings):
             raise ValueError("must be an app-level token starting with xapp- (Basic Information)")
         return value or None
 
-    @field_validator("slack_api_url", "slack_hooks_url", "public_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
-
-    @field_validator("slack_api_url", "slack_hooks_url")
-    @classmethod
-    def _api_url_slash(cls, value: str) -> str:
-        return value if value.endswith("/") else value + "/"
-
-    @field_validator("public_url")
-    @classmethod
-    def _public_url_no_slash(cls, value: str) -> str:
-        return value.rstrip("/")
-
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -90,26 +114,6 @@ class Settings(BaseSettings):
         if value and not re.match(r"^[CG][A-Z0-9]+$", value):
             raise ValueError("must be a channel id such as C0123456789 (not a #name)")
         return value or None
-
-    @field_validator("reminder_offsets_text")
-    @classmethod
-    def _offsets(cls, value: str) -> str:
-        parse_offsets(value)
-        return value
-
-    @field_validator("checklist_text")
-    @classmethod
-    def _checklist(cls, value: str) -> str:
-        parse_checklist_setting(value)
-        return value
-
-    @property
-    def reminder_offsets(self) -> tuple[timedelta, ...]:
-        return parse_offsets(self.reminder_offsets_text)
-
-    @property
-    def checklist(self) -> tuple[str, ...]:
-        return parse_checklist_setting(self.checklist_text)
 
 
 class SettingsError(Exception):

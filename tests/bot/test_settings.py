@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,19 @@ def test_defaults_and_offsets() -> None:
     assert [o.total_seconds() / 60 for o in parse_offsets("15m, 1d,1h,15m")] == [1440, 60, 15]
     with pytest.raises(SettingsError, match="RELEASEBOT_CHECKLIST"):
         load_settings(SLACK_BOT_TOKEN="xoxb-1", RELEASEBOT_CHECKLIST=" ; ")
+
+
+def test_settings_are_parsed_once_into_the_types_the_code_uses() -> None:
+    settings = load_settings(
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_API_URL="http://127.0.0.1:9/api",
+        RELEASEBOT_PUBLIC_URL="https://bot.example.com/",
+        RELEASEBOT_REMINDER_OFFSETS="2h, 1d",
+        RELEASEBOT_CHECKLIST="Notes; Rollback plan ;",
+    )
+    assert settings.slack_api_url == "http://127.0.0.1:9/api/"
+    assert settings.public_url == "https://bot.example.com"
+    assert settings.reminder_offsets == (timedelta(days=1), timedelta(hours=2))
+    assert settings.checklist == ("Notes", "Rollback plan")
+    with pytest.raises(SettingsError, match="SLACK_HOOKS_URL"):
+        load_settings(SLACK_BOT_TOKEN="xoxb-1", SLACK_HOOKS_URL="hooks.slack.com")
