@@ -3,10 +3,9 @@ commands: run the domain change, then tell the thread and refresh what shows it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
 from datetime import datetime
-from typing import Any
 
 from slack_sdk import WebClient
 from sqlmodel import Session
@@ -162,102 +161,83 @@ def add_item(deps: Deps, client: WebClient, actor: Actor, release_id: int, text:
     apply_change(deps, client, change, lambda view: say.item_added(actor.user_id, text))
 
 
-def _step(
-    deps: Deps,
-    client: WebClient,
-    actor: Actor,
-    release_id: int,
-    domain: Callable[..., Release],
-    message: Callable[[ReleaseView], str | None],
-    *args: Any,
-    **kwargs: Any,
-) -> None:
-    """One lifecycle step: `domain(session, actor, release, *args, now=…, **kwargs)`."""
+def go(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    now = deps.clock()
     apply_change(
         deps,
         client,
-        lambda s: domain(s, actor, release_id, *args, now=deps.clock(), **kwargs),
-        message,
-    )
-
-
-def go(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
-    _step(
-        deps,
-        client,
-        actor,
-        release_id,
-        lifecycle.go,
+        lambda s: lifecycle.go(s, actor, release_id, now=now),
         lambda view: say.decided_go(view.release, actor.user_id),
     )
 
 
 def no_go(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
-    _step(
+    now = deps.clock()
+    apply_change(
         deps,
         client,
-        actor,
-        release_id,
-        lifecycle.no_go,
+        lambda s: lifecycle.no_go(s, actor, release_id, reason, now=now),
         lambda view: say.no_go(actor.user_id, view.release.status_reason),
-        reason,
     )
 
 
 def advance(
     deps: Deps, client: WebClient, actor: Actor, release_id: int, to_percentage: int | None = None
 ) -> None:
-    _step(
+    now = deps.clock()
+    apply_change(
         deps,
         client,
-        actor,
-        release_id,
-        lifecycle.advance,
+        lambda s: lifecycle.advance(s, actor, release_id, to_percentage=to_percentage, now=now),
         lambda view: say.advanced(view.release, actor.user_id),
-        to_percentage=to_percentage,
     )
 
 
 def mark_released(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
-    _step(
+    now = deps.clock()
+    apply_change(
         deps,
         client,
-        actor,
-        release_id,
-        lifecycle.mark_released,
+        lambda s: lifecycle.mark_released(s, actor, release_id, now=now),
         lambda view: say.released(view.release, actor.user_id),
     )
 
 
 def pause(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
-    _step(deps, client, actor, release_id, lifecycle.pause, lambda view: say.paused(actor.user_id))
+    now = deps.clock()
+    apply_change(
+        deps,
+        client,
+        lambda s: lifecycle.pause(s, actor, release_id, now=now),
+        lambda view: say.paused(actor.user_id),
+    )
 
 
 def resume(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
-    _step(
-        deps, client, actor, release_id, lifecycle.resume, lambda view: say.resumed(actor.user_id)
+    now = deps.clock()
+    apply_change(
+        deps,
+        client,
+        lambda s: lifecycle.resume(s, actor, release_id, now=now),
+        lambda view: say.resumed(actor.user_id),
     )
 
 
 def roll_back(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
-    _step(
+    now = deps.clock()
+    apply_change(
         deps,
         client,
-        actor,
-        release_id,
-        lifecycle.roll_back,
+        lambda s: lifecycle.roll_back(s, actor, release_id, reason, now=now),
         lambda view: say.rolled_back(actor.user_id, view.release.status_reason),
-        reason,
     )
 
 
 def cancel(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
-    _step(
+    now = deps.clock()
+    apply_change(
         deps,
         client,
-        actor,
-        release_id,
-        lifecycle.cancel,
+        lambda s: lifecycle.cancel(s, actor, release_id, reason, now=now),
         lambda view: say.cancelled(actor.user_id, view.release.status_reason),
-        reason,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from slack_sdk.models.blocks import (
@@ -166,19 +167,36 @@ def notes_input(initial: str | None) -> InputBlock:
     )
 
 
-def reason_modal(callback_id: str, title: str, label: str, submit: str, metadata: str) -> View:
+@dataclass(frozen=True)
+class ReasonForm:
+    """A modal asking for a required reason: which, and its words."""
+
+    callback_id: str
+    title: str
+    label: str
+    submit: str
+
+
+REQUEST_CHANGES_FORM = ReasonForm(
+    ids.REJECT_MODAL, "Request changes", "What needs to change?", "Request"
+)
+NO_GO_FORM = ReasonForm(ids.NO_GO_MODAL, "No-go", "Why is it a no-go?", "Call no-go")
+ROLL_BACK_FORM = ReasonForm(ids.ROLLBACK_MODAL, "Roll back", "Why roll back?", "Roll back")
+
+
+def reason_modal(form: ReasonForm, metadata: str) -> View:
     """A modal asking for a required reason (reject, no-go, roll back)."""
     return View(
         type="modal",
-        callback_id=callback_id,
-        title=PlainTextObject(text=title),
-        submit=PlainTextObject(text=submit),
+        callback_id=form.callback_id,
+        title=PlainTextObject(text=form.title),
+        submit=PlainTextObject(text=form.submit),
         close=PlainTextObject(text="Back"),
         private_metadata=metadata,
         blocks=[
             InputBlock(
                 block_id=ids.FIELD_REASON,
-                label=PlainTextObject(text=label),
+                label=PlainTextObject(text=form.label),
                 element=PlainTextInputElement(
                     action_id=ids.FIELD_REASON, multiline=True, max_length=MAX_REASON
                 ),

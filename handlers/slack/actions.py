@@ -10,52 +10,20 @@ from slack_sdk import WebClient
 
 from handlers.deps import Deps
 from handlers.flows import steps
-from handlers.rendering.modals import edit_modal, reason_modal
+from handlers.rendering.modals import (
+    NO_GO_FORM,
+    REQUEST_CHANGES_FORM,
+    ROLL_BACK_FORM,
+    ReasonForm,
+    edit_modal,
+    reason_modal,
+)
 from handlers.slack import commands, ids
 from handlers.slack.error_replies import in_background, tell_privately
 from handlers.slack.payloads import ChecklistBlock, FormMetadata, ListPage, ReleaseButton
 from models.errors import InvalidInput
 from models.release import queries
 from models.release.queries import Actor
-
-# Buttons whose click needs nothing but the release: action id -> operation.
-SIMPLE_BUTTONS: dict[str, Callable[[Deps, WebClient, Actor, int], None]] = {
-    ids.WITHDRAW: steps.withdraw,
-    ids.GO: steps.go,
-    ids.MARK_RELEASED: steps.mark_released,
-    ids.PAUSE: steps.pause,
-    ids.RESUME: steps.resume,
-}
-
-# May this person do it? Raises a domain error if not: asked before any form opens.
-Check = Callable[[Deps, WebClient, Actor, int], object]
-
-
-def _may_decide(action: str) -> Check:
-    return lambda deps, _client, actor, release_id: steps.check_may_decide(
-        deps, actor, release_id, action
-    )
-
-
-# Buttons that ask for a reason first: action id -> (check, modal callback id, title,
-# label, submit).
-REASON_BUTTONS: dict[str, tuple[Check, str, str, str, str]] = {
-    ids.REJECT: (
-        steps.check_may_sign,
-        ids.REJECT_MODAL,
-        "Request changes",
-        "What needs to change?",
-        "Request",
-    ),
-    ids.NO_GO: (_may_decide("no_go"), ids.NO_GO_MODAL, "No-go", "Why is it a no-go?", "Call no-go"),
-    ids.ROLLBACK: (
-        _may_decide("roll_back"),
-        ids.ROLLBACK_MODAL,
-        "Roll back",
-        "Why roll back?",
-        "Roll back",
-    ),
-}
 
 
 def form_metadata(body: dict[str, Any], release_uid: str) -> str:
@@ -94,42 +62,116 @@ def resolve(deps: Deps, actor: Actor, release_uid: str) -> int:
         return queries.id_by_uid(session, actor, release_uid)
 
 
+# What a click on a release's button does, after the ack: (actor, release id, button).
+OnRelease = Callable[[Actor, int, ReleaseButton], object]
+
+
+def on_release(
+    deps: Deps, body: dict[str, Any], client: WebClient, respond: Respond, work: OnRelease
+) -> None:
+    """After the ack: find the release the clicked button names, then act on it; any
+    refusal reaches the person privately."""
+    actor, button = actor_of(body), clicked_button(body)
+
+    def run() -> None:
+        work(actor, resolve(deps, actor, button.release), button)
+
+    deps.work.submit(in_background(run, body, client, respond))
+
+
+def open_reason_form(
+    deps: Deps,
+    body: dict[str, Any],
+    client: WebClient,
+    respond: Respond,
+    may: Callable[[Actor, int], object],
+    form: ReasonForm,
+) -> None:
+    """Refuse before anyone writes a reason; then ask for it in a modal."""
+
+    def ask(actor: Actor, release_id: int, button: ReleaseButton) -> None:
+        may(actor, release_id)
+        view = reason_modal(form, form_metadata(body, button.release))
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    on_release(deps, body, client, respond, ask)
+
+
 def register(app: App, deps: Deps) -> None:
-    def later(
-        body: dict[str, Any], client: WebClient, respond: Respond | None, work: Callable[[], object]
-    ) -> None:
-        deps.work.submit(in_background(work, body, client, respond))
-
-    def on_release(
-        body: dict[str, Any],
-        client: WebClient,
-        respond: Respond,
-        work: Callable[[Actor, int, ReleaseButton], None],
-    ) -> None:
-        """After the ack: find the release the clicked button names, then act on it."""
-        actor, button = actor_of(body), clicked_button(body)
-        later(
-            body, client, respond, lambda: work(actor, resolve(deps, actor, button.release), button)
-        )
-
     @app.action(ids.APPROVE)
     def approve_clicked(
         ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
 
-        def work(actor: Actor, release_id: int, _button: ReleaseButton) -> None:
+        def approve(actor: Actor, release_id: int, _button: ReleaseButton) -> None:
             note = steps.approve(deps, client, actor, release_id)
             if note:
                 tell_privately(note, body, client, respond)
 
-        on_release(body, client, respond, work)
+        on_release(deps, body, client, respond, approve)
 
-    for action_id, operation in SIMPLE_BUTTONS.items():
-        _register_simple(app, action_id, operation, deps, on_release)
+    @app.action(ids.REJECT)
+    def request_changes_clicked(
+        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        open_reason_form(
+            deps,
+            body,
+            client,
+            respond,
+            lambda actor, release_id: steps.check_may_sign(deps, client, actor, release_id),
+            REQUEST_CHANGES_FORM,
+        )
 
-    for action_id, (check, callback_id, title, label, submit) in REASON_BUTTONS.items():
-        _register_reason(app, deps, action_id, check, callback_id, title, label, submit, on_release)
+    @app.action(ids.WITHDRAW)
+    def withdraw_clicked(
+        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        on_release(deps, body, client, respond, lambda a, r, _b: steps.withdraw(deps, client, a, r))
+
+    @app.action(ids.EDIT)
+    def edit_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+
+        def open_edit_form(actor: Actor, release_id: int, button: ReleaseButton) -> None:
+            release = steps.check_may_edit(deps, actor, release_id)
+            view = edit_modal(release, form_metadata(body, button.release))
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+
+        on_release(deps, body, client, respond, open_edit_form)
+
+    @app.action(ids.CHECKLIST)
+    def checklist_ticked(
+        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        actor = actor_of(body)
+        release_uid, changes = checklist_changes(body)
+
+        def tick() -> None:
+            steps.set_item(deps, client, actor, resolve(deps, actor, release_uid), changes)
+
+        deps.work.submit(in_background(tick, body, client, respond))
+
+    @app.action(ids.GO)
+    def go_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        on_release(deps, body, client, respond, lambda a, r, _b: steps.go(deps, client, a, r))
+
+    @app.action(ids.NO_GO)
+    def no_go_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        open_reason_form(
+            deps,
+            body,
+            client,
+            respond,
+            lambda actor, release_id: steps.check_may_decide(deps, actor, release_id, "no_go"),
+            NO_GO_FORM,
+        )
 
     @app.action(ids.ADVANCE)
     def advance_clicked(
@@ -137,6 +179,7 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         ack()
         on_release(
+            deps,
             body,
             client,
             respond,
@@ -145,16 +188,38 @@ def register(app: App, deps: Deps) -> None:
             ),
         )
 
-    @app.action(ids.EDIT)
-    def edit_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    @app.action(ids.PAUSE)
+    def pause_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
+        on_release(deps, body, client, respond, lambda a, r, _b: steps.pause(deps, client, a, r))
 
-        def work(actor: Actor, release_id: int, button: ReleaseButton) -> None:
-            release = steps.check_may_edit(deps, actor, release_id)
-            view = edit_modal(release, form_metadata(body, button.release))
-            client.views_open(trigger_id=body["trigger_id"], view=view)
+    @app.action(ids.RESUME)
+    def resume_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        on_release(deps, body, client, respond, lambda a, r, _b: steps.resume(deps, client, a, r))
 
-        on_release(body, client, respond, work)
+    @app.action(ids.MARK_RELEASED)
+    def mark_released_clicked(
+        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        on_release(
+            deps, body, client, respond, lambda a, r, _b: steps.mark_released(deps, client, a, r)
+        )
+
+    @app.action(ids.ROLLBACK)
+    def roll_back_clicked(
+        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        open_reason_form(
+            deps,
+            body,
+            client,
+            respond,
+            lambda actor, release_id: steps.check_may_decide(deps, actor, release_id, "roll_back"),
+            ROLL_BACK_FORM,
+        )
 
     @app.action(ids.LIST_MORE)
     def list_more_clicked(
@@ -163,73 +228,11 @@ def register(app: App, deps: Deps) -> None:
         ack()
         actor = actor_of(body)
         offset = ListPage.parse(body["actions"][0].get("value")).offset
-        later(
-            body,
-            client,
-            respond,
-            lambda: respond(**commands.list_reply(deps, actor.team_id, actor.viewer, offset)),
-        )
 
-    @app.action(ids.CHECKLIST)
-    def checklist_clicked(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        actor = actor_of(body)
-        release_uid, changes = checklist_changes(body)
+        def next_page() -> None:
+            respond(**commands.list_reply(deps, actor.team_id, actor.viewer, offset))
 
-        def work() -> None:
-            release_id = resolve(deps, actor, release_uid)
-            steps.set_item(deps, client, actor, release_id, changes)
-
-        later(body, client, respond, work)
-
-
-OnRelease = Callable[
-    [dict[str, Any], WebClient, Respond, Callable[[Actor, int, ReleaseButton], None]], None
-]
-
-
-def _register_simple(
-    app: App,
-    action_id: str,
-    operation: Callable[[Deps, WebClient, Actor, int], None],
-    deps: Deps,
-    on_release: OnRelease,
-) -> None:
-    @app.action(action_id)
-    def clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        on_release(
-            body,
-            client,
-            respond,
-            lambda actor, release_id, _button: operation(deps, client, actor, release_id),
-        )
-
-
-def _register_reason(
-    app: App,
-    deps: Deps,
-    action_id: str,
-    check: Check,
-    callback_id: str,
-    title: str,
-    label: str,
-    submit: str,
-    on_release: OnRelease,
-) -> None:
-    @app.action(action_id)
-    def clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-
-        def work(actor: Actor, release_id: int, button: ReleaseButton) -> None:
-            check(deps, client, actor, release_id)  # refuse before anyone writes a reason
-            metadata = form_metadata(body, button.release)
-            view = reason_modal(callback_id, title, label, submit, metadata)
-            client.views_open(trigger_id=body["trigger_id"], view=view)
-
-        on_release(body, client, respond, work)
+        deps.work.submit(in_background(next_page, body, client, respond))
 
 
 def checklist_changes(body: dict[str, Any]) -> tuple[str, dict[int, bool]]:

@@ -23,7 +23,7 @@ from models.release.proposing import ApproverSpec, Proposal
 from models.release.queries import Actor
 
 # `/release <name> <ref>` commands that need nothing else: name -> operation.
-REF_OPERATIONS: dict[str, Callable[[Deps, WebClient, Actor, int], None]] = {
+STEP_COMMANDS: dict[str, Callable[[Deps, WebClient, Actor, int], None]] = {
     "go": steps.go,
     "advance": steps.advance,
     "done": steps.mark_released,
@@ -33,7 +33,7 @@ REF_OPERATIONS: dict[str, Callable[[Deps, WebClient, Actor, int], None]] = {
 }
 
 # `/release <name> <ref> <reason>` commands: name -> operation taking the reason.
-REASON_OPERATIONS: dict[str, Callable[[Deps, WebClient, Actor, int, str], None]] = {
+REASON_COMMANDS: dict[str, Callable[[Deps, WebClient, Actor, int, str], None]] = {
     "cancel": steps.cancel,
     "nogo": steps.no_go,
     "rollback": steps.roll_back,
@@ -72,11 +72,11 @@ def register(app: App, deps: Deps) -> None:
                 later(lambda: open_propose_modal(deps, client, body))
             case parsing.Propose():
                 later(lambda: propose_from_text(deps, client, body, command))
-            case parsing.RefCommand(name=name, ref=ref) if name in REF_OPERATIONS:
-                operation = REF_OPERATIONS[name]
+            case parsing.RefCommand(name=name, ref=ref) if name in STEP_COMMANDS:
+                operation = STEP_COMMANDS[name]
                 on_release(ref, lambda rid: operation(deps, client, actor, rid))
-            case parsing.RefCommand(name=name, ref=ref, text=reason) if name in REASON_OPERATIONS:
-                reason_operation = REASON_OPERATIONS[name]
+            case parsing.RefCommand(name=name, ref=ref, text=reason) if name in REASON_COMMANDS:
+                reason_operation = REASON_COMMANDS[name]
 
                 def with_reason(rid: int) -> None:
                     reason_operation(deps, client, actor, rid, reason)

@@ -65,8 +65,23 @@ def register(app: App, deps: Deps) -> None:
             in_background(lambda: create_release(deps, client, proposal), body, client, None)
         )
 
-    for callback_id, operation in REASON_OPERATIONS.items():
-        _register_reason_modal(app, deps, callback_id, operation)
+    @app.view(ids.REJECT_MODAL)
+    def request_changes_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        with_reason(deps, ack, body, view, client, steps.request_changes)
+
+    @app.view(ids.NO_GO_MODAL)
+    def no_go_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        with_reason(deps, ack, body, view, client, steps.no_go)
+
+    @app.view(ids.ROLLBACK_MODAL)
+    def roll_back_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        with_reason(deps, ack, body, view, client, steps.roll_back)
 
     @app.view(ids.EDIT_MODAL)
     def edit_submitted(
@@ -107,38 +122,32 @@ def submitted_form(deps: Deps, body: dict[str, Any], view: dict[str, Any]) -> Su
     return SubmittedForm(actor, release_id, Respond(response_url=url) if url else None)
 
 
-# Reason modals: callback id -> operation taking the reason.
-REASON_OPERATIONS: dict[str, Callable[[Deps, WebClient, Actor, int, str], None]] = {
-    ids.REJECT_MODAL: steps.request_changes,
-    ids.NO_GO_MODAL: steps.no_go,
-    ids.ROLLBACK_MODAL: steps.roll_back,
-}
-
-
-def _register_reason_modal(
-    app: App,
+def with_reason(
     deps: Deps,
-    callback_id: str,
+    ack: Ack,
+    body: dict[str, Any],
+    view: dict[str, Any],
+    client: WebClient,
     operation: Callable[[Deps, WebClient, Actor, int, str], None],
 ) -> None:
-    @app.view(callback_id)
-    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        reason = clean_plain(input_value(view, ids.FIELD_REASON) or "", multiline=True)
-        try:
-            reason = proposing.clean_reason(reason, required=True)
-        except InvalidInput as error:
-            ack(response_action="errors", errors={ids.FIELD_REASON: form_error(error.message)})
-            return
-        form = submitted_form(deps, body, view)
-        ack()
-        deps.work.submit(
-            in_background(
-                lambda: operation(deps, client, form.actor, form.release_id, reason),
-                body,
-                client,
-                form.respond,
-            )
+    """A reason form submitted: a missing reason is answered on the form; the step runs
+    after the ack."""
+    reason = clean_plain(input_value(view, ids.FIELD_REASON) or "", multiline=True)
+    try:
+        reason = proposing.clean_reason(reason, required=True)
+    except InvalidInput as error:
+        ack(response_action="errors", errors={ids.FIELD_REASON: form_error(error.message)})
+        return
+    form = submitted_form(deps, body, view)
+    ack()
+    deps.work.submit(
+        in_background(
+            lambda: operation(deps, client, form.actor, form.release_id, reason),
+            body,
+            client,
+            form.respond,
         )
+    )
 
 
 def edit_from_modal(
