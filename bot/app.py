@@ -18,8 +18,9 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from bot.background import BackgroundWork
 from bot.settings import Settings
-from handlers.deps import BackgroundWork, Deps, HandlerConfig
+from handlers.deps import Deps, HandlerConfig
 from handlers.flows.outbox_sender import MessageSender
 from handlers.flows.reminder_sender import ReminderSender
 from handlers.slack import actions, commands, error_replies, events, views
@@ -78,13 +79,14 @@ class Releasebot:
     settings: Settings
     db: Database
     deps: Deps
+    work: BackgroundWork
     bolt: App
     scheduler: ReminderScheduler
 
     def close(self) -> None:
         self.scheduler.shutdown()
-        self.deps.work.wait_idle(timeout=30)
-        self.deps.work.shutdown()
+        self.work.wait_idle(timeout=30)
+        self.work.shutdown()
         self.db.dispose()
 
 
@@ -92,7 +94,8 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
     db = db or Database(settings.database_url)
     client = make_web_client(settings)
     messages = MessageSender(db, client, announce_channel=settings.announce_channel)
-    deps = Deps(db=db, messages=messages, config=handler_config(settings), work=BackgroundWork())
+    work = BackgroundWork()
+    deps = Deps(db=db, messages=messages, work=work, config=handler_config(settings))
     messages.clock = lambda: deps.clock()  # tests swap the clock after creation
     bolt = App(
         client=client,
@@ -114,7 +117,7 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
     @bolt.middleware
     def acks_first(next: Callable[[], None]) -> None:
         # Background jobs hold back while a listener computes its ack.
-        with deps.work.foreground():
+        with work.foreground():
             next()
 
     commands.register(bolt, deps)
@@ -128,4 +131,6 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
     )
     deps.on_release_changed.append(scheduler.release_changed)
     scheduler.add_sweep("outbox", messages.deliver_due, OUTBOX_SWEEP)
-    return Releasebot(settings=settings, db=db, deps=deps, bolt=bolt, scheduler=scheduler)
+    return Releasebot(
+        settings=settings, db=db, deps=deps, work=work, bolt=bolt, scheduler=scheduler
+    )

@@ -84,7 +84,7 @@ class Harness:
 
     def wait(self) -> None:
         """Until the work the bot does after its acks is done."""
-        assert self.bot.deps.work.wait_idle(timeout=15), "background work did not finish"
+        assert self.bot.work.wait_idle(timeout=15), "background work did not finish"
 
     def command(
         self, text: str, *, user_id: str = OWNER, channel_id: str = CHANNEL, **kwargs: Any
