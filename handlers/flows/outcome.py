@@ -119,6 +119,15 @@ def group_memberships(
 
 
 def actor_groups(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> set[str]:
-    """Which of the release's approver groups the person belongs to (asked of Slack)."""
+    """Which of the release's approver groups the person belongs to (asked of Slack), for
+    the checklist's rights. The owner and named approvers keep the checklist whatever
+    their groups, so Slack is not asked for them (an empty set)."""
+    with deps.db.read_session() as session:
+        release = queries.get(session, actor, release_id)  # refuses what they may not see
+        approvers = queries.approvers_of(session, release_id)
+    if actor.user_id == release.owner_id or any(
+        not a.is_group and a.slack_id == actor.user_id for a in approvers
+    ):
+        return set()
     members = group_memberships(deps, client, actor, release_id)
     return {group for group, people in members.items() if actor.user_id in people}
