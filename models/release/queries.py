@@ -11,7 +11,6 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from models.errors import Code, NotAllowed, NotFound
 from models.release import rules
-from models.release.rules import Activity
 from models.release.records import (
     Approver,
     ApproverKind,
@@ -20,6 +19,7 @@ from models.release.records import (
     ReleaseStatus,
     SignOffState,
 )
+from models.release.rules import Activity
 
 
 @dataclass(frozen=True)
