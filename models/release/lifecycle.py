@@ -355,7 +355,7 @@ def update(
         assert notes is not None
         release.notes = clean_notes(notes)
     reopened = False
-    if release.state in (ReleaseStatus.CHANGES_REQUESTED, ReleaseStatus.NO_GO) or (
+    if rules.allows(Activity.ASK_AGAIN, release.state) or (
         version_changed and release.state == ReleaseStatus.APPROVED and rows
     ):
         for approver in rows:
@@ -364,8 +364,9 @@ def update(
                 approver.signed_by = None
                 approver.signed_at = None
                 session.add(approver)
-        all_in = all(a.sign_off == SignOffState.APPROVED for a in rows)
-        release.status = (ReleaseStatus.APPROVED if all_in else ReleaseStatus.PROPOSED).value
+        release.status = rules.check(release, Activity.REOPEN).value
+        if all(a.sign_off == SignOffState.APPROVED for a in rows):
+            release.status = rules.check(release, Activity.APPROVE).value
         release.status_reason = ""
         release.status_by = None
         reopened = True
@@ -375,7 +376,7 @@ def update(
         all_in = all(a.sign_off == SignOffState.APPROVED for a in rows)
         if release.state == ReleaseStatus.APPROVED and not all_in:
             release.status = rules.check(release, Activity.REOPEN).value
-        elif release.state == ReleaseStatus.PROPOSED and all_in:
+        elif rules.allows(Activity.APPROVE, release.state) and all_in:
             release.status = rules.check(release, Activity.APPROVE).value
             quorum_reached = True
     release.updated_at = now

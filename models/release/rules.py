@@ -36,6 +36,7 @@ class Activity(StrEnum):
     EDIT = "edit"  # the owner changes version, time, notes, approvers
     TICK = "tick"  # tick or untick a checklist item
     ADD_ITEM = "add_item"  # add a checklist item
+    ASK_AGAIN = "ask_again"  # the owner's update answers an objection: sign-offs reopen
     # How it shows.
     OPEN = "open"  # listed as upcoming/open (not finished); reminders still due
     IN_FLIGHT = "in_flight"  # go given and not finished: announced, never overdue
@@ -73,6 +74,7 @@ ALLOWED: dict[Activity, frozenset[ReleaseStatus]] = {
     Activity.EDIT: _CHANGEABLE,
     Activity.TICK: _CHANGEABLE,
     Activity.ADD_ITEM: _CHANGEABLE,
+    Activity.ASK_AGAIN: frozenset({S.CHANGES_REQUESTED, S.NO_GO}),
     Activity.OPEN: frozenset(ReleaseStatus) - _FINISHED,
     Activity.IN_FLIGHT: _IN_FLIGHT,
     Activity.AWAIT_SIGN_OFF: _BEFORE_DECISION,
