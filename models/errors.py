@@ -1,14 +1,84 @@
-"""Domain errors: each carries a message a person can act on."""
+"""Domain errors: a code saying what cannot be done, and the data a message about it needs.
+
+models/ words nothing for Slack: handlers/rendering/refusals.py turns each code into the
+words, mentions, links and escaping a person reads. Every code the domain raises is listed
+in `Code`, and every one of them has a wording there (a unit test checks both).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Code(StrEnum):
+    """Every reason the domain refuses something. The comment says what `data` holds."""
+
+    # Finding a release
+    RELEASE_GONE = "release_gone"  # (nothing): missing, another workspace's, or hidden
+    NO_RELEASE = "no_release"  # ref: what was typed
+    NO_OPEN_RELEASE = "no_open_release"  # service: what was typed ("" for nothing)
+    SEVERAL_OPEN = "several_open"  # service, refs: the open releases it could mean
+
+    # Who may act
+    NOT_OWNER = "not_owner"  # ref, owner_id, action: the rules.Activity tried
+    NO_SIGN_OFF_NEEDED = "no_sign_off_needed"  # ref
+    OWN_RELEASE = "own_release"  # ref, approvers: who signs instead (ApproverSpecs)
+    NOT_APPROVER = "not_approver"  # ref, approvers: who may sign (ApproverSpecs)
+    SIGNED_BY_OTHERS = "signed_by_others"  # ref, approvers: the person's, signed by others
+    NOT_CHECKLIST_KEEPER = "not_checklist_keeper"  # ref, owner_id
+    MISSING_FOR_GO = "missing_for_go"  # ref, missing: lifecycle.Missing, in order
+
+    # The release's state
+    BAD_STATE = "bad_state"  # ref, action: the rules.Activity tried, state, owner_id
+
+    # What the person typed or picked
+    SERVICE_INVALID = "service_invalid"  # value
+    VERSION_INVALID = "version_invalid"  # value
+    WHEN_NO_ZONE = "when_no_zone"
+    WHEN_PAST = "when_past"
+    WHEN_TOO_FAR = "when_too_far"
+    STAGES_RANGE = "stages_range"
+    STAGES_ORDER = "stages_order"
+    STAGES_TOO_MANY = "stages_too_many"  # limit
+    NOTES_TOO_LONG = "notes_too_long"  # length, limit
+    REASON_MISSING = "reason_missing"
+    REASON_TOO_LONG = "reason_too_long"  # limit
+    OWN_APPROVAL = "own_approval"
+    TOO_MANY_APPROVERS = "too_many_approvers"  # limit
+    QUORUM_UNREACHABLE = "quorum_unreachable"  # approvers (ApproverSpecs), people
+    WINDOW_RANGE = "window_range"
+    NOTHING_TO_WITHDRAW = "nothing_to_withdraw"  # ref
+    NOTHING_CHANGED = "nothing_changed"  # ref
+    NO_SUCH_ITEM = "no_such_item"
+    ITEM_LENGTH = "item_length"  # limit
+    CHECKLIST_FULL = "checklist_full"  # limit
+    ITEM_EXISTS = "item_exists"  # text: the item typed
+    BIG_BANG = "big_bang"  # ref
+    ALREADY_AT = "already_at"  # ref, percentage
+    TOO_MANY_LINKS = "too_many_links"  # limit: calendar links one person may hold
+
+    # Another release holds it
+    DUPLICATE = "duplicate"  # ref, state, permalink (None when the card is not posted)
+    VERSION_TAKEN = "version_taken"  # ref: held by a release the person may not see
+    PROPOSED_JUST_NOW = "proposed_just_now"  # ref: lost a race with the same proposal
+
 
 class DomainError(Exception):
-    """Something the person asked for cannot be done; `message` says why and what to do."""
+    """Something the person asked for cannot be done: `code` says why, `data` holds what
+    a message about it needs (plain values, never Slack markup), `field` names the input
+    it is about when there is one (a name from models/fields.py)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, code: str, *, field: str | None = None, **data: object) -> None:
+        super().__init__(code)
+        self.code = code
+        self.field = field
+        self.data: Mapping[str, object] = MappingProxyType(data)
+
+    def __str__(self) -> str:
+        details = ", ".join(f"{key}={value!r}" for key, value in self.data.items())
+        return f"{self.code} ({details})" if details else str(self.code)
 
 
 class NotFound(DomainError):
@@ -28,20 +98,4 @@ class Conflict(DomainError):
 
 
 class InvalidInput(DomainError):
-    """A value the person typed or picked is not acceptable.
-
-    `field` names the input (for inline modal errors) when there is one.
-    """
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def quoted(text: str, limit: int = 80) -> str:
-    """User text inside a message: quoted, cut, and with & < > escaped so that it is shown
-    literally wherever the message is displayed (it can never become markup or a ping)."""
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f"“{escaped}”"
+    """A value the person typed or picked is not acceptable (`field` names the input)."""

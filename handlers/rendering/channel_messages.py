@@ -41,10 +41,10 @@ from handlers.slack.mrkdwn import escape, join_lines, truncate
 from handlers.slack.parsing import USAGE
 from handlers.slack.payloads import ListPage
 from models.audit import AuditEvent
-from models.release.lifecycle import EDITABLE
 from models.release.production import ProductionRecord
 from models.release.queries import ReleaseView
 from models.release.records import Release, ReleaseStatus
+from models.release.rules import Activity, allows
 from models.release.signers import Unsignable
 
 SECTION_LIMIT = SECTION_TEXT
@@ -80,12 +80,9 @@ def card_blocks(view: ReleaseView, unsignable: Sequence[Unsignable] = ()) -> lis
             ]
         ),
     ]
-    if release.state in (
-        ReleaseStatus.CANCELLED,
-        ReleaseStatus.NO_GO,
-        ReleaseStatus.ROLLED_BACK,
-        ReleaseStatus.CHANGES_REQUESTED,
-    ) and (release.status_by or release.status_reason):
+    if allows(Activity.SHOW_REASON, release.state) and (
+        release.status_by or release.status_reason
+    ):
         verb = {
             ReleaseStatus.CANCELLED: "Cancelled",
             ReleaseStatus.NO_GO: "No-go",
@@ -98,9 +95,9 @@ def card_blocks(view: ReleaseView, unsignable: Sequence[Unsignable] = ()) -> lis
     if unsignable:
         lines = [unsignable_line(gap) for gap in unsignable]
         blocks.append(ContextBlock(elements=[md(join_lines(lines, SECTION_LIMIT))]))
-    if view.approvers and release.state in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
+    if view.approvers and allows(Activity.SIGN_OFF_BUTTONS, release.state):
         blocks.append(sign_off_actions(release, edit=True))
-    elif release.state in EDITABLE:
+    elif allows(Activity.EDIT, release.state):
         blocks.append(ActionsBlock(block_id=f"edit-{release.uid}", elements=[edit_button(release)]))
     if release.notes:
         blocks.append(SectionBlock(text=md(f"*Notes*\n{escape(release.notes)}")))

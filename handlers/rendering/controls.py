@@ -18,7 +18,8 @@ from handlers.rendering.limits import OPTION_TEXT
 from handlers.slack import ids
 from handlers.slack.mrkdwn import escape, truncate
 from handlers.slack.payloads import ChecklistBlock, ReleaseButton
-from models.release.records import ChecklistItem, Release, ReleaseStatus
+from models.release.records import ChecklistItem, Release
+from models.release.rules import Activity, allows
 
 CHECKBOXES_PER_ELEMENT = 10
 # A long item's checkbox shows its number and first words; its whole text is above.
@@ -162,7 +163,8 @@ def rollout_actions(release: Release) -> ActionsBlock | None:
     ref = escape(release.ref)
     elements: list[ButtonElement] = []
     state = release.state
-    if state == ReleaseStatus.GO and not release.is_phased:
+    # A phased rollout is released by its last Advance.
+    if allows(Activity.MARK_RELEASED, state) and not release.is_phased:
         elements.append(
             _button(
                 "Mark released",
@@ -174,7 +176,7 @@ def rollout_actions(release: Release) -> ActionsBlock | None:
                 ),
             )
         )
-    if state == ReleaseStatus.ROLLING_OUT and release.stage_index is not None:
+    if allows(Activity.ADVANCE, state) and release.stage_index is not None:
         following = release.stages[release.stage_index + 1]
         advance = _button(
             f"Advance to {following}%",
@@ -190,10 +192,11 @@ def rollout_actions(release: Release) -> ActionsBlock | None:
         # The stage this click leads to: a double click can't skip one.
         advance.value = ReleaseButton(release=release.uid, stage=following).encode()
         elements.append(advance)
+    if allows(Activity.PAUSE, state):
         elements.append(_button("Pause", ids.PAUSE, release))
-    if state == ReleaseStatus.PAUSED:
+    if allows(Activity.RESUME, state):
         elements.append(_button("Resume", ids.RESUME, release, style="primary"))
-    if state in (ReleaseStatus.GO, ReleaseStatus.ROLLING_OUT, ReleaseStatus.PAUSED):
+    if allows(Activity.ROLL_BACK, state):
         elements.append(_button("Roll back", ids.ROLLBACK, release, style="danger"))
     if not elements:
         return None

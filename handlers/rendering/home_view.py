@@ -18,7 +18,9 @@ from slack_sdk.models.views import View
 from handlers.rendering.channel_messages import md
 from handlers.rendering.controls import sign_off_actions
 from handlers.rendering.parts import ref, slack_date, status_label, user
+from handlers.rendering.refusals import missing_label
 from handlers.slack.mrkdwn import join_lines
+from models.release.lifecycle import Missing
 from models.release.records import Release
 
 MAX_VIEW_BLOCKS = 100
@@ -27,8 +29,8 @@ MAX_VIEW_BLOCKS = 100
 @dataclass
 class HomeContent:
     awaiting: Sequence[Release] = ()
-    # (release, what it still needs)
-    mine: Sequence[tuple[Release, list[str]]] = ()
+    # (release, what it still needs before go)
+    mine: Sequence[tuple[Release, list[Missing]]] = ()
     upcoming: Sequence[Release] = ()
 
 
@@ -52,7 +54,8 @@ def home_view(content: HomeContent) -> View:
     if content.mine:
         for release, missing in content.mine[:15]:
             still = (
-                "\n" + join_lines([f"• still missing: {m}" for m in missing], 2500)
+                "\n"
+                + join_lines([f"• still missing: {missing_label(m)}" for m in missing], 2500)
                 if missing
                 else "\nEverything is in."
             )

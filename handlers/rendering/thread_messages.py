@@ -25,16 +25,11 @@ from handlers.rendering.parts import (
 from handlers.slack.mrkdwn import escape, fit_lines
 from models.release.queries import ReleaseView
 from models.release.records import ChecklistItem, Release, ReleaseStatus
+from models.release.rules import Activity, allows
 
 TICK_DATE = "{date_short_pretty} {time}"
 # The longest line of a ten-line section, so that the section stays within Slack's limit.
 _LINE = SECTION_TEXT // CHECKBOXES_PER_ELEMENT - 1
-
-BEFORE_DECISION = (
-    ReleaseStatus.PROPOSED,
-    ReleaseStatus.CHANGES_REQUESTED,
-    ReleaseStatus.APPROVED,
-)
 
 
 def checklist_text(view: ReleaseView) -> str:
@@ -59,7 +54,7 @@ def checklist_blocks(view: ReleaseView) -> list[Block]:
             ]
         )
     ]
-    if release.state in BEFORE_DECISION:
+    if allows(Activity.DECISION_BUTTONS, release.state):
         tail.append(decision_actions(release))
     elif release.state == ReleaseStatus.NO_GO:
         why = f": {escape(release.status_reason)}" if release.status_reason else ""
@@ -74,7 +69,7 @@ def checklist_blocks(view: ReleaseView) -> list[Block]:
         )
     else:
         tail.append(SectionBlock(text=md(f"*Decision:* {status_label(release)}")))
-    if release.state in BEFORE_DECISION or release.state == ReleaseStatus.NO_GO:
+    if allows(Activity.CHECKBOXES, release.state):
         body = _tickable(release, view.checklist, head + tail)
     else:
         body = _decided(view.checklist, head + tail)

@@ -18,10 +18,10 @@ from handlers.rendering.modals import (
     edit_modal,
     reason_modal,
 )
+from handlers.rendering.refusals import Refused
 from handlers.slack import commands, ids
 from handlers.slack.error_replies import in_background, tell_privately
 from handlers.slack.payloads import ChecklistBlock, FormMetadata, ListPage, ReleaseButton
-from models.errors import InvalidInput
 from models.release import queries
 from models.release.queries import Actor
 
@@ -256,6 +256,6 @@ def checklist_changes(body: dict[str, Any]) -> tuple[str, dict[int, bool]]:
                 shown |= {int(o["value"]) for o in element.get("options", [])}
                 before |= {int(o["value"]) for o in element.get("initial_options") or []}
     except (KeyError, TypeError, ValueError):
-        raise InvalidInput("That checklist is out of date: open the release again.") from None
+        raise Refused("That checklist is out of date: open the release again.") from None
     changes = {p: p in selected for p in shown if (p in selected) != (p in before)}
     return release_uid, changes

@@ -11,16 +11,14 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from handlers.rendering.refusals import Refused
 from handlers.slack import ids
 from handlers.slack.mrkdwn import escape
-from models.errors import InvalidInput
 from models.release import signers
-from models.release.lifecycle import EDITABLE
 from models.release.proposing import ApproverSpec
 from models.release.queries import ReleaseView
 from models.release.records import ApproverKind, SignOffState
-
-logger = logging.getLogger(__name__)
+from models.release.rules import Activity, allows
 
 logger = logging.getLogger(__name__)
 
@@ -59,16 +57,16 @@ def _check_user(client: WebClient, user_id: str) -> None:
         user = client.users_info(user=user_id).get("user") or {}
     except SlackApiError as exc:
         if exc.response.get("error") in ("user_not_found", "users_not_found"):
-            raise InvalidInput(
+            raise Refused(
                 f"I can't find <@{escape(user_id)}> in this workspace: pick approvers from "
                 "Slack's list.",
-                field="approvers",
+                field=ids.FIELD_APPROVERS,
             ) from None
         raise
     if user.get("deleted"):
-        raise InvalidInput(f"<@{user_id}> is deactivated and can't sign off.", field="approvers")
+        raise Refused(f"<@{user_id}> is deactivated and can't sign off.", field=ids.FIELD_APPROVERS)
     if user.get("is_bot") or user.get("is_app_user"):
-        raise InvalidInput(f"<@{user_id}> is a bot and can't sign off.", field="approvers")
+        raise Refused(f"<@{user_id}> is a bot and can't sign off.", field=ids.FIELD_APPROVERS)
 
 
 # usergroups.users.list is rate-limited to about 20 calls a minute, and every Home tab asks
@@ -98,9 +96,9 @@ def _ask_members(client: WebClient, group_id: str) -> frozenset[str]:
         response = client.usergroups_users_list(usergroup=group_id)
     except SlackApiError as exc:
         if exc.response.get("error") in ("no_such_subteam", "subteam_not_found"):
-            raise InvalidInput(
+            raise Refused(
                 "I can't find that user group: pick one Slack suggests after @.",
-                field="approver_groups",
+                field=ids.FIELD_GROUPS,
             ) from None
         raise
     return frozenset(str(u) for u in response.get("users") or [])
@@ -130,7 +128,7 @@ def check_quorum(
         signers.check_quorum(approvers, members, owner_id)
     except signers.QuorumUnreachable as error:
         on_group = any(a.kind == ApproverKind.USERGROUP for a in error.approvers)
-        raise InvalidInput(
+        raise Refused(
             _quorum_text(client, error, members, owner_id, plain),
             field=ids.FIELD_GROUPS if on_group else ids.FIELD_APPROVERS,
         ) from None
@@ -192,7 +190,7 @@ def unsignable(client: WebClient, view: ReleaseView) -> list[signers.Unsignable]
     """Open sign-offs nobody may give any more, for the card to say so. Membership as
     remembered briefly; a group Slack won't tell about is left out."""
     release = view.release
-    if release.state not in EDITABLE:
+    if not allows(Activity.EDIT, release.state):  # nobody could change the approvers
         return []
     members = {}
     for approver in view.approvers:
@@ -222,9 +220,9 @@ def find_groups_by_handle(client: WebClient, handles: Sequence[str]) -> list[App
         # A group whose handle is unknown is shown on the edit form by its id.
         group = by_handle.get(handle.lower().lstrip("@")) or by_id.get(handle)
         if group is None:
-            raise InvalidInput(
+            raise Refused(
                 f"There is no user group @{escape(handle.lstrip('@'))} in this workspace.",
-                field="approver_groups",
+                field=ids.FIELD_GROUPS,
             )
         specs.append(ApproverSpec(str(group["id"]), ApproverKind.USERGROUP, str(group["handle"])))
     return specs

@@ -15,10 +15,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from handlers.flows.outcome import NotShownYet
+from handlers.rendering import refusals
 from handlers.rendering.channel_messages import notice_blocks, to_dicts
 from handlers.slack.mrkdwn import to_plain
 from handlers.slack.unhandled import UnhandledRequests
-from models.errors import DomainError, InvalidInput
+from models.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,9 @@ _SLACK_HINTS = {
 
 
 def message_for(error: Exception) -> str:
-    if isinstance(error, DomainError | NotShownYet):
+    if isinstance(error, DomainError):
+        return refusals.text_for(error)
+    if isinstance(error, NotShownYet):
         return error.message
     if isinstance(error, SlackApiError):
         code = str(error.response.get("error", ""))
@@ -82,11 +85,11 @@ def report(
 ) -> BoltResponse | None:
     """Turn `error` into a private answer. Before the ack, the answer is the ack itself."""
     if isinstance(error, DomainError):
-        logger.info("refused: %s", error.message)
+        logger.info("refused: %s", error)
     text = message_for(error)
     not_acked = ack is not None and ack.response is None
     if not_acked and body.get("type") == "view_submission":
-        field = error.field if isinstance(error, InvalidInput) else None
+        field = error.field if isinstance(error, DomainError) else None
         return BoltResponse(
             status=200,
             body={

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from models import fields
+
 COMMAND: Final = "/release"
 
 # Modals (callback ids)
@@ -13,15 +15,16 @@ NO_GO_MODAL: Final = "release_no_go"
 ROLLBACK_MODAL: Final = "release_rollback"
 EDIT_MODAL: Final = "release_edit"
 
-# Inputs of the propose/edit modals (block id == action id)
-FIELD_SERVICE: Final = "service"
-FIELD_VERSION: Final = "version"
-FIELD_WHEN: Final = "when"
-FIELD_APPROVERS: Final = "approvers"
-FIELD_GROUPS: Final = "approver_groups"
-FIELD_ROLLOUT: Final = "rollout"
-FIELD_NOTES: Final = "notes"
-FIELD_REASON: Final = "reason"
+# Inputs of the propose/edit modals (block id == action id). Named in models/fields.py,
+# where a domain error names the input it is about.
+FIELD_SERVICE: Final = fields.FIELD_SERVICE
+FIELD_VERSION: Final = fields.FIELD_VERSION
+FIELD_WHEN: Final = fields.FIELD_WHEN
+FIELD_APPROVERS: Final = fields.FIELD_APPROVERS
+FIELD_GROUPS: Final = fields.FIELD_GROUPS
+FIELD_ROLLOUT: Final = fields.FIELD_ROLLOUT
+FIELD_NOTES: Final = fields.FIELD_NOTES
+FIELD_REASON: Final = fields.FIELD_REASON
 
 # Buttons and other interactive elements
 APPROVE: Final = "release_approve"

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from handlers.rendering.refusals import Refused
+from handlers.slack import ids
 from handlers.slack.mrkdwn import escape, from_slack, truncate, typed_length
-from models.errors import InvalidInput
 from models.release.default_checklist import MAX_ITEM_LENGTH
 from models.release.proposing import ApproverSpec
 from models.release.records import ApproverKind
@@ -61,10 +62,10 @@ def localize(naive: datetime, tz_name: str | None, shown: str) -> datetime:
     # A wall-clock time skipped by a DST jump does not survive a round trip through UTC.
     round_trip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
     if round_trip != naive:
-        raise InvalidInput(
+        raise Refused(
             f"{escape(shown)} does not exist in {zone.key}: the clocks jump forward then. "
             "Pick another time.",
-            field="when",
+            field=ids.FIELD_WHEN,
         )
     return aware.astimezone(UTC)
 
@@ -143,15 +144,15 @@ _PERCENTAGES = re.compile(r"^\d{1,3}%?(,\d{1,3}%?)*$")
 _TOKEN = re.compile(r"<[^<>]*>|\S+")
 
 
-def _usage_error(problem: str, subcommand: str) -> InvalidInput:
-    return InvalidInput(f"{problem}\nUsage: {USAGE[subcommand]}")
+def _usage_error(problem: str, subcommand: str) -> Refused:
+    return Refused(f"{problem}\nUsage: {USAGE[subcommand]}")
 
 
 def parse(text: str) -> Command:
     # Counted as typed: Slack's escaping makes each & < > four or five characters.
     typed = typed_length(text)
     if typed > MAX_COMMAND_TEXT:
-        raise InvalidInput(
+        raise Refused(
             f"That command is {typed} characters long; write at most {MAX_COMMAND_TEXT} "
             "characters (put long notes in a document and link to it)."
         )
@@ -259,7 +260,7 @@ def parse_propose(rest: str) -> Command:
             notes = from_slack(notes_text, multiline=True)
             break
         elif token.startswith("@"):
-            raise InvalidInput(
+            raise Refused(
                 f"{truncate(escape(from_slack(token)), 60)} is not someone I can find. "
                 "Mention approvers with @ and pick them from Slack's list, so they arrive "
                 "as real mentions."
@@ -286,9 +287,9 @@ def parse_propose(rest: str) -> Command:
 def parse_percentages(text: str) -> tuple[int, ...]:
     text = text.strip()
     if not _PERCENTAGES.match(text):
-        raise InvalidInput(
+        raise Refused(
             f"“{truncate(escape(text), 40)}” is not a list of percentages; write e.g. 10,50,100.",
-            field="rollout",
+            field=ids.FIELD_ROLLOUT,
         )
     return tuple(int(p.rstrip("%")) for p in text.split(","))
 
@@ -337,7 +338,7 @@ def parse_approvers(text: str) -> tuple[ApproverSpec, ...]:
             handle = from_slack(group.group(2) or "")
             specs.append(ApproverSpec(group.group(1), ApproverKind.USERGROUP, handle))
         else:
-            raise InvalidInput(
+            raise Refused(
                 f"{truncate(escape(from_slack(token)), 60)} is not someone I can find. "
                 "Mention approvers with @ and pick them from Slack's list, so they arrive "
                 "as real mentions."
@@ -355,7 +356,7 @@ def parse_checklist(rest: str) -> ChecklistAdd:
     if not item:
         raise _usage_error("Write the item's text after `add`.", "checklist")
     if len(item) > MAX_ITEM_LENGTH:
-        raise InvalidInput(
+        raise Refused(
             f"A checklist item can have at most {MAX_ITEM_LENGTH} characters; that one has "
             f"{len(item)}. Keep it short and link to the details."
         )
@@ -376,10 +377,10 @@ def parse_calendar(rest: str) -> Calendar:
     return Calendar(service=service.lower())
 
 
-def unknown_subcommand(text: str) -> InvalidInput:
+def unknown_subcommand(text: str) -> Refused:
     head = text.strip().partition(" ")[0]
     shown = truncate(escape(from_slack(head)), 40)
-    return InvalidInput(
+    return Refused(
         f"I don't know `/release {shown}`. These are the commands:\n"
         + "\n".join(f"• {usage}" for usage in USAGE.values())
     )

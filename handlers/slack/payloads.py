@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from models.errors import InvalidInput
+from handlers.rendering.refusals import Refused
 
 # A release's public name (models.release.new_uid): never reused, unlike row ids.
 _UID = r"^[A-Za-z0-9_-]{8,32}$"
@@ -41,7 +41,7 @@ class ReleaseButton(_Payload):
         try:
             return cls(release=release, stage=int(stage) if stage else None)
         except (ValidationError, ValueError):
-            raise InvalidInput(STALE_BUTTON) from None
+            raise Refused(STALE_BUTTON) from None
 
 
 class ChecklistBlock(_Payload):
@@ -62,7 +62,7 @@ class ChecklistBlock(_Payload):
                 raise ValueError(prefix)
             return cls(release=release, start=int(start))
         except (ValidationError, ValueError):
-            raise InvalidInput("That checklist is out of date: open the release again.") from None
+            raise Refused("That checklist is out of date: open the release again.") from None
 
 
 class ListPage(_Payload):
@@ -78,7 +78,7 @@ class ListPage(_Payload):
         try:
             return cls(offset=int(str(value)))
         except (ValidationError, ValueError):
-            raise InvalidInput(STALE_BUTTON) from None
+            raise Refused(STALE_BUTTON) from None
 
 
 class FormMetadata(_Payload):
@@ -97,11 +97,11 @@ class FormMetadata(_Payload):
         try:
             return cls.model_validate_json(str(text or "{}"))
         except ValidationError:
-            raise InvalidInput(STALE_FORM) from None
+            raise Refused(STALE_FORM) from None
 
     def require_release(self) -> str:
         if self.release is None:
-            raise InvalidInput(STALE_FORM)
+            raise Refused(STALE_FORM)
         return self.release
 
     def trusted_response_url(self, allowed_prefix: str) -> str | None:

@@ -14,7 +14,9 @@ from slack_sdk import WebClient
 from handlers.deps import Deps
 from handlers.flows import steps
 from handlers.flows.new_release import create_release
+from handlers.rendering import refusals
 from handlers.rendering.modals import groups_text_of
+from handlers.rendering.refusals import Refused
 from handlers.slack import directory, ids, parsing
 from handlers.slack.error_replies import form_error, in_background
 from handlers.slack.mrkdwn import clean_plain
@@ -47,7 +49,7 @@ class FieldErrors:
         try:
             return fn()
         except InvalidInput as error:
-            self.errors[error.field or field] = form_error(error.message)
+            self.errors[error.field or field] = form_error(refusals.text_for(error))
             return None
 
 
@@ -136,7 +138,8 @@ def with_reason(
     try:
         reason = proposing.clean_reason(reason, required=True)
     except InvalidInput as error:
-        ack(response_action="errors", errors={ids.FIELD_REASON: form_error(error.message)})
+        message = form_error(refusals.text_for(error))
+        ack(response_action="errors", errors={ids.FIELD_REASON: message})
         return
     form = submitted_form(deps, body, view)
     ack()
@@ -314,7 +317,7 @@ def proposal_from_modal(
 
 def _target(epoch: Any, now: datetime) -> datetime:
     if epoch is None:
-        raise InvalidInput("Pick a date and a time.", field=ids.FIELD_WHEN)
+        raise Refused("Pick a date and a time.", field=ids.FIELD_WHEN)
     return proposing.clean_target(datetime.fromtimestamp(int(epoch), UTC), now)
 
 
@@ -331,4 +334,4 @@ def _not_duplicate(deps: Deps, actor: Actor, service: str, version: str) -> None
         try:
             proposing.check_not_duplicate(session, actor.team_id, service, version, actor.viewer)
         except proposing.Conflict as error:
-            raise InvalidInput(error.message, field=ids.FIELD_VERSION) from None
+            raise Refused(refusals.text_for(error), field=ids.FIELD_VERSION) from None

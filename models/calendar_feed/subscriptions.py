@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from models.audit import AuditEvent
 from models.calendar_feed.tokens import CalendarToken
 from models.columns import utcnow
-from models.errors import InvalidInput
+from models.errors import Code, InvalidInput
 from models.release.queries import Viewer, visible_to
 from models.release.records import Approver, Release, ReleaseStatus
 
@@ -75,10 +75,7 @@ def issue_token(
 ) -> str:
     """A new feed link's secret, returned once; only its hash is kept."""
     if len(live_tokens(session, team_id, user_id)) >= MAX_LIVE_TOKENS:
-        raise InvalidInput(
-            f"You already have {MAX_LIVE_TOKENS} calendar links. "
-            "`/release calendar revoke` stops them all; then ask for the ones you need."
-        )
+        raise InvalidInput(Code.TOO_MANY_LINKS, limit=MAX_LIVE_TOKENS)
     raw = secrets.token_urlsafe(_TOKEN_BYTES)
     session.add(
         CalendarToken(

@@ -12,8 +12,9 @@ from sqlmodel import Session, col, select
 
 from models import audit
 from models.columns import utcnow
-from models.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed, quoted
+from models.errors import Code, Conflict, InvalidInput, NotAllowed
 from models.release import rules, signers
+from models.release.default_checklist import MAX_ITEM_LENGTH
 from models.release.production import ProductionRecord
 from models.release.proposing import (
     ApproverSpec,
@@ -41,6 +42,7 @@ from models.release.records import (
     ReleaseStatus,
     SignOffState,
 )
+from models.release.rules import Activity
 
 MAX_CHECKLIST = 30
 
@@ -64,22 +66,14 @@ def _move(release: Release, target: ReleaseStatus, now: datetime) -> None:
     release.updated_at = now
 
 
-def signer_label(approvers: Iterable[Approver]) -> str:
-    labels = [f"<!subteam^{a.slack_id}>" if a.is_group else f"<@{a.slack_id}>" for a in approvers]
-    return ", ".join(labels) or "nobody"
-
-
 def _signable_rows(
     release: Release, approvers: list[Approver], actor_id: str, actor_groups: set[str]
 ) -> list[Approver]:
     """The sign-offs this person may give: their own, and their groups' (never the owner's)."""
     if not approvers:
-        raise NotAllowed(f"{release.ref} needs no sign-off.")
+        raise NotAllowed(Code.NO_SIGN_OFF_NEEDED, ref=release.ref)
     if actor_id == release.owner_id:
-        raise NotAllowed(
-            f"You own {release.ref}, so you can't sign it off: that is for "
-            f"{signer_label(approvers)}."
-        )
+        raise NotAllowed(Code.OWN_RELEASE, ref=release.ref, approvers=_specs(approvers))
     rows = [
         a
         for a in approvers
@@ -87,14 +81,7 @@ def _signable_rows(
         or (a.is_group and a.slack_id in actor_groups)
     ]
     if not rows:
-        raise NotAllowed(
-            f"Only {signer_label(approvers)} can sign off {release.ref}"
-            + (
-                " (any one member signs for a group)."
-                if any(a.is_group for a in approvers)
-                else "."
-            )
-        )
+        raise NotAllowed(Code.NOT_APPROVER, ref=release.ref, approvers=_specs(approvers))
     return rows
 
 
@@ -127,23 +114,14 @@ def approve(
     now = now or utcnow()
     # The lock makes a double click or a racing retry wait, then find its sign-off in.
     release = get_for_update(session, actor, release_id)
-    if release.state == ReleaseStatus.CHANGES_REQUESTED:
-        raise InvalidTransition(
-            f"Changes were requested on {release.ref}; sign off once "
-            f"<@{release.owner_id}> has updated it."
-        )
-    if release.state not in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
-        rules.check(release, "approve")
+    rules.check(release, Activity.SIGN)
     approvers = approvers_of(session, release_id)
     rows = _signable_rows(release, approvers, actor.user_id, _groups_of(actor.user_id, members))
     if _signed_by(approvers, actor.user_id):
         return SignOffResult(release, counted=False, quorum_reached=False)
     row = signers.row_to_sign(approvers, actor.user_id, members, release.owner_id)
     if row is None:
-        raise NotAllowed(
-            f"Every sign-off you could give on {release.ref} is in already, from others "
-            f"({signer_label(rows)}); each comes from a different person."
-        )
+        raise NotAllowed(Code.SIGNED_BY_OTHERS, ref=release.ref, approvers=_specs(rows))
     row.state = SignOffState.APPROVED.value
     row.signed_by = actor.user_id
     row.signed_at = now
@@ -152,8 +130,8 @@ def approve(
     _record(session, release, actor.user_id, "approved", now, after={"approver": row.slack_id})
     release.updated_at = now
     quorum = all(a.sign_off == SignOffState.APPROVED for a in approvers)
-    if quorum and release.state == ReleaseStatus.PROPOSED:
-        _move(release, rules.check(release, "approve"), now)
+    if quorum and rules.allows(Activity.APPROVE, release.state):
+        _move(release, rules.check(release, Activity.APPROVE), now)
         _record(session, release, "system", "quorum_reached", now, after=snapshot(release))
     session.add(release)
     session.flush()
@@ -165,28 +143,15 @@ def check_may_sign(
 ) -> Release:
     """Refuse early (before asking for a reason) when the person may not sign."""
     release = get(session, actor, release_id)
-    rules.check(release, "request_changes")
+    rules.check(release, Activity.REQUEST_CHANGES)
     approvers = approvers_of(session, release_id)
     _signable_rows(release, approvers, actor.user_id, _groups_of(actor.user_id, members))
     return release
 
 
-EDITABLE = frozenset(
-    {
-        ReleaseStatus.PROPOSED,
-        ReleaseStatus.CHANGES_REQUESTED,
-        ReleaseStatus.APPROVED,
-        ReleaseStatus.NO_GO,
-    }
-)
-
-
 def _check_editable(release: Release, actor_id: str) -> None:
-    require_owner(release, actor_id, "change")
-    if release.state not in EDITABLE:
-        raise InvalidTransition(
-            f"{release.ref} can't be changed now: it is {release.state.label.lower()}."
-        )
+    require_owner(release, actor_id, Activity.EDIT)
+    rules.check(release, Activity.EDIT)
 
 
 def check_may_edit(session: Session, actor: Actor, release_id: int) -> Release:
@@ -196,11 +161,13 @@ def check_may_edit(session: Session, actor: Actor, release_id: int) -> Release:
     return release
 
 
-def check_may_decide(session: Session, actor: Actor, release_id: int, action: str) -> Release:
+def check_may_decide(
+    session: Session, actor: Actor, release_id: int, action: Activity | str
+) -> Release:
     """Refuse early (before asking for a reason) when the person may not do `action`."""
     release = get(session, actor, release_id)
-    require_owner(release, actor.user_id, action)
-    rules.check(release, action)
+    require_owner(release, actor.user_id, Activity(action))
+    rules.check(release, Activity(action))
     return release
 
 
@@ -219,7 +186,7 @@ def request_changes(
     now = now or utcnow()
     reason = clean_reason(reason, required=True)
     release = get_for_update(session, actor, release_id)
-    target = rules.check(release, "request_changes")
+    target = rules.check(release, Activity.REQUEST_CHANGES)
     approvers = approvers_of(session, release_id)
     mine = _signable_rows(release, approvers, actor.user_id, _groups_of(actor.user_id, members))
     next_row = signers.row_to_sign(approvers, actor.user_id, members, release.owner_id)
@@ -255,16 +222,13 @@ def withdraw(
     """Take back the sign-off this person gave (whatever groups they are in now)."""
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
-    if release.state not in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
-        raise InvalidTransition(
-            f"Sign-offs on {release.ref} can only be withdrawn before the go decision."
-        )
+    rules.check(release, Activity.WITHDRAW)
     approvers = approvers_of(session, release_id)
     if not approvers:
-        raise NotAllowed(f"{release.ref} needs no sign-off.")
+        raise NotAllowed(Code.NO_SIGN_OFF_NEEDED, ref=release.ref)
     mine = _signed_by(approvers, actor.user_id)
     if not mine:
-        raise InvalidInput(f"You have no sign-off on {release.ref} to withdraw.")
+        raise InvalidInput(Code.NOTHING_TO_WITHDRAW, ref=release.ref)
     for row in mine:
         row.state = SignOffState.PENDING.value
         row.signed_by = None
@@ -272,7 +236,7 @@ def withdraw(
         session.add(row)
     before = snapshot(release)
     if release.state == ReleaseStatus.APPROVED:
-        _move(release, rules.check(release, "reopen"), now)
+        _move(release, rules.check(release, Activity.REOPEN), now)
     release.updated_at = now
     session.add(release)
     _record(
@@ -303,6 +267,11 @@ class UpdateResult:
 
 def _spec(approver: Approver) -> ApproverSpec:
     return ApproverSpec(approver.slack_id, ApproverKind(approver.kind), approver.handle)
+
+
+def _specs(approvers: Iterable[Approver]) -> tuple[ApproverSpec, ...]:
+    """Approvers as plain values: an error's data outlives the session that loaded them."""
+    return tuple(_spec(a) for a in approvers)
 
 
 def _replace_approvers(
@@ -355,7 +324,7 @@ def update(
         a.slack_id for a in current
     }
     if not (version_changed or time_changed or notes_changed or approvers_changed):
-        raise InvalidInput(f"That is what {release.ref} already says: nothing changed.")
+        raise InvalidInput(Code.NOTHING_CHANGED, ref=release.ref)
     rows = current
     added: tuple[ApproverSpec, ...] = ()
     removed: tuple[ApproverSpec, ...] = ()
@@ -386,7 +355,7 @@ def update(
         assert notes is not None
         release.notes = clean_notes(notes)
     reopened = False
-    if release.state in (ReleaseStatus.CHANGES_REQUESTED, ReleaseStatus.NO_GO) or (
+    if rules.allows(Activity.ASK_AGAIN, release.state) or (
         version_changed and release.state == ReleaseStatus.APPROVED and rows
     ):
         for approver in rows:
@@ -395,8 +364,9 @@ def update(
                 approver.signed_by = None
                 approver.signed_at = None
                 session.add(approver)
-        all_in = all(a.sign_off == SignOffState.APPROVED for a in rows)
-        release.status = (ReleaseStatus.APPROVED if all_in else ReleaseStatus.PROPOSED).value
+        release.status = rules.check(release, Activity.REOPEN).value
+        if all(a.sign_off == SignOffState.APPROVED for a in rows):
+            release.status = rules.check(release, Activity.APPROVE).value
         release.status_reason = ""
         release.status_by = None
         reopened = True
@@ -405,9 +375,9 @@ def update(
         # A newcomer's sign-off is still to come; a leaver's may have been the last missing.
         all_in = all(a.sign_off == SignOffState.APPROVED for a in rows)
         if release.state == ReleaseStatus.APPROVED and not all_in:
-            release.status = rules.check(release, "reopen").value
-        elif release.state == ReleaseStatus.PROPOSED and all_in:
-            release.status = rules.check(release, "approve").value
+            release.status = rules.check(release, Activity.REOPEN).value
+        elif rules.allows(Activity.APPROVE, release.state) and all_in:
+            release.status = rules.check(release, Activity.APPROVE).value
             quorum_reached = True
     release.updated_at = now
     session.add(release)
@@ -417,10 +387,11 @@ def update(
     _record(session, release, actor.user_id, "updated", now, before=before, after=after)
     if quorum_reached:
         _record(session, release, "system", "quorum_reached", now, after=snapshot(release))
+    ref = release.ref
     try:
         session.flush()
     except IntegrityError:  # the unique index saw a racing proposal of the same version
-        raise Conflict(f"{release.service}@{version} was proposed a moment ago.") from None
+        raise Conflict(Code.PROPOSED_JUST_NOW, ref=ref) from None
     return UpdateResult(
         release,
         version_changed,
@@ -446,21 +417,7 @@ def _may_edit_checklist(
         a.slack_id in actor_groups if a.is_group else a.slack_id == actor_id for a in approvers
     ):
         return
-    raise NotAllowed(
-        f"Only <@{release.owner_id}> and the approvers of {release.ref} can change its checklist."
-    )
-
-
-def _checklist_open(release: Release) -> None:
-    if release.state not in (
-        ReleaseStatus.PROPOSED,
-        ReleaseStatus.CHANGES_REQUESTED,
-        ReleaseStatus.APPROVED,
-        ReleaseStatus.NO_GO,
-    ):
-        raise InvalidTransition(
-            f"The checklist of {release.ref} is closed: it {rules.describe(release)}."
-        )
+    raise NotAllowed(Code.NOT_CHECKLIST_KEEPER, ref=release.ref, owner_id=release.owner_id)
 
 
 def set_checklist_item(
@@ -477,11 +434,11 @@ def set_checklist_item(
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
     _may_edit_checklist(release, approvers_of(session, release_id), actor.user_id, actor_groups)
-    _checklist_open(release)
+    rules.check(release, Activity.TICK)
     items = {item.position: item for item in checklist_of(session, release_id)}
     item = items.get(position)
     if item is None:
-        raise InvalidInput("That checklist item no longer exists.")
+        raise InvalidInput(Code.NO_SUCH_ITEM)
     if item.checked == checked:
         return None
     item.checked_by = actor.user_id if checked else None
@@ -513,15 +470,15 @@ def add_checklist_item(
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
     _may_edit_checklist(release, approvers_of(session, release_id), actor.user_id, actor_groups)
-    _checklist_open(release)
+    rules.check(release, Activity.ADD_ITEM)
     text = text.strip()
-    if not text or len(text) > 150:
-        raise InvalidInput("A checklist item needs 1 to 150 characters.")
+    if not text or len(text) > MAX_ITEM_LENGTH:
+        raise InvalidInput(Code.ITEM_LENGTH, limit=MAX_ITEM_LENGTH)
     items = checklist_of(session, release_id)
     if len(items) >= MAX_CHECKLIST:
-        raise InvalidInput(f"A checklist holds at most {MAX_CHECKLIST} items.")
+        raise InvalidInput(Code.CHECKLIST_FULL, limit=MAX_CHECKLIST)
     if any(i.text.casefold() == text.casefold() for i in items):
-        raise InvalidInput(f"The checklist already has {quoted(text, 150)}.")
+        raise InvalidInput(Code.ITEM_EXISTS, text=text)
     item = ChecklistItem(
         release_id=release_id, position=max((i.position for i in items), default=-1) + 1, text=text
     )
@@ -536,14 +493,19 @@ def add_checklist_item(
 # --- decision and rollout ---------------------------------------------------------------
 
 
-def missing_for_go(session: Session, release: Release) -> list[str]:
+# What a release still needs before go: a sign-off (from this approver), or an item ticked
+# (the item's text).
+Missing = ApproverSpec | str
+
+
+def missing_for_go(session: Session, release: Release) -> list[Missing]:
     assert release.id is not None
     return missing_for_go_many(session, [release.id])[release.id]
 
 
-def missing_for_go_many(session: Session, release_ids: list[int]) -> dict[int, list[str]]:
+def missing_for_go_many(session: Session, release_ids: list[int]) -> dict[int, list[Missing]]:
     """What each release still needs before go: sign-offs, then unticked items (2 queries)."""
-    missing: dict[int, list[str]] = {release_id: [] for release_id in release_ids}
+    missing: dict[int, list[Missing]] = {release_id: [] for release_id in release_ids}
     pending = session.exec(
         select(Approver)
         .where(
@@ -553,7 +515,7 @@ def missing_for_go_many(session: Session, release_ids: list[int]) -> dict[int, l
         .order_by(col(Approver.position), col(Approver.id))
     )
     for approver in pending:
-        missing[approver.release_id].append(f"sign-off from {signer_label([approver])}")
+        missing[approver.release_id].append(_spec(approver))
     unticked = session.exec(
         select(ChecklistItem)
         .where(
@@ -563,28 +525,25 @@ def missing_for_go_many(session: Session, release_ids: list[int]) -> dict[int, l
         .order_by(col(ChecklistItem.position))
     )
     for item in unticked:
-        missing[item.release_id].append(quoted(item.text, 150))
+        missing[item.release_id].append(item.text)
     return missing
 
 
 def go(session: Session, actor: Actor, release_id: int, *, now: datetime | None = None) -> Release:
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
-    require_owner(release, actor.user_id, "go")
-    if release.state in (ReleaseStatus.PROPOSED, ReleaseStatus.APPROVED):
+    require_owner(release, actor.user_id, Activity.GO)
+    if rules.allows(Activity.SIGN, release.state):  # sign-offs may still come: say which
         missing = missing_for_go(session, release)
         if missing:
-            raise NotAllowed(
-                f"{release.ref} can't go yet. Still missing:\n"
-                + "\n".join(f"• {m}" for m in missing)
-            )
-    target = rules.check(release, "go")
+            raise NotAllowed(Code.MISSING_FOR_GO, ref=release.ref, missing=tuple(missing))
+    target = rules.check(release, Activity.GO)
     before = snapshot(release)
     _move(release, target, now)
     _record(session, release, actor.user_id, "go", now, before=before, after=snapshot(release))
     if release.is_phased:
         release.stage_index = 0
-        _move(release, rules.check(release, "start_rollout"), now)
+        _move(release, rules.check(release, Activity.START_ROLLOUT), now)
         _record(
             session,
             release,
@@ -611,15 +570,13 @@ def advance(
     second click on the same button can't skip a stage."""
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
-    require_owner(release, actor.user_id, "advance")
+    require_owner(release, actor.user_id, Activity.ADVANCE)
     if not release.is_phased:
-        raise InvalidInput(
-            f"{release.ref} is a big-bang release: mark it released with `/release done`."
-        )
+        raise InvalidInput(Code.BIG_BANG, ref=release.ref)
     current = release.current_percentage
     if to_percentage is not None and current is not None and current >= to_percentage:
-        raise InvalidInput(f"{release.ref} is already at {current}%.")
-    rules.check(release, "advance")
+        raise InvalidInput(Code.ALREADY_AT, ref=release.ref, percentage=current)
+    rules.check(release, Activity.ADVANCE)
     assert release.stage_index is not None
     before = snapshot(release)
     release.stage_index += 1
@@ -643,7 +600,7 @@ def advance(
 
 def _release(session: Session, release: Release, actor_id: str, now: datetime) -> None:
     before = snapshot(release)
-    _move(release, rules.check(release, "mark_released"), now)
+    _move(release, rules.check(release, Activity.MARK_RELEASED), now)
     if release.is_phased:
         release.stage_index = len(release.stages) - 1
     session.add(
@@ -664,9 +621,7 @@ def mark_released(
 ) -> Release:
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
-    require_owner(release, actor.user_id, "mark_released")
-    if release.state == ReleaseStatus.PAUSED:
-        raise InvalidTransition(f"The rollout of {release.ref} is paused: resume it first.")
+    require_owner(release, actor.user_id, Activity.MARK_RELEASED)
     _release(session, release, actor.user_id, now)
     session.add(release)
     session.flush()
@@ -677,7 +632,7 @@ def _owner_transition(
     session: Session,
     actor: Actor,
     release_id: int,
-    action: str,
+    action: Activity,
     event: str,
     now: datetime | None,
     reason: str | None = None,
@@ -686,7 +641,7 @@ def _owner_transition(
     a `reason` (required when not None) is kept on the release and in the audit trail."""
     now = now or utcnow()
     if reason is not None:
-        reason = clean_reason(reason, required=action != "cancel")
+        reason = clean_reason(reason, required=action != Activity.CANCEL)
     release = get_for_update(session, actor, release_id)
     require_owner(release, actor.user_id, action)
     target = rules.check(release, action)
@@ -720,7 +675,7 @@ def no_go(
     *,
     now: datetime | None = None,
 ) -> Release:
-    return _owner_transition(session, actor, release_id, "no_go", "no_go", now, reason)
+    return _owner_transition(session, actor, release_id, Activity.NO_GO, "no_go", now, reason)
 
 
 def roll_back(
@@ -731,7 +686,9 @@ def roll_back(
     *,
     now: datetime | None = None,
 ) -> Release:
-    return _owner_transition(session, actor, release_id, "roll_back", "rolled_back", now, reason)
+    return _owner_transition(
+        session, actor, release_id, Activity.ROLL_BACK, "rolled_back", now, reason
+    )
 
 
 def cancel(
@@ -742,16 +699,16 @@ def cancel(
     *,
     now: datetime | None = None,
 ) -> Release:
-    return _owner_transition(session, actor, release_id, "cancel", "cancelled", now, reason)
+    return _owner_transition(session, actor, release_id, Activity.CANCEL, "cancelled", now, reason)
 
 
 def pause(
     session: Session, actor: Actor, release_id: int, *, now: datetime | None = None
 ) -> Release:
-    return _owner_transition(session, actor, release_id, "pause", "paused", now)
+    return _owner_transition(session, actor, release_id, Activity.PAUSE, "paused", now)
 
 
 def resume(
     session: Session, actor: Actor, release_id: int, *, now: datetime | None = None
 ) -> Release:
-    return _owner_transition(session, actor, release_id, "resume", "resumed", now)
+    return _owner_transition(session, actor, release_id, Activity.RESUME, "resumed", now)

@@ -13,7 +13,16 @@ from sqlmodel import Session, select
 
 from models import audit
 from models.columns import utcnow
-from models.errors import Conflict, InvalidInput, quoted
+from models.errors import Code, Conflict, InvalidInput
+from models.fields import (
+    FIELD_APPROVERS,
+    FIELD_NOTES,
+    FIELD_REASON,
+    FIELD_ROLLOUT,
+    FIELD_SERVICE,
+    FIELD_VERSION,
+    FIELD_WHEN,
+)
 from models.release.queries import Viewer, may_see
 from models.release.records import (
     Approver,
@@ -28,6 +37,7 @@ VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 MAX_APPROVERS = 20
 MAX_NOTES = 2000
 MAX_REASON = 500
+MAX_STAGES = 10
 MAX_AHEAD = timedelta(days=366 * 2)
 
 
@@ -71,32 +81,24 @@ def snapshot(release: Release) -> dict[str, Any]:
 def clean_service(service: str) -> str:
     service = service.strip().lower()
     if not SERVICE_PATTERN.match(service):
-        raise InvalidInput(
-            f"{quoted(service)} is not a service name: use up to 64 letters, digits, "
-            "dots, dashes or underscores, e.g. payments-api.",
-            field="service",
-        )
+        raise InvalidInput(Code.SERVICE_INVALID, field=FIELD_SERVICE, value=service)
     return service
 
 
 def clean_version(version: str) -> str:
     version = version.strip()
     if not VERSION_PATTERN.match(version):
-        raise InvalidInput(
-            f"{quoted(version)} is not a version: use up to 64 letters, digits, "
-            "and . _ + - (e.g. 2.4.0 or 2026.11.26-rc1).",
-            field="version",
-        )
+        raise InvalidInput(Code.VERSION_INVALID, field=FIELD_VERSION, value=version)
     return version
 
 
 def clean_target(target_at: datetime, now: datetime) -> datetime:
     if target_at.tzinfo is None:
-        raise InvalidInput("The release time needs a time zone.", field="when")
+        raise InvalidInput(Code.WHEN_NO_ZONE, field=FIELD_WHEN)
     if target_at <= now:
-        raise InvalidInput("The release time is in the past: pick a time ahead.", field="when")
+        raise InvalidInput(Code.WHEN_PAST, field=FIELD_WHEN)
     if target_at - now > MAX_AHEAD:
-        raise InvalidInput("The release time is more than two years ahead.", field="when")
+        raise InvalidInput(Code.WHEN_TOO_FAR, field=FIELD_WHEN)
     return target_at
 
 
@@ -105,15 +107,13 @@ def clean_stages(stages: Sequence[int]) -> str:
         return ""
     values = list(stages)
     if any(not 0 < p <= 100 for p in values):
-        raise InvalidInput("Rollout percentages must be between 1 and 100.", field="rollout")
+        raise InvalidInput(Code.STAGES_RANGE, field=FIELD_ROLLOUT)
     if values != sorted(set(values)):
-        raise InvalidInput(
-            "Rollout percentages must go up, each once (e.g. 10,50,100).", field="rollout"
-        )
+        raise InvalidInput(Code.STAGES_ORDER, field=FIELD_ROLLOUT)
     if values[-1] != 100:
         values.append(100)
-    if len(values) > 10:
-        raise InvalidInput("A phased rollout has at most 10 stages.", field="rollout")
+    if len(values) > MAX_STAGES:
+        raise InvalidInput(Code.STAGES_TOO_MANY, field=FIELD_ROLLOUT, limit=MAX_STAGES)
     return ",".join(str(p) for p in values)
 
 
@@ -121,9 +121,7 @@ def clean_notes(notes: str) -> str:
     notes = notes.strip()
     if len(notes) > MAX_NOTES:
         raise InvalidInput(
-            f"The notes are {len(notes)} characters long; keep them under {MAX_NOTES} "
-            "(link to a document for more).",
-            field="notes",
+            Code.NOTES_TOO_LONG, field=FIELD_NOTES, length=len(notes), limit=MAX_NOTES
         )
     return notes
 
@@ -131,9 +129,9 @@ def clean_notes(notes: str) -> str:
 def clean_reason(reason: str, *, required: bool = False) -> str:
     reason = reason.strip()
     if required and not reason:
-        raise InvalidInput("Give a reason, so the team knows why.", field="reason")
+        raise InvalidInput(Code.REASON_MISSING, field=FIELD_REASON)
     if len(reason) > MAX_REASON:
-        raise InvalidInput(f"Keep the reason under {MAX_REASON} characters.", field="reason")
+        raise InvalidInput(Code.REASON_TOO_LONG, field=FIELD_REASON, limit=MAX_REASON)
     return reason
 
 
@@ -141,13 +139,10 @@ def clean_approvers(approvers: Sequence[ApproverSpec], owner_id: str) -> list[Ap
     unique: dict[str, ApproverSpec] = {}
     for spec in approvers:
         if spec.kind == ApproverKind.USER and spec.slack_id == owner_id:
-            raise InvalidInput(
-                "You can't approve your own release: name someone else as approver.",
-                field="approvers",
-            )
+            raise InvalidInput(Code.OWN_APPROVAL, field=FIELD_APPROVERS)
         unique.setdefault(spec.slack_id, spec)
     if len(unique) > MAX_APPROVERS:
-        raise InvalidInput(f"Name at most {MAX_APPROVERS} approvers.", field="approvers")
+        raise InvalidInput(Code.TOO_MANY_APPROVERS, field=FIELD_APPROVERS, limit=MAX_APPROVERS)
     return list(unique.values())
 
 
@@ -163,10 +158,12 @@ def _existing_active(session: Session, team_id: str, service: str, version: str)
 
 
 def duplicate_error(existing: Release) -> Conflict:
-    where = f" <{existing.permalink}|(see it here)>" if existing.permalink else ""
     return Conflict(
-        f"{existing.ref} already exists ({existing.state.label.lower()}){where}. "
-        "Use a new version, or `/release cancel` the old one first."
+        Code.DUPLICATE,
+        field=FIELD_VERSION,
+        ref=existing.ref,
+        state=existing.state,
+        permalink=existing.permalink,
     )
 
 
@@ -178,7 +175,7 @@ def check_not_duplicate(
         return
     if not may_see(session, existing, viewer):
         # Still no duplicate, but a hidden release is not described, not even its state.
-        raise Conflict(f"{service}@{version} can't be used: pick a new version.")
+        raise Conflict(Code.VERSION_TAKEN, field=FIELD_VERSION, ref=f"{service}@{version}")
     raise duplicate_error(existing)
 
 
@@ -192,7 +189,7 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
     notes = clean_notes(proposal.notes)
     approvers = clean_approvers(proposal.approvers, proposal.owner_id)
     if not 15 <= proposal.window_minutes <= 24 * 60:
-        raise InvalidInput("The release window must be between 15 minutes and 24 hours.")
+        raise InvalidInput(Code.WINDOW_RANGE)
     check_not_duplicate(
         session, proposal.team_id, service, version, Viewer(proposal.owner_id, proposal.channel_id)
     )
@@ -218,7 +215,7 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
         session.flush()
     except IntegrityError:
         # Lost a race with an identical proposal, or a retried request.
-        raise Conflict(f"{service}@{version} was proposed a moment ago.") from None
+        raise Conflict(Code.PROPOSED_JUST_NOW, ref=f"{service}@{version}") from None
     assert release.id is not None
     for position, spec in enumerate(approvers):
         session.add(

@@ -9,7 +9,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from models.errors import NotAllowed, NotFound, quoted
+from models.errors import Code, NotAllowed, NotFound
 from models.release import rules
 from models.release.records import (
     Approver,
@@ -19,6 +19,7 @@ from models.release.records import (
     ReleaseStatus,
     SignOffState,
 )
+from models.release.rules import Activity
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def _checked(session: Session, release: Release | None, actor: Actor) -> Release
         or release.team_id != actor.team_id
         or not may_see(session, release, actor.viewer)
     ):
-        raise NotFound("That release no longer exists.")
+        raise NotFound(Code.RELEASE_GONE)
     return release
 
 
@@ -133,27 +134,21 @@ def find(session: Session, team_id: str, ref: str, viewer: Viewer) -> Release:
             return active[0]
         if candidates:
             return candidates[0]
-        raise NotFound(
-            f"No release {quoted(ref)} in this workspace. `/release list` shows what is planned."
-        )
+        raise NotFound(Code.NO_RELEASE, ref=ref)
     open_releases = [r for r in session.exec(query) if not r.state.is_finished]
     if len(open_releases) == 1:
         return open_releases[0]
     if not open_releases:
-        raise NotFound(
-            f"No open release of {quoted(service) if service else 'that service'}. "
-            "Name it as service@version, e.g. payments@2.4.0."
-        )
-    refs = ", ".join(sorted(r.ref for r in open_releases))
-    raise NotFound(f"{service} has several open releases ({refs}): name one as service@version.")
+        raise NotFound(Code.NO_OPEN_RELEASE, service=service)
+    refs = tuple(sorted(r.ref for r in open_releases))
+    raise NotFound(Code.SEVERAL_OPEN, service=service, refs=refs)
 
 
 def open_releases(team_id: str) -> SelectOfScalar[Release]:
     """The workspace's releases that are not finished, soonest first."""
-    finished = [s.value for s in ReleaseStatus if s.is_finished]
     return (
         select(Release)
-        .where(Release.team_id == team_id, col(Release.status).not_in(finished))
+        .where(Release.team_id == team_id, col(Release.status).in_(rules.states(Activity.OPEN)))
         .order_by(col(Release.target_at), col(Release.id))
     )
 
@@ -187,11 +182,9 @@ def by_request_key(session: Session, request_key: str) -> Release | None:
     return session.exec(select(Release).where(Release.request_key == request_key)).first()
 
 
-def require_owner(release: Release, actor_id: str, action: str) -> None:
+def require_owner(release: Release, actor_id: str, action: Activity) -> None:
     if actor_id != release.owner_id:
-        raise NotAllowed(
-            f"Only <@{release.owner_id}>, who owns it, can {rules.phrase(action, release)}."
-        )
+        raise NotAllowed(Code.NOT_OWNER, ref=release.ref, owner_id=release.owner_id, action=action)
 
 
 @dataclass
@@ -227,20 +220,13 @@ def pending_group_ids(session: Session, team_id: str) -> set[str]:
         .join(Release, col(Release.id) == col(Approver.release_id))
         .where(
             Release.team_id == team_id,
-            col(Release.status).in_(SIGNABLE_STATES),
+            col(Release.status).in_(rules.states(Activity.AWAIT_SIGN_OFF)),
             Approver.kind == ApproverKind.USERGROUP.value,
             Approver.state != SignOffState.APPROVED.value,
         )
         .distinct()
     )
     return set(rows)
-
-
-SIGNABLE_STATES = [
-    ReleaseStatus.PROPOSED.value,
-    ReleaseStatus.CHANGES_REQUESTED.value,
-    ReleaseStatus.APPROVED.value,
-]
 
 
 def awaiting_sign_off(
@@ -265,7 +251,7 @@ def awaiting_sign_off(
             .join(Approver, col(Approver.release_id) == col(Release.id))
             .where(
                 Release.team_id == team_id,
-                col(Release.status).in_(SIGNABLE_STATES),
+                col(Release.status).in_(rules.states(Activity.AWAIT_SIGN_OFF)),
                 col(Approver.slack_id).in_(signers),
                 Approver.state != SignOffState.APPROVED.value,
                 Release.owner_id != user_id,

@@ -30,11 +30,17 @@ class ReleaseStatus(StrEnum):
 
     @property
     def is_finished(self) -> bool:
-        return self in FINISHED
+        """Released, rolled back or cancelled: no longer open (models.release.rules)."""
+        from models.release.rules import Activity, allows
+
+        return not allows(Activity.OPEN, self)
 
     @property
     def is_in_flight(self) -> bool:
-        return self in (ReleaseStatus.GO, ReleaseStatus.ROLLING_OUT, ReleaseStatus.PAUSED)
+        """The go is given and it is not finished (models.release.rules)."""
+        from models.release.rules import Activity, allows
+
+        return allows(Activity.IN_FLIGHT, self)
 
 
 _LABELS = {
@@ -53,9 +59,6 @@ _LABELS = {
 def new_uid() -> str:
     """96 random bits, URL- and id-safe (letters, digits, - and _)."""
     return secrets.token_urlsafe(12)
-
-
-FINISHED = frozenset({ReleaseStatus.RELEASED, ReleaseStatus.ROLLED_BACK, ReleaseStatus.CANCELLED})
 
 
 class ApproverKind(StrEnum):

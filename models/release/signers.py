@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from models.errors import InvalidInput
+from models.errors import Code, InvalidInput
+from models.fields import FIELD_APPROVERS
 from models.release.proposing import ApproverSpec
 from models.release.records import Approver, ApproverKind, SignOffState
 
@@ -66,15 +67,12 @@ class QuorumUnreachable(InvalidInput):
     """
 
     def __init__(self, approvers: Sequence[ApproverSpec], people: frozenset[str]) -> None:
-        names = ", ".join(f"@{a.handle}" if a.handle else a.slack_id for a in approvers)
-        if len(approvers) == 1:
-            problem = f"nobody but the owner could sign for {names}"
-        else:
-            problem = (
-                f"{names} need {len(approvers)} different people besides the owner, "
-                f"and only {len(people)} can sign for them"
-            )
-        super().__init__(f"This release could never be approved: {problem}.", field="approvers")
+        super().__init__(
+            Code.QUORUM_UNREACHABLE,
+            field=FIELD_APPROVERS,
+            approvers=tuple(approvers),
+            people=people,
+        )
         self.approvers = tuple(approvers)
         self.people = people
 

@@ -1,0 +1,257 @@
+"""Every refusal in words: a domain error's code and data become what the person reads.
+
+models/ raises errors with a `Code` and plain data; here they get their words, mentions
+(`<@…>`, `<!subteam^…>`), links and escaping, as mrkdwn. Whatever a person typed is
+escaped (and quoted where it is shown as typed), so it can never ping or become markup.
+Refusals that handlers find themselves (a command they can't parse, a stale button) are
+`Refused`, worded where they are found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from handlers.rendering.parts import spec_label
+from handlers.slack.mrkdwn import escape
+from models.errors import Code, DomainError, InvalidInput
+from models.release.lifecycle import Missing
+from models.release.proposing import ApproverSpec
+from models.release.records import ApproverKind, ReleaseStatus
+from models.release.rules import Activity, allows
+
+S = ReleaseStatus
+
+
+class Refused(InvalidInput):
+    """Input a handler found wrong and worded itself: `message` is mrkdwn, user text in
+    it already escaped. `field` names the form input it is about, when there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__("refused", field=field)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def text_for(error: DomainError) -> str:
+    """The refusal in words (mrkdwn)."""
+    if isinstance(error, Refused):
+        return error.message
+    return WORDINGS[Code(error.code)](error.data)
+
+
+def quoted(text: str, limit: int = 80) -> str:
+    """What a person typed, shown as typed: quoted, cut, and escaped."""
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"“{escape(text)}”"
+
+
+def missing_label(missing: Missing) -> str:
+    """One thing a release still needs before go."""
+    if isinstance(missing, ApproverSpec):
+        return f"sign-off from {spec_label(missing)}"
+    return quoted(missing, 150)
+
+
+def signers_label(approvers: Iterable[ApproverSpec]) -> str:
+    return ", ".join(spec_label(a) for a in approvers) or "nobody"
+
+
+# What doing each activity to a release is called, with {ref} where the release goes.
+_PHRASES = {
+    Activity.APPROVE: "approve {ref}",
+    Activity.SIGN: "approve {ref}",
+    Activity.REQUEST_CHANGES: "request changes to {ref}",
+    Activity.REOPEN: "reopen {ref}",
+    Activity.GO: "give the go for {ref}",
+    Activity.NO_GO: "call no-go on {ref}",
+    Activity.START_ROLLOUT: "start the rollout of {ref}",
+    Activity.ADVANCE: "advance {ref}",
+    Activity.PAUSE: "pause {ref}",
+    Activity.RESUME: "resume {ref}",
+    Activity.MARK_RELEASED: "mark {ref} as released",
+    Activity.ROLL_BACK: "roll back {ref}",
+    Activity.CANCEL: "cancel {ref}",
+    Activity.EDIT: "change {ref}",
+    Activity.WITHDRAW: "withdraw your sign-off on {ref}",
+    Activity.TICK: "tick items of the checklist of {ref}",
+    Activity.ADD_ITEM: "add to the checklist of {ref}",
+}
+
+# Where a release is, said after "it": "it is already released".
+_DESCRIPTIONS = {
+    S.PROPOSED: "is still waiting for sign-offs",
+    S.CHANGES_REQUESTED: "has changes requested",
+    S.APPROVED: "is approved and waiting for a go/no-go",
+    S.GO: "has the go and is being rolled out",
+    S.ROLLING_OUT: "is rolling out",
+    S.PAUSED: "has its rollout paused",
+    S.RELEASED: "is already released",
+    S.NO_GO: "was called no-go",
+    S.ROLLED_BACK: "was rolled back",
+    S.CANCELLED: "is cancelled",
+}
+
+
+def phrase(action: Activity, ref: str) -> str:
+    """`action` done to a release, in words: "roll back payments@2.4.0"."""
+    return _PHRASES[action].format(ref=escape(ref))
+
+
+def describe(state: ReleaseStatus) -> str:
+    return _DESCRIPTIONS[state]
+
+
+def _ref(data: Mapping[str, Any]) -> str:
+    return escape(str(data["ref"]))
+
+
+def _bad_state(data: Mapping[str, Any]) -> str:
+    ref, action, state = _ref(data), Activity(data["action"]), ReleaseStatus(data["state"])
+    if action == Activity.SIGN and state == S.CHANGES_REQUESTED:
+        return (
+            f"Changes were requested on {ref}; sign off once "
+            f"<@{data['owner_id']}> has updated it."
+        )
+    if action == Activity.EDIT:
+        return f"{ref} can't be changed now: it is {state.label.lower()}."
+    if action == Activity.WITHDRAW:
+        return f"Sign-offs on {ref} can only be withdrawn before the go decision."
+    if action in (Activity.TICK, Activity.ADD_ITEM):
+        return f"The checklist of {ref} is closed: it {describe(state)}."
+    if action == Activity.MARK_RELEASED and state == S.PAUSED:
+        return f"The rollout of {ref} is paused: resume it first."
+    hint = ""
+    if action == Activity.CANCEL and allows(Activity.IN_FLIGHT, state):
+        hint = " Roll it back instead if it must be stopped."
+    elif action == Activity.GO and allows(Activity.AWAIT_SIGN_OFF, state):
+        hint = " Every sign-off must be in first."
+    return f"Can't {phrase(action, str(data['ref']))}: it {describe(state)}.{hint}"
+
+
+def _not_approver(data: Mapping[str, Any]) -> str:
+    approvers: tuple[ApproverSpec, ...] = data["approvers"]
+    groups = any(a.kind == ApproverKind.USERGROUP for a in approvers)
+    return f"Only {signers_label(approvers)} can sign off {_ref(data)}" + (
+        " (any one member signs for a group)." if groups else "."
+    )
+
+
+def _quorum(data: Mapping[str, Any]) -> str:
+    approvers: tuple[ApproverSpec, ...] = data["approvers"]
+    names = signers_label(approvers)
+    if len(approvers) == 1:
+        problem = f"nobody but the owner could sign for {names}"
+    else:
+        problem = (
+            f"{names} need {len(approvers)} different people besides the owner, "
+            f"and only {len(data['people'])} can sign for them"
+        )
+    return f"This release could never be approved: {problem}."
+
+
+def _duplicate(data: Mapping[str, Any]) -> str:
+    permalink = data.get("permalink")
+    where = f" <{permalink}|(see it here)>" if permalink else ""
+    state = ReleaseStatus(data["state"])
+    return (
+        f"{_ref(data)} already exists ({state.label.lower()}){where}. "
+        "Use a new version, or `/release cancel` the old one first."
+    )
+
+
+def _no_open_release(data: Mapping[str, Any]) -> str:
+    service = str(data["service"])
+    return (
+        f"No open release of {quoted(service) if service else 'that service'}. "
+        "Name it as service@version, e.g. payments@2.4.0."
+    )
+
+
+def _several_open(data: Mapping[str, Any]) -> str:
+    refs = ", ".join(escape(str(r)) for r in data["refs"])
+    service = escape(str(data["service"]))
+    return f"{service} has several open releases ({refs}): name one as service@version."
+
+
+def _missing_for_go(data: Mapping[str, Any]) -> str:
+    return f"{_ref(data)} can't go yet. Still missing:\n" + "\n".join(
+        f"• {missing_label(m)}" for m in data["missing"]
+    )
+
+
+Wording = Callable[[Mapping[str, Any]], str]
+
+WORDINGS: dict[Code, Wording] = {
+    Code.RELEASE_GONE: lambda d: "That release no longer exists.",
+    Code.NO_RELEASE: lambda d: (
+        f"No release {quoted(str(d['ref']))} in this workspace. "
+        "`/release list` shows what is planned."
+    ),
+    Code.NO_OPEN_RELEASE: _no_open_release,
+    Code.SEVERAL_OPEN: _several_open,
+    Code.NOT_OWNER: lambda d: (
+        f"Only <@{d['owner_id']}>, who owns it, can {phrase(Activity(d['action']), d['ref'])}."
+    ),
+    Code.NO_SIGN_OFF_NEEDED: lambda d: f"{_ref(d)} needs no sign-off.",
+    Code.OWN_RELEASE: lambda d: (
+        f"You own {_ref(d)}, so you can't sign it off: that is for "
+        f"{signers_label(d['approvers'])}."
+    ),
+    Code.NOT_APPROVER: _not_approver,
+    Code.SIGNED_BY_OTHERS: lambda d: (
+        f"Every sign-off you could give on {_ref(d)} is in already, from others "
+        f"({signers_label(d['approvers'])}); each comes from a different person."
+    ),
+    Code.NOT_CHECKLIST_KEEPER: lambda d: (
+        f"Only <@{d['owner_id']}> and the approvers of {_ref(d)} can change its checklist."
+    ),
+    Code.MISSING_FOR_GO: _missing_for_go,
+    Code.BAD_STATE: _bad_state,
+    Code.SERVICE_INVALID: lambda d: (
+        f"{quoted(str(d['value']))} is not a service name: use up to 64 letters, digits, "
+        "dots, dashes or underscores, e.g. payments-api."
+    ),
+    Code.VERSION_INVALID: lambda d: (
+        f"{quoted(str(d['value']))} is not a version: use up to 64 letters, digits, "
+        "and . _ + - (e.g. 2.4.0 or 2026.11.26-rc1)."
+    ),
+    Code.WHEN_NO_ZONE: lambda d: "The release time needs a time zone.",
+    Code.WHEN_PAST: lambda d: "The release time is in the past: pick a time ahead.",
+    Code.WHEN_TOO_FAR: lambda d: "The release time is more than two years ahead.",
+    Code.STAGES_RANGE: lambda d: "Rollout percentages must be between 1 and 100.",
+    Code.STAGES_ORDER: lambda d: "Rollout percentages must go up, each once (e.g. 10,50,100).",
+    Code.STAGES_TOO_MANY: lambda d: f"A phased rollout has at most {d['limit']} stages.",
+    Code.NOTES_TOO_LONG: lambda d: (
+        f"The notes are {d['length']} characters long; keep them under {d['limit']} "
+        "(link to a document for more)."
+    ),
+    Code.REASON_MISSING: lambda d: "Give a reason, so the team knows why.",
+    Code.REASON_TOO_LONG: lambda d: f"Keep the reason under {d['limit']} characters.",
+    Code.OWN_APPROVAL: lambda d: (
+        "You can't approve your own release: name someone else as approver."
+    ),
+    Code.TOO_MANY_APPROVERS: lambda d: f"Name at most {d['limit']} approvers.",
+    Code.QUORUM_UNREACHABLE: _quorum,
+    Code.WINDOW_RANGE: lambda d: "The release window must be between 15 minutes and 24 hours.",
+    Code.NOTHING_TO_WITHDRAW: lambda d: f"You have no sign-off on {_ref(d)} to withdraw.",
+    Code.NOTHING_CHANGED: lambda d: f"That is what {_ref(d)} already says: nothing changed.",
+    Code.NO_SUCH_ITEM: lambda d: "That checklist item no longer exists.",
+    Code.ITEM_LENGTH: lambda d: f"A checklist item needs 1 to {d['limit']} characters.",
+    Code.CHECKLIST_FULL: lambda d: f"A checklist holds at most {d['limit']} items.",
+    Code.ITEM_EXISTS: lambda d: f"The checklist already has {quoted(str(d['text']), 150)}.",
+    Code.BIG_BANG: lambda d: (
+        f"{_ref(d)} is a big-bang release: mark it released with `/release done`."
+    ),
+    Code.ALREADY_AT: lambda d: f"{_ref(d)} is already at {d['percentage']}%.",
+    Code.TOO_MANY_LINKS: lambda d: (
+        f"You already have {d['limit']} calendar links. "
+        "`/release calendar revoke` stops them all; then ask for the ones you need."
+    ),
+    Code.DUPLICATE: _duplicate,
+    Code.VERSION_TAKEN: lambda d: f"{_ref(d)} can't be used: pick a new version.",
+    Code.PROPOSED_JUST_NOW: lambda d: f"{_ref(d)} was proposed a moment ago.",
+}

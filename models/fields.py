@@ -1,0 +1,19 @@
+"""The names of the inputs a person fills in, shared by the domain and the forms.
+
+A domain error that points at one input names it with one of these (`DomainError.field`);
+the propose and edit forms use the same names as their block and action ids, so an
+error shows next to the input it is about without strings matched by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+FIELD_SERVICE: Final = "service"
+FIELD_VERSION: Final = "version"
+FIELD_WHEN: Final = "when"
+FIELD_APPROVERS: Final = "approvers"
+FIELD_GROUPS: Final = "approver_groups"
+FIELD_ROLLOUT: Final = "rollout"
+FIELD_NOTES: Final = "notes"
+FIELD_REASON: Final = "reason"
