@@ -33,7 +33,6 @@ def new_release(db: Database) -> NewRelease:
     def make(
         target_at: datetime = datetime(2027, 6, 1, 12, 0, tzinfo=UTC),
         status: ReleaseStatus = ReleaseStatus.PROPOSED,
-        **fields: object,
     ) -> Release:
         nonlocal count
         count += 1
@@ -46,7 +45,6 @@ def new_release(db: Database) -> NewRelease:
                 owner_id="U_OWNER",
                 target_at=target_at,
                 status=status.value,
-                **fields,
             )
             session.add(release)
             session.flush()
