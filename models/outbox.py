@@ -104,13 +104,20 @@ def enqueue(
             )
         )
     )
+    # Created on the caller's clock, which `retry_later` measures the day it allows with.
     for kind in kinds:
         if kind.value not in pending:
-            session.add(OutboxMessage(release_id=release.id, kind=kind.value, due_at=now))
+            session.add(
+                OutboxMessage(release_id=release.id, kind=kind.value, due_at=now, created_at=now)
+            )
     for text in replies:
         session.add(
             OutboxMessage(
-                release_id=release.id, kind=MessageKind.REPLY.value, text=text, due_at=now
+                release_id=release.id,
+                kind=MessageKind.REPLY.value,
+                text=text,
+                due_at=now,
+                created_at=now,
             )
         )
     session.flush()

@@ -210,12 +210,12 @@ def parse_when(tokens: list[str], subcommand: str) -> tuple[When, int]:
         value = datetime.fromisoformat(candidate.replace("z", "Z"))
     except ValueError:
         raise _usage_error(
-            f"I can't read “{truncate(escape(shown), 60)}” as a time. Use ISO 8601 such as "
-            "`2026-12-03T14:00Z` or `2026-12-03T14:00+01:00`, or `2026-12-03 14:00` "
+            f"I can't read “{truncate(escape(from_slack(shown)), 60)}” as a time. Use ISO 8601 "
+            "such as `2026-12-03T14:00Z` or `2026-12-03T14:00+01:00`, or `2026-12-03 14:00` "
             "for your own time zone.",
             subcommand,
         ) from None
-    if "T" not in candidate:
+    if "T" not in candidate.upper():
         raise _usage_error(
             f"“{escape(shown)}” has no time of day: add one, e.g. `{first} 14:00`.", subcommand
         )
@@ -227,7 +227,8 @@ def parse_when(tokens: list[str], subcommand: str) -> tuple[When, int]:
 def parse_propose(rest: str) -> Command:
     if not rest:
         return ProposeForm()
-    tokens = _TOKEN.findall(rest)
+    found = list(_TOKEN.finditer(rest))
+    tokens, starts = [m.group() for m in found], [m.start() for m in found]
     if len(tokens) < 3:
         raise _usage_error("Name the service, the version and when.", "propose")
     service, version = from_slack(tokens[0]), from_slack(tokens[1])
@@ -238,7 +239,7 @@ def parse_propose(rest: str) -> Command:
     notes = ""
     index = 2 + used
     while index < len(tokens):
-        token = tokens[index]
+        token, token_at = tokens[index], starts[index]
         lowered = token.lower()
         if user := _USER.match(token):
             users.append(user.group(1))
@@ -253,8 +254,7 @@ def parse_propose(rest: str) -> Command:
         elif lowered in ("big-bang", "bigbang", "--big-bang"):
             stages = ()
         elif lowered.startswith("notes:") or lowered == "--":
-            notes_start = rest.find(token, sum(len(t) for t in tokens[:index]))
-            notes_text = rest[notes_start + len(token) :]
+            notes_text = rest[token_at + len(token) :]
             if lowered.startswith("notes:"):
                 notes_text = token[len("notes:") :] + notes_text
             notes = from_slack(notes_text, multiline=True)
@@ -294,7 +294,8 @@ def parse_percentages(text: str) -> tuple[int, ...]:
     return tuple(int(p.rstrip("%")) for p in text.split(","))
 
 
-_ASSIGNMENT = re.compile(r"(version|when|notes|approvers)=", re.IGNORECASE)
+# A key starts a word: "subversion=2" inside the notes changes no version.
+_ASSIGNMENT = re.compile(r"\b(version|when|notes|approvers)=", re.IGNORECASE)
 
 
 def parse_update(rest: str) -> Update:

@@ -1,13 +1,13 @@
 """What our messages and forms carry back to us: button values, block ids, form metadata.
 
 Each is a small pydantic model with one way to write it and one way to read it back. A value
-that doesn't read (forged, cut, or from an older version of the bot) is refused as out of
-date, privately, like any other stale click.
+that doesn't read, or isn't exactly what `encode` writes (forged, cut, or from an older
+version of the bot), is refused as out of date, privately, like any other stale click.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -24,6 +24,20 @@ STALE_FORM = "That form is out of date: open it again from the release."
 class _Payload(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    def encode(self) -> str:
+        raise NotImplementedError
+
+
+_P = TypeVar("_P", bound=_Payload)
+
+
+def _canonical(parsed: _P, value: object) -> _P:
+    """`parsed`, when `value` is exactly what it encodes to (int() reads " 3", "+3", "03",
+    "1_0" and other digits too; we never write them)."""
+    if parsed.encode() != value:
+        raise ValueError(value)
+    return parsed
+
 
 class ReleaseButton(_Payload):
     """A button's value: the release, and for Advance the stage the click leads to (so a
@@ -39,7 +53,7 @@ class ReleaseButton(_Payload):
     def parse(cls, value: object) -> ReleaseButton:
         release, _, stage = str(value).partition(_SEPARATOR)
         try:
-            return cls(release=release, stage=int(stage) if stage else None)
+            return _canonical(cls(release=release, stage=int(stage) if stage else None), value)
         except (ValidationError, ValueError):
             raise Refused(STALE_BUTTON) from None
 
@@ -60,7 +74,7 @@ class ChecklistBlock(_Payload):
         try:
             if prefix != cls.PREFIX:
                 raise ValueError(prefix)
-            return cls(release=release, start=int(start))
+            return _canonical(cls(release=release, start=int(start)), block_id)
         except (ValidationError, ValueError):
             raise Refused("That checklist is out of date: open the release again.") from None
 
@@ -76,7 +90,7 @@ class ListPage(_Payload):
     @classmethod
     def parse(cls, value: object) -> ListPage:
         try:
-            return cls(offset=int(str(value)))
+            return _canonical(cls(offset=int(str(value))), value)
         except (ValidationError, ValueError):
             raise Refused(STALE_BUTTON) from None
 
