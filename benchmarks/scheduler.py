@@ -67,6 +67,7 @@ def seed(db: Database, count: int, now: datetime) -> None:
                     "release_id": release_id,
                     "kind": "before",
                     "offset_minutes": 60,
+                    "slot_at": now + timedelta(hours=1, minutes=n % (30 * 24 * 60)),
                     "due_at": now + timedelta(hours=1, minutes=n % (30 * 24 * 60)),
                     "status": "pending",
                     "attempts": 0,

@@ -91,13 +91,14 @@ def plan(
                 release_id=release.id,
                 kind=slot.kind.value,
                 offset_minutes=slot.offset_minutes,
+                slot_at=slot.due_at,
                 due_at=slot.due_at,
                 status=status.value,
                 created_at=now,
             )
-        elif found.due_at != slot.due_at and found.status != ReminderStatus.SENDING.value:
+        elif found.slot_at != slot.due_at and found.status != ReminderStatus.SENDING.value:
             row = found
-            row.due_at = slot.due_at
+            row.slot_at = row.due_at = slot.due_at
             row.status = status.value
             row.attempts = 0
             row.sent_at = None
@@ -137,7 +138,7 @@ def worth_sending(reminder: Reminder, release: Release, now: datetime) -> bool:
         return False
     kind = ReminderKind(reminder.kind)
     if kind == ReminderKind.OVERDUE:
-        return release.state != ReleaseStatus.RELEASED and now < reminder.due_at + OVERDUE_GRACE
+        return release.state != ReleaseStatus.RELEASED and now < reminder.slot_at + OVERDUE_GRACE
     # Before the release, or while its window is open.
     return now < release.target_at + release.window
 
@@ -150,7 +151,7 @@ def superseded(session: Session, reminder: Reminder, now: datetime) -> bool:
         select(Reminder).where(
             Reminder.release_id == reminder.release_id,
             col(Reminder.kind).in_([ReminderKind.BEFORE.value, ReminderKind.WINDOW_OPEN.value]),
-            col(Reminder.due_at) > reminder.due_at,
+            col(Reminder.slot_at) > reminder.slot_at,
             col(Reminder.due_at) <= now,
         )
     ).first()

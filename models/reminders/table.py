@@ -37,6 +37,9 @@ class Reminder(SQLModel, table=True):
     kind: str = Field(max_length=16)
     # Minutes before the target (positive), or after it (negative, for the overdue nudge).
     offset_minutes: int = Field(default=0)
+    # When it is meant for (from the release's time), and when it goes next: a retry moves
+    # `due_at` on, never `slot_at`, so re-planning tells a retry from a moved release.
+    slot_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     status: str = Field(default=ReminderStatus.PENDING.value, max_length=16)
     attempts: int = Field(default=0)

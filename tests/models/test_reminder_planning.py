@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import col, select
 
 from models.db import Database
-from models.release.records import FINISHED, Release, ReleaseStatus
+from models.release.records import Release, ReleaseStatus
 from models.reminders import planning
 from models.reminders.planning import MAX_ATTEMPTS, OVERDUE_GRACE, STALE_CLAIM, Slot
 from models.reminders.table import Reminder, ReminderKind, ReminderStatus
@@ -22,6 +22,9 @@ TARGET = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 OFFSETS = (timedelta(hours=24), timedelta(hours=1))
 BEFORE, WINDOW, OVERDUE = ReminderKind.BEFORE, ReminderKind.WINDOW_OPEN, ReminderKind.OVERDUE
 Key = tuple[str, int]
+
+
+FINISHED = {s for s in ReleaseStatus if s.is_finished}
 
 
 def release_at(
@@ -200,11 +203,6 @@ def test_an_offset_no_longer_configured_is_dropped_unless_sent(
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: plan() takes a retry's later due_at for a moved release and records the "
-    "reminder as skipped; the row keeps no slot time apart from due_at (see report)",
-)
 def test_replanning_an_unmoved_release_keeps_a_pending_retry(
     db: Database, new_release: NewRelease
 ) -> None:
@@ -223,11 +221,6 @@ def test_replanning_an_unmoved_release_keeps_a_pending_retry(
     assert (row.status, row.due_at) == ("pending", retry_at)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a reminder sent on a retry has a due_at after its slot, so the next plan() "
-    "of the unmoved release rewrites it from sent to skipped (see report)",
-)
 def test_replanning_an_unmoved_release_keeps_a_reminder_sent_on_a_retry(
     db: Database, new_release: NewRelease
 ) -> None:
@@ -294,7 +287,9 @@ def test_due_leaves_out_what_is_not_pending(db: Database, new_release: NewReleas
 
 
 def reminder(kind: ReminderKind, due_at: datetime, offset: int = 0) -> Reminder:
-    return Reminder(release_id=1, kind=kind.value, offset_minutes=offset, due_at=due_at)
+    return Reminder(
+        release_id=1, kind=kind.value, offset_minutes=offset, slot_at=due_at, due_at=due_at
+    )
 
 
 @pytest.mark.parametrize("kind", [BEFORE, WINDOW])
