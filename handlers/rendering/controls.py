@@ -71,7 +71,7 @@ def sign_off_actions(
         ),
         _button(
             "Request changes",
-            ids.REJECT,
+            ids.REQUEST_CHANGES,
             release,
             style="danger",
             confirm=_confirm(
@@ -197,7 +197,7 @@ def rollout_actions(release: Release) -> ActionsBlock | None:
     if allows(Activity.RESUME, state):
         elements.append(_button("Resume", ids.RESUME, release, style="primary"))
     if allows(Activity.ROLL_BACK, state):
-        elements.append(_button("Roll back", ids.ROLLBACK, release, style="danger"))
+        elements.append(_button("Roll back", ids.ROLL_BACK, release, style="danger"))
     if not elements:
         return None
     return ActionsBlock(block_id=f"rollout-{release.uid}", elements=elements)

@@ -26,7 +26,7 @@ from models.release.queries import ReleaseView
 def propose_modal(channel_id: str, default_time: datetime) -> View:
     return View(
         type="modal",
-        callback_id=ids.PROPOSE_MODAL,
+        callback_id=ids.PROPOSE_FORM,
         title=PlainTextObject(text="Propose a release"),
         submit=PlainTextObject(text="Propose"),
         close=PlainTextObject(text="Cancel"),
@@ -75,7 +75,7 @@ def edit_modal(view: ReleaseView, metadata: str) -> View:
     people = [a.slack_id for a in view.approvers if not a.is_group]
     return View(
         type="modal",
-        callback_id=ids.EDIT_MODAL,
+        callback_id=ids.EDIT_FORM,
         title=PlainTextObject(text=truncate(f"Edit {release.service}", 24)),
         submit=PlainTextObject(text="Save"),
         close=PlainTextObject(text="Cancel"),
@@ -177,11 +177,11 @@ class ReasonForm:
     submit: str
 
 
-REQUEST_CHANGES_FORM = ReasonForm(
-    ids.REJECT_MODAL, "Request changes", "What needs to change?", "Request"
+REQUEST_CHANGES_REASON = ReasonForm(
+    ids.REQUEST_CHANGES_FORM, "Request changes", "What needs to change?", "Request"
 )
-NO_GO_FORM = ReasonForm(ids.NO_GO_MODAL, "No-go", "Why is it a no-go?", "Call no-go")
-ROLL_BACK_FORM = ReasonForm(ids.ROLLBACK_MODAL, "Roll back", "Why roll back?", "Roll back")
+NO_GO_REASON = ReasonForm(ids.NO_GO_FORM, "No-go", "Why is it a no-go?", "Call no-go")
+ROLL_BACK_REASON = ReasonForm(ids.ROLL_BACK_FORM, "Roll back", "Why roll back?", "Roll back")
 
 
 def reason_modal(form: ReasonForm, metadata: str) -> View:

@@ -11,9 +11,9 @@ from slack_sdk import WebClient
 from handlers.deps import Deps
 from handlers.flows import steps
 from handlers.rendering.modals import (
-    NO_GO_FORM,
-    REQUEST_CHANGES_FORM,
-    ROLL_BACK_FORM,
+    NO_GO_REASON,
+    REQUEST_CHANGES_REASON,
+    ROLL_BACK_REASON,
     ReasonForm,
     edit_modal,
     reason_modal,
@@ -111,7 +111,7 @@ def register(app: App, deps: Deps) -> None:
 
         on_release(deps, body, client, respond, approve)
 
-    @app.action(ids.REJECT)
+    @app.action(ids.REQUEST_CHANGES)
     def request_changes_clicked(
         ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
@@ -122,7 +122,7 @@ def register(app: App, deps: Deps) -> None:
             client,
             respond,
             lambda actor, release_id: steps.check_may_sign(deps, client, actor, release_id),
-            REQUEST_CHANGES_FORM,
+            REQUEST_CHANGES_REASON,
         )
 
     @app.action(ids.WITHDRAW)
@@ -170,7 +170,7 @@ def register(app: App, deps: Deps) -> None:
             client,
             respond,
             lambda actor, release_id: steps.check_may_decide(deps, actor, release_id, "no_go"),
-            NO_GO_FORM,
+            NO_GO_REASON,
         )
 
     @app.action(ids.ADVANCE)
@@ -207,7 +207,7 @@ def register(app: App, deps: Deps) -> None:
             deps, body, client, respond, lambda a, r, _b: steps.mark_released(deps, client, a, r)
         )
 
-    @app.action(ids.ROLLBACK)
+    @app.action(ids.ROLL_BACK)
     def roll_back_clicked(
         ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
@@ -218,7 +218,7 @@ def register(app: App, deps: Deps) -> None:
             client,
             respond,
             lambda actor, release_id: steps.check_may_decide(deps, actor, release_id, "roll_back"),
-            ROLL_BACK_FORM,
+            ROLL_BACK_REASON,
         )
 
     @app.action(ids.LIST_MORE)

@@ -1,4 +1,5 @@
-"""Every action id and callback id the app uses, in one place."""
+"""Every action id and callback id the app uses, in one place: each name is its value
+without the `release_` prefix; forms (modal callback ids) end in `_FORM`."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from models import fields
 COMMAND: Final = "/release"
 
 # Modals (callback ids)
-PROPOSE_MODAL: Final = "release_propose"
-REJECT_MODAL: Final = "release_reject"
-NO_GO_MODAL: Final = "release_no_go"
-ROLLBACK_MODAL: Final = "release_rollback"
-EDIT_MODAL: Final = "release_edit"
+PROPOSE_FORM: Final = "release_propose_form"
+REQUEST_CHANGES_FORM: Final = "release_request_changes_form"
+NO_GO_FORM: Final = "release_no_go_form"
+ROLL_BACK_FORM: Final = "release_roll_back_form"
+EDIT_FORM: Final = "release_edit_form"
 
 # Inputs of the propose/edit modals (block id == action id). Named in models/fields.py,
 # where a domain error names the input it is about.
@@ -28,15 +29,15 @@ FIELD_REASON: Final = fields.FIELD_REASON
 
 # Buttons and other interactive elements
 APPROVE: Final = "release_approve"
-REJECT: Final = "release_reject_open"
+REQUEST_CHANGES: Final = "release_request_changes"
 WITHDRAW: Final = "release_withdraw"
 CHECKLIST: Final = "release_checklist"
 GO: Final = "release_go"
-NO_GO: Final = "release_no_go_open"
+NO_GO: Final = "release_no_go"
 MARK_RELEASED: Final = "release_mark_released"
 ADVANCE: Final = "release_advance"
 PAUSE: Final = "release_pause"
 RESUME: Final = "release_resume"
-ROLLBACK: Final = "release_rollback_open"
-EDIT: Final = "release_edit_open"
+ROLL_BACK: Final = "release_roll_back"
+EDIT: Final = "release_edit"
 LIST_MORE: Final = "release_list_more"

@@ -54,7 +54,7 @@ class FieldErrors:
 
 
 def register(app: App, deps: Deps) -> None:
-    @app.view(ids.PROPOSE_MODAL)
+    @app.view(ids.PROPOSE_FORM)
     def propose_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
@@ -67,25 +67,25 @@ def register(app: App, deps: Deps) -> None:
             in_background(lambda: create_release(deps, client, proposal), body, client, None)
         )
 
-    @app.view(ids.REJECT_MODAL)
+    @app.view(ids.REQUEST_CHANGES_FORM)
     def request_changes_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         with_reason(deps, ack, body, view, client, steps.request_changes)
 
-    @app.view(ids.NO_GO_MODAL)
+    @app.view(ids.NO_GO_FORM)
     def no_go_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         with_reason(deps, ack, body, view, client, steps.no_go)
 
-    @app.view(ids.ROLLBACK_MODAL)
+    @app.view(ids.ROLL_BACK_FORM)
     def roll_back_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         with_reason(deps, ack, body, view, client, steps.roll_back)
 
-    @app.view(ids.EDIT_MODAL)
+    @app.view(ids.EDIT_FORM)
     def edit_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:

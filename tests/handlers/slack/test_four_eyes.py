@@ -133,8 +133,8 @@ def test_request_changes_speaks_for_one_sign_off(harness: Harness) -> None:
     propose(harness, "<@U_QA|qa> <!subteam^S_QA|@qa> <@U_PM|pm>")
     click(harness, ids.APPROVE, "U_PM")
     # U_QA has signed nothing: the rejection goes where his Approve would have gone.
-    click(harness, ids.REJECT, "U_QA")
-    harness.submit_modal(ids.REJECT_MODAL, user_id="U_QA", reason="Migrations untested")
+    click(harness, ids.REQUEST_CHANGES, "U_QA")
+    harness.submit_modal(ids.REQUEST_CHANGES_FORM, user_id="U_QA", reason="Migrations untested")
     assert status(harness) == ReleaseStatus.CHANGES_REQUESTED
     rows = sign_offs(harness)
     assert rows["U_QA"] == ("rejected", "U_QA")
@@ -146,8 +146,8 @@ def test_request_changes_after_signing_turns_that_sign_off_into_a_rejection(
 ) -> None:
     propose(harness, "<@U_QA|qa> <!subteam^S_QA|@qa>")
     click(harness, ids.APPROVE, "U_QA")
-    click(harness, ids.REJECT, "U_QA")
-    harness.submit_modal(ids.REJECT_MODAL, user_id="U_QA", reason="Found a bug")
+    click(harness, ids.REQUEST_CHANGES, "U_QA")
+    harness.submit_modal(ids.REQUEST_CHANGES_FORM, user_id="U_QA", reason="Found a bug")
     assert sign_offs(harness) == {"U_QA": ("rejected", "U_QA"), "S_QA": ("pending", None)}
 
 
@@ -195,7 +195,7 @@ def test_the_propose_form_refuses_a_group_nobody_but_the_owner_can_sign(
 ) -> None:
     harness.slack.add_usergroup("S_ME", "me", [OWNER])
     harness.command("propose")
-    view = harness.slack.last_view(ids.PROPOSE_MODAL)
+    view = harness.slack.last_view(ids.PROPOSE_FORM)
     response = harness.client.view_submission(
         view,
         user_id=OWNER,
@@ -273,29 +273,29 @@ def test_the_owner_changes_approvers_in_the_edit_form(harness: Harness) -> None:
     propose(harness, "<@U_QA|qa> <@U_PM|pm>")
     click(harness, ids.APPROVE, "U_PM")
     click(harness, ids.EDIT, OWNER)
-    form = harness.slack.last_view(ids.EDIT_MODAL)
+    form = harness.slack.last_view(ids.EDIT_FORM)
     assert "U_QA" in str(form["blocks"]) and "approver_groups" in str(form["blocks"])
 
     refused = harness.submit_modal(
-        ids.EDIT_MODAL, user_id=OWNER, approvers=["U_QA"], approver_groups="@me"
+        ids.EDIT_FORM, user_id=OWNER, approvers=["U_QA"], approver_groups="@me"
     )
     assert "@me" in refused.json()["errors"][ids.FIELD_GROUPS]
 
-    harness.submit_modal(ids.EDIT_MODAL, user_id=OWNER, approvers=["U_PM"], approver_groups="@qa")
+    harness.submit_modal(ids.EDIT_FORM, user_id=OWNER, approvers=["U_PM"], approver_groups="@qa")
     assert sign_offs(harness) == {"U_PM": ("approved", "U_PM"), "S_QA": ("pending", None)}
     thread = harness.thread(harness.release(REF))
     assert any("added <!subteam^S_QA>" in t and "removed <@U_QA>" in t for t in thread), thread
 
     # The form opens again with the approvers as they are now; saving it unchanged is no change.
     click(harness, ids.EDIT, OWNER)
-    unchanged = harness.submit_modal(ids.EDIT_MODAL, user_id=OWNER)
+    unchanged = harness.submit_modal(ids.EDIT_FORM, user_id=OWNER)
     assert "Nothing changed" in unchanged.json()["errors"][ids.FIELD_VERSION]
 
 
 def test_an_edit_form_from_before_approvers_were_editable_keeps_them(harness: Harness) -> None:
     propose(harness, "<@U_QA|qa> <!subteam^S_QA|@qa>")
     click(harness, ids.EDIT, OWNER)
-    form = harness.slack.last_view(ids.EDIT_MODAL)
+    form = harness.slack.last_view(ids.EDIT_FORM)
     old = dict(form, blocks=[b for b in form["blocks"] if "approver" not in b["block_id"]])
     harness.client.view_submission(old, user_id=OWNER, values={"notes": "runbook"})
     harness.wait()

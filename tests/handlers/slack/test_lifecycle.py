@@ -153,10 +153,12 @@ def test_any_member_of_a_user_group_signs_for_it(harness: Harness) -> None:
 def test_reject_update_and_approve_again(harness: Harness) -> None:
     release = propose(harness, "<@U_QA|qa>")
     stale_card = harness.card(release)
-    harness.click(harness.card(release), ids.REJECT, user_id="U_QA")
-    empty = harness.submit_modal(ids.REJECT_MODAL, user_id="U_QA", reason="   ")
+    harness.click(harness.card(release), ids.REQUEST_CHANGES, user_id="U_QA")
+    empty = harness.submit_modal(ids.REQUEST_CHANGES_FORM, user_id="U_QA", reason="   ")
     assert empty.json()["response_action"] == "errors"
-    harness.submit_modal(ids.REJECT_MODAL, user_id="U_QA", reason="Migrations <!here> untested")
+    harness.submit_modal(
+        ids.REQUEST_CHANGES_FORM, user_id="U_QA", reason="Migrations <!here> untested"
+    )
     release = harness.release("payments@2.4.0")
     assert release.status == ReleaseStatus.CHANGES_REQUESTED
     card = rendered_text(harness.card(release))
@@ -306,9 +308,9 @@ def test_no_go_with_a_reason(harness: Harness) -> None:
     harness.click(harness.checklist(release), ids.NO_GO, user_id="U_QA")
     # Not the owner: refused before any modal opens.
     assert "Only <@U_OWNER>" in private(harness)
-    assert harness.slack.views(ids.NO_GO_MODAL) == []
+    assert harness.slack.views(ids.NO_GO_FORM) == []
     harness.click(harness.checklist(release), ids.NO_GO, user_id=OWNER)
-    harness.submit_modal(ids.NO_GO_MODAL, user_id=OWNER, reason="Black Friday freeze")
+    harness.submit_modal(ids.NO_GO_FORM, user_id=OWNER, reason="Black Friday freeze")
     release = harness.release("payments@2.4.0")
     assert release.status == ReleaseStatus.NO_GO
     assert "No-go* by <@U_OWNER>: Black Friday freeze" in rendered_text(harness.checklist(release))
@@ -319,8 +321,8 @@ def test_roll_back_from_the_announcement(harness: Harness) -> None:
     tick_all(harness)
     harness.command("go payments@2.4.0")
     release = harness.release("payments@2.4.0")
-    harness.click(harness.announcement(release), ids.ROLLBACK, user_id=OWNER, channel_id=ANNOUNCE)
-    harness.submit_modal(ids.ROLLBACK_MODAL, user_id=OWNER, reason="Error rate 5%")
+    harness.click(harness.announcement(release), ids.ROLL_BACK, user_id=OWNER, channel_id=ANNOUNCE)
+    harness.submit_modal(ids.ROLL_BACK_FORM, user_id=OWNER, reason="Error rate 5%")
     release = harness.release("payments@2.4.0")
     assert release.status == ReleaseStatus.ROLLED_BACK
     assert "rolled back by <@U_OWNER>: Error rate 5%" in rendered_text(
@@ -414,20 +416,20 @@ def test_the_owner_edits_the_release_in_a_form(harness: Harness) -> None:
 
     harness.click(card, ids.EDIT, user_id="U_QA")
     assert "Only <@U_OWNER>" in private(harness)
-    assert harness.slack.views(ids.EDIT_MODAL) == []
+    assert harness.slack.views(ids.EDIT_FORM) == []
 
     harness.click(card, ids.EDIT, user_id=OWNER)
-    form = harness.slack.last_view(ids.EDIT_MODAL)
+    form = harness.slack.last_view(ids.EDIT_FORM)
     assert "2.4.0" in str(form["blocks"])
     past = harness.submit_modal(
-        ids.EDIT_MODAL, user_id=OWNER, when=int(datetime(2020, 1, 1, tzinfo=UTC).timestamp())
+        ids.EDIT_FORM, user_id=OWNER, when=int(datetime(2020, 1, 1, tzinfo=UTC).timestamp())
     )
     assert "in the past" in past.json()["errors"]["when"]
-    unchanged = harness.submit_modal(ids.EDIT_MODAL, user_id=OWNER)
+    unchanged = harness.submit_modal(ids.EDIT_FORM, user_id=OWNER)
     assert "Nothing changed" in unchanged.json()["errors"]["version"]
 
     later = ahead(days=6)
-    harness.submit_modal(ids.EDIT_MODAL, user_id=OWNER, when=int(later.timestamp()))
+    harness.submit_modal(ids.EDIT_FORM, user_id=OWNER, when=int(later.timestamp()))
     release = harness.release("payments@2.4.0")
     assert (release.target_at, release.sequence, release.status) == (
         later,
@@ -473,7 +475,7 @@ def test_an_edit_form_saved_after_the_go_is_refused(harness: Harness) -> None:
     tick_all(harness)
     harness.click(harness.card(harness.release("payments@2.4.0")), ids.EDIT, user_id=OWNER)
     harness.command("go payments@2.4.0")
-    harness.submit_modal(ids.EDIT_MODAL, user_id=OWNER, notes="too late")
+    harness.submit_modal(ids.EDIT_FORM, user_id=OWNER, notes="too late")
     assert "can't be changed now" in private(harness)
     assert harness.release("payments@2.4.0").notes == ""
 

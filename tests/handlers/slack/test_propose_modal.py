@@ -13,7 +13,7 @@ from tests.support.harness import CHANNEL, Harness, ahead, rendered_text
 def open_form(harness: Harness) -> dict:
     response = harness.command("propose")
     assert response.content in (b"", b"{}") or not response.json().get("text")
-    view = harness.slack.last_view(ids.PROPOSE_MODAL)
+    view = harness.slack.last_view(ids.PROPOSE_FORM)
     assert json.loads(view["private_metadata"])["channel_id"] == CHANNEL
     return view
 

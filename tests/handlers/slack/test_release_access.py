@@ -155,7 +155,7 @@ def test_a_forged_form_naming_a_hidden_release_reads_like_a_missing_one(
     secret = harness.release("secretsvc@1.0.0")
     harness.command(f"propose mine 1.0.0 {iso(ahead())} <@U_QA|qa>", user_id="U_OTHER")
     harness.click(harness.card(harness.release("mine@1.0.0")), ids.EDIT, user_id="U_OTHER")
-    form = json.loads(json.dumps(harness.slack.last_view(ids.EDIT_MODAL)))
+    form = json.loads(json.dumps(harness.slack.last_view(ids.EDIT_FORM)))
     metadata = json.loads(form["private_metadata"])
     form["private_metadata"] = json.dumps(metadata | {"release": secret.uid})
     response = harness.client.view_submission(
@@ -175,7 +175,7 @@ def test_a_form_never_answers_on_a_response_url_outside_slack(harness: Harness) 
         harness.command(f"propose payments 2.4.0 {iso(ahead())} <@U_QA|qa>")
         release = harness.release("payments@2.4.0")
         harness.click(harness.card(release), ids.EDIT, user_id=OWNER)
-        form = json.loads(json.dumps(harness.slack.last_view(ids.EDIT_MODAL)))
+        form = json.loads(json.dumps(harness.slack.last_view(ids.EDIT_FORM)))
         metadata = json.loads(form["private_metadata"])
         form["private_metadata"] = json.dumps(
             metadata | {"response_url": elsewhere.new_response_url()}
