@@ -71,6 +71,7 @@ def handler_config(settings: Settings) -> HandlerConfig:
         announce_channel=settings.announce_channel,
         checklist=settings.checklist,
         reminder_offsets=settings.reminder_offsets,
+        release_managers=settings.release_managers,
     )
 
 

@@ -39,6 +39,20 @@ def parse_offsets(text: str) -> tuple[timedelta, ...]:
     return tuple(sorted(offsets, reverse=True))
 
 
+def _slack_ids_value(value: object) -> object:
+    """`U123, S456` -> ("U123", "S456"): people (U…/W…) and user groups (S…)."""
+    if not isinstance(value, str):
+        return value
+    ids = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    for slack_id in ids:
+        if not re.match(r"^[UWS][A-Z0-9_]+$", slack_id):
+            raise ValueError(
+                f"{slack_id!r} is not a user (U…) or user group (S…) id; list ids, "
+                "comma-separated (a person's profile → ⋮ → Copy member ID)"
+            )
+    return ids
+
+
 def _offsets_value(value: object) -> object:
     return parse_offsets(value) if isinstance(value, str) else value
 
@@ -64,6 +78,7 @@ def _site_url(value: object) -> str:
 # Each setting is parsed once, when it is loaded, into the type the code uses.
 Offsets = Annotated[tuple[timedelta, ...], NoDecode, BeforeValidator(_offsets_value)]
 Checklist = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_checklist_value)]
+SlackIds = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_slack_ids_value)]
 BaseUrl = Annotated[str, BeforeValidator(_base_url)]
 SiteUrl = Annotated[str, BeforeValidator(_site_url)]
 
@@ -85,6 +100,7 @@ class Settings(BaseSettings):
     reminder_offsets: Offsets = Field(
         default=(timedelta(hours=24), timedelta(hours=1)), alias="RELEASEBOT_REMINDER_OFFSETS"
     )
+    release_managers: SlackIds = Field(default=(), alias="RELEASEBOT_RELEASE_MANAGERS")
     checklist: Checklist = Field(default=DEFAULT_CHECKLIST, alias="RELEASEBOT_CHECKLIST")
 
     @field_validator("slack_bot_token")

@@ -28,6 +28,8 @@ class HandlerConfig:
     announce_channel: str | None = None
     checklist: tuple[str, ...] = ()
     reminder_offsets: tuple[timedelta, ...] = ()
+    # Release managers from start-up: user (U…) and user-group (S…) ids.
+    release_managers: tuple[str, ...] = ()
 
 
 class Work(Protocol):

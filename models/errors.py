@@ -23,6 +23,8 @@ class Code(StrEnum):
 
     # Who may act
     NOT_OWNER = "not_owner"  # ref, owner_id, action: the rules.Activity tried
+    NOT_MANAGER = "not_manager"  # what: what only release managers may do
+    NOT_A_MANAGER = "not_a_manager"  # manager: the id named, who is no manager added here
     NO_SIGN_OFF_NEEDED = "no_sign_off_needed"  # ref
     OWN_RELEASE = "own_release"  # ref, approvers: who signs instead (ApproverSpecs)
     NOT_APPROVER = "not_approver"  # ref, approvers: who may sign (ApproverSpecs)

@@ -6,6 +6,7 @@ from models.outbox import OutboxMessage
 from models.release.production import ProductionRecord
 from models.release.records import Approver, ChecklistItem, Release
 from models.reminders.table import Reminder
+from models.roles import ReleaseManager
 
 __all__ = [
     "Approver",
@@ -15,5 +16,6 @@ __all__ = [
     "OutboxMessage",
     "ProductionRecord",
     "Release",
+    "ReleaseManager",
     "Reminder",
 ]

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from handlers.deps import Deps
 from handlers.flows.home_publisher import publish_homes
+from handlers.flows.manager_role import acting_on
 from handlers.flows.outcome import (
     actor_groups,
     apply_change,
@@ -54,7 +55,10 @@ def check_may_edit(deps: Deps, actor: Actor, release_id: int) -> ReleaseView:
         return queries.load_view(session, lifecycle.check_may_edit(session, actor, release_id))
 
 
-def check_may_decide(deps: Deps, actor: Actor, release_id: int, action: str) -> None:
+def check_may_decide(
+    deps: Deps, client: WebClient, actor: Actor, release_id: int, action: str
+) -> None:
+    actor = acting_on(deps, client, actor, release_id)
     with deps.db.read_session() as session:
         lifecycle.check_may_decide(session, actor, release_id, action)
 
@@ -162,6 +166,7 @@ def add_item(deps: Deps, client: WebClient, actor: Actor, release_id: int, text:
 
 
 def go(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    actor = acting_on(deps, client, actor, release_id)  # a release manager may act too
     now = deps.clock()
     apply_change(
         deps,
@@ -172,6 +177,7 @@ def go(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
 
 
 def no_go(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
+    actor = acting_on(deps, client, actor, release_id)  # a release manager may act too
     now = deps.clock()
     apply_change(
         deps,
@@ -184,6 +190,7 @@ def no_go(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: 
 def advance(
     deps: Deps, client: WebClient, actor: Actor, release_id: int, to_percentage: int | None = None
 ) -> None:
+    actor = acting_on(deps, client, actor, release_id)  # a release manager may act too
     now = deps.clock()
     apply_change(
         deps,
@@ -194,6 +201,7 @@ def advance(
 
 
 def mark_released(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    actor = acting_on(deps, client, actor, release_id)  # a release manager may act too
     now = deps.clock()
     apply_change(
         deps,
@@ -204,6 +212,7 @@ def mark_released(deps: Deps, client: WebClient, actor: Actor, release_id: int) 
 
 
 def pause(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    actor = acting_on(deps, client, actor, release_id)  # a release manager may act too
     now = deps.clock()
     apply_change(
         deps,
@@ -214,6 +223,7 @@ def pause(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
 
 
 def resume(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    actor = acting_on(deps, client, actor, release_id)  # a release manager may act too
     now = deps.clock()
     apply_change(
         deps,
@@ -224,6 +234,7 @@ def resume(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None
 
 
 def roll_back(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
+    actor = acting_on(deps, client, actor, release_id)  # a release manager may act too
     now = deps.clock()
     apply_change(
         deps,
@@ -234,6 +245,7 @@ def roll_back(deps: Deps, client: WebClient, actor: Actor, release_id: int, reas
 
 
 def cancel(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
+    actor = acting_on(deps, client, actor, release_id)  # a release manager may act too
     now = deps.clock()
     apply_change(
         deps,

@@ -196,6 +196,13 @@ WORDINGS: dict[Code, Wording] = {
     Code.NOT_OWNER: lambda d: (
         f"Only <@{d['owner_id']}>, who owns it, can {phrase(Activity(d['action']), d['ref'])}."
     ),
+    Code.NOT_MANAGER: lambda d: (
+        f"Only release managers can {d['what']}. `/release managers` lists them."
+    ),
+    Code.NOT_A_MANAGER: lambda d: (
+        f"<@{d['manager']}> is not a release manager added with `/release managers add` "
+        "(managers from the bot's settings and workspace admins stay managers)."
+    ),
     Code.NO_SIGN_OFF_NEEDED: lambda d: f"{_ref(d)} needs no sign-off.",
     Code.OWN_RELEASE: lambda d: (
         f"You own {_ref(d)}, so you can't sign it off: that is for "

@@ -169,7 +169,9 @@ def register(app: App, deps: Deps) -> None:
             body,
             client,
             respond,
-            lambda actor, release_id: steps.check_may_decide(deps, actor, release_id, "no_go"),
+            lambda actor, release_id: steps.check_may_decide(
+                deps, client, actor, release_id, "no_go"
+            ),
             NO_GO_REASON,
         )
 
@@ -217,7 +219,9 @@ def register(app: App, deps: Deps) -> None:
             body,
             client,
             respond,
-            lambda actor, release_id: steps.check_may_decide(deps, actor, release_id, "roll_back"),
+            lambda actor, release_id: steps.check_may_decide(
+                deps, client, actor, release_id, "roll_back"
+            ),
             ROLL_BACK_REASON,
         )
 

@@ -11,9 +11,9 @@ from slack_sdk import WebClient
 
 from handlers.calendar_feed import links
 from handlers.deps import Deps
-from handlers.flows import steps
+from handlers.flows import manager_role, steps
 from handlers.flows.new_release import create_release
-from handlers.rendering import channel_messages, modals
+from handlers.rendering import channel_messages, modals, role_messages
 from handlers.slack import directory, ids, parsing
 from handlers.slack.error_replies import in_background
 from handlers.slack.mrkdwn import escape
@@ -95,8 +95,31 @@ def register(app: App, deps: Deps) -> None:
                         **links.calendar_reply(deps, client, team_id, actor.user_id, command)
                     )
                 )
+            case parsing.Managers(verb="list"):
+                later(lambda: respond(**managers_reply(deps, team_id)))
+            case parsing.Managers(verb=verb, people=people):
+
+                def change() -> None:
+                    changed, unchanged = manager_role.change_managers(
+                        deps, client, actor, verb, people
+                    )
+                    note = role_messages.managers_changed(verb, changed, unchanged)
+                    respond(**managers_reply(deps, team_id, note))
+
+                later(change)
             case _:
                 raise parsing.unknown_subcommand(str(body.get("text") or ""))
+
+
+def managers_reply(deps: Deps, team_id: str, note: str | None = None) -> dict[str, Any]:
+    listed = manager_role.manager_list(deps, team_id)
+    blocks = role_messages.managers_blocks(listed.configured, listed.added, note)
+    return {
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "blocks": channel_messages.to_dicts(blocks),
+        "text": "Release managers",
+    }
 
 
 # Answers that read the database are sent after the ack, through the response_url: the ack

@@ -69,6 +69,15 @@ def _check_user(client: WebClient, user_id: str) -> None:
         raise Refused(f"<@{user_id}> is a bot and can't sign off.", field=ids.FIELD_APPROVERS)
 
 
+def is_workspace_admin(client: WebClient, user_id: str) -> bool:
+    """Workspace admins and owners are release managers too (Slack says who they are)."""
+    try:
+        user = client.users_info(user=user_id).get("user") or {}
+    except SlackApiError:
+        return False
+    return bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner"))
+
+
 # usergroups.users.list is rate-limited to about 20 calls a minute, and every Home tab asks
 # about every pending group: membership is remembered briefly, except where it decides
 # whether someone may sign (`fresh`).

@@ -34,6 +34,7 @@ USAGE = {
     "rollback": "`/release rollback <service@version> <reason>`",
     "checklist": "`/release checklist <service@version> add <item>`",
     "calendar": "`/release calendar [#channel | <service> | revoke]`",
+    "managers": "`/release managers [add | remove @someone @group …]` (release managers change it)",
     "help": "`/release help`",
 }
 
@@ -131,8 +132,24 @@ class Calendar:
     revoke: bool = False
 
 
+@dataclass(frozen=True)
+class Managers:
+    """`/release managers [add|remove @someone @group …]`: list, or change, the managers."""
+
+    verb: str = "list"  # list | add | remove
+    people: tuple[ApproverSpec, ...] = ()
+
+
 Command = (
-    Help | ListReleases | ProposeForm | Propose | RefCommand | Update | ChecklistAdd | Calendar
+    Help
+    | ListReleases
+    | ProposeForm
+    | Propose
+    | RefCommand
+    | Update
+    | ChecklistAdd
+    | Calendar
+    | Managers
 )
 
 _USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
@@ -184,6 +201,8 @@ def parse(text: str) -> Command:
         return parse_checklist(rest)
     if sub == "calendar":
         return parse_calendar(rest)
+    if sub == "managers":
+        return parse_managers(rest)
     raise unknown_subcommand(head)
 
 
@@ -362,6 +381,31 @@ def parse_checklist(rest: str) -> ChecklistAdd:
             f"{len(item)}. Keep it short and link to the details."
         )
     return ChecklistAdd(ref=ref, item=item)
+
+
+def parse_managers(rest: str) -> Managers:
+    verb, _, names = rest.strip().partition(" ")
+    verb = verb.lower()
+    if not verb:
+        return Managers()
+    if verb not in ("add", "remove"):
+        raise _usage_error("Use `add` or `remove` followed by @people or @groups.", "managers")
+    people: list[ApproverSpec] = []
+    for token in _TOKEN.findall(names):
+        if user := _USER.match(token):
+            people.append(ApproverSpec(user.group(1)))
+        elif group := _GROUP.match(token):
+            handle = from_slack(group.group(2) or "")
+            people.append(ApproverSpec(group.group(1), ApproverKind.USERGROUP, handle))
+        else:
+            raise _usage_error(
+                f"“{truncate(escape(from_slack(token)), 60)}” is not a person or a user group: "
+                "pick them from Slack's list after @.",
+                "managers",
+            )
+    if not people:
+        raise _usage_error("Name the people or user groups, with @.", "managers")
+    return Managers(verb, tuple(dict.fromkeys(people)))
 
 
 def parse_calendar(rest: str) -> Calendar:

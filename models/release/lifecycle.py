@@ -149,15 +149,15 @@ def check_may_sign(
     return release
 
 
-def _check_editable(release: Release, actor_id: str) -> None:
-    require_owner(release, actor_id, Activity.EDIT)
+def _check_editable(release: Release, actor: Actor) -> None:
+    require_owner(release, actor, Activity.EDIT)
     rules.check(release, Activity.EDIT)
 
 
 def check_may_edit(session: Session, actor: Actor, release_id: int) -> Release:
     """Refuse early (before opening the edit form) when the person may not change it."""
     release = get(session, actor, release_id)
-    _check_editable(release, actor.user_id)
+    _check_editable(release, actor)
     return release
 
 
@@ -166,7 +166,7 @@ def check_may_decide(
 ) -> Release:
     """Refuse early (before asking for a reason) when the person may not do `action`."""
     release = get(session, actor, release_id)
-    require_owner(release, actor.user_id, Activity(action))
+    require_owner(release, actor, Activity(action))
     rules.check(release, Activity(action))
     return release
 
@@ -312,7 +312,7 @@ def update(
     (they exist; enough different people besides the owner, `signers.check_quorum`)."""
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
-    _check_editable(release, actor.user_id)
+    _check_editable(release, actor)
     before = snapshot(release)
     previous_target_at = release.target_at
     version_changed = version is not None and clean_version(version) != release.version
@@ -532,7 +532,7 @@ def missing_for_go_many(session: Session, release_ids: list[int]) -> dict[int, l
 def go(session: Session, actor: Actor, release_id: int, *, now: datetime | None = None) -> Release:
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
-    require_owner(release, actor.user_id, Activity.GO)
+    require_owner(release, actor, Activity.GO)
     if rules.allows(Activity.SIGN, release.state):  # sign-offs may still come: say which
         missing = missing_for_go(session, release)
         if missing:
@@ -570,7 +570,7 @@ def advance(
     second click on the same button can't skip a stage."""
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
-    require_owner(release, actor.user_id, Activity.ADVANCE)
+    require_owner(release, actor, Activity.ADVANCE)
     if not release.is_phased:
         raise InvalidInput(Code.BIG_BANG, ref=release.ref)
     current = release.current_percentage
@@ -621,7 +621,7 @@ def mark_released(
 ) -> Release:
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
-    require_owner(release, actor.user_id, Activity.MARK_RELEASED)
+    require_owner(release, actor, Activity.MARK_RELEASED)
     _release(session, release, actor.user_id, now)
     session.add(release)
     session.flush()
@@ -643,7 +643,7 @@ def _owner_transition(
     if reason is not None:
         reason = clean_reason(reason, required=action != Activity.CANCEL)
     release = get_for_update(session, actor, release_id)
-    require_owner(release, actor.user_id, action)
+    require_owner(release, actor, action)
     target = rules.check(release, action)
     before = snapshot(release)
     _move(release, target, now)

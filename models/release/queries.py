@@ -54,6 +54,8 @@ class Actor:
     team_id: str
     user_id: str
     channel_id: str | None = None
+    # A release manager acts on any release as its owner would (handlers ask who is one).
+    manager: bool = False
 
     @property
     def viewer(self) -> Viewer:
@@ -182,9 +184,10 @@ def by_request_key(session: Session, request_key: str) -> Release | None:
     return session.exec(select(Release).where(Release.request_key == request_key)).first()
 
 
-def require_owner(release: Release, actor_id: str, action: Activity) -> None:
-    if actor_id != release.owner_id:
-        raise NotAllowed(Code.NOT_OWNER, ref=release.ref, owner_id=release.owner_id, action=action)
+def require_owner(release: Release, actor: Actor, action: Activity) -> None:
+    if actor.user_id == release.owner_id or (actor.manager and action in rules.MANAGERS_MAY):
+        return
+    raise NotAllowed(Code.NOT_OWNER, ref=release.ref, owner_id=release.owner_id, action=action)
 
 
 @dataclass

@@ -122,3 +122,19 @@ def check(release: Release, activity: Activity) -> ReleaseStatus:
             owner_id=release.owner_id,
         )
     return TRANSITIONS.get(activity, release.state)
+
+
+# What a release manager may do to any release, as its owner would; editing a release
+# (its version, time, notes, approvers) stays its owner's.
+MANAGERS_MAY = frozenset(
+    {
+        Activity.GO,
+        Activity.NO_GO,
+        Activity.ADVANCE,
+        Activity.PAUSE,
+        Activity.RESUME,
+        Activity.MARK_RELEASED,
+        Activity.ROLL_BACK,
+        Activity.CANCEL,
+    }
+)

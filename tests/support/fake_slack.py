@@ -748,6 +748,7 @@ class FakeSlack:
         tz_offset: int | None = None,
         deleted: bool = False,
         is_bot: bool = False,
+        is_admin: bool = False,
     ) -> dict[str, Any]:
         """Register (or replace) a user returned by users.info; returns the user object."""
         name = name or user_id.lower()
@@ -761,7 +762,7 @@ class FakeSlack:
             "tz": tz,
             "tz_label": _tz_label(tz),
             "tz_offset": _tz_offset(tz) if tz_offset is None else tz_offset,
-            "is_admin": False,
+            "is_admin": is_admin,
             "is_owner": False,
             "is_bot": is_bot,
             "is_app_user": False,

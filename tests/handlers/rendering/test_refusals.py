@@ -39,6 +39,8 @@ SAMPLES: dict[Code, dict[str, Any]] = {
     Code.NO_OPEN_RELEASE: {"service": EVIL},
     Code.SEVERAL_OPEN: {"service": EVIL, "refs": (EVIL + "@1", EVIL + "@2")},
     Code.NOT_OWNER: {"ref": EVIL, "owner_id": "U_OWNER", "action": Activity.ROLL_BACK},
+    Code.NOT_MANAGER: {"what": "change the policy"},
+    Code.NOT_A_MANAGER: {"manager": "U_SEC"},
     Code.NO_SIGN_OFF_NEEDED: {"ref": EVIL},
     Code.OWN_RELEASE: {"ref": EVIL, "approvers": (BOB, QA)},
     Code.NOT_APPROVER: {"ref": EVIL, "approvers": (BOB, QA)},
