@@ -73,7 +73,11 @@ def create_web_app(
     async def healthz(_request: Request) -> Response:
         if await run_in_threadpool(db.ping):
             return JSONResponse({"status": "ok"})
-        return JSONResponse({"status": "database unavailable"}, status_code=503)
+        return JSONResponse(
+            {"status": "database unavailable"},
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"},
+        )
 
     return Starlette(
         # Any route that finds the database unreachable (or its pool exhausted) answers

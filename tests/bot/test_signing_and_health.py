@@ -57,4 +57,4 @@ def test_healthz_reports_the_database(harness: Harness) -> None:
         down = httpx.get(server.url + "/healthz", timeout=10)
     finally:
         server.stop()
-    assert down.status_code == 503
+    assert down.status_code == 503 and down.headers["Retry-After"] == "30"
