@@ -49,7 +49,7 @@ from bot import migrate  # noqa: E402
 from bot.app import create_releasebot  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from handlers.calendar_feed.ics import event_data, icalendar_calendar, render  # noqa: E402
-from models import calendar  # noqa: E402
+from models.calendar_feed import subscriptions as calendar  # noqa: E402
 from models.db import Database  # noqa: E402
 from models.release.records import Approver, Release, ReleaseStatus, SignOffState  # noqa: E402
 
