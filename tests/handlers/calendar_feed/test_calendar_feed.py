@@ -35,6 +35,7 @@ from handlers.calendar_feed.ics import (
     icalendar_calendar,
     new_event,
 )
+from handlers.calendar_feed.membership import ChannelMembership
 from handlers.calendar_feed.route import (
     Conditions,
     FeedOutcome,
@@ -506,6 +507,45 @@ def test_cached_validators_expire_when_a_release_is_due_to_age_out(harness: Harn
     )
     after = _load(harness, path, now + timedelta(seconds=6), cache, first.validators.etag)
     assert after.body and b"search 1.0.0" not in after.body
+
+
+def test_a_channel_feed_polled_unchanged_looks_for_members_only_releases_once(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a membership answer, a 304 that needed none stands while its validators do;
+    a release only members see, proposed since, shows on the next poll."""
+    looks: list[bool] = []
+    real = subscriptions.shown_only_to_members
+
+    def looking(session: Any, token: Any, now: datetime) -> bool:
+        looks.append(real(session, token, now))
+        return looks[-1]
+
+    monkeypatch.setattr(subscriptions, "shown_only_to_members", looking)
+    asked: list[str] = []
+    members = ChannelMembership(lambda _channel, user: bool(asked.append(user)) or True)
+    path, cache = (
+        subscribe(harness, "calendar <#G_SECRET|secret>", user_id="U_PM"),
+        ValidatorCache(),
+    )
+
+    def poll(etag: str = "") -> FeedOutcome:
+        conditions = Conditions(if_none_match=etag) if etag else Conditions()
+        return load_feed(
+            harness.bot.db, token_of(path), datetime.now(UTC), conditions, cache, members
+        )
+
+    first = poll()
+    assert first.validators and first.body and b"BEGIN:VEVENT" not in first.body
+    for _ in range(3):
+        assert poll(first.validators.etag).body is None
+    assert (looks, asked) == ([False], [])
+
+    harness.command(f"propose payments 2.4.0 {iso(ahead())}", channel_id="G_SECRET")
+    assert harness.release("payments@2.4.0").private
+    shown = poll(first.validators.etag)
+    assert shown.body and b"payments 2.4.0" in shown.body
+    assert (looks, asked) == ([False, True], ["U_PM"])
 
 
 def test_head_answers_like_get_without_a_body(harness: Harness) -> None:
