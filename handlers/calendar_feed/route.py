@@ -46,7 +46,11 @@ from models.calendar_feed.tokens import CalendarToken
 from models.db import Database
 
 CACHE_CONTROL = "private, max-age=300"
-FEED_THREADS = 2
+# Threads answering polls (database reads, a question to Slack) and threads building
+# events: a 304 never waits behind a build, and a burst of builds (CPU-bound, under the
+# GIL) cannot take more than two threads from the Slack acks served by the same process.
+FEED_THREADS = 4
+BUILD_THREADS = 2
 MEDIA_TYPE = "text/calendar"  # Starlette adds "; charset=utf-8"
 _SUFFIX = ".ics"
 
@@ -177,7 +181,7 @@ class FeedOutcome:
 
 
 @dataclass(frozen=True)
-class _Loaded:
+class PendingFeed:
     """What a full answer needs, read in one snapshot; built after the session closes."""
 
     validators: Validators
@@ -203,6 +207,20 @@ def load_feed(
     Without `fragments`, every event is built afresh.
     """
     fragments = fragments if fragments is not None else FragmentCache(max_bytes=0)
+    read = read_feed(db, raw_token, now, conditions, cache, members, fragments)
+    return read if isinstance(read, FeedOutcome) else build_feed(read, fragments)
+
+
+def read_feed(
+    db: Database,
+    raw_token: str,
+    now: datetime,
+    conditions: Conditions,
+    cache: ValidatorCache | None,
+    members: ChannelMembership | None,
+    fragments: FragmentCache,
+) -> FeedOutcome | PendingFeed:
+    """Blocking: `load_feed` up to the building of events (the answer, unless it is full)."""
     with db.read_session() as session:
         token = subscriptions.resolve_token(session, raw_token)
         if token is None:
@@ -223,22 +241,16 @@ def load_feed(
                 and subscriptions.shown_only_to_members(session, token, now)
             )
         if not must_ask:
-            loaded = _load(session, token, membership, marker, now, conditions, cache, fragments)
-    if must_ask:
-        # Slack is asked with no database session open: a slow answer holds no connection.
-        assert members is not None and token.channel_id is not None
-        membership = members.check(token.team_id, token.channel_id, token.user_id, now)
-        with db.read_session() as session:
-            token = subscriptions.resolve_token(session, raw_token)  # revoked meanwhile?
-            if token is None:
-                return FeedOutcome()
-            marker = (
-                subscriptions.change_marker(session, token.team_id) if cache is not None else None
-            )
-            loaded = _load(session, token, membership, marker, now, conditions, cache, fragments)
-    if isinstance(loaded, FeedOutcome):
-        return loaded
-    return FeedOutcome(loaded.validators, _build(loaded, fragments))
+            return _load(session, token, membership, marker, now, conditions, cache, fragments)
+    # Slack is asked with no database session open: a slow answer holds no connection.
+    assert members is not None and token.channel_id is not None
+    membership = members.check(token.team_id, token.channel_id, token.user_id, now)
+    with db.read_session() as session:
+        token = subscriptions.resolve_token(session, raw_token)  # revoked meanwhile?
+        if token is None:
+            return FeedOutcome()
+        marker = subscriptions.change_marker(session, token.team_id) if cache is not None else None
+        return _load(session, token, membership, marker, now, conditions, cache, fragments)
 
 
 def _still_not_modified(
@@ -263,7 +275,7 @@ def _load(
     conditions: Conditions,
     cache: ValidatorCache | None,
     fragments: FragmentCache,
-) -> FeedOutcome | _Loaded:
+) -> FeedOutcome | PendingFeed:
     """A 304 (or 404) outcome, else what the full answer is built from."""
     assert token.id is not None
     in_channel = membership is not None and membership.member
@@ -292,18 +304,19 @@ def _load(
         approvers = subscriptions.feed_approver_rows(
             session, token, now, missing, in_channel=in_channel
         )
-    return _Loaded(validators, subscriptions.calendar_name(token), keys, kept, releases, approvers)
+    name = subscriptions.calendar_name(token)
+    return PendingFeed(validators, name, keys, kept, releases, approvers)
 
 
-def _build(loaded: _Loaded, fragments: FragmentCache) -> bytes:
+def build_feed(pending: PendingFeed, fragments: FragmentCache) -> FeedOutcome:
     """The feed: the kept events, and those built now with icalendar (then kept)."""
     parts: list[bytes] = []
-    for row, fragment in zip(loaded.keys, loaded.fragments, strict=True):
+    for row, fragment in zip(pending.keys, pending.fragments, strict=True):
         if fragment is None:
-            fragment = event_fragment(loaded.releases[row.id], loaded.approvers.get(row.id, ()))
+            fragment = event_fragment(pending.releases[row.id], pending.approvers.get(row.id, ()))
             fragments.put(fragment_key(row), fragment)
         parts.append(fragment)
-    return feed_bytes(loaded.name, parts)
+    return FeedOutcome(pending.validators, feed_bytes(pending.name, parts))
 
 
 def token_from_path(name: str) -> str | None:
@@ -332,9 +345,8 @@ def calendar_endpoint(
 ) -> Callable[[Request], Awaitable[Response]]:
     """`fragments`: the events kept between requests (default: a new FragmentCache)."""
     kept = fragments if fragments is not None else FragmentCache()
-    # Few threads: a burst of full builds (CPU-bound, under the GIL) must not starve the
-    # Slack acks served by the same process; 304s are quick and wait little.
-    builders = anyio.CapacityLimiter(FEED_THREADS)
+    readers = anyio.CapacityLimiter(FEED_THREADS)
+    builders = anyio.CapacityLimiter(BUILD_THREADS)
 
     async def calendar_feed(request: Request) -> Response:
         raw = token_from_path(request.path_params["name"])
@@ -343,9 +355,13 @@ def calendar_endpoint(
         conditions = Conditions(
             request.headers.get("if-none-match"), request.headers.get("if-modified-since")
         )
-        outcome = await anyio.to_thread.run_sync(
-            load_feed, db, raw, clock(), conditions, cache, members, kept, limiter=builders
+        read = await anyio.to_thread.run_sync(
+            read_feed, db, raw, clock(), conditions, cache, members, kept, limiter=readers
         )
+        if isinstance(read, FeedOutcome):
+            outcome = read
+        else:
+            outcome = await anyio.to_thread.run_sync(build_feed, read, kept, limiter=builders)
         if outcome.validators is None:
             return not_found()
         headers = outcome.validators.headers()

@@ -14,6 +14,8 @@ import logging
 import random
 import re
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -39,6 +41,7 @@ from handlers.calendar_feed.membership import ChannelMembership
 from handlers.calendar_feed.route import (
     Conditions,
     FeedOutcome,
+    PendingFeed,
     RedactFeedTokens,
     ValidatorCache,
     load_feed,
@@ -546,6 +549,34 @@ def test_a_channel_feed_polled_unchanged_looks_for_members_only_releases_once(
     shown = poll(first.validators.etag)
     assert shown.body and b"payments 2.4.0" in shown.body
     assert (looks, asked) == ([False, True], ["U_PM"])
+
+
+def test_a_304_never_waits_behind_feeds_being_built(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    propose(harness, "payments@2.4.0")
+    path = subscribe(harness)
+    etag = fetch(harness, path).headers["etag"]
+    building, done = threading.Semaphore(0), threading.Event()
+    real = route.build_feed
+
+    def slow(pending: PendingFeed, fragments: FragmentCache) -> FeedOutcome:
+        building.release()
+        done.wait(10)
+        return real(pending, fragments)
+
+    monkeypatch.setattr(route, "build_feed", slow)
+    url = harness.server.url + path
+    with ThreadPoolExecutor(route.BUILD_THREADS + 1) as pool:
+        full = [pool.submit(httpx.get, url, timeout=20) for _ in range(route.BUILD_THREADS + 1)]
+        try:
+            for _ in range(route.BUILD_THREADS):  # every build thread is busy
+                assert building.acquire(timeout=10)
+            polled = httpx.get(url, headers={"If-None-Match": etag}, timeout=3)
+            assert polled.status_code == 304
+        finally:
+            done.set()
+        assert [f.result().status_code for f in full] == [200] * (route.BUILD_THREADS + 1)
 
 
 def test_head_answers_like_get_without_a_body(harness: Harness) -> None:
