@@ -2,12 +2,16 @@
 
 Calendar apps poll this every few minutes, so the common answer is 304. It costs two
 indexed lookups (the token, the workspace's change marker) while `ValidatorCache` holds
-the feed's validators, else one aggregate query (`models.calendar.feed_fingerprint`);
-the feed itself is only built when it changed. A channel's feed shows the channel's
-private releases only while its person is in the channel (`bot.membership`): asked of
-Slack at most every few minutes, and only when the feed holds releases that only members
-see (one more query while no answer is remembered). Any unusable link (unknown, revoked,
-malformed) gets the same 404, so a response never tells which.
+the feed's validators, else one aggregate query (`subscriptions.feed_fingerprint`); the
+feed itself is only sent when it changed, and then only the events of releases that
+changed since this process last wrote them are built again (`ics.FragmentCache`).
+
+A channel's feed shows the channel's private releases only while its person is in the
+channel (`membership`): asked of Slack at most every few minutes, and only when the feed
+holds releases that only members see (`subscriptions.shown_only_to_members`, one more
+query, run while no answer is remembered and no 304 computed without one still stands).
+Any unusable link (unknown, revoked, malformed) gets the same 404, so a response never
+tells which.
 """
 
 from __future__ import annotations
@@ -28,7 +32,13 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from handlers.calendar_feed.ics import FEED_FORMAT, build_feed
+from handlers.calendar_feed.ics import (
+    FEED_FORMAT,
+    FragmentCache,
+    event_fragment,
+    feed_bytes,
+    fragment_key,
+)
 from handlers.calendar_feed.membership import ChannelMembership, Membership
 from models.calendar_feed import subscriptions
 from models.calendar_feed.subscriptions import Fingerprint
@@ -36,7 +46,11 @@ from models.calendar_feed.tokens import CalendarToken
 from models.db import Database
 
 CACHE_CONTROL = "private, max-age=300"
-FEED_THREADS = 2
+# Threads answering polls (database reads, a question to Slack) and threads building
+# events: a 304 never waits behind a build, and a burst of builds (CPU-bound, under the
+# GIL) cannot take more than two threads from the Slack acks served by the same process.
+FEED_THREADS = 4
+BUILD_THREADS = 2
 MEDIA_TYPE = "text/calendar"  # Starlette adds "; charset=utf-8"
 _SUFFIX = ".ics"
 
@@ -167,13 +181,15 @@ class FeedOutcome:
 
 
 @dataclass(frozen=True)
-class _Loaded:
+class PendingFeed:
     """What a full answer needs, read in one snapshot; built after the session closes."""
 
     validators: Validators
-    releases: list[Row[Any]]
-    approvers: dict[int, list[Row[Any]]]
     name: str
+    keys: list[Row[Any]]  # the feed's releases, in order: what names each one's state
+    fragments: list[bytes | None]  # each one's kept event (None: to build from the rows)
+    releases: dict[int, Row[Any]]  # by id, the releases whose events are to be built
+    approvers: dict[int, list[Row[Any]]]
 
 
 def load_feed(
@@ -183,52 +199,87 @@ def load_feed(
     conditions: Conditions,
     cache: ValidatorCache | None = None,
     members: ChannelMembership | None = None,
+    fragments: FragmentCache | None = None,
 ) -> FeedOutcome:
     """Blocking: the token, the validators and, only if needed, the feed itself.
 
     Without `members`, nobody counts as in a feed's channel: its private releases stay out.
+    Without `fragments`, every event is built afresh.
     """
+    fragments = fragments if fragments is not None else FragmentCache(max_bytes=0)
+    read = read_feed(db, raw_token, now, conditions, cache, members, fragments)
+    return read if isinstance(read, FeedOutcome) else build_feed(read, fragments)
+
+
+def read_feed(
+    db: Database,
+    raw_token: str,
+    now: datetime,
+    conditions: Conditions,
+    cache: ValidatorCache | None,
+    members: ChannelMembership | None,
+    fragments: FragmentCache,
+) -> FeedOutcome | PendingFeed:
+    """Blocking: `load_feed` up to the building of events (the answer, unless it is full)."""
     with db.read_session() as session:
         token = subscriptions.resolve_token(session, raw_token)
         if token is None:
             return FeedOutcome()
+        assert token.id is not None
+        marker = subscriptions.change_marker(session, token.team_id) if cache is not None else None
         membership: Membership | None = None
         must_ask = False
         if token.channel_id is not None and members is not None:
             membership = members.cached(token.team_id, token.channel_id, token.user_id, now)
-            must_ask = membership is None and subscriptions.shown_only_to_members(
-                session, token, now
+            # No answer remembered: Slack is worth asking only if the feed holds releases
+            # that members alone see. A 304 this process gave without asking (the feed
+            # held none) stands while its validators do: a 304 shows nothing, and a
+            # release that only members see, new since, shows once they lapse.
+            must_ask = (
+                membership is None
+                and not _still_not_modified(cache, (token.id, None), marker, now, conditions)
+                and subscriptions.shown_only_to_members(session, token, now)
             )
         if not must_ask:
-            loaded = _load(session, token, membership, now, conditions, cache)
-    if must_ask:
-        # Slack is asked with no database session open: a slow answer holds no connection.
-        assert members is not None and token.channel_id is not None
-        membership = members.check(token.team_id, token.channel_id, token.user_id, now)
-        with db.read_session() as session:
-            token = subscriptions.resolve_token(session, raw_token)  # revoked meanwhile?
-            if token is None:
-                return FeedOutcome()
-            loaded = _load(session, token, membership, now, conditions, cache)
-    if isinstance(loaded, FeedOutcome):
-        return loaded
-    body = build_feed(loaded.releases, loaded.approvers, calendar_name=loaded.name, now=now)
-    return FeedOutcome(loaded.validators, body)
+            return _load(session, token, membership, marker, now, conditions, cache, fragments)
+    # Slack is asked with no database session open: a slow answer holds no connection.
+    assert members is not None and token.channel_id is not None
+    membership = members.check(token.team_id, token.channel_id, token.user_id, now)
+    with db.read_session() as session:
+        token = subscriptions.resolve_token(session, raw_token)  # revoked meanwhile?
+        if token is None:
+            return FeedOutcome()
+        marker = subscriptions.change_marker(session, token.team_id) if cache is not None else None
+        return _load(session, token, membership, marker, now, conditions, cache, fragments)
+
+
+def _still_not_modified(
+    cache: ValidatorCache | None,
+    key: CacheKey,
+    marker: int | None,
+    now: datetime,
+    conditions: Conditions,
+) -> bool:
+    if cache is None or not conditions.present:
+        return False
+    cached = cache.get(key, marker, now)
+    return cached is not None and conditions.not_modified(cached)
 
 
 def _load(
     session: Session,
     token: CalendarToken,
     membership: Membership | None,
+    marker: int | None,
     now: datetime,
     conditions: Conditions,
     cache: ValidatorCache | None,
-) -> FeedOutcome | _Loaded:
-    """A 304 (or 404) outcome, else the rows of the full answer."""
+    fragments: FragmentCache,
+) -> FeedOutcome | PendingFeed:
+    """A 304 (or 404) outcome, else what the full answer is built from."""
     assert token.id is not None
     in_channel = membership is not None and membership.member
     key: CacheKey = (token.id, membership)
-    marker = subscriptions.change_marker(session, token.team_id) if cache is not None else None
     if cache is not None and conditions.present:
         cached = cache.get(key, marker, now)
         if cached is not None and conditions.not_modified(cached):
@@ -240,12 +291,32 @@ def _load(
     if conditions.not_modified(validators):
         return FeedOutcome(validators)
     # Same snapshot as the fingerprint, so the ETag describes exactly these bytes.
-    return _Loaded(
-        validators,
-        subscriptions.feed_release_rows(session, token, now, in_channel=in_channel),
-        subscriptions.feed_approver_rows(session, token, now, in_channel=in_channel),
-        subscriptions.calendar_name(token),
-    )
+    keys = subscriptions.feed_release_keys(session, token, now, in_channel=in_channel)
+    # The kept fragments themselves, not only whether they are kept: one evicted before
+    # the feed is assembled is still at hand.
+    kept = fragments.get_many([fragment_key(row) for row in keys])
+    missing = [row.id for row, fragment in zip(keys, kept, strict=True) if fragment is None]
+    releases, approvers = {}, {}
+    if missing:
+        releases = subscriptions.feed_release_rows(
+            session, token, now, missing, in_channel=in_channel
+        )
+        approvers = subscriptions.feed_approver_rows(
+            session, token, now, missing, in_channel=in_channel
+        )
+    name = subscriptions.calendar_name(token)
+    return PendingFeed(validators, name, keys, kept, releases, approvers)
+
+
+def build_feed(pending: PendingFeed, fragments: FragmentCache) -> FeedOutcome:
+    """The feed: the kept events, and those built now with icalendar (then kept)."""
+    parts: list[bytes] = []
+    for row, fragment in zip(pending.keys, pending.fragments, strict=True):
+        if fragment is None:
+            fragment = event_fragment(pending.releases[row.id], pending.approvers.get(row.id, ()))
+            fragments.put(fragment_key(row), fragment)
+        parts.append(fragment)
+    return FeedOutcome(pending.validators, feed_bytes(pending.name, parts))
 
 
 def token_from_path(name: str) -> str | None:
@@ -270,10 +341,12 @@ def calendar_endpoint(
     clock: Callable[[], datetime],
     cache: ValidatorCache | None = None,
     members: ChannelMembership | None = None,
+    fragments: FragmentCache | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
-    # Few threads: a burst of full builds (CPU-bound, under the GIL) must not starve the
-    # Slack acks served by the same process; 304s are quick and wait little.
-    builders = anyio.CapacityLimiter(FEED_THREADS)
+    """`fragments`: the events kept between requests (default: a new FragmentCache)."""
+    kept = fragments if fragments is not None else FragmentCache()
+    readers = anyio.CapacityLimiter(FEED_THREADS)
+    builders = anyio.CapacityLimiter(BUILD_THREADS)
 
     async def calendar_feed(request: Request) -> Response:
         raw = token_from_path(request.path_params["name"])
@@ -282,9 +355,13 @@ def calendar_endpoint(
         conditions = Conditions(
             request.headers.get("if-none-match"), request.headers.get("if-modified-since")
         )
-        outcome = await anyio.to_thread.run_sync(
-            load_feed, db, raw, clock(), conditions, cache, members, limiter=builders
+        read = await anyio.to_thread.run_sync(
+            read_feed, db, raw, clock(), conditions, cache, members, kept, limiter=readers
         )
+        if isinstance(read, FeedOutcome):
+            outcome = read
+        else:
+            outcome = await anyio.to_thread.run_sync(build_feed, read, kept, limiter=builders)
         if outcome.validators is None:
             return not_found()
         headers = outcome.validators.headers()

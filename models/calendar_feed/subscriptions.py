@@ -13,7 +13,7 @@ import hashlib
 import re
 import secrets
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
@@ -196,30 +196,70 @@ def feed_approvers(
     return _by_release(rows)
 
 
-# The same two reads as plain rows (attributes named like the model's), for serving the
-# feed: at 10,000 releases, building ORM instances (and collecting them afterwards) costs
-# about as much as everything else together, and the feed only reads the values.
+# The same reads as plain rows (attributes named like the model's), for serving the feed:
+# at 10,000 releases, building ORM instances (and collecting them afterwards) costs about
+# as much as everything else together, and the feed only reads the values. First what
+# names each release's current state (its kept event may do), then the whole rows of
+# those whose event must be built again.
+
+_KEY_COLUMNS = (col(Release.id), col(Release.uid), col(Release.revision), col(Release.updated_at))
+# Ids per IN (...) list: well under any database's limit on bound parameters.
+_IDS_PER_QUERY = 500
+
+
+def feed_release_keys(
+    session: Session, token: CalendarToken, now: datetime, *, in_channel: bool = False
+) -> list[Row[Any]]:
+    """Id, uid, revision and updated_at of each release the token's feed shows, soonest
+    first."""
+    query = sql_select(*_KEY_COLUMNS).where(*_in_feed(token, now, in_channel))
+    return list(session.execute(query.order_by(*_FEED_ORDER)).all())
 
 
 def feed_release_rows(
-    session: Session, token: CalendarToken, now: datetime, *, in_channel: bool = False
-) -> list[Row[Any]]:
+    session: Session,
+    token: CalendarToken,
+    now: datetime,
+    ids: Sequence[int],
+    *,
+    in_channel: bool = False,
+) -> dict[int, Row[Any]]:
+    """Those of `ids` (from `feed_release_keys`) the token's feed shows, as whole rows."""
     table = Release.__table__  # type: ignore[attr-defined]
-    query = sql_select(table).where(*_in_feed(token, now, in_channel)).order_by(*_FEED_ORDER)
-    return list(session.execute(query).all())
+    rows: dict[int, Row[Any]] = {}
+    for chunk in _chunks(ids):
+        query = sql_select(table).where(
+            *_in_feed(token, now, in_channel), col(Release.id).in_(chunk)
+        )
+        rows.update((row.id, row) for row in session.execute(query))
+    return rows
 
 
 def feed_approver_rows(
-    session: Session, token: CalendarToken, now: datetime, *, in_channel: bool = False
+    session: Session,
+    token: CalendarToken,
+    now: datetime,
+    ids: Sequence[int],
+    *,
+    in_channel: bool = False,
 ) -> dict[int, list[Row[Any]]]:
+    """The approvers of those of `ids` the token's feed shows, in order, as rows."""
     table = Approver.__table__  # type: ignore[attr-defined]
-    query = (
-        sql_select(table)
-        .join(Release, col(Release.id) == col(Approver.release_id))
-        .where(*_in_feed(token, now, in_channel))
-        .order_by(*_APPROVER_ORDER)
-    )
-    return _by_release(session.execute(query).all())
+    rows: list[Row[Any]] = []
+    for chunk in _chunks(ids):
+        query = (
+            sql_select(table)
+            .join(Release, col(Release.id) == col(Approver.release_id))
+            .where(*_in_feed(token, now, in_channel), col(Approver.release_id).in_(chunk))
+            .order_by(*_APPROVER_ORDER)
+        )
+        rows.extend(session.execute(query))
+    return _by_release(rows)
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        yield ids[start : start + _IDS_PER_QUERY]
 
 
 class _HasReleaseId(Protocol):

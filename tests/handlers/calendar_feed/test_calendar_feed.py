@@ -1,8 +1,10 @@
 """The subscribable release calendar: `/release calendar` links, fetched over real HTTP.
 
 The feed is checked with two independent parsers (icalendar and vobject), byte for byte
-against icalendar's own writer, and for what calendar apps rely on: stable UIDs, SEQUENCE,
-validators (ETag / Last-Modified / 304) and links that stop working when revoked.
+against icalendar's `to_ical()` of the whole calendar (also after changes, when most
+events come from fragments kept since an earlier request), and for what calendar apps rely
+on: stable UIDs, SEQUENCE, validators (ETag / Last-Modified / 304) and links that stop
+working when revoked.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import logging
 import random
 import re
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -20,14 +24,24 @@ import httpx
 import icalendar
 import pytest
 import vobject
-from icalendar.parser.string import _foldline
 from sqlmodel import SQLModel, select
 
 from bot.web import create_web_app
-from handlers.calendar_feed.ics import EventData, event_data, fold, render, render_with_icalendar
+from handlers.calendar_feed import route
+from handlers.calendar_feed.ics import (
+    EventData,
+    FragmentCache,
+    event_data,
+    feed_bytes,
+    fragment_key,
+    icalendar_calendar,
+    new_event,
+)
+from handlers.calendar_feed.membership import ChannelMembership
 from handlers.calendar_feed.route import (
     Conditions,
     FeedOutcome,
+    PendingFeed,
     RedactFeedTokens,
     ValidatorCache,
     load_feed,
@@ -236,14 +250,8 @@ def test_hostile_text_is_escaped_folded_and_comes_back_intact(harness: Harness) 
     assert vobject.readOne(response.text).vevent.description.value == description
 
 
-def test_served_bytes_are_what_icalendar_writes_for_the_same_events(harness: Harness) -> None:
-    notes = HOSTILE_NOTES.replace("\\N", "\\x")  # icalendar alone mangles a literal \N
-    propose(harness, "payments@2.4.0", f"<@U_QA|qa> <!subteam^S_QA|@qa> notes: {notes}")
-    propose(harness, "search@1.0.0", "phased 10,50")
-    harness.command("cancel search@1.0.0 no; longer, needed")
-    path = subscribe(harness)
-    served = fetch(harness, path).content
-
+def whole_calendar(harness: Harness, path: str) -> bytes:
+    """icalendar's `to_ical()` of the feed's whole calendar, built afresh from the database."""
     with harness.session() as session:
         token = subscriptions.resolve_token(session, token_of(path))
         assert token is not None
@@ -253,7 +261,87 @@ def test_served_bytes_are_what_icalendar_writes_for_the_same_events(harness: Har
             event_data(r, approvers.get(r.id or 0, []))
             for r in subscriptions.feed_releases(session, token, now)
         ]
-    assert served == render_with_icalendar(events, calendar_name="Releases")
+        name = subscriptions.calendar_name(token)
+    return bytes(icalendar_calendar(events, calendar_name=name).to_ical())
+
+
+def test_served_bytes_are_icalendars_whole_calendar_also_after_changes(
+    harness: Harness,
+) -> None:
+    """The server keeps each event's bytes between requests: after every kind of change,
+    the feed is still exactly what icalendar writes for the whole calendar as it is now."""
+    payments = propose(
+        harness, "payments@2.4.0", f"<@U_QA|qa> <!subteam^S_QA|@qa> notes: {HOSTILE_NOTES}"
+    )
+    propose(harness, "search@1.0.0", "phased 10,50")
+    propose(harness, "billing@3.0.0", "<@U_QA|qa>")
+    harness.command("cancel search@1.0.0 no; longer, needed")
+    path = subscribe(harness)
+    served = fetch(harness, path).content
+    assert served == whole_calendar(harness, path)
+    assert b"C:\\\\New" in served  # a literal backslash-N, kept as typed
+
+    def changed() -> None:
+        nonlocal served
+        before, served = served, fetch(harness, path).content
+        assert served != before
+        assert served == whole_calendar(harness, path)
+
+    harness.click(harness.card(payments), ids.APPROVE, user_id="U_QA")  # a sign-off only
+    changed()
+    harness.command("withdraw payments@2.4.0", user_id="U_QA")
+    changed()
+    harness.command("update payments@2.4.0 approvers=<@U_QA2|qa2>")
+    changed()
+    harness.command(f"update billing@3.0.0 when={iso(ahead(days=4))}")
+    changed()
+    with harness.session() as session:  # behind the domain's back: no audit event
+        release = session.exec(select(Release).where(Release.service == "billing")).one()
+        release.notes = "edited directly"
+        session.add(release)
+    changed()
+
+
+def test_only_events_of_changed_releases_are_built_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[str] = []
+    real = route.event_fragment
+
+    def counting(release: Any, approvers: Any) -> bytes:
+        built.append(release.service)
+        return real(release, approvers)
+
+    monkeypatch.setattr(route, "event_fragment", counting)
+    release = propose(harness, "payments@2.4.0", "<@U_QA|qa>")
+    propose(harness, "search@1.0.0")
+    path, fragments = subscribe(harness), FragmentCache()
+
+    def load() -> bytes:
+        outcome = load_feed(
+            harness.bot.db, token_of(path), datetime.now(UTC), Conditions(), None, None, fragments
+        )
+        assert outcome.body is not None
+        return outcome.body
+
+    first = load()
+    assert sorted(built) == ["payments", "search"]
+    assert load() == first and len(built) == 2  # all kept
+    harness.click(harness.card(release), ids.APPROVE, user_id="U_QA")
+    assert b"U_QA (approved)" in load()
+    assert built[2:] == ["payments"]
+    assert load_feed(harness.bot.db, token_of(path), datetime.now(UTC), Conditions()).body == load()
+
+
+def test_a_sign_off_moves_the_releases_revision(harness: Harness) -> None:
+    """What the kept events rely on: a change to the sign-offs alone updates the row."""
+    release = propose(harness, "payments@2.4.0", "<@U_QA|qa>")
+    before = fragment_key(release)
+    harness.click(harness.card(release), ids.APPROVE, user_id="U_QA")
+    approved = harness.release("payments@2.4.0")
+    assert approved.revision > release.revision and fragment_key(approved) != before
+    harness.command("withdraw payments@2.4.0", user_id="U_QA")
+    assert harness.release("payments@2.4.0").revision > approved.revision
 
 
 # --- conditional requests ---------------------------------------------------------------
@@ -424,6 +512,73 @@ def test_cached_validators_expire_when_a_release_is_due_to_age_out(harness: Harn
     assert after.body and b"search 1.0.0" not in after.body
 
 
+def test_a_channel_feed_polled_unchanged_looks_for_members_only_releases_once(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a membership answer, a 304 that needed none stands while its validators do;
+    a release only members see, proposed since, shows on the next poll."""
+    looks: list[bool] = []
+    real = subscriptions.shown_only_to_members
+
+    def looking(session: Any, token: Any, now: datetime) -> bool:
+        looks.append(real(session, token, now))
+        return looks[-1]
+
+    monkeypatch.setattr(subscriptions, "shown_only_to_members", looking)
+    asked: list[str] = []
+    members = ChannelMembership(lambda _channel, user: bool(asked.append(user)) or True)
+    path, cache = (
+        subscribe(harness, "calendar <#G_SECRET|secret>", user_id="U_PM"),
+        ValidatorCache(),
+    )
+
+    def poll(etag: str = "") -> FeedOutcome:
+        conditions = Conditions(if_none_match=etag) if etag else Conditions()
+        return load_feed(
+            harness.bot.db, token_of(path), datetime.now(UTC), conditions, cache, members
+        )
+
+    first = poll()
+    assert first.validators and first.body and b"BEGIN:VEVENT" not in first.body
+    for _ in range(3):
+        assert poll(first.validators.etag).body is None
+    assert (looks, asked) == ([False], [])
+
+    harness.command(f"propose payments 2.4.0 {iso(ahead())}", channel_id="G_SECRET")
+    assert harness.release("payments@2.4.0").private
+    shown = poll(first.validators.etag)
+    assert shown.body and b"payments 2.4.0" in shown.body
+    assert (looks, asked) == ([False, True], ["U_PM"])
+
+
+def test_a_304_never_waits_behind_feeds_being_built(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    propose(harness, "payments@2.4.0")
+    path = subscribe(harness)
+    etag = fetch(harness, path).headers["etag"]
+    building, done = threading.Semaphore(0), threading.Event()
+    real = route.build_feed
+
+    def slow(pending: PendingFeed, fragments: FragmentCache) -> FeedOutcome:
+        building.release()
+        done.wait(10)
+        return real(pending, fragments)
+
+    monkeypatch.setattr(route, "build_feed", slow)
+    url = harness.server.url + path
+    with ThreadPoolExecutor(route.BUILD_THREADS + 1) as pool:
+        full = [pool.submit(httpx.get, url, timeout=20) for _ in range(route.BUILD_THREADS + 1)]
+        try:
+            for _ in range(route.BUILD_THREADS):  # every build thread is busy
+                assert building.acquire(timeout=10)
+            polled = httpx.get(url, headers={"If-None-Match": etag}, timeout=3)
+            assert polled.status_code == 304
+        finally:
+            done.set()
+        assert [f.result().status_code for f in full] == [200] * (route.BUILD_THREADS + 1)
+
+
 def test_head_answers_like_get_without_a_body(harness: Harness) -> None:
     propose(harness, "payments@2.4.0")
     path = subscribe(harness)
@@ -562,25 +717,16 @@ def test_access_logs_never_show_a_link() -> None:
     assert "/calendar/<redacted>?x=1" in record.getMessage()
 
 
-# --- the fast writer against icalendar's (no database needed) --------------------------
+# --- kept fragments against icalendar's whole calendar (no database needed) ------------
 
 
-def test_folding_matches_icalendar_exactly() -> None:
-    rnd = random.Random(7)
-    for _ in range(3000):
-        alphabet = rnd.choice(["ab\\^", "ab\\^é€😀", "x"])
-        line = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 400)))
-        assert fold(line) == _foldline(line), line
-
-
-def test_writer_matches_icalendar_byte_for_byte_on_random_text() -> None:
+def test_fragments_joined_are_the_whole_calendars_to_ical_on_random_text() -> None:
     rnd = random.Random(11)
-    alphabet = "ab ,;:\\\n\t\"'é€😀<>&" + "x" * 8
+    alphabet = "ab ,;:\\\nN\t\"'é€😀<>&" + "x" * 8
     start = datetime(2026, 5, 1, 12, tzinfo=UTC)
 
     def text(limit: int) -> str:
-        value = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, limit)))
-        return value.replace("\\N", "\\x")
+        return "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, limit)))
 
     events = [
         EventData(
@@ -598,18 +744,36 @@ def test_writer_matches_icalendar_byte_for_byte_on_random_text() -> None:
         )
         for i in range(150)
     ]
-    assert render(events, calendar_name="Releases: a, b; c") == render_with_icalendar(
-        events, calendar_name="Releases: a, b; c"
-    )
+    name = "Releases: a, b; c"
+    body = feed_bytes(name, [bytes(new_event(event).to_ical()) for event in events])
+    assert body == icalendar_calendar(events, calendar_name=name).to_ical()
+    parsed = icalendar.Calendar.from_ical(body).walk("VEVENT")
+    assert [(str(e["SUMMARY"]), str(e["DESCRIPTION"])) for e in parsed] == [
+        (event.summary, event.description) for event in events
+    ]
+    assert feed_bytes(name, []) == icalendar_calendar([], calendar_name=name).to_ical()
 
 
-@pytest.mark.parametrize("value", ["C:\\New", "\\N", "a\\nb", "\\\\N,;"])
+@pytest.mark.parametrize("value", ["C:\\New", "\\N", "a\\nb", "\\\\N,;", "\\NN\\N"])
 def test_a_literal_backslash_n_survives_where_icalendar_would_mangle_it(value: str) -> None:
     moment = datetime(2026, 5, 1, 12, tzinfo=UTC)
     event = EventData(
         "u@x", value, moment, moment, moment, moment, moment, 0, "CONFIRMED", value, None
     )
-    body = render([event], calendar_name=value)
+    body = feed_bytes(value, [bytes(new_event(event).to_ical())])
     [parsed] = icalendar.Calendar.from_ical(body).walk("VEVENT")
     assert str(parsed["SUMMARY"]) == str(parsed["DESCRIPTION"]) == value
     assert vobject.readOne(body.decode()).vevent.description.value == value
+
+
+def test_kept_fragments_are_bounded_least_recently_used_first() -> None:
+    moment = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    a, b, c = (("a", 0, moment), ("b", 0, moment), ("c", 0, moment))
+    fragments = FragmentCache(max_bytes=10)
+    fragments.put(a, b"aaaa")
+    fragments.put(b, b"bbbb")
+    assert fragments.get_many([a, c]) == [b"aaaa", None]  # a is now the most recent
+    fragments.put(c, b"cccc")  # 12 bytes: b, the least recently used, goes
+    assert fragments.get_many([a, b, c]) == [b"aaaa", None, b"cccc"]
+    fragments.put(a, b"a" * 11)  # alone over the limit: nothing is kept
+    assert len(fragments) == 0
