@@ -179,7 +179,7 @@ class MessageSender:
             )
             return digest
         key = message.key(view.release)
-        ts = self._find_posted(rendered, key) if message.uncertain else None
+        ts = self._find_posted(rendered, key, message.created_at) if message.uncertain else None
         if ts is None:
             ts = self._post(rendered, key)
         self._record_post(message, view.release, rendered, ts)
@@ -196,8 +196,9 @@ class MessageSender:
         )
         return str(response["ts"])
 
-    def _find_posted(self, rendered: Rendered, key: str) -> str | None:
-        """A post whose answer we never heard may have reached Slack: find it by its key."""
+    def _find_posted(self, rendered: Rendered, key: str, owed_since: datetime) -> str | None:
+        """A post whose answer we never heard may have reached Slack: find it by its key,
+        among the messages since it was owed (an hour's margin for clocks that differ)."""
         if rendered.thread_ts:
             response = self.client.conversations_replies(
                 channel=rendered.channel,
@@ -206,7 +207,7 @@ class MessageSender:
                 limit=200,
             )
         else:
-            oldest = (self.clock() - timedelta(days=1)).timestamp()
+            oldest = (owed_since - timedelta(hours=1)).timestamp()
             response = self.client.conversations_history(
                 channel=rendered.channel,
                 oldest=f"{oldest:.6f}",
