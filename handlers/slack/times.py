@@ -41,9 +41,11 @@ EXAMPLES = (
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]")
 _CLOCK = re.compile(r"^\d{1,2}:\d{2}$")
-# A time of day alone: "14:00", "9am", "9:30 pm", "noon". Read here, not by dateparser,
-# which moves some of them to tomorrow by the machine's clock rather than `now`.
-_TIME_OF_DAY = re.compile(r"^(?:(\d{1,2})(?::(\d{2}))?\s*([ap]\.?m\.?)?|(noon|midday))$", re.I)
+# A time of day alone: "14:00", "9am", "at 9:30 pm", "noon". Read here, not by dateparser:
+# preferring the future, it compares them with RELATIVE_BASE as if that were UTC.
+_TIME_OF_DAY = re.compile(
+    r"^(?:at\s+)?(?:(\d{1,2})(?::(\d{2}))?\s*([ap]\.?m\.?)?|(noon|midday))$", re.I
+)
 _IN_DURATION = re.compile(r"^in\s+(\d{1,4})\s*(m|mins?|minutes?|h|hrs?|hours?)$", re.IGNORECASE)
 # 3/12 or 3.12.2026: day-month or month-day? Only both above 12 tells.
 _NUMERIC_DATE = re.compile(r"(?<![\d.:/])(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2}|\d{4}))?(?![\d:])")

@@ -378,6 +378,7 @@ def test_a_past_time_today_or_this_year() -> None:
     assert parse_time("14:00", tz=NY, now=NOW) == utc(2026, 11, 26, 19, 0)
     assert parse_time("noon", tz=TOKYO, now=NOW) == utc(2026, 11, 27, 3, 0)
     assert parse_time("9:30 pm", tz=TOKYO, now=NOW) == utc(2026, 11, 27, 12, 30)
+    assert parse_time("at 9am", tz=TOKYO, now=NOW) == utc(2026, 11, 27, 0, 0)
     # Yesterday's date: preferring the future would make it next year's; a late person
     # meant this year's.
     message = time_refusal("nov 25 14:00", NY)
