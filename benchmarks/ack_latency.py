@@ -367,13 +367,15 @@ class Commands:
     """Slash commands as Slack sends them: status and propose alternating, each proposal a new
     service/version, each command with its own response_url (on the fake) and trigger_id."""
 
-    def __init__(self, fake: FakeSlackProcess, base: int) -> None:
+    def __init__(self, fake: FakeSlackProcess, base: int, when: str | None = None) -> None:
         self.fake = fake
         self.base = base
         self.proposals = 0
         self.statuses = 0
-        when = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
-        self.when = when.strftime("%Y-%m-%dT%H:%MZ")
+        if when is None:
+            at = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+            when = at.strftime("%Y-%m-%dT%H:%MZ")
+        self.when = when
 
     def form(self, text: str, response_url: str) -> dict[str, str]:
         from tests.support.slack_requests import SignedSlackClient
@@ -603,6 +605,7 @@ def build_report(
             "rounds": args.rounds,
             "warmup": args.warmup,
             "bot_variant": args.bot_variant,
+            "when": args.when or "ISO 8601, 3 days ahead",
             **info,
         },
         "phases": phases,
@@ -622,7 +625,8 @@ def print_table(report: dict[str, Any]) -> None:
     print("Slash-command ack latency: releasebot vs bare Bolt (same run, same machine)")
     print(
         f"  seq {c['requests']} + conc {c['concurrent_requests']} @{c['concurrency']} "
-        f"per server per round, {c['rounds']} rounds pooled, warm-up {c['warmup']}"
+        f"per server per round, {c['rounds']} rounds pooled, warm-up {c['warmup']}\n"
+        f"  proposals' time: {c['when']}"
     )
     print(
         f"  releasebot: {c['bot_command']}  [{c['bot_variant']}]  db: {c['database']}\n"
@@ -718,6 +722,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "uvicorn at warning, no access log; default-runner: the same with Bolt's "
         "process_before_response=False",
     )
+    parser.add_argument(
+        "--when",
+        help="the time in each `/release propose` (default: ISO 8601 with Z, 3 days ahead); "
+        "e.g. 'tomorrow 14:00' to time natural times, which dateparser reads in the ack",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     # Internal: the child processes.
@@ -811,7 +820,7 @@ def measure(
 ) -> int:
     # Service names must be new in a database that outlives the run (--database-url).
     base = 0 if args.database_url is None else int(time.time()) * 1000
-    commands = {BOT: Commands(fake, base), BARE: Commands(fake, base)}
+    commands = {BOT: Commands(fake, base, args.when), BARE: Commands(fake, base, args.when)}
     servers = {BOT: bot, BARE: bare}
     # Proposed once so that `status payments@2.4.0` finds it.
     with clients(bot, 1) as [http]:

@@ -69,6 +69,7 @@ def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
     from bot.settings import Settings
     from bot.web import create_web_app
     from handlers.calendar_feed.route import RedactFeedTokens
+    from handlers.slack import times
 
     assert isinstance(settings, Settings)
     releasebot = create_releasebot(settings)
@@ -78,6 +79,9 @@ def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
         print(f"releasebot: cannot migrate the database: {error}", file=sys.stderr)
         return 1
     releasebot.scheduler.start()  # rebuilt from the database; catches up on missed reminders
+    # dateparser takes about a second to import and parse its first time: here, not in
+    # the first `/release propose … tomorrow 14:00`'s ack.
+    times.warm_up()
     # Everything loaded so far lives as long as the process: keep it out of the garbage
     # collector's way, so full collections stay short and don't stall acks.
     gc.collect()

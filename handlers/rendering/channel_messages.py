@@ -298,8 +298,9 @@ def help_blocks() -> list[Block]:
         ContextBlock(
             elements=[
                 md(
-                    "Times: ISO 8601 with an offset (`2026-12-03T14:00Z`) or "
-                    "`2026-12-03 14:00` in your own Slack time zone."
+                    "Times as you write them, in your own Slack time zone: `tomorrow 14:00`, "
+                    "`fri 10:00`, `next monday 9am`, `in 2h`, `dec 3 14:00`, "
+                    "`2026-12-03 14:00`; or ISO 8601 with an offset (`2026-12-03T14:00Z`)."
                 )
             ]
         ),

@@ -188,14 +188,14 @@ def propose_from_text(
     deps: Deps, client: WebClient, body: dict[str, Any], command: parsing.Propose
 ) -> None:
     user_id = str(body["user_id"])
-    tz = directory.user_timezone(client, user_id) if command.when.local else None
+    tz = directory.user_timezone(client, user_id) if command.when.needs_zone else None
     proposal = Proposal(
         team_id=str(body["team_id"]),
         owner_id=user_id,
         channel_id=str(body["channel_id"]),
         service=command.service,
         version=command.version,
-        target_at=command.when.resolve(tz),
+        target_at=command.when.resolve(tz, now=deps.clock()),
         approvers=checked_approvers(client, command.approvers, user_id),
         stages=command.stages,
         notes=command.notes,
@@ -215,8 +215,8 @@ def update_from_text(
     release_id = _release_id(deps, actor.team_id, command.ref, viewer)
     target_at = None
     if command.when is not None:
-        tz = directory.user_timezone(client, actor.user_id) if command.when.local else None
-        target_at = command.when.resolve(tz)
+        tz = directory.user_timezone(client, actor.user_id) if command.when.needs_zone else None
+        target_at = command.when.resolve(tz, now=deps.clock())
     approvers = None
     if command.approvers is not None:
         # Refuse someone who may not change it before asking Slack about anyone.

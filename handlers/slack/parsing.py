@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers.rendering.refusals import Refused
 from handlers.slack import ids
 from handlers.slack.mrkdwn import escape, from_slack, truncate, typed_length
+from handlers.slack.times import When, take_time
 from models.release.default_checklist import MAX_ITEM_LENGTH
 from models.release.proposing import ApproverSpec
 from models.release.records import ApproverKind
@@ -37,38 +36,6 @@ USAGE = {
     "managers": "`/release managers [add | remove @someone @group …]` (release managers change it)",
     "help": "`/release help`",
 }
-
-
-@dataclass(frozen=True)
-class When:
-    """A release time as typed: absolute (has an offset) or local to the proposer."""
-
-    text: str
-    absolute: datetime | None = None
-    local: datetime | None = None  # naive; read in the proposer's Slack time zone
-
-    def resolve(self, tz_name: str | None) -> datetime:
-        if self.absolute is not None:
-            return self.absolute.astimezone(UTC)
-        assert self.local is not None
-        return localize(self.local, tz_name, self.text)
-
-
-def localize(naive: datetime, tz_name: str | None, shown: str) -> datetime:
-    try:
-        zone = ZoneInfo(tz_name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    aware = naive.replace(tzinfo=zone)
-    # A wall-clock time skipped by a DST jump does not survive a round trip through UTC.
-    round_trip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-    if round_trip != naive:
-        raise Refused(
-            f"{escape(shown)} does not exist in {zone.key}: the clocks jump forward then. "
-            "Pick another time.",
-            field=ids.FIELD_WHEN,
-        )
-    return aware.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -155,8 +122,6 @@ Command = (
 _USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
 _GROUP = re.compile(r"^<!subteam\^([A-Z0-9_]+)(?:\|@?([^>]*))?>$")
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9_]+)(?:\|[^>]*)?>$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CLOCK = re.compile(r"^\d{1,2}:\d{2}$")
 _PERCENTAGES = re.compile(r"^\d{1,3}%?(,\d{1,3}%?)*$")
 _TOKEN = re.compile(r"<[^<>]*>|\S+")
 
@@ -216,31 +181,12 @@ def _require_ref(text: str, subcommand: str) -> str:
 
 
 def parse_when(tokens: list[str], subcommand: str) -> tuple[When, int]:
-    """A time from the start of `tokens`; returns it and how many tokens it used."""
-    if not tokens:
-        raise _usage_error("Say when the release happens.", subcommand)
-    first = tokens[0]
-    if _ISO_DATE.match(first) and len(tokens) > 1 and _CLOCK.match(tokens[1]):
-        candidate, used = f"{first}T{tokens[1].zfill(5)}", 2
-    else:
-        candidate, used = first, 1
-    shown = " ".join(tokens[:used])
+    """A time from the start of `tokens` (see times.take_time); returns it and how many
+    tokens it used. A refusal ends with the subcommand's usage."""
     try:
-        value = datetime.fromisoformat(candidate.replace("z", "Z"))
-    except ValueError:
-        raise _usage_error(
-            f"I can't read “{truncate(escape(from_slack(shown)), 60)}” as a time. Use ISO 8601 "
-            "such as `2026-12-03T14:00Z` or `2026-12-03T14:00+01:00`, or `2026-12-03 14:00` "
-            "for your own time zone.",
-            subcommand,
-        ) from None
-    if "T" not in candidate.upper():
-        raise _usage_error(
-            f"“{escape(shown)}” has no time of day: add one, e.g. `{first} 14:00`.", subcommand
-        )
-    if value.tzinfo is not None:
-        return When(shown, absolute=value), used
-    return When(shown, local=value), used
+        return take_time(tokens)
+    except Refused as refused:
+        raise _usage_error(refused.message, subcommand) from None
 
 
 def parse_propose(rest: str) -> Command:

@@ -87,11 +87,47 @@ def test_a_time_skipped_by_daylight_saving_is_refused(harness: Harness) -> None:
     assert harness.releases() == []
 
 
+def test_natural_times_in_two_time_zones(harness: Harness) -> None:
+    # A winter Thursday, 15:30 UTC: 10:30 for U_OWNER in New York, already Friday 00:30
+    # for U_SEC in Tokyo. "tomorrow 14:00" is a different day and hour for each.
+    thursday = datetime(datetime.now(UTC).year + 1, 1, 1, 15, 30, tzinfo=UTC)
+    thursday += timedelta(days=(3 - thursday.weekday()) % 7)
+    harness.clock.pin(thursday)
+    harness.command("propose payments 2.4.0 tomorrow 14:00 <@U_QA|qa>")
+    harness.command("propose search 1.0.0 tomorrow 14:00 <@U_QA|qa>", user_id="U_SEC")
+    new_york, tokyo = harness.releases()
+    assert (new_york.owner_id, tokyo.owner_id) == (OWNER, "U_SEC")
+    assert new_york.target_at == thursday.replace(hour=19, minute=0) + timedelta(days=1)
+    assert tokyo.target_at == thursday.replace(hour=5, minute=0) + timedelta(days=2)
+    # Moved in words: read in the zone of whoever moves it.
+    harness.command("update payments when=next monday 9am")
+    monday = thursday + timedelta(days=4)
+    assert harness.release("payments@2.4.0").target_at == monday.replace(hour=14, minute=0)
+
+
+def test_a_natural_time_in_the_past_is_refused_privately_and_writes_nothing(
+    harness: Harness,
+) -> None:
+    thursday = datetime(datetime.now(UTC).year + 1, 1, 1, 15, 30, tzinfo=UTC)
+    thursday += timedelta(days=(3 - thursday.weekday()) % 7)
+    harness.clock.pin(thursday)
+    reply = propose(harness, "propose payments 2.4.0 9am <@U_QA|qa>")
+    assert f"Thursday {thursday.day} Jan 09:00 America/New_York is in the past" in reply
+    assert harness.releases() == []
+    assert harness.slack.calls("chat.postMessage") == []
+    # Tokyo's 9am is still ahead (it is Friday 00:30 there).
+    harness.command("propose payments 2.4.0 9am <@U_QA|qa>", user_id="U_SEC")
+    [release] = harness.releases()
+    assert release.target_at == thursday.replace(hour=0, minute=0) + timedelta(days=1)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("propose payments", "Name the service, the version and when"),
-        ("propose payments 2.4.0 tomorrow", "can't read “tomorrow” as a time"),
+        ("propose payments 2.4.0 tomorrow", "“tomorrow” has no time of day"),
+        ("propose payments 2.4.0 soonish", "can't read “soonish” as a time"),
+        ("propose payments 2.4.0 3/4 14:00", "could be 3 Apr or 4 Mar"),
         ("propose payments 2.4.0 2026-13-45T25:00Z", "as a time"),
         ("propose payments 2.4.0 2020-01-01T10:00Z", "in the past"),
         ("propose payments 2.4.0 2026-12-03", "has no time of day"),

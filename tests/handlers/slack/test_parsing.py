@@ -20,6 +20,7 @@ from handlers.slack.parsing import (
     When,
     parse,
 )
+from handlers.slack.times import parse_time
 from models.errors import InvalidInput
 from models.release.default_checklist import MAX_ITEM_LENGTH
 from models.release.proposing import ApproverSpec
@@ -235,6 +236,21 @@ def test_anything_else_after_the_time_is_refused_with_usage() -> None:
 
 # --- times --------------------------------------------------------------------------------
 
+# A Thursday: 10:30 in New York (UTC-5), already Friday 00:30 in Tokyo (UTC+9).
+NOW = datetime(2026, 11, 26, 15, 30, tzinfo=UTC)
+NY, TOKYO = "America/New_York", "Asia/Tokyo"
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+def time_refusal(text: str, tz: str | None) -> str:
+    with pytest.raises(InvalidInput) as caught:
+        parse_time(text, tz=tz, now=NOW)
+    assert caught.value.field == "when"
+    return caught.value.message
+
 
 @pytest.mark.parametrize(
     "typed, expected",
@@ -249,19 +265,20 @@ def test_anything_else_after_the_time_is_refused_with_usage() -> None:
 def test_an_iso_time_with_an_offset_is_absolute(typed: str, expected: datetime) -> None:
     when = when_of(f"{typed}")
     assert when.text == typed
-    assert when.local is None
-    assert when.resolve("Asia/Tokyo") == expected  # the person's zone plays no part
-    assert when.resolve("Asia/Tokyo").tzinfo == UTC
+    assert when.local is None and not when.needs_zone
+    assert when.resolve(TOKYO, now=NOW) == expected  # the person's zone plays no part
+    assert when.resolve(TOKYO, now=NOW).tzinfo == UTC
 
 
 def test_a_local_time_is_read_in_the_persons_zone() -> None:
     when = when_of("2026-12-03 14:00")
     assert when == When("2026-12-03 14:00", local=datetime(2026, 12, 3, 14, 0))
-    assert when.resolve("Europe/Berlin") == datetime(2026, 12, 3, 13, 0, tzinfo=UTC)
-    assert when.resolve("America/New_York") == datetime(2026, 12, 3, 19, 0, tzinfo=UTC)
-    assert when.resolve(None) == AT_UTC
-    assert when.resolve("Not/AZone") == AT_UTC
-    assert when.resolve("../../etc/passwd") == AT_UTC
+    assert when.needs_zone
+    assert when.resolve("Europe/Berlin", now=NOW) == datetime(2026, 12, 3, 13, 0, tzinfo=UTC)
+    assert when.resolve(NY, now=NOW) == datetime(2026, 12, 3, 19, 0, tzinfo=UTC)
+    assert when.resolve(None, now=NOW) == AT_UTC
+    assert when.resolve("Not/AZone", now=NOW) == AT_UTC
+    assert when.resolve("../../etc/passwd", now=NOW) == AT_UTC
     # One-digit hours are fine; the ISO form without an offset is local too.
     assert when_of("2026-12-03 9:05") == When("2026-12-03 9:05", local=datetime(2026, 12, 3, 9, 5))
     assert when_of("2026-12-03T14:00") == When(
@@ -269,28 +286,162 @@ def test_a_local_time_is_read_in_the_persons_zone() -> None:
     )
 
 
-def test_a_local_time_in_a_dst_gap_is_refused() -> None:
-    when = when_of("2026-03-29 02:30")
-    with pytest.raises(InvalidInput) as caught:
-        when.resolve("Europe/Berlin")
-    assert caught.value.field == "when"
-    assert "2026-03-29 02:30 does not exist in Europe/Berlin" in caught.value.message
-    # The same wall-clock time exists elsewhere.
-    assert when.resolve("UTC") == datetime(2026, 3, 29, 2, 30, tzinfo=UTC)
+@pytest.mark.parametrize(
+    "typed, tz, expected",
+    [
+        # New York: Thursday 26 Nov, 10:30.
+        ("tomorrow 14:00", NY, utc(2026, 11, 27, 19, 0)),
+        ("fri 10:00", NY, utc(2026, 11, 27, 15, 0)),
+        ("next monday 9am", NY, utc(2026, 11, 30, 14, 0)),
+        ("in 2h", NY, utc(2026, 11, 26, 17, 30)),
+        ("dec 3 14:00", NY, utc(2026, 12, 3, 19, 0)),
+        ("2026-12-03 14:00", NY, utc(2026, 12, 3, 19, 0)),
+        ("2026-12-03T14:00+01:00", NY, utc(2026, 12, 3, 13, 0)),
+        ("today 17:00", NY, utc(2026, 11, 26, 22, 0)),
+        ("tomorrow at 2pm", NY, utc(2026, 11, 27, 19, 0)),
+        ("thu 10:00", NY, utc(2026, 12, 3, 15, 0)),  # today's 10:00 has gone: next week's
+        ("13/12 14:00", NY, utc(2026, 12, 13, 19, 0)),  # no month 13: day first
+        ("jan 5 14:00", NY, utc(2027, 1, 5, 19, 0)),
+        # Tokyo: already Friday 27 Nov, 00:30.
+        ("tomorrow 14:00", TOKYO, utc(2026, 11, 28, 5, 0)),
+        ("sat 10:00", TOKYO, utc(2026, 11, 28, 1, 0)),
+        ("next monday 9am", TOKYO, utc(2026, 11, 30, 0, 0)),
+        ("in 2h", TOKYO, utc(2026, 11, 26, 17, 30)),  # the same instant wherever you are
+        ("dec 3 14:00", TOKYO, utc(2026, 12, 3, 5, 0)),
+        ("2026-12-03 14:00", TOKYO, utc(2026, 12, 3, 5, 0)),
+        ("2026-12-03T14:00+01:00", TOKYO, utc(2026, 12, 3, 13, 0)),
+        ("9am", TOKYO, utc(2026, 11, 27, 0, 0)),
+        # A zone typed along wins over the person's.
+        ("tomorrow 14:00 UTC", NY, utc(2026, 11, 27, 14, 0)),
+    ],
+)
+def test_times_as_people_type_them(typed: str, tz: str, expected: datetime) -> None:
+    assert parse_time(typed, tz=tz, now=NOW) == expected
+    assert parse_time(typed, tz=tz, now=NOW).tzinfo == UTC
+    # The same through the command, resolved later with the person's zone.
+    when = when_of(typed)
+    assert when.text == typed
+    assert when.resolve(tz, now=NOW) == expected
 
 
-def test_a_local_time_in_a_dst_overlap_takes_the_first() -> None:
-    when = when_of("2026-10-25 02:30")
-    # 02:30 happens twice in Berlin that night: the first is still summer time (UTC+2).
-    assert when.resolve("Europe/Berlin") == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+def test_the_time_is_the_longest_run_that_reads_up_to_a_mention_or_keyword() -> None:
+    command = parse("propose p 1 next monday 9am <@U1|ann> phased 10,100 notes: ship it")
+    assert isinstance(command, Propose)
+    assert (command.when, command.users, command.stages, command.notes) == (
+        When("next monday 9am"),
+        ("U1",),
+        (10, 100),
+        "ship it",
+    )
+    assert when_of("tomorrow at 2pm -- notes").text == "tomorrow at 2pm"
+    assert when_of("in 2h big-bang").text == "in 2h"
+    assert when_of("dec 3 14:00 <!subteam^S1|@qa>").text == "dec 3 14:00"
+    # What reads ends the time; a word after it that is neither is refused as such.
+    problem = refused("propose p 1 tomorrow 14:00 soon <@U1>")
+    assert problem.message.startswith("I don't understand “soon” here.")
+    assert "@bob is not someone" in refused("propose p 1 fri 10:00 @bob").message
+    # At most five tokens are a time.
+    problem = refused("propose p 1 xx yy zz ww vv uu")
+    assert "can't read “xx yy zz ww vv” as a time" in problem.message
 
 
-def test_times_that_dont_read() -> None:
-    problem = refused("propose p 1 tomorrow")
-    assert problem.message.startswith("I can't read “tomorrow” as a time.")
+def test_a_pinned_clock_gives_the_same_answer_every_time() -> None:
+    answers = {parse_time("fri 10:00", tz=NY, now=NOW) for _ in range(3)}
+    assert answers == {utc(2026, 11, 27, 15, 0)}
+    a_week_on = NOW + timedelta(days=7)
+    assert parse_time("fri 10:00", tz=NY, now=a_week_on) == utc(2026, 12, 4, 15, 0)
+
+
+@pytest.mark.parametrize("tz", [NY, TOKYO])
+def test_a_past_time_is_refused_as_it_was_understood(tz: str) -> None:
+    assert time_refusal("2026-11-25 14:00", tz) == (
+        f"Wednesday 25 Nov 14:00 {tz} is in the past: pick a time ahead."
+    )
+    assert time_refusal("2025-12-03 14:00", tz).startswith(
+        f"Wednesday 3 Dec 2025 14:00 {tz} is in the past"
+    )
+    # Shown in the person's zone, whatever zone it was typed in.
+    shown = (
+        "Thursday 26 Nov 10:00 America/New_York" if tz == NY else "Friday 27 Nov 00:00 Asia/Tokyo"
+    )
+    assert time_refusal("2026-11-26T15:00Z", tz).startswith(f"{shown} is in the past")
+    # "in" a moment ago, or now: not ahead.
+    assert "is in the past" in time_refusal("in 0h", tz)
+
+
+def test_a_past_time_today_or_this_year() -> None:
+    # A time of day alone is today's: earlier today in New York.
+    assert time_refusal("9am", NY) == (
+        "Thursday 26 Nov 09:00 America/New_York is in the past: pick a time ahead "
+        "(for tomorrow's, write `tomorrow 9am`)."
+    )
+    assert parse_time("14:00", tz=NY, now=NOW) == utc(2026, 11, 26, 19, 0)
+    assert parse_time("noon", tz=TOKYO, now=NOW) == utc(2026, 11, 27, 3, 0)
+    assert parse_time("9:30 pm", tz=TOKYO, now=NOW) == utc(2026, 11, 27, 12, 30)
+    assert parse_time("at 9am", tz=TOKYO, now=NOW) == utc(2026, 11, 27, 0, 0)
+    # Yesterday's date: preferring the future would make it next year's; a late person
+    # meant this year's.
+    message = time_refusal("nov 25 14:00", NY)
+    assert message.startswith("Wednesday 25 Nov 14:00 America/New_York is in the past")
+    assert "`Nov 25 2027 14:00`" in message
+    assert parse_time("nov 25 2027 14:00", tz=NY, now=NOW) == utc(2027, 11, 25, 19, 0)
+    # Without a zone: UTC.
+    assert time_refusal("2020-01-01T10:00Z", None).startswith(
+        "Wednesday 1 Jan 2020 10:00 UTC is in the past"
+    )
+
+
+@pytest.mark.parametrize("tz", [NY, TOKYO])
+@pytest.mark.parametrize(
+    "typed", ["tomorrow", "dec 3", "fri", "2026-12-03", "next week", "in 2 days"]
+)
+def test_a_date_without_a_time_of_day_asks_for_one(typed: str, tz: str) -> None:
+    assert time_refusal(typed, tz).startswith(f"“{typed}” has no time of day")
+    problem = refused(f"propose p 1 {typed} <@U1>")
+    assert problem.message.startswith(f"“{typed}” has no time of day")
+    assert f"`{typed} 14:00`" in problem.message
+    assert USAGE["propose"] in problem.message
+
+
+@pytest.mark.parametrize("tz", [NY, TOKYO])
+def test_a_day_and_month_in_numbers_that_could_be_either_is_refused(tz: str) -> None:
+    message = time_refusal("3/12 14:00", tz)
+    assert message.startswith("“3/12 14:00” could be 3 Dec or 12 Mar")
+    assert "dec 3 14:00" in message
+    assert "could be" in refused("propose p 1 12/3/2026 14:00").message
+    # The same day and month either way is no question.
+    assert parse_time("5/5 14:00", tz=tz, now=NOW).month == 5
+
+
+def test_todays_weekday_is_refused_while_today_could_still_be_meant() -> None:
+    # Thursday morning in New York: "thu 17:00" today, or in a week?
+    assert time_refusal("thu 17:00", NY) == (
+        "“thu 17:00” could be today, Thursday 26 Nov 17:00 America/New_York, or "
+        "Thursday 3 Dec 17:00 America/New_York: write `today 17:00` or `next thu 17:00`."
+    )
+    assert parse_time("next thu 17:00", tz=NY, now=NOW) == utc(2026, 12, 3, 22, 0)
+    assert parse_time("today 17:00", tz=NY, now=NOW) == utc(2026, 11, 26, 22, 0)
+    # In Tokyo it is already Friday.
+    assert "could be today, Friday 27 Nov 10:00 Asia/Tokyo" in time_refusal("fri 10:00", TOKYO)
+    assert parse_time("thu 17:00", tz=TOKYO, now=NOW) == utc(2026, 12, 3, 8, 0)
+
+
+@pytest.mark.parametrize("tz", [NY, TOKYO, None])
+def test_times_that_dont_read(tz: str | None) -> None:
+    for junk in ("soonish", "2026-12-03 25:00", "2026-02-30T10:00Z", "5", "tomorrow 14:00 please"):
+        message = time_refusal(junk, tz)
+        assert message.startswith(f"I can't read “{junk}” as a time."), message
+        assert "`tomorrow 14:00`" in message and "`2026-12-03T14:00Z`" in message
+
+
+def test_times_that_dont_read_in_a_command() -> None:
+    problem = refused("propose p 1 soonish")
+    assert problem.message.startswith("I can't read “soonish” as a time.")
+    assert "`next monday 9am`" in problem.message
     assert USAGE["propose"] in problem.message
     assert "can't read" in refused("propose p 1 2026-12-03 25:00").message
     assert "can't read" in refused("propose p 1 2026-02-30T10:00Z").message
+    assert "can't read" in refused("propose p 1 2026-02-30").message
     problem = refused("propose p 1 2026-12-03")
     assert problem.message.startswith("“2026-12-03” has no time of day")
     # A time that doesn't read is shown escaped and cut, never as markup.
@@ -302,8 +453,30 @@ def test_times_that_dont_read() -> None:
     assert problem.message.startswith("I can't read “" + "x&amp;" * 9 + "x…” as a time.")
 
 
+def test_a_local_time_in_a_dst_gap_is_refused() -> None:
+    when = when_of("2027-03-28 02:30")
+    with pytest.raises(InvalidInput) as caught:
+        when.resolve("Europe/Berlin", now=NOW)
+    assert caught.value.field == "when"
+    assert "2027-03-28 02:30 does not exist in Europe/Berlin" in caught.value.message
+    # The same wall-clock time exists elsewhere.
+    assert when.resolve("UTC", now=NOW) == datetime(2027, 3, 28, 2, 30, tzinfo=UTC)
+    # Typed in words: the same. New York jumps on 14 March 2027; Tokyo never does.
+    assert "“mar 14 2:30” does not exist in America/New_York" not in (
+        message := time_refusal("mar 14 2:30", NY)
+    )
+    assert message.startswith("mar 14 2:30 does not exist in America/New_York")
+    assert parse_time("mar 14 2:30", tz=TOKYO, now=NOW) == utc(2027, 3, 13, 17, 30)
+
+
+def test_a_local_time_in_a_dst_overlap_takes_the_first() -> None:
+    when = when_of("2027-10-31 02:30")
+    # 02:30 happens twice in Berlin that night: the first is still summer time (UTC+2).
+    assert when.resolve("Europe/Berlin", now=NOW) == datetime(2027, 10, 31, 0, 30, tzinfo=UTC)
+
+
 def test_a_lowercase_t_still_separates_date_and_time() -> None:
-    assert when_of("2026-12-03t14:00Z").resolve(None) == AT_UTC
+    assert when_of("2026-12-03t14:00Z").resolve(None, now=NOW) == AT_UTC
 
 
 # --- update -------------------------------------------------------------------------------
@@ -314,6 +487,9 @@ def test_update_assignments() -> None:
     assert parse(f"update payments when={AT}") == Update("payments", when=When(AT, absolute=AT_UTC))
     assert parse("update payments when=2026-12-03 14:00") == Update(
         "payments", when=When("2026-12-03 14:00", local=datetime(2026, 12, 3, 14, 0))
+    )
+    assert parse("update payments when=tomorrow 14:00") == Update(
+        "payments", when=When("tomorrow 14:00")
     )
     assert parse("update payments notes=line one\nline &lt;two&gt;") == Update(
         "payments", notes="line one\nline <two>"
@@ -351,6 +527,8 @@ def test_update_usage_errors() -> None:
         assert USAGE["update"] in problem.message
     assert "`version=` appears twice" in refused("update p version=2 VERSION=3").message
     assert "only the time" in refused(f"update p when={AT} please").message
+    assert "only the time" in refused("update p when=tomorrow 14:00 please").message
+    assert "has no time of day" in refused("update p when=tomorrow").message
     assert "one version" in refused("update p version=").message
     assert "one version" in refused("update p version=2 3").message
     assert "Say when" in refused("update p when=").message
@@ -402,4 +580,4 @@ def test_offsets_in_times_are_kept_as_typed() -> None:
     when = when_of("2026-12-03T14:00+05:30")
     assert when.absolute is not None
     assert when.absolute.utcoffset() == timezone(timedelta(hours=5, minutes=30)).utcoffset(None)
-    assert when.resolve(None) == datetime(2026, 12, 3, 8, 30, tzinfo=UTC)
+    assert when.resolve(None, now=NOW) == datetime(2026, 12, 3, 8, 30, tzinfo=UTC)
