@@ -97,6 +97,22 @@ def open_reason_form(
     on_release(deps, body, client, respond, ask)
 
 
+def open_decision_form(
+    deps: Deps,
+    body: dict[str, Any],
+    client: WebClient,
+    respond: Respond,
+    action: str,
+    form: ReasonForm,
+) -> None:
+    """An owner's (or a release manager's) decision that needs a reason: no-go, roll back."""
+
+    def may(actor: Actor, release_id: int) -> None:
+        steps.check_may_decide(deps, client, actor, release_id, action)
+
+    open_reason_form(deps, body, client, respond, may, form)
+
+
 def register(app: App, deps: Deps) -> None:
     @app.action(ids.APPROVE)
     def approve_clicked(
@@ -164,16 +180,7 @@ def register(app: App, deps: Deps) -> None:
     @app.action(ids.NO_GO)
     def no_go_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         ack()
-        open_reason_form(
-            deps,
-            body,
-            client,
-            respond,
-            lambda actor, release_id: steps.check_may_decide(
-                deps, client, actor, release_id, "no_go"
-            ),
-            NO_GO_REASON,
-        )
+        open_decision_form(deps, body, client, respond, "no_go", NO_GO_REASON)
 
     @app.action(ids.ADVANCE)
     def advance_clicked(
@@ -214,16 +221,7 @@ def register(app: App, deps: Deps) -> None:
         ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        open_reason_form(
-            deps,
-            body,
-            client,
-            respond,
-            lambda actor, release_id: steps.check_may_decide(
-                deps, client, actor, release_id, "roll_back"
-            ),
-            ROLL_BACK_REASON,
-        )
+        open_decision_form(deps, body, client, respond, "roll_back", ROLL_BACK_REASON)
 
     @app.action(ids.LIST_MORE)
     def list_more_clicked(
