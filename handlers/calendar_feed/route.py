@@ -16,7 +16,7 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -28,12 +28,14 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from handlers.calendar_feed.freeze_events import with_freezes
 from handlers.calendar_feed.ics import FEED_FORMAT, build_feed
 from handlers.calendar_feed.membership import ChannelMembership, Membership
 from models.calendar_feed import subscriptions
 from models.calendar_feed.subscriptions import Fingerprint
 from models.calendar_feed.tokens import CalendarToken
 from models.db import Database
+from models.freezes import Freeze
 
 CACHE_CONTROL = "private, max-age=300"
 FEED_THREADS = 2
@@ -59,14 +61,18 @@ def validators_for(
     fingerprint: Fingerprint,
     now: datetime,
     membership: Membership | None = None,
+    freezes: Sequence[Freeze] = (),
 ) -> Validators:
-    """`membership`: the person's standing in the token's channel, when the feed used it."""
+    """`membership`: the person's standing in the token's channel, when the feed used it;
+    `freezes`: those the feed shows."""
     in_channel = membership is not None and membership.member
     basis = (
         f"{FEED_FORMAT}|{subscriptions.calendar_name(token)}|{int(in_channel)}|"
-        f"{fingerprint.etag_basis()}"
+        f"{fingerprint.etag_basis()}|{subscriptions.freezes_basis(freezes)}"
     )
     last_modified = fingerprint.last_modified(fallback=token.created_at, now=now)
+    if freezes:
+        last_modified = max(last_modified, min(max(f.created_at for f in freezes), now))
     if membership is not None:
         # Joining or leaving shows or hides releases that did not change themselves.
         last_modified = max(last_modified, min(membership.since, now))
@@ -174,6 +180,7 @@ class _Loaded:
     releases: list[Row[Any]]
     approvers: dict[int, list[Row[Any]]]
     name: str
+    freezes: list[Freeze]
 
 
 def load_feed(
@@ -213,6 +220,7 @@ def load_feed(
     if isinstance(loaded, FeedOutcome):
         return loaded
     body = build_feed(loaded.releases, loaded.approvers, calendar_name=loaded.name, now=now)
+    body = with_freezes(body, loaded.freezes)
     return FeedOutcome(loaded.validators, body)
 
 
@@ -234,7 +242,8 @@ def _load(
         if cached is not None and conditions.not_modified(cached):
             return FeedOutcome(cached)
     fingerprint = subscriptions.feed_fingerprint(session, token, now, in_channel=in_channel)
-    validators = validators_for(token, fingerprint, now, membership)
+    freezes = subscriptions.feed_freezes(session, token)
+    validators = validators_for(token, fingerprint, now, membership, freezes)
     if cache is not None:
         cache.put(key, marker, validators, fingerprint, now)
     if conditions.not_modified(validators):
@@ -245,6 +254,7 @@ def _load(
         subscriptions.feed_release_rows(session, token, now, in_channel=in_channel),
         subscriptions.feed_approver_rows(session, token, now, in_channel=in_channel),
         subscriptions.calendar_name(token),
+        freezes,
     )
 
 

@@ -126,6 +126,9 @@ def update(
             removed=result.removed,
             quorum_reached=result.quorum_reached,
         )
+        warning = freeze_notes.window_warning(freeze_notes.blocking(view))
+        if result.time_changed and warning:
+            text = f"{text}\n{warning}" if text else warning
         owe_messages(deps, session, view, text)
     if result.removed:
         # Their Home tabs no longer wait for them; `show_change` reaches only who is left.
