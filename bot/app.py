@@ -72,6 +72,7 @@ def handler_config(settings: Settings) -> HandlerConfig:
         checklist=settings.checklist,
         reminder_offsets=settings.reminder_offsets,
         release_managers=settings.release_managers,
+        escalation_channel=settings.escalation_channel,
     )
 
 

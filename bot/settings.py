@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     )
     release_managers: SlackIds = Field(default=(), alias="RELEASEBOT_RELEASE_MANAGERS")
     checklist: Checklist = Field(default=DEFAULT_CHECKLIST, alias="RELEASEBOT_CHECKLIST")
+    escalation_channel: str | None = Field(default=None, alias="RELEASEBOT_ESCALATION_CHANNEL")
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -124,7 +125,7 @@ class Settings(BaseSettings):
             raise ValueError("must be sqlite:///path.db or postgresql://user@host/db")
         return value
 
-    @field_validator("announce_channel")
+    @field_validator("announce_channel", "escalation_channel")
     @classmethod
     def _announce_channel(cls, value: str | None) -> str | None:
         if value and not re.match(r"^[CG][A-Z0-9]+$", value):

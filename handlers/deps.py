@@ -30,6 +30,8 @@ class HandlerConfig:
     reminder_offsets: tuple[timedelta, ...] = ()
     # Release managers from start-up: user (U…) and user-group (S…) ids.
     release_managers: tuple[str, ...] = ()
+    # Where freeze overrides are posted (read through flows.escalation.channel_for).
+    escalation_channel: str | None = None
 
 
 class Work(Protocol):

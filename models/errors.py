@@ -60,11 +60,21 @@ class Code(StrEnum):
     BIG_BANG = "big_bang"  # ref
     ALREADY_AT = "already_at"  # ref, percentage
     TOO_MANY_LINKS = "too_many_links"  # limit: calendar links one person may hold
+    FREEZE_NAME_INVALID = "freeze_name_invalid"  # limit
+    FREEZE_ZONE_UNKNOWN = "freeze_zone_unknown"  # zone: what was typed
+    FREEZE_RANGE = "freeze_range"  # days: the longest a freeze may last
+    FREEZE_PAST = "freeze_past"
+    NO_SUCH_FREEZE = "no_such_freeze"  # name: what was typed
+
+    # A freeze holds it
+    FROZEN = "frozen"  # ref, release_uid, action (rules.Activity), freeze, freeze_uid,
+    # service (the freeze's; None: the whole workspace), ends_at (UTC datetime)
 
     # Another release holds it
     DUPLICATE = "duplicate"  # ref, state, permalink (None when the card is not posted)
     VERSION_TAKEN = "version_taken"  # ref: held by a release the person may not see
     PROPOSED_JUST_NOW = "proposed_just_now"  # ref: lost a race with the same proposal
+    FREEZE_EXISTS = "freeze_exists"  # name
 
 
 class DomainError(Exception):

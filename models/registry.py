@@ -2,6 +2,7 @@
 
 from models.audit import AuditEvent
 from models.calendar_feed.tokens import CalendarToken
+from models.freezes import Freeze, FreezeOverride
 from models.outbox import OutboxMessage
 from models.release.production import ProductionRecord
 from models.release.records import Approver, ChecklistItem, Release
@@ -12,6 +13,8 @@ __all__ = [
     "Approver",
     "AuditEvent",
     "CalendarToken",
+    "Freeze",
+    "FreezeOverride",
     "ChecklistItem",
     "OutboxMessage",
     "ProductionRecord",

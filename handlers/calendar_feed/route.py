@@ -20,7 +20,7 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -32,6 +32,7 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from handlers.calendar_feed.freeze_events import with_freezes
 from handlers.calendar_feed.ics import (
     FEED_FORMAT,
     FragmentCache,
@@ -44,6 +45,7 @@ from models.calendar_feed import subscriptions
 from models.calendar_feed.subscriptions import Fingerprint
 from models.calendar_feed.tokens import CalendarToken
 from models.db import Database
+from models.freezes import Freeze
 
 CACHE_CONTROL = "private, max-age=300"
 # Threads answering polls (database reads, a question to Slack) and threads building
@@ -73,14 +75,18 @@ def validators_for(
     fingerprint: Fingerprint,
     now: datetime,
     membership: Membership | None = None,
+    freezes: Sequence[Freeze] = (),
 ) -> Validators:
-    """`membership`: the person's standing in the token's channel, when the feed used it."""
+    """`membership`: the person's standing in the token's channel, when the feed used it;
+    `freezes`: those the feed shows."""
     in_channel = membership is not None and membership.member
     basis = (
         f"{FEED_FORMAT}|{subscriptions.calendar_name(token)}|{int(in_channel)}|"
-        f"{fingerprint.etag_basis()}"
+        f"{fingerprint.etag_basis()}|{subscriptions.freezes_basis(freezes)}"
     )
     last_modified = fingerprint.last_modified(fallback=token.created_at, now=now)
+    if freezes:
+        last_modified = max(last_modified, min(max(f.created_at for f in freezes), now))
     if membership is not None:
         # Joining or leaving shows or hides releases that did not change themselves.
         last_modified = max(last_modified, min(membership.since, now))
@@ -190,6 +196,7 @@ class PendingFeed:
     fragments: list[bytes | None]  # each one's kept event (None: to build from the rows)
     releases: dict[int, Row[Any]]  # by id, the releases whose events are to be built
     approvers: dict[int, list[Row[Any]]]
+    freezes: list[Freeze]
 
 
 def load_feed(
@@ -285,7 +292,8 @@ def _load(
         if cached is not None and conditions.not_modified(cached):
             return FeedOutcome(cached)
     fingerprint = subscriptions.feed_fingerprint(session, token, now, in_channel=in_channel)
-    validators = validators_for(token, fingerprint, now, membership)
+    freezes = subscriptions.feed_freezes(session, token)
+    validators = validators_for(token, fingerprint, now, membership, freezes)
     if cache is not None:
         cache.put(key, marker, validators, fingerprint, now)
     if conditions.not_modified(validators):
@@ -305,7 +313,7 @@ def _load(
             session, token, now, missing, in_channel=in_channel
         )
     name = subscriptions.calendar_name(token)
-    return PendingFeed(validators, name, keys, kept, releases, approvers)
+    return PendingFeed(validators, name, keys, kept, releases, approvers, freezes)
 
 
 def build_feed(pending: PendingFeed, fragments: FragmentCache) -> FeedOutcome:
@@ -316,7 +324,8 @@ def build_feed(pending: PendingFeed, fragments: FragmentCache) -> FeedOutcome:
             fragment = event_fragment(pending.releases[row.id], pending.approvers.get(row.id, ()))
             fragments.put(fragment_key(row), fragment)
         parts.append(fragment)
-    return FeedOutcome(pending.validators, feed_bytes(pending.name, parts))
+    body = with_freezes(feed_bytes(pending.name, parts), pending.freezes)
+    return FeedOutcome(pending.validators, body)
 
 
 def token_from_path(name: str) -> str | None:

@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from handlers.deps import Deps
 from handlers.flows.outcome import NotShownYet, not_shown_text, owe_messages, send_owed
+from handlers.rendering.freeze_notes import blocking, window_warning
 from handlers.slack import directory
 from models.errors import Conflict
 from models.outbox import MessageKind
@@ -29,7 +30,8 @@ def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | N
                 return None
             release = proposing.propose(session, proposal, now=deps.clock())
             view = queries.load_view(session, release)
-            owe_messages(deps, session, view, None)
+            # Accepted in a freeze, with a word in its thread (and on its card).
+            owe_messages(deps, session, view, window_warning(blocking(view)))
             release_id = release.id
     except Conflict:
         # A retry racing its original waits on the unique key, then loses: stay silent.

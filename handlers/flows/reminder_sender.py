@@ -7,6 +7,7 @@ import logging
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from handlers.rendering.freeze_notes import blocking, window_warning
 from handlers.rendering.parts import approver_label, slack_date, status_label, user
 from handlers.slack.mrkdwn import escape
 from models.release.queries import ReleaseView
@@ -50,6 +51,9 @@ def thread_text(reminder: Reminder, view: ReleaseView) -> str:
         head += f"Go/no-go: {status_label(release)}."
     else:
         head = f":alarm_clock: {ref} is due {slack_date(release.target_at)}."
+    frozen = window_warning(blocking(view))
+    if frozen:
+        head += "\n" + frozen
     if missing:
         return head + "\nStill missing:\n" + "\n".join(missing)
     if release.state.is_in_flight:

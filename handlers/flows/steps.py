@@ -11,19 +11,24 @@ from slack_sdk import WebClient
 from sqlmodel import Session
 
 from handlers.deps import Deps
+from handlers.flows.escalation import escalate_overrides
 from handlers.flows.home_publisher import publish_homes
-from handlers.flows.manager_role import acting_on
+from handlers.flows.manager_role import acting_on, require_manager
 from handlers.flows.outcome import (
+    NotShownYet,
     actor_groups,
     apply_change,
     group_memberships,
     owe_messages,
     show_change,
 )
+from handlers.rendering import freeze_notes
 from handlers.rendering import step_notes as say
 from handlers.rendering.parts import slack_date
 from handlers.slack import directory
 from handlers.slack.mrkdwn import escape
+from models import freezes
+from models.freezes import FreezeOverride
 from models.release import lifecycle, queries
 from models.release.proposing import ApproverSpec
 from models.release.queries import Actor, ReleaseView
@@ -121,6 +126,9 @@ def update(
             removed=result.removed,
             quorum_reached=result.quorum_reached,
         )
+        warning = freeze_notes.window_warning(freeze_notes.blocking(view))
+        if result.time_changed and warning:
+            text = f"{text}\n{warning}" if text else warning
         owe_messages(deps, session, view, text)
     if result.removed:
         # Their Home tabs no longer wait for them; `show_change` reaches only who is left.
@@ -165,15 +173,39 @@ def add_item(deps: Deps, client: WebClient, actor: Actor, release_id: int, text:
     apply_change(deps, client, change, lambda view: say.item_added(actor.user_id, text))
 
 
-def go(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+def _with_overrides(text: str, overrides: Sequence[FreezeOverride]) -> str:
+    return "\n".join([text, *(freeze_notes.override_line(o) for o in overrides)])
+
+
+def go(
+    deps: Deps, client: WebClient, actor: Actor, release_id: int, override: str | None = None
+) -> None:
+    """`override`: a release manager's reason to override the freezes holding it."""
     actor = acting_on(deps, client, actor, release_id)  # a release manager may act too
+    if override is not None:
+        actor = require_manager(deps, client, actor, "override a freeze")
     now = deps.clock()
-    apply_change(
-        deps,
-        client,
-        lambda s: lifecycle.go(s, actor, release_id, now=now),
-        lambda view: say.decided_go(view.release, actor.user_id),
-    )
+    made: list[FreezeOverride] = []
+
+    def change(session: Session) -> Release:
+        in_force = freezes.in_force(session, actor.team_id, now)
+        if override is not None:
+            made.extend(
+                lifecycle.override_freezes(session, actor, release_id, in_force, override, now=now)
+            )
+        return lifecycle.go(session, actor, release_id, in_force=in_force, now=now)
+
+    try:
+        apply_change(
+            deps,
+            client,
+            change,
+            lambda view: _with_overrides(say.decided_go(view.release, actor.user_id), made),
+        )
+    except NotShownYet:
+        _escalate(deps, client, actor, release_id, made)  # committed all the same
+        raise
+    _escalate(deps, client, actor, release_id, made)
 
 
 def no_go(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
@@ -188,16 +220,58 @@ def no_go(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: 
 
 
 def advance(
-    deps: Deps, client: WebClient, actor: Actor, release_id: int, to_percentage: int | None = None
+    deps: Deps,
+    client: WebClient,
+    actor: Actor,
+    release_id: int,
+    to_percentage: int | None = None,
+    override: str | None = None,
 ) -> None:
+    """`override`: as for `go`."""
     actor = acting_on(deps, client, actor, release_id)  # a release manager may act too
+    if override is not None:
+        actor = require_manager(deps, client, actor, "override a freeze")
     now = deps.clock()
-    apply_change(
-        deps,
-        client,
-        lambda s: lifecycle.advance(s, actor, release_id, to_percentage=to_percentage, now=now),
-        lambda view: say.advanced(view.release, actor.user_id),
-    )
+    made: list[FreezeOverride] = []
+
+    def change(session: Session) -> Release:
+        in_force = freezes.in_force(session, actor.team_id, now)
+        if override is not None:
+            made.extend(
+                lifecycle.override_freezes(session, actor, release_id, in_force, override, now=now)
+            )
+        return lifecycle.advance(
+            session, actor, release_id, to_percentage=to_percentage, in_force=in_force, now=now
+        )
+
+    try:
+        apply_change(
+            deps,
+            client,
+            change,
+            lambda view: _with_overrides(say.advanced(view.release, actor.user_id), made),
+        )
+    except NotShownYet:
+        _escalate(deps, client, actor, release_id, made)  # committed all the same
+        raise
+    _escalate(deps, client, actor, release_id, made)
+
+
+def _escalate(
+    deps: Deps, client: WebClient, actor: Actor, release_id: int, made: list[FreezeOverride]
+) -> None:
+    """After the commit: the overrides it made, to the escalation channel."""
+    if not made:
+        return
+    with deps.db.read_session() as session:
+        release = queries.get(session, actor, release_id)
+    escalate_overrides(deps, client, release, made)
+
+
+def check_may_override(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
+    """Before the override form opens: only release managers, on a release they see."""
+    acting_on(deps, client, actor, release_id)  # refuses a release they may not see
+    require_manager(deps, client, actor, "override a freeze")
 
 
 def mark_released(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:

@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
 )
 
 from handlers.rendering.controls import edit_button, sign_off_actions
+from handlers.rendering.freeze_notes import card_lines
 from handlers.rendering.limits import (
     FIELD_TEXT,
     MESSAGE_BLOCKS,
@@ -91,6 +92,9 @@ def card_blocks(view: ReleaseView, unsignable: Sequence[Unsignable] = ()) -> lis
         }[release.state]
         why = f": {escape(release.status_reason)}" if release.status_reason else ""
         blocks.append(SectionBlock(text=md(f"*{verb}* by {user(release.status_by)}{why}")))
+    freeze_lines = card_lines(view)
+    if freeze_lines:
+        blocks.append(SectionBlock(text=md(join_lines(freeze_lines, SECTION_LIMIT))))
     blocks.append(SectionBlock(text=md(sign_offs_text(view))))
     if unsignable:
         lines = [unsignable_line(gap) for gap in unsignable]

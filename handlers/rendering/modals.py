@@ -182,6 +182,12 @@ REQUEST_CHANGES_REASON = ReasonForm(
 )
 NO_GO_REASON = ReasonForm(ids.NO_GO_FORM, "No-go", "Why is it a no-go?", "Call no-go")
 ROLL_BACK_REASON = ReasonForm(ids.ROLL_BACK_FORM, "Roll back", "Why roll back?", "Roll back")
+OVERRIDE_FREEZE_REASON = ReasonForm(
+    ids.OVERRIDE_FREEZE_FORM,
+    "Override freeze",
+    "Why must it go out during the freeze? (posted to the escalation channel)",
+    "Override",
+)
 
 
 def reason_modal(form: ReasonForm, metadata: str) -> View:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from handlers.rendering.parts import spec_label
+from handlers.rendering.parts import slack_date, spec_label
 from handlers.slack.mrkdwn import escape
 from models.errors import Code, DomainError, InvalidInput
 from models.release.lifecycle import Missing
@@ -183,6 +183,17 @@ def _missing_for_go(data: Mapping[str, Any]) -> str:
     )
 
 
+def _frozen(data: Mapping[str, Any]) -> str:
+    service = data.get("service")
+    scope = "the whole workspace" if service is None else f"`{escape(str(service))}`"
+    return (
+        f":snowflake: Can't {phrase(Activity(data['action']), str(data['ref']))}: the freeze "
+        f"{quoted(str(data['freeze']))} on {scope} is in force until "
+        f"{slack_date(data['ends_at'])}. A release manager can override it for this release "
+        f"(`/release go {_ref(data)} override: &lt;reason&gt;`)."
+    )
+
+
 Wording = Callable[[Mapping[str, Any]], str]
 
 WORDINGS: dict[Code, Wording] = {
@@ -257,6 +268,26 @@ WORDINGS: dict[Code, Wording] = {
     Code.TOO_MANY_LINKS: lambda d: (
         f"You already have {d['limit']} calendar links. "
         "`/release calendar revoke` stops them all; then ask for the ones you need."
+    ),
+    Code.FREEZE_NAME_INVALID: lambda d: (
+        f"Give the freeze a name of 1 to {d['limit']} characters, in quotes: "
+        "`/release freeze add \"Black Friday\" …`."
+    ),
+    Code.FREEZE_ZONE_UNKNOWN: lambda d: (
+        f"I don't know the time zone {quoted(str(d['zone']), 64)}: use an IANA name such as "
+        "`Europe/Berlin` or `America/New_York`."
+    ),
+    Code.FREEZE_RANGE: lambda d: (
+        f"A freeze must end after it starts, and last at most {d['days']} days."
+    ),
+    Code.FREEZE_PAST: lambda d: "That freeze would be over already: pick an end ahead.",
+    Code.NO_SUCH_FREEZE: lambda d: (
+        f"No freeze named {quoted(str(d['name']))}. `/release freeze list` shows them."
+    ),
+    Code.FROZEN: _frozen,
+    Code.FREEZE_EXISTS: lambda d: (
+        f"A freeze named {quoted(str(d['name']))} exists already: remove it first, "
+        "or pick another name."
     ),
     Code.DUPLICATE: _duplicate,
     Code.VERSION_TAKEN: lambda d: f"{_ref(d)} can't be used: pick a new version.",

@@ -12,6 +12,7 @@ from handlers.deps import Deps
 from handlers.flows import steps
 from handlers.rendering.modals import (
     NO_GO_REASON,
+    OVERRIDE_FREEZE_REASON,
     REQUEST_CHANGES_REASON,
     ROLL_BACK_REASON,
     ReasonForm,
@@ -21,7 +22,13 @@ from handlers.rendering.modals import (
 from handlers.rendering.refusals import Refused
 from handlers.slack import commands, ids
 from handlers.slack.error_replies import in_background, tell_privately
-from handlers.slack.payloads import ChecklistBlock, FormMetadata, ListPage, ReleaseButton
+from handlers.slack.payloads import (
+    ChecklistBlock,
+    FormMetadata,
+    FreezeOverrideButton,
+    ListPage,
+    ReleaseButton,
+)
 from models.release import queries
 from models.release.queries import Actor
 
@@ -222,6 +229,28 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         ack()
         open_decision_form(deps, body, client, respond, "roll_back", ROLL_BACK_REASON)
+
+    @app.action(ids.OVERRIDE_FREEZE)
+    def override_freeze_clicked(
+        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        actor = actor_of(body)
+        button = FreezeOverrideButton.parse((body.get("actions") or [{}])[0].get("value"))
+
+        def ask_reason() -> None:
+            release_id = resolve(deps, actor, button.release)
+            steps.check_may_override(deps, client, actor, release_id)
+            metadata = FormMetadata(
+                release=button.release,
+                channel_id=_channel_of(body),
+                response_url=body.get("response_url"),
+                step=button.step,
+            ).encode()
+            view = reason_modal(OVERRIDE_FREEZE_REASON, metadata)
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+
+        deps.work.submit(in_background(ask_reason, body, client, respond))
 
     @app.action(ids.LIST_MORE)
     def list_more_clicked(

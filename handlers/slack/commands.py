@@ -11,9 +11,10 @@ from slack_sdk import WebClient
 
 from handlers.calendar_feed import links
 from handlers.deps import Deps
-from handlers.flows import manager_role, steps
+from handlers.flows import freeze_admin, manager_role, steps
 from handlers.flows.new_release import create_release
-from handlers.rendering import channel_messages, modals, role_messages
+from handlers.rendering import channel_messages, freeze_messages, modals, role_messages
+from handlers.rendering.freeze_notes import name as freeze_name
 from handlers.slack import directory, ids, parsing
 from handlers.slack.error_replies import in_background
 from handlers.slack.mrkdwn import escape
@@ -72,6 +73,30 @@ def register(app: App, deps: Deps) -> None:
                 later(lambda: open_propose_modal(deps, client, body))
             case parsing.Propose():
                 later(lambda: propose_from_text(deps, client, body, command))
+            case parsing.Override(name="go", ref=ref, reason=reason):
+                on_release(ref, lambda rid: steps.go(deps, client, actor, rid, override=reason))
+            case parsing.Override(ref=ref, reason=reason):
+                on_release(
+                    ref, lambda rid: steps.advance(deps, client, actor, rid, override=reason)
+                )
+            case parsing.FreezeList():
+                later(lambda: respond(**freezes_reply(deps, team_id)))
+            case parsing.FreezeAdd():
+
+                def add_freeze() -> None:
+                    freeze = freeze_admin.add(deps, client, actor, command)
+                    note = f":snowflake: Freeze {freeze_name(freeze.name)} added."
+                    respond(**freezes_reply(deps, team_id, note))
+
+                later(add_freeze)
+            case parsing.FreezeRemove(name=name):
+
+                def remove_freeze() -> None:
+                    freeze = freeze_admin.remove(deps, client, actor, name)
+                    note = f":heavy_minus_sign: Freeze {freeze_name(freeze.name)} removed."
+                    respond(**freezes_reply(deps, team_id, note))
+
+                later(remove_freeze)
             case parsing.RefCommand(name=name, ref=ref) if name in STEP_COMMANDS:
                 operation = STEP_COMMANDS[name]
                 on_release(ref, lambda rid: operation(deps, client, actor, rid))
@@ -119,6 +144,17 @@ def managers_reply(deps: Deps, team_id: str, note: str | None = None) -> dict[st
         "replace_original": False,
         "blocks": channel_messages.to_dicts(blocks),
         "text": "Release managers",
+    }
+
+
+def freezes_reply(deps: Deps, team_id: str, note: str | None = None) -> dict[str, Any]:
+    spans = freeze_admin.listed(deps, team_id)
+    blocks = freeze_messages.freeze_list_blocks(spans, deps.clock(), note)
+    return {
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "blocks": channel_messages.to_dicts(blocks),
+        "text": "Freezes",
     }
 
 

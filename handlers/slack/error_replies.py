@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from handlers.flows.outcome import NotShownYet
 from handlers.rendering import refusals
 from handlers.rendering.channel_messages import notice_blocks, to_dicts
+from handlers.rendering.freeze_messages import refusal_blocks
 from handlers.slack.mrkdwn import to_plain
 from handlers.slack.unhandled import UnhandledRequests
 from models.errors import DomainError
@@ -57,10 +58,15 @@ def form_error(text: str) -> str:
 
 
 def tell_privately(
-    text: str, body: dict[str, Any], client: WebClient, respond: Respond | None
+    text: str,
+    body: dict[str, Any],
+    client: WebClient,
+    respond: Respond | None,
+    error: Exception | None = None,
 ) -> None:
-    """Answer only the person who acted: response_url, else ephemeral, else a DM."""
-    blocks = to_dicts(notice_blocks(text))
+    """Answer only the person who acted: response_url, else ephemeral, else a DM. With the
+    `error` refused, its blocks (a button to override a freeze)."""
+    blocks = to_dicts(refusal_blocks(error, text) if error else notice_blocks(text))
     user_id = (body.get("user") or {}).get("id") or body.get("user_id")
     try:
         if respond is not None and getattr(respond, "response_url", None):
@@ -103,10 +109,10 @@ def report(
             body={
                 "response_type": "ephemeral",
                 "text": text,
-                "blocks": to_dicts(notice_blocks(text)),
+                "blocks": to_dicts(refusal_blocks(error, text)),
             },
         )
-    tell_privately(text, body, client, respond)
+    tell_privately(text, body, client, respond, error)
     if ack is None:
         return None  # after the ack: the private message is all there is to say
     # In the ack path, acked or not: Slack must still get its 200, or it shows the person

@@ -15,6 +15,7 @@ REQUEST_CHANGES_FORM: Final = "release_request_changes_form"
 NO_GO_FORM: Final = "release_no_go_form"
 ROLL_BACK_FORM: Final = "release_roll_back_form"
 EDIT_FORM: Final = "release_edit_form"
+OVERRIDE_FREEZE_FORM: Final = "release_override_freeze_form"
 
 # Inputs of the propose/edit modals (block id == action id). Named in models/fields.py,
 # where a domain error names the input it is about.
@@ -41,3 +42,4 @@ RESUME: Final = "release_resume"
 ROLL_BACK: Final = "release_roll_back"
 EDIT: Final = "release_edit"
 LIST_MORE: Final = "release_list_more"
+OVERRIDE_FREEZE: Final = "release_override_freeze"

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from handlers.rendering.refusals import Refused
 from handlers.slack import ids
 from handlers.slack.mrkdwn import escape, from_slack, truncate, typed_length
-from handlers.slack.times import When, take_time
+from handlers.slack.times import CLOCK_PATTERN, When, take_time
+from models.freezes import WEEKDAYS, WeeklySpan
 from models.release.default_checklist import MAX_ITEM_LENGTH
 from models.release.proposing import ApproverSpec
 from models.release.records import ApproverKind
@@ -23,7 +24,8 @@ USAGE = {
     "cancel": "`/release cancel <service@version> [reason]`",
     "update": "`/release update <service@version> [version=…] [when=…] [notes=…] "
     "[approvers=@a @b … | approvers=none]`",
-    "go": "`/release go <service@version>`",
+    "go": "`/release go <service@version> [override: <reason>]` (release managers override a "
+    "freeze)",
     "nogo": "`/release nogo <service@version> <reason>`",
     "advance": "`/release advance <service@version>`",
     "pause": "`/release pause <service@version>`",
@@ -34,6 +36,10 @@ USAGE = {
     "checklist": "`/release checklist <service@version> add <item>`",
     "calendar": "`/release calendar [#channel | <service> | revoke]`",
     "managers": "`/release managers [add | remove @someone @group …]` (release managers change it)",
+    "freeze": '`/release freeze list` · `/release freeze add "<name>" <from | now> to <until> '
+    '[service <service>]` · `/release freeze add "<name>" every fri 16:00 to mon 08:00 '
+    '[tz Europe/Berlin] [service <service>]` · `/release freeze remove "<name>"` '
+    "(release managers add and remove)",
     "help": "`/release help`",
 }
 
@@ -107,6 +113,39 @@ class Managers:
     people: tuple[ApproverSpec, ...] = ()
 
 
+@dataclass(frozen=True)
+class Override:
+    """`/release go|advance <ref> override: <reason>`: a release manager overrides the
+    freezes holding the release, then the step runs."""
+
+    name: str  # go | advance
+    ref: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class FreezeList:
+    pass
+
+
+@dataclass(frozen=True)
+class FreezeAdd:
+    """A one-off freeze (`start` None: from now) or a weekly one (`weekly`, read in `tz`,
+    None: the person's own zone); `service` None: the whole workspace."""
+
+    name: str
+    start: When | None = None
+    until: When | None = None
+    weekly: WeeklySpan | None = None
+    tz: str | None = None
+    service: str | None = None
+
+
+@dataclass(frozen=True)
+class FreezeRemove:
+    name: str
+
+
 Command = (
     Help
     | ListReleases
@@ -117,6 +156,10 @@ Command = (
     | ChecklistAdd
     | Calendar
     | Managers
+    | Override
+    | FreezeList
+    | FreezeAdd
+    | FreezeRemove
 )
 
 _USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
@@ -150,6 +193,10 @@ def parse(text: str) -> Command:
         return ListReleases()
     if sub == "propose":
         return parse_propose(rest)
+    if sub in ("go", "advance") and _OVERRIDE.search(rest):
+        return parse_override(sub, rest)
+    if sub == "freeze":
+        return parse_freeze(rest)
     if sub in ("status", "go", "advance", "done", "pause", "resume", "withdraw"):
         return RefCommand(sub, _require_ref(rest, sub))
     if sub in ("cancel", "nogo", "no-go", "rollback"):
@@ -366,6 +413,115 @@ def parse_calendar(rest: str) -> Calendar:
     if " " in service or not service:
         raise _usage_error("Filter by one #channel or one service.", "calendar")
     return Calendar(service=service.lower())
+
+
+_OVERRIDE = re.compile(r"\boverride:", re.IGNORECASE)
+_QUOTED = re.compile(r'^["“”„]([^"“”„]*)["“”„]\s*(.*)$', re.DOTALL)
+_DAY_NAMES = {
+    name: index
+    for index, names in enumerate(
+        (
+            ("mon", "monday", "mo"),
+            ("tue", "tues", "tuesday", "tu"),
+            ("wed", "wednesday", "we"),
+            ("thu", "thur", "thurs", "thursday", "th"),
+            ("fri", "friday", "fr"),
+            ("sat", "saturday", "sa"),
+            ("sun", "sunday", "su"),
+        )
+    )
+    for name in names
+}
+assert len(WEEKDAYS) == 7
+
+
+def parse_override(name: str, rest: str) -> Override:
+    match = _OVERRIDE.search(rest)
+    assert match is not None
+    ref = _require_ref(rest[: match.start()], name)
+    reason = from_slack(rest[match.end() :], multiline=True)
+    if not reason:
+        raise _usage_error("Say why the freeze is overridden, after `override:`.", name)
+    return Override(name, ref, reason)
+
+
+def parse_freeze(rest: str) -> FreezeList | FreezeAdd | FreezeRemove:
+    verb, _, tail = rest.strip().partition(" ")
+    verb = verb.lower()
+    if verb in ("", "list"):
+        if tail.strip():
+            raise _usage_error("`/release freeze list` takes nothing more.", "freeze")
+        return FreezeList()
+    if verb not in ("add", "remove"):
+        raise _usage_error("Use `list`, `add` or `remove`.", "freeze")
+    quoted_name = _QUOTED.match(from_slack(tail.strip()))
+    if not quoted_name or not quoted_name.group(1).strip():
+        raise _usage_error('Name the freeze in quotes, e.g. `"Black Friday"`.', "freeze")
+    name, after = quoted_name.group(1).strip(), quoted_name.group(2)
+    if verb == "remove":
+        if after.strip():
+            raise _usage_error("Name only the freeze to remove, in quotes.", "freeze")
+        return FreezeRemove(name)
+    return _parse_freeze_add(name, after.split())
+
+
+def _parse_freeze_add(name: str, tokens: list[str]) -> FreezeAdd:
+    service: str | None = None
+    lowered = [t.lower() for t in tokens]
+    if "service" in lowered:
+        at = lowered.index("service")
+        if len(tokens) != at + 2:
+            raise _usage_error("Put one service after `service`, last.", "freeze")
+        service, tokens = tokens[at + 1].lower(), tokens[:at]
+    if not tokens:
+        raise _usage_error("Say when the freeze starts and ends.", "freeze")
+    if tokens[0].lower() == "every":
+        return _parse_weekly(name, tokens[1:], service)
+    if tokens[0].lower() == "now":
+        start, used = None, 1
+    else:
+        start, used = parse_when(tokens, "freeze")
+    if len(tokens) <= used or tokens[used].lower() != "to":
+        raise _usage_error("Put `to` between the start and the end.", "freeze")
+    until, used_until = parse_when(tokens[used + 1 :], "freeze")
+    if used + 1 + used_until != len(tokens):
+        extra = " ".join(tokens[used + 1 + used_until :])
+        raise _usage_error(
+            f"I don't understand “{truncate(escape(extra), 60)}” after the end.", "freeze"
+        )
+    return FreezeAdd(name, start=start, until=until, service=service)
+
+
+def _weekday_time(tokens: list[str]) -> tuple[int, int]:
+    if (
+        len(tokens) != 2
+        or tokens[0].lower() not in _DAY_NAMES
+        or not CLOCK_PATTERN.match(tokens[1])
+    ):
+        shown = truncate(escape(" ".join(tokens)), 40)
+        raise _usage_error(
+            f"“{shown}” is not a weekday and a time: write e.g. `fri 16:00`.", "freeze"
+        )
+    hours, minutes = (int(part) for part in tokens[1].split(":"))
+    if hours > 23 or minutes > 59:
+        raise _usage_error(f"{escape(tokens[1])} is not a time of day.", "freeze")
+    return _DAY_NAMES[tokens[0].lower()], hours * 60 + minutes
+
+
+def _parse_weekly(name: str, tokens: list[str], service: str | None) -> FreezeAdd:
+    tz: str | None = None
+    lowered = [t.lower() for t in tokens]
+    if "tz" in lowered:
+        at = lowered.index("tz")
+        if len(tokens) != at + 2:
+            raise _usage_error("Put one IANA zone after `tz`, e.g. `tz Europe/Berlin`.", "freeze")
+        tz, tokens = tokens[at + 1], tokens[:at]
+    if len(tokens) != 5 or tokens[2].lower() != "to":
+        raise _usage_error("Write it as `every fri 16:00 to mon 08:00`.", "freeze")
+    start_day, start_minute = _weekday_time(tokens[:2])
+    end_day, end_minute = _weekday_time(tokens[3:])
+    weekly = WeeklySpan(start_day, start_minute, end_day, end_minute)
+    return FreezeAdd(name, weekly=weekly, tz=tz, service=service)
 
 
 def unknown_subcommand(text: str) -> Refused:

@@ -7,7 +7,7 @@ version of the bot), is refused as out of date, privately, like any other stale 
 
 from __future__ import annotations
 
-from typing import ClassVar, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -95,6 +95,27 @@ class ListPage(_Payload):
             raise Refused(STALE_BUTTON) from None
 
 
+class FreezeOverrideButton(_Payload):
+    """The "Override freeze" button on a refusal: the release, the freeze holding it, and
+    the step that was refused (done once the override is given)."""
+
+    release: str = Field(pattern=_UID)
+    freeze: str = Field(pattern=_UID)
+    step: Literal["go", "advance"]
+
+    def encode(self) -> str:
+        return _SEPARATOR.join((self.step, self.release, self.freeze))
+
+    @classmethod
+    def parse(cls, value: object) -> FreezeOverrideButton:
+        step, release, freeze = (str(value).split(_SEPARATOR) + ["", "", ""])[:3]
+        try:
+            parsed = cls.model_validate({"release": release, "freeze": freeze, "step": step})
+            return _canonical(parsed, value)
+        except (ValidationError, ValueError):
+            raise Refused(STALE_BUTTON) from None
+
+
 class FormMetadata(_Payload):
     """A modal's `private_metadata`: which release it changes, or where a new one goes,
     and where to answer the person privately."""
@@ -102,6 +123,8 @@ class FormMetadata(_Payload):
     release: str | None = Field(default=None, pattern=_UID)
     channel_id: str | None = Field(default=None, max_length=32)
     response_url: str | None = Field(default=None, max_length=500)
+    # The override-freeze form: the step to take once the freeze is overridden.
+    step: Literal["go", "advance"] | None = None
 
     def encode(self) -> str:
         return self.model_dump_json(exclude_none=True)

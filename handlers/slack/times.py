@@ -40,7 +40,8 @@ EXAMPLES = (
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]")
-_CLOCK = re.compile(r"^\d{1,2}:\d{2}$")
+CLOCK_PATTERN = re.compile(r"^\d{1,2}:\d{2}$")  # HH:MM
+
 # A time of day alone: "14:00", "9am", "at 9:30 pm", "noon". Read here, not by dateparser:
 # preferring the future, it compares them with RELATIVE_BASE as if that were UTC.
 _TIME_OF_DAY = re.compile(
@@ -131,7 +132,7 @@ def take_time(tokens: Sequence[str]) -> tuple[When, int]:
         raise Refused("Say when the release happens.", field=ids.FIELD_WHEN)
     first = tokens[0]
     # ISO 8601, the fast path: no dateparser.
-    if _ISO_DATE.match(first) and len(tokens) > 1 and _CLOCK.match(tokens[1]):
+    if _ISO_DATE.match(first) and len(tokens) > 1 and CLOCK_PATTERN.match(tokens[1]):
         return _iso(f"{first}T{tokens[1].zfill(5)}", f"{first} {tokens[1]}"), 2
     if _ISO_DATETIME.match(first):
         return _iso(first, first), 1

@@ -85,6 +85,20 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         with_reason(deps, ack, body, view, client, steps.roll_back)
 
+    @app.view(ids.OVERRIDE_FREEZE_FORM)
+    def override_freeze_submitted(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
+        step = FormMetadata.parse(view.get("private_metadata")).step
+
+        def override(deps: Deps, client: WebClient, actor: Actor, rid: int, reason: str) -> None:
+            if step == "advance":
+                steps.advance(deps, client, actor, rid, override=reason)
+            else:
+                steps.go(deps, client, actor, rid, override=reason)
+
+        with_reason(deps, ack, body, view, client, override)
+
     @app.view(ids.EDIT_FORM)
     def edit_submitted(
         ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Row, and_, case, func, not_
+from sqlalchemy import ColumnElement, Row, and_, case, func, not_, or_
 from sqlalchemy import select as sql_select
 from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
@@ -27,6 +27,7 @@ from models.audit import AuditEvent
 from models.calendar_feed.tokens import CalendarToken
 from models.columns import utcnow
 from models.errors import Code, InvalidInput
+from models.freezes import Freeze
 from models.release.queries import Viewer, visible_to
 from models.release.records import Approver, Release, ReleaseStatus
 
@@ -407,6 +408,24 @@ def has_releases(
         team_id, user_id, channel_id=channel_id, service=service, in_channel=in_channel
     )
     return session.exec(select(Release.id).where(*clauses).limit(1)).first() is not None
+
+
+def feed_freezes(session: Session, token: CalendarToken) -> list[Freeze]:
+    """The freezes a token's feed shows: workspace-wide ones in every feed, a service's in
+    that service's feed and in the unfiltered one."""
+    query = select(Freeze).where(Freeze.team_id == token.team_id)
+    if token.channel_id is not None:
+        query = query.where(col(Freeze.service).is_(None))
+    elif token.service is not None:
+        query = query.where(
+            or_(col(Freeze.service).is_(None), col(Freeze.service) == token.service)
+        )
+    return list(session.exec(query.order_by(col(Freeze.id))))
+
+
+def freezes_basis(freezes: Iterable[Freeze]) -> str:
+    """What the feed's ETag takes of its freezes (added and removed, never edited)."""
+    return ",".join(f.uid for f in freezes)
 
 
 def calendar_name(token: CalendarToken) -> str:

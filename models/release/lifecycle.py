@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from models import audit
+from models import audit, freezes
 from models.columns import utcnow
 from models.errors import Code, Conflict, InvalidInput, NotAllowed
 from models.release import rules, signers
@@ -529,7 +529,73 @@ def missing_for_go_many(session: Session, release_ids: list[int]) -> dict[int, l
     return missing
 
 
-def go(session: Session, actor: Actor, release_id: int, *, now: datetime | None = None) -> Release:
+# --- freezes ----------------------------------------------------------------------------
+
+
+def _check_not_frozen(
+    session: Session, release: Release, action: Activity, in_force: Sequence[freezes.Span]
+) -> None:
+    """Refuse `action` while a freeze covering the release's service is in force, unless a
+    release manager overrode that freeze for this release."""
+    assert release.id is not None
+    overrides = freezes.overrides_of(session, release.id)
+    blocking = freezes.blocking(in_force, release.service, overrides)
+    if blocking:
+        span = max(blocking, key=lambda s: s.ends_at)  # the one that holds it longest
+        raise NotAllowed(
+            Code.FROZEN,
+            ref=release.ref,
+            release_uid=release.uid,
+            action=action,
+            freeze=span.freeze.name,
+            freeze_uid=span.freeze.uid,
+            service=span.freeze.service,
+            ends_at=span.ends_at,
+        )
+
+
+def override_freezes(
+    session: Session,
+    actor: Actor,
+    release_id: int,
+    in_force: Sequence[freezes.Span],
+    reason: str,
+    *,
+    now: datetime | None = None,
+) -> list[freezes.FreezeOverride]:
+    """A release manager lets this release go and roll out during the freezes in force
+    that hold it (each for its current occurrence); audited. Returns the overrides made
+    (none when nothing holds it)."""
+    now = now or utcnow()
+    if not actor.manager:
+        raise NotAllowed(Code.NOT_MANAGER, what="override a freeze")
+    reason = clean_reason(reason, required=True)
+    release = get_for_update(session, actor, release_id)
+    assert release.id is not None
+    overrides = freezes.overrides_of(session, release.id)
+    blocking = freezes.blocking(in_force, release.service, overrides)
+    made = [
+        freezes.record_override(
+            session, release.team_id, release.id, span, actor.user_id, reason, now
+        )
+        for span in blocking
+    ]
+    if made:
+        release.updated_at = now  # the card and the feed show it
+        session.add(release)
+    session.flush()
+    return made
+
+
+def go(
+    session: Session,
+    actor: Actor,
+    release_id: int,
+    *,
+    in_force: Sequence[freezes.Span] = (),
+    now: datetime | None = None,
+) -> Release:
+    """`in_force`: the freezes in force now (`freezes.in_force`)."""
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
     require_owner(release, actor, Activity.GO)
@@ -538,6 +604,7 @@ def go(session: Session, actor: Actor, release_id: int, *, now: datetime | None 
         if missing:
             raise NotAllowed(Code.MISSING_FOR_GO, ref=release.ref, missing=tuple(missing))
     target = rules.check(release, Activity.GO)
+    _check_not_frozen(session, release, Activity.GO, in_force)
     before = snapshot(release)
     _move(release, target, now)
     _record(session, release, actor.user_id, "go", now, before=before, after=snapshot(release))
@@ -564,10 +631,11 @@ def advance(
     release_id: int,
     *,
     to_percentage: int | None = None,
+    in_force: Sequence[freezes.Span] = (),
     now: datetime | None = None,
 ) -> Release:
     """Move a phased rollout one stage on. A button names the stage it leads to, so a
-    second click on the same button can't skip a stage."""
+    second click on the same button can't skip a stage. `in_force`: as for `go`."""
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
     require_owner(release, actor, Activity.ADVANCE)
@@ -577,6 +645,7 @@ def advance(
     if to_percentage is not None and current is not None and current >= to_percentage:
         raise InvalidInput(Code.ALREADY_AT, ref=release.ref, percentage=current)
     rules.check(release, Activity.ADVANCE)
+    _check_not_frozen(session, release, Activity.ADVANCE, in_force)
     assert release.stage_index is not None
     before = snapshot(release)
     release.stage_index += 1

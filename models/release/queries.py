@@ -9,7 +9,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from models import freezes
 from models.errors import Code, NotAllowed, NotFound
+from models.freezes import FreezeOverride, Span
 from models.release import rules
 from models.release.records import (
     Approver,
@@ -192,11 +194,14 @@ def require_owner(release: Release, actor: Actor, action: Activity) -> None:
 
 @dataclass
 class ReleaseView:
-    """A release with what renders it: approvers and checklist."""
+    """A release with what renders it: approvers, checklist, and the freezes its window
+    falls in (with the overrides managers granted it)."""
 
     release: Release
     approvers: list[Approver] = field(default_factory=list)
     checklist: list[ChecklistItem] = field(default_factory=list)
+    freezes: list[Span] = field(default_factory=list)
+    overrides: list[FreezeOverride] = field(default_factory=list)
 
     @property
     def pending_approvers(self) -> list[Approver]:
@@ -213,6 +218,14 @@ def load_view(session: Session, release: Release) -> ReleaseView:
         release=release,
         approvers=approvers_of(session, release.id),
         checklist=checklist_of(session, release.id),
+        freezes=freezes.overlapping(
+            session,
+            release.team_id,
+            release.service,
+            release.target_at,
+            release.target_at + release.window,
+        ),
+        overrides=freezes.overrides_of(session, release.id),
     )
 
 

@@ -4,6 +4,7 @@ person typed as markup. Pure: no database, no Slack."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +83,30 @@ SAMPLES: dict[Code, dict[str, Any]] = {
         "state": ReleaseStatus.APPROVED,
         "permalink": "https://slack.example/archives/C1/p1",
     },
+    Code.FREEZE_NAME_INVALID: {"limit": 80},
+    Code.FREEZE_ZONE_UNKNOWN: {"zone": EVIL},
+    Code.FREEZE_RANGE: {"days": 90},
+    Code.FREEZE_PAST: {},
+    Code.NO_SUCH_FREEZE: {"name": EVIL},
+    Code.FROZEN: {
+        "ref": EVIL,
+        "release_uid": "abcdefgh1234",
+        "action": Activity.GO,
+        "freeze": EVIL,
+        "freeze_uid": "freeze123456",
+        "service": EVIL,
+        "ends_at": datetime(2026, 12, 24, 8, 0, tzinfo=UTC),
+    },
+    Code.FREEZE_EXISTS: {"name": EVIL},
     Code.VERSION_TAKEN: {"ref": EVIL},
     Code.PROPOSED_JUST_NOW: {"ref": EVIL},
 }
 
 # The markup refusals may write: mentions of ids, and links to Slack's own permalinks.
-_OUR_MARKUP = re.compile(r"<@U_[A-Z]+>|<!subteam\^S_[A-Z]+>|<https://slack\.example/[^|<>]*\|[^<>]*>")
+_OUR_MARKUP = re.compile(
+    r"<@U_[A-Z]+>|<!subteam\^S_[A-Z]+>|<https://slack\.example/[^|<>]*\|[^<>]*>"
+    r"|<!date\^\d+\^[^|<>]*\|[^<>]*>"
+)
 _RAISE = re.compile(r"\b(NotFound|NotAllowed|InvalidTransition|Conflict|InvalidInput)\(\s*(\S+)")
 
 
