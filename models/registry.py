@@ -3,6 +3,7 @@
 from models.audit import AuditEvent
 from models.calendar_feed.tokens import CalendarToken
 from models.outbox import OutboxMessage
+from models.policy import PolicySetting
 from models.release.production import ProductionRecord
 from models.release.records import Approver, ChecklistItem, Release
 from models.reminders.table import Reminder
@@ -14,6 +15,7 @@ __all__ = [
     "CalendarToken",
     "ChecklistItem",
     "OutboxMessage",
+    "PolicySetting",
     "ProductionRecord",
     "Release",
     "ReleaseManager",
