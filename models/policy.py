@@ -215,6 +215,13 @@ def clean_approvers(approvers: Sequence[ApproverSpec], typed: str = "") -> tuple
     return unique
 
 
+def clean_channel(key: Key, channel_id: str | None, typed: str = "") -> str:
+    """A channel picked or mentioned (its id), else refused naming the key."""
+    if not channel_id:
+        raise InvalidInput(Code.POLICY_BAD_VALUE, field=key.field, key=key, value=typed)
+    return channel_id
+
+
 def check_channel(key: Key, channel_id: str, bot_is_member: bool) -> str:
     """A channel for `announce` or `escalation`: the bot must be in it to post there."""
     if not bot_is_member:

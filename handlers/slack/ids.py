@@ -15,6 +15,7 @@ REQUEST_CHANGES_FORM: Final = "release_request_changes_form"
 NO_GO_FORM: Final = "release_no_go_form"
 ROLL_BACK_FORM: Final = "release_roll_back_form"
 EDIT_FORM: Final = "release_edit_form"
+POLICY_FORM: Final = "release_policy_form"
 
 # Inputs of the propose/edit modals (block id == action id). Named in models/fields.py,
 # where a domain error names the input it is about.
@@ -26,6 +27,8 @@ FIELD_GROUPS: Final = fields.FIELD_GROUPS
 FIELD_ROLLOUT: Final = fields.FIELD_ROLLOUT
 FIELD_NOTES: Final = fields.FIELD_NOTES
 FIELD_REASON: Final = fields.FIELD_REASON
+# The policy form: one input per policy key (models.policy.Key.field), plus the groups.
+FIELD_POLICY_GROUPS: Final = "policy_approver_groups"
 
 # Buttons and other interactive elements
 APPROVE: Final = "release_approve"
@@ -41,3 +44,4 @@ RESUME: Final = "release_resume"
 ROLL_BACK: Final = "release_roll_back"
 EDIT: Final = "release_edit"
 LIST_MORE: Final = "release_list_more"
+POLICY_EDIT: Final = "release_policy_edit"

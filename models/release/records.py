@@ -56,6 +56,7 @@ _LABELS = {
     ReleaseStatus.CANCELLED: "Cancelled",
 }
 
+
 def new_uid() -> str:
     """96 random bits, URL- and id-safe (letters, digits, - and _)."""
     return secrets.token_urlsafe(12)
