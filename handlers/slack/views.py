@@ -269,9 +269,15 @@ def proposal_from_modal(
         ids.FIELD_WHEN, lambda: _target(input_value(view, ids.FIELD_WHEN), now)
     )
     users = [str(u) for u in input_value(view, ids.FIELD_APPROVERS) or []]
+    # The owner may be among the approvers only where the policy lets them sign.
+    in_force = policy_changes.effective_policy(deps, team_id, channel_id, service)
     approvers = fields.check(
         ids.FIELD_APPROVERS,
-        lambda: directory.check_approvers(client, [ApproverSpec(u) for u in users]),
+        lambda: proposing.clean_approvers(
+            directory.check_approvers(client, [ApproverSpec(u) for u in users]),
+            owner_id,
+            owner_may_sign=in_force.policy.owner_can_approve,
+        ),
     )
     group_handles = _group_handles(input_value(view, ids.FIELD_GROUPS) or "")
     groups = fields.check(
