@@ -21,7 +21,6 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models import audit
@@ -436,12 +435,13 @@ def change(
         }
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         # Inserted, or there already (a racing insert is waited for, then found).
-        inserted: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        inserted = session.execute(
             dialect.insert(PolicySetting)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["team_id", "scope", "target", "key"])
-        )
-        if inserted.rowcount != 1:
+            .returning(col(PolicySetting.id))
+        ).first()
+        if inserted is None:
             row = _locked(session, team_id, scope, target, key)
             assert row is not None
             if row.value == stored:

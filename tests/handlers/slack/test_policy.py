@@ -264,7 +264,7 @@ def test_racing_policy_changes_on_postgresql_leave_one_value_and_both_audited(
         for round_ in range(3):
             barrier = threading.Barrier(2)
 
-            def change(user: str, value: str) -> None:
+            def change(user: str, value: str, barrier: threading.Barrier = barrier) -> None:
                 barrier.wait()
                 harness.client.command(
                     f"policy set window {value}",
