@@ -23,7 +23,7 @@ from bot.settings import Settings
 from handlers.deps import Deps, HandlerConfig
 from handlers.flows.outbox_sender import MessageSender
 from handlers.flows.reminder_sender import ReminderSender
-from handlers.slack import actions, commands, error_replies, events, views
+from handlers.slack import actions, commands, error_replies, events, policy_listeners, views
 from models.db import Database
 from scheduler.clock import ReminderScheduler
 
@@ -126,6 +126,7 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
     views.register(bolt, deps)
     actions.register(bolt, deps)
     events.register(bolt, deps)
+    policy_listeners.register(bolt, deps)
     scheduler = ReminderScheduler(
         db,
         ReminderSender(bolt.client).send,

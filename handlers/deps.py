@@ -55,7 +55,11 @@ class Deps:
 
     def plan_reminders(self, session: Session, release: Release) -> None:
         """Keep the release's reminder rows in step with it, in the same transaction."""
-        planning.plan(session, release, self.config.reminder_offsets, self.clock())
+        # The offsets of the policy it was proposed under; the settings' for older releases.
+        offsets = release.reminder_offsets
+        if offsets is None:
+            offsets = self.config.reminder_offsets
+        planning.plan(session, release, offsets, self.clock())
 
     def release_changed(self, release_id: int | None) -> None:
         if release_id is None:

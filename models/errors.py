@@ -70,6 +70,15 @@ class Code(StrEnum):
     FROZEN = "frozen"  # ref, release_uid, action (rules.Activity), freeze, freeze_uid,
     # service (the freeze's; None: the whole workspace), ends_at (UTC datetime)
 
+    # Policy (models/policy.py): `key` is the policy key it is about, as typed
+    POLICY_UNKNOWN_KEY = "policy_unknown_key"  # key
+    POLICY_BAD_VALUE = "policy_bad_value"  # key (a policy.Key), value: as typed
+    POLICY_QUORUM_TOO_LARGE = "policy_quorum_too_large"  # key, count, approvers: how many
+    POLICY_CHANNEL_NOT_JOINED = "policy_channel_not_joined"  # key, channel: the bot is not in it
+    POLICY_CHECKLIST_EMPTY = "policy_checklist_empty"  # key
+    POLICY_NOT_SET = "policy_not_set"  # key, scope, target: nothing set there to unset
+    POLICY_UNCHANGED = "policy_unchanged"  # key, scope, target: set to that already
+
     # Another release holds it
     DUPLICATE = "duplicate"  # ref, state, permalink (None when the card is not posted)
     VERSION_TAKEN = "version_taken"  # ref: held by a release the person may not see

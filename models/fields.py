@@ -17,3 +17,8 @@ FIELD_GROUPS: Final = "approver_groups"
 FIELD_ROLLOUT: Final = "rollout"
 FIELD_NOTES: Final = "notes"
 FIELD_REASON: Final = "reason"
+
+
+def policy_field(key: str) -> str:
+    """The policy form's input for a key: `owner-can-approve` -> policy_owner_can_approve."""
+    return "policy_" + key.replace("-", "_")

@@ -4,6 +4,7 @@ from models.audit import AuditEvent
 from models.calendar_feed.tokens import CalendarToken
 from models.freezes import Freeze, FreezeOverride
 from models.outbox import OutboxMessage
+from models.policy import PolicySetting
 from models.release.production import ProductionRecord
 from models.release.records import Approver, ChecklistItem, Release
 from models.reminders.table import Reminder
@@ -17,6 +18,7 @@ __all__ = [
     "FreezeOverride",
     "ChecklistItem",
     "OutboxMessage",
+    "PolicySetting",
     "ProductionRecord",
     "Release",
     "ReleaseManager",

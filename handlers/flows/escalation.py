@@ -22,9 +22,9 @@ logger = logging.getLogger(__name__)
 
 
 def channel_for(deps: Deps, release: Release) -> str | None:
-    """The channel (C… id) that hears about escalations on this release, if any."""
-    del release  # the policy will look at its channel and service
-    return deps.config.escalation_channel
+    """The channel (C… id) that hears about escalations on this release, if any: the
+    policy's it was proposed under, else RELEASEBOT_ESCALATION_CHANNEL."""
+    return release.escalation_channel or deps.config.escalation_channel
 
 
 def escalate_overrides(

@@ -289,7 +289,8 @@ class MessageSender:
         # A private release is announced where it lives, never in a wider channel.
         if release.private:
             return release.channel_id
-        return self.announce_channel or release.channel_id
+        # The policy's channel it was proposed under; older releases: the settings'.
+        return release.announce_to or self.announce_channel or release.channel_id
 
     # --- failures -----------------------------------------------------------------------
 

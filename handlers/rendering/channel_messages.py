@@ -37,6 +37,7 @@ from handlers.rendering.parts import (
     status_label,
     user,
 )
+from handlers.rendering.policy_messages import sign_off_rule
 from handlers.slack import ids
 from handlers.slack.mrkdwn import escape, join_lines, truncate
 from handlers.slack.parsing import USAGE
@@ -81,9 +82,7 @@ def card_blocks(view: ReleaseView, unsignable: Sequence[Unsignable] = ()) -> lis
             ]
         ),
     ]
-    if allows(Activity.SHOW_REASON, release.state) and (
-        release.status_by or release.status_reason
-    ):
+    if allows(Activity.SHOW_REASON, release.state) and (release.status_by or release.status_reason):
         verb = {
             ReleaseStatus.CANCELLED: "Cancelled",
             ReleaseStatus.NO_GO: "No-go",
@@ -123,7 +122,10 @@ def sign_offs_text(view: ReleaseView) -> str:
         return "*Sign-offs*\nNone required."
     lines = [sign_off_line(a) for a in view.approvers]
     done = len(view.approvers) - len(view.pending_approvers)
-    return join_lines([f"*Sign-offs* ({done}/{len(view.approvers)})", *lines], SECTION_LIMIT)
+    rule = sign_off_rule(view.release, len(view.approvers))
+    return join_lines(
+        [f"*Sign-offs* ({done}/{len(view.approvers)}) · {rule}", *lines], SECTION_LIMIT
+    )
 
 
 def unsignable_line(gap: Unsignable) -> str:

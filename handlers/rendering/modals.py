@@ -86,7 +86,9 @@ def edit_modal(view: ReleaseView, metadata: str) -> View:
                 release.target_at, hint="A new time keeps the sign-offs; approvers are told."
             ),
             approvers_input(
-                people, hint="Those you remove take their sign-off along; new ones start pending."
+                people,
+                hint="Those you remove take their sign-off along; new ones start pending. "
+                "Approvers the policy names stay.",
             ),
             groups_input(groups_text_of(view)),
             notes_input(release.notes or None),

@@ -15,7 +15,8 @@ from typing import Any
 from handlers.rendering.parts import slack_date, spec_label
 from handlers.slack.mrkdwn import escape
 from models.errors import Code, DomainError, InvalidInput
-from models.release.lifecycle import Missing
+from models.policy import Key, Scope
+from models.release.lifecycle import Missing, SignOffsNeeded
 from models.release.proposing import ApproverSpec
 from models.release.records import ApproverKind, ReleaseStatus
 from models.release.rules import Activity, allows
@@ -53,6 +54,9 @@ def missing_label(missing: Missing) -> str:
     """One thing a release still needs before go."""
     if isinstance(missing, ApproverSpec):
         return f"sign-off from {spec_label(missing)}"
+    if isinstance(missing, SignOffsNeeded):
+        more = "1 more sign-off" if missing.count == 1 else f"{missing.count} more sign-offs"
+        return f"{more}, from any of {signers_label(missing.of)}"
     return quoted(missing, 150)
 
 
@@ -113,8 +117,7 @@ def _bad_state(data: Mapping[str, Any]) -> str:
     ref, action, state = _ref(data), Activity(data["action"]), ReleaseStatus(data["state"])
     if action == Activity.SIGN and state == S.CHANGES_REQUESTED:
         return (
-            f"Changes were requested on {ref}; sign off once "
-            f"<@{data['owner_id']}> has updated it."
+            f"Changes were requested on {ref}; sign off once <@{data['owner_id']}> has updated it."
         )
     if action == Activity.EDIT:
         return f"{ref} can't be changed now: it is {state.label.lower()}."
@@ -143,6 +146,12 @@ def _not_approver(data: Mapping[str, Any]) -> str:
 def _quorum(data: Mapping[str, Any]) -> str:
     approvers: tuple[ApproverSpec, ...] = data["approvers"]
     names = signers_label(approvers)
+    needed = int(data.get("needed", len(approvers)))
+    if needed < len(approvers):
+        return (
+            f"This release could never be approved: {needed} of {names} must sign, each a "
+            f"different person besides the owner, and only {len(data['people'])} can."
+        )
     if len(approvers) == 1:
         problem = f"nobody but the owner could sign for {names}"
     else:
@@ -194,6 +203,39 @@ def _frozen(data: Mapping[str, Any]) -> str:
     )
 
 
+# What each policy key accepts, said when a value is refused (and in the policy's help).
+POLICY_ACCEPTS: dict[Key, str] = {
+    Key.APPROVERS: "@people and @user groups (up to 20)",
+    Key.QUORUM: "`all`, a number N (any N of the approvers, a group counting once) "
+    "or `each-group` (one per group, plus every person)",
+    Key.OWNER_CAN_APPROVE: "`yes` or `no`",
+    Key.CHECKLIST: "items separated by `;` (1 to 10 items, each up to 150 characters)",
+    Key.ANNOUNCE: "a #channel I am in",
+    Key.ESCALATION: "a #channel I am in",
+    Key.REMINDERS: "offsets before the release such as `24h,1h` (units d, h, m; up to 5, "
+    "at most 14 days ahead)",
+    Key.WINDOW: "a duration from `15m` to `24h`, such as `90m` or `2h`",
+}
+
+
+def policy_place(scope: str, target: str) -> str:
+    """Where a policy value is set: "this channel's" is said by callers that know."""
+    if Scope(scope) == Scope.SERVICE:
+        return f"service {escape(target)}"
+    return f"<#{target}>"
+
+
+def _policy_key(data: Mapping[str, Any]) -> Key:
+    return Key(data["key"])
+
+
+def _policy_bad_value(data: Mapping[str, Any]) -> str:
+    key = _policy_key(data)
+    typed = str(data.get("value") or "")
+    what = f"{quoted(typed)} is not" if typed else "That is not"
+    return f"{what} a value for `{key}`: it accepts {POLICY_ACCEPTS[key]}."
+
+
 Wording = Callable[[Mapping[str, Any]], str]
 
 WORDINGS: dict[Code, Wording] = {
@@ -216,8 +258,7 @@ WORDINGS: dict[Code, Wording] = {
     ),
     Code.NO_SIGN_OFF_NEEDED: lambda d: f"{_ref(d)} needs no sign-off.",
     Code.OWN_RELEASE: lambda d: (
-        f"You own {_ref(d)}, so you can't sign it off: that is for "
-        f"{signers_label(d['approvers'])}."
+        f"You own {_ref(d)}, so you can't sign it off: that is for {signers_label(d['approvers'])}."
     ),
     Code.NOT_APPROVER: _not_approver,
     Code.SIGNED_BY_OTHERS: lambda d: (
@@ -288,6 +329,31 @@ WORDINGS: dict[Code, Wording] = {
     Code.FREEZE_EXISTS: lambda d: (
         f"A freeze named {quoted(str(d['name']))} exists already: remove it first, "
         "or pick another name."
+    ),
+    Code.POLICY_UNKNOWN_KEY: lambda d: (
+        f"There is no policy key {quoted(str(d['key']), 40)}. The keys are "
+        + ", ".join(f"`{k}`" for k in Key)
+        + "."
+    ),
+    Code.POLICY_BAD_VALUE: _policy_bad_value,
+    Code.POLICY_QUORUM_TOO_LARGE: lambda d: (
+        f"`{_policy_key(d)}`: a quorum of {d['count']} needs at least {d['count']} approvers, "
+        f"and the policy would list {d['approvers']}. `quorum` accepts "
+        f"{POLICY_ACCEPTS[Key.QUORUM]}, up to the number of approvers."
+    ),
+    Code.POLICY_CHANNEL_NOT_JOINED: lambda d: (
+        f"`{_policy_key(d)}`: I am not in <#{d['channel']}>, so I could not post there. "
+        f"Invite me with `/invite @releasebot` first; it accepts {POLICY_ACCEPTS[Key.ANNOUNCE]}."
+    ),
+    Code.POLICY_CHECKLIST_EMPTY: lambda d: (
+        f"`{_policy_key(d)}` needs at least one item: it accepts {POLICY_ACCEPTS[Key.CHECKLIST]}."
+    ),
+    Code.POLICY_NOT_SET: lambda d: (
+        f"`{_policy_key(d)}` is not set for {policy_place(d['scope'], d['target'])}: "
+        "it is inherited already."
+    ),
+    Code.POLICY_UNCHANGED: lambda d: (
+        f"`{_policy_key(d)}` for {policy_place(d['scope'], d['target'])} is set to that already."
     ),
     Code.DUPLICATE: _duplicate,
     Code.VERSION_TAKEN: lambda d: f"{_ref(d)} can't be used: pick a new version.",

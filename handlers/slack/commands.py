@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -11,16 +11,16 @@ from slack_sdk import WebClient
 
 from handlers.calendar_feed import links
 from handlers.deps import Deps
-from handlers.flows import freeze_admin, manager_role, steps
+from handlers.flows import freeze_admin, manager_role, policy_changes, steps
 from handlers.flows.new_release import create_release
 from handlers.rendering import channel_messages, freeze_messages, modals, role_messages
 from handlers.rendering.freeze_notes import name as freeze_name
-from handlers.slack import directory, ids, parsing
+from handlers.slack import directory, ids, parsing, policy_listeners
 from handlers.slack.error_replies import in_background
 from handlers.slack.mrkdwn import escape
 from models import audit
-from models.release import production, proposing, queries
-from models.release.proposing import ApproverSpec, Proposal
+from models.release import production, queries
+from models.release.proposing import Proposal
 from models.release.queries import Actor
 
 # `/release <name> <ref>` commands that need nothing else: name -> operation.
@@ -132,6 +132,8 @@ def register(app: App, deps: Deps) -> None:
                     respond(**managers_reply(deps, team_id, note))
 
                 later(change)
+            case parsing.PolicyCommand():
+                later(lambda: policy_listeners.run_command(deps, client, actor, command, respond))
             case _:
                 raise parsing.unknown_subcommand(str(body.get("text") or ""))
 
@@ -232,12 +234,15 @@ def propose_from_text(
         service=command.service,
         version=command.version,
         target_at=command.when.resolve(tz, now=deps.clock()),
-        approvers=checked_approvers(client, command.approvers, user_id),
+        approvers=directory.check_approvers(client, command.approvers),
         stages=command.stages,
         notes=command.notes,
-        checklist=deps.config.checklist,
         request_key=f"command:{body.get('trigger_id')}",
     )
+    # The policy where it is proposed: its approvers join those named, its quorum rule
+    # says how many different people must be able to sign.
+    proposal = policy_changes.under_policy(deps, proposal)
+    policy_changes.check_proposal_quorum(client, proposal)
     create_release(deps, client, proposal)
 
 
@@ -256,8 +261,10 @@ def update_from_text(
     approvers = None
     if command.approvers is not None:
         # Refuse someone who may not change it before asking Slack about anyone.
-        owner_id = steps.check_may_edit(deps, actor, release_id).release.owner_id
-        approvers = checked_approvers(client, command.approvers, owner_id)
+        shown = steps.check_may_edit(deps, actor, release_id)
+        named = directory.check_approvers(client, command.approvers)
+        # The policy's approvers stay; the release's quorum rule decides who must sign.
+        approvers = policy_changes.edited_approvers(client, shown, named)
     steps.update(
         deps,
         client,
@@ -268,12 +275,3 @@ def update_from_text(
         notes=command.notes,
         approvers=approvers,
     )
-
-
-def checked_approvers(
-    client: WebClient, approvers: Sequence[ApproverSpec], owner_id: str
-) -> list[ApproverSpec]:
-    """Approvers who exist, are not the owner, and can all sign without the owner."""
-    cleaned = proposing.clean_approvers(directory.check_approvers(client, approvers), owner_id)
-    directory.check_quorum(client, cleaned, owner_id)
-    return cleaned

@@ -126,15 +126,21 @@ def members_of(
 
 
 def check_quorum(
-    client: WebClient, approvers: Sequence[ApproverSpec], owner_id: str, *, plain: bool = False
+    client: WebClient,
+    approvers: Sequence[ApproverSpec],
+    owner_id: str,
+    *,
+    plain: bool = False,
+    needed: int | None = None,
 ) -> None:
-    """Refuse approvers who could never all sign: each sign-off needs its own person, and
-    the owner signs none (`signers.check_quorum`). `plain` words it for a form, which shows
-    no mentions. `approvers` must be cleaned (no duplicates, not the owner) already."""
+    """Refuse approvers who could never all sign (or, for a quorum of N, `needed` of them):
+    each sign-off needs its own person, and the owner signs none unless the policy lets
+    them (pass "" as `owner_id` then; `signers.check_quorum`). `plain` words it for a
+    form, which shows no mentions. `approvers` must be cleaned (no duplicates) already."""
     groups = [a.slack_id for a in approvers if a.kind == ApproverKind.USERGROUP]
     members = members_of(client, groups)
     try:
-        signers.check_quorum(approvers, members, owner_id)
+        signers.check_quorum(approvers, members, owner_id, needed)
     except signers.QuorumUnreachable as error:
         on_group = any(a.kind == ApproverKind.USERGROUP for a in error.approvers)
         raise Refused(
@@ -159,6 +165,13 @@ def _quorum_text(
         if plain:
             return f"@{spec.handle}" if spec.handle else "a user group"
         return f"<!subteam^{spec.slack_id}>"
+
+    if error.needed < len(error.approvers):  # a quorum of N
+        return (
+            f"{error.needed} of {_and([name(a) for a in error.approvers])} must sign, each a "
+            f"different person besides the owner, but only {len(error.people)} can. Add "
+            "people to the groups, name other approvers, or lower the quorum."
+        )
 
     if len(error.approvers) == 1:  # a group nobody but the owner is in
         [group] = error.approvers
@@ -247,6 +260,15 @@ def channel_is_private(client: WebClient, channel_id: str) -> bool:
     except SlackApiError:
         return True
     return bool(channel.get("is_private") or channel.get("is_im") or channel.get("is_mpim"))
+
+
+def bot_is_member(client: WebClient, channel_id: str) -> bool:
+    """Whether the bot is in the channel (so it can post there); no when Slack won't say."""
+    try:
+        channel = client.conversations_info(channel=channel_id).get("channel") or {}
+    except SlackApiError:
+        return False
+    return bool(channel.get("is_member"))
 
 
 # conversations.members pages: Slack's largest; a channel too big for this many pages

@@ -16,6 +16,7 @@ NO_GO_FORM: Final = "release_no_go_form"
 ROLL_BACK_FORM: Final = "release_roll_back_form"
 EDIT_FORM: Final = "release_edit_form"
 OVERRIDE_FREEZE_FORM: Final = "release_override_freeze_form"
+POLICY_FORM: Final = "release_policy_form"
 
 # Inputs of the propose/edit modals (block id == action id). Named in models/fields.py,
 # where a domain error names the input it is about.
@@ -27,6 +28,8 @@ FIELD_GROUPS: Final = fields.FIELD_GROUPS
 FIELD_ROLLOUT: Final = fields.FIELD_ROLLOUT
 FIELD_NOTES: Final = fields.FIELD_NOTES
 FIELD_REASON: Final = fields.FIELD_REASON
+# The policy form: one input per policy key (models.policy.Key.field), plus the groups.
+FIELD_POLICY_GROUPS: Final = "policy_approver_groups"
 
 # Buttons and other interactive elements
 APPROVE: Final = "release_approve"
@@ -43,3 +46,4 @@ ROLL_BACK: Final = "release_roll_back"
 EDIT: Final = "release_edit"
 LIST_MORE: Final = "release_list_more"
 OVERRIDE_FREEZE: Final = "release_override_freeze"
+POLICY_EDIT: Final = "release_policy_edit"

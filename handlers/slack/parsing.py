@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from handlers.rendering.refusals import Refused
 from handlers.slack import ids
 from handlers.slack.mrkdwn import escape, from_slack, truncate, typed_length
 from handlers.slack.times import CLOCK_PATTERN, When, take_time
+from models import policy
 from models.freezes import WEEKDAYS, WeeklySpan
+from models.policy import Key, Value
 from models.release.default_checklist import MAX_ITEM_LENGTH
 from models.release.proposing import ApproverSpec
 from models.release.records import ApproverKind
@@ -40,6 +43,8 @@ USAGE = {
     '[service <service>]` · `/release freeze add "<name>" every fri 16:00 to mon 08:00 '
     '[tz Europe/Berlin] [service <service>]` · `/release freeze remove "<name>"` '
     "(release managers add and remove)",
+    "policy": "`/release policy [<service>] [set <key> <value> | unset <key>]` · "
+    "`/release policy history` (release managers change it)",
     "help": "`/release help`",
 }
 
@@ -146,6 +151,17 @@ class FreezeRemove:
     name: str
 
 
+@dataclass(frozen=True)
+class PolicyCommand:
+    """`/release policy …`: show it (verb "show"), its history, or set/unset one key for
+    this channel (service None) or for one service."""
+
+    verb: str = "show"  # show | history | set | unset
+    service: str | None = None
+    key: str = ""
+    value: str = ""  # as typed (mentions and channels still in Slack's markup)
+
+
 Command = (
     Help
     | ListReleases
@@ -160,6 +176,7 @@ Command = (
     | FreezeList
     | FreezeAdd
     | FreezeRemove
+    | PolicyCommand
 )
 
 _USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
@@ -215,6 +232,8 @@ def parse(text: str) -> Command:
         return parse_calendar(rest)
     if sub == "managers":
         return parse_managers(rest)
+    if sub == "policy":
+        return parse_policy(rest)
     raise unknown_subcommand(head)
 
 
@@ -399,6 +418,71 @@ def parse_managers(rest: str) -> Managers:
     if not people:
         raise _usage_error("Name the people or user groups, with @.", "managers")
     return Managers(verb, tuple(dict.fromkeys(people)))
+
+
+def parse_policy(rest: str) -> PolicyCommand:
+    head = rest.split(None, 1)
+    if not head:
+        return PolicyCommand()
+    if [w.lower() for w in rest.split()] == ["history"]:
+        return PolicyCommand("history")
+    service: str | None = None
+    if head[0].lower() not in ("set", "unset"):
+        service = from_slack(head[0]).lower()
+        rest = head[1] if len(head) > 1 else ""
+        if not rest.strip():
+            return PolicyCommand(service=service)
+    words = rest.split(None, 2)
+    verb = words[0].lower()
+    if verb not in ("set", "unset") or len(words) < 2:
+        raise _usage_error("Use `set <key> <value>` or `unset <key>`.", "policy")
+    key = from_slack(words[1]).lower()
+    value = words[2].strip() if len(words) > 2 else ""
+    if verb == "set" and not value:
+        raise _usage_error(f"Give a value after `set {escape(key)}`.", "policy")
+    if verb == "unset" and value:
+        raise _usage_error("`unset` takes only the key.", "policy")
+    return PolicyCommand(verb, service, key, value)
+
+
+def parse_mentions(text: str) -> tuple[ApproverSpec, ...]:
+    """@people and @groups, as Slack sends them; anything else is refused."""
+    specs = []
+    for token in _TOKEN.findall(text):
+        if user := _USER.match(token):
+            specs.append(ApproverSpec(user.group(1)))
+        elif group := _GROUP.match(token):
+            handle = from_slack(group.group(2) or "")
+            specs.append(ApproverSpec(group.group(1), ApproverKind.USERGROUP, handle))
+        else:
+            raise Refused(
+                f"{truncate(escape(from_slack(token)), 60)} is not someone I can find. "
+                "Mention people and user groups with @ and pick them from Slack's list."
+            )
+    return tuple(specs)
+
+
+def parse_channel(text: str) -> str | None:
+    """A #channel as Slack sends it (its id), or None."""
+    channel = _CHANNEL.match(text.strip())
+    return channel.group(1) if channel else None
+
+
+def policy_value(key: Key, text: str) -> Value:
+    """A policy value typed after `set <key>`, read and checked for what needs no Slack."""
+    plain = from_slack(text)
+    if key == Key.APPROVERS:
+        return policy.clean_approvers(parse_mentions(text), plain)
+    if key in (Key.ANNOUNCE, Key.ESCALATION):
+        return policy.clean_channel(key, parse_channel(text), plain)
+    cleaners: dict[Key, Callable[[str], Value]] = {
+        Key.QUORUM: policy.clean_quorum,
+        Key.OWNER_CAN_APPROVE: policy.clean_flag,
+        Key.CHECKLIST: policy.clean_checklist,
+        Key.REMINDERS: policy.clean_reminders,
+        Key.WINDOW: policy.clean_window,
+    }
+    return cleaners[key](plain)
 
 
 def parse_calendar(rest: str) -> Calendar:

@@ -116,6 +116,22 @@ class FreezeOverrideButton(_Payload):
             raise Refused(STALE_BUTTON) from None
 
 
+class PolicyButton(_Payload):
+    """The Edit button under `/release policy`: the channel whose policy it edits."""
+
+    channel: str = Field(pattern=r"^[CGD][A-Z0-9_]{1,31}$")
+
+    def encode(self) -> str:
+        return self.channel
+
+    @classmethod
+    def parse(cls, value: object) -> PolicyButton:
+        try:
+            return _canonical(cls(channel=str(value)), value)
+        except (ValidationError, ValueError):
+            raise Refused("That button is out of date: run `/release policy` again.") from None
+
+
 class FormMetadata(_Payload):
     """A modal's `private_metadata`: which release it changes, or where a new one goes,
     and where to answer the person privately."""

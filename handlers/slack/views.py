@@ -12,7 +12,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
-from handlers.flows import steps
+from handlers.flows import policy_changes, steps
 from handlers.flows.new_release import create_release
 from handlers.rendering import refusals
 from handlers.rendering.modals import groups_text_of
@@ -240,14 +240,22 @@ def _edited_approvers(
         return None
     wanted = fields.check(
         ids.FIELD_APPROVERS,
-        lambda: proposing.clean_approvers([*(ApproverSpec(u) for u in users), *groups], owner_id),
+        lambda: proposing.clean_approvers(
+            [*(ApproverSpec(u) for u in users), *groups],
+            owner_id,
+            owner_may_sign=shown.release.owner_can_approve,
+        ),
     )
     if wanted is None or {a.slack_id for a in wanted} == set(current):
         return None
-    fields.check(
-        ids.FIELD_GROUPS, lambda: directory.check_quorum(client, wanted, owner_id, plain=True)
+    # The policy's approvers stay (the form can't remove them); the quorum rule is checked.
+    kept = fields.check(
+        ids.FIELD_GROUPS,
+        lambda: policy_changes.edited_approvers(client, shown, wanted, plain=True),
     )
-    return wanted
+    if kept is None or {a.slack_id for a in kept} == set(current):
+        return None
+    return kept
 
 
 def _group_handles(text: str) -> list[str]:
@@ -275,10 +283,14 @@ def proposal_from_modal(
         ids.FIELD_WHEN, lambda: _target(input_value(view, ids.FIELD_WHEN), now)
     )
     users = [str(u) for u in input_value(view, ids.FIELD_APPROVERS) or []]
+    # The owner may be among the approvers only where the policy lets them sign.
+    in_force = policy_changes.effective_policy(deps, team_id, channel_id, service)
     approvers = fields.check(
         ids.FIELD_APPROVERS,
         lambda: proposing.clean_approvers(
-            directory.check_approvers(client, [ApproverSpec(u) for u in users]), owner_id
+            directory.check_approvers(client, [ApproverSpec(u) for u in users]),
+            owner_id,
+            owner_may_sign=in_force.policy.owner_can_approve,
         ),
     )
     group_handles = _group_handles(input_value(view, ids.FIELD_GROUPS) or "")
@@ -301,32 +313,33 @@ def proposal_from_modal(
             ids.FIELD_VERSION,
             lambda: _not_duplicate(deps, Actor(team_id, owner_id, channel_id), service, version),
         )
-    if approvers is not None and groups is not None:
-        fields.check(
-            ids.FIELD_GROUPS,
-            lambda: directory.check_quorum(
-                client,
-                proposing.clean_approvers([*approvers, *groups], owner_id),
-                owner_id,
-                plain=True,
-            ),
-        )
     if fields.errors:
         return fields.errors
     assert service and version and target_at and approvers is not None and groups is not None
-    return Proposal(
-        team_id=team_id,
-        owner_id=owner_id,
-        channel_id=channel_id,
-        service=service,
-        version=version,
-        target_at=target_at,
-        approvers=[*approvers, *groups],
-        stages=stages or (),
-        notes=notes or "",
-        checklist=deps.config.checklist,
-        request_key=f"view:{view.get('id')}",
+    # The policy where it is proposed: its approvers join those picked, its quorum rule
+    # says how many different people must be able to sign.
+    proposal = policy_changes.under_policy(
+        deps,
+        Proposal(
+            team_id=team_id,
+            owner_id=owner_id,
+            channel_id=channel_id,
+            service=service,
+            version=version,
+            target_at=target_at,
+            approvers=[*approvers, *groups],
+            stages=stages or (),
+            notes=notes or "",
+            request_key=f"view:{view.get('id')}",
+        ),
     )
+    fields.check(
+        ids.FIELD_GROUPS,
+        lambda: policy_changes.check_proposal_quorum(client, proposal, plain=True),
+    )
+    if fields.errors:
+        return fields.errors
+    return proposal
 
 
 def _target(epoch: Any, now: datetime) -> datetime:

@@ -1,7 +1,7 @@
 """freeze windows and overrides
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-30 11:55:21.281350
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import models.columns
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -13,18 +13,18 @@ from sqlmodel import Session, col, select
 from models import audit, freezes
 from models.columns import utcnow
 from models.errors import Code, Conflict, InvalidInput, NotAllowed
-from models.release import rules, signers
+from models.release import quorum, rules, signers
 from models.release.default_checklist import MAX_ITEM_LENGTH
 from models.release.production import ProductionRecord
 from models.release.proposing import (
     ApproverSpec,
     check_not_duplicate,
-    clean_approvers,
     clean_notes,
     clean_reason,
     clean_target,
     clean_version,
     snapshot,
+    with_required,
 )
 from models.release.queries import (
     Actor,
@@ -66,13 +66,29 @@ def _move(release: Release, target: ReleaseStatus, now: datetime) -> None:
     release.updated_at = now
 
 
+def _barred(release: Release) -> str:
+    """Who may give none of its sign-offs: the owner, unless its policy lets them."""
+    return "" if release.owner_can_approve else release.owner_id
+
+
+def _needed(release: Release, approvers: Sequence[Approver]) -> int:
+    """How many sign-offs its quorum rule asks of these approvers."""
+    return quorum.of(release.quorum).needed(len(approvers))
+
+
+def quorum_met(release: Release, approvers: Sequence[Approver]) -> bool:
+    """Enough sign-offs are in for its quorum rule (all of them, or N of them)."""
+    return quorum.of(release.quorum).met(approvers)
+
+
 def _signable_rows(
     release: Release, approvers: list[Approver], actor_id: str, actor_groups: set[str]
 ) -> list[Approver]:
-    """The sign-offs this person may give: their own, and their groups' (never the owner's)."""
+    """The sign-offs this person may give: their own, and their groups' (never the owner's,
+    unless the release's policy lets the owner sign)."""
     if not approvers:
         raise NotAllowed(Code.NO_SIGN_OFF_NEEDED, ref=release.ref)
-    if actor_id == release.owner_id:
+    if actor_id == release.owner_id and not release.owner_can_approve:
         raise NotAllowed(Code.OWN_RELEASE, ref=release.ref, approvers=_specs(approvers))
     rows = [
         a
@@ -119,7 +135,9 @@ def approve(
     rows = _signable_rows(release, approvers, actor.user_id, _groups_of(actor.user_id, members))
     if _signed_by(approvers, actor.user_id):
         return SignOffResult(release, counted=False, quorum_reached=False)
-    row = signers.row_to_sign(approvers, actor.user_id, members, release.owner_id)
+    row = signers.row_to_sign(
+        approvers, actor.user_id, members, _barred(release), _needed(release, approvers)
+    )
     if row is None:
         raise NotAllowed(Code.SIGNED_BY_OTHERS, ref=release.ref, approvers=_specs(rows))
     row.state = SignOffState.APPROVED.value
@@ -129,13 +147,14 @@ def approve(
     session.add(row)
     _record(session, release, actor.user_id, "approved", now, after={"approver": row.slack_id})
     release.updated_at = now
-    quorum = all(a.sign_off == SignOffState.APPROVED for a in approvers)
-    if quorum and rules.allows(Activity.APPROVE, release.state):
+    # The quorum rule the release was proposed under: all sign-offs, or N of them.
+    reached = quorum_met(release, approvers) and rules.allows(Activity.APPROVE, release.state)
+    if reached:
         _move(release, rules.check(release, Activity.APPROVE), now)
         _record(session, release, "system", "quorum_reached", now, after=snapshot(release))
     session.add(release)
     session.flush()
-    return SignOffResult(release, counted=True, quorum_reached=quorum)
+    return SignOffResult(release, counted=True, quorum_reached=reached)
 
 
 def check_may_sign(
@@ -189,7 +208,9 @@ def request_changes(
     target = rules.check(release, Activity.REQUEST_CHANGES)
     approvers = approvers_of(session, release_id)
     mine = _signable_rows(release, approvers, actor.user_id, _groups_of(actor.user_id, members))
-    next_row = signers.row_to_sign(approvers, actor.user_id, members, release.owner_id)
+    next_row = signers.row_to_sign(
+        approvers, actor.user_id, members, _barred(release), _needed(release, approvers)
+    )
     rows = _signed_by(approvers, actor.user_id) or [next_row or mine[0]]
     before = snapshot(release)
     for row in rows:
@@ -235,7 +256,7 @@ def withdraw(
         row.signed_at = None
         session.add(row)
     before = snapshot(release)
-    if release.state == ReleaseStatus.APPROVED:
+    if release.state == ReleaseStatus.APPROVED and not quorum_met(release, approvers):
         _move(release, rules.check(release, Activity.REOPEN), now)
     release.updated_at = now
     session.add(release)
@@ -309,7 +330,8 @@ def update(
 ) -> UpdateResult:
     """Change what the owner may change before go. New `approvers` are checked here only
     for what needs no Slack (not the owner, at most 20): handlers check the rest first
-    (they exist; enough different people besides the owner, `signers.check_quorum`)."""
+    (they exist; enough different people besides the owner, `signers.check_quorum`).
+    Approvers the release's policy named stay, whatever `approvers` says."""
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
     _check_editable(release, actor)
@@ -319,7 +341,16 @@ def update(
     time_changed = target_at is not None and target_at != release.target_at
     notes_changed = notes is not None and clean_notes(notes) != release.notes
     current = approvers_of(session, release_id)
-    wanted = None if approvers is None else clean_approvers(approvers, release.owner_id)
+    wanted = (
+        None
+        if approvers is None
+        else with_required(
+            [_spec(a) for a in current if a.required],
+            approvers,
+            release.owner_id,
+            owner_may_sign=release.owner_can_approve,
+        )
+    )
     approvers_changed = wanted is not None and {a.slack_id for a in wanted} != {
         a.slack_id for a in current
     }
@@ -365,7 +396,7 @@ def update(
                 approver.signed_at = None
                 session.add(approver)
         release.status = rules.check(release, Activity.REOPEN).value
-        if all(a.sign_off == SignOffState.APPROVED for a in rows):
+        if quorum_met(release, rows):
             release.status = rules.check(release, Activity.APPROVE).value
         release.status_reason = ""
         release.status_by = None
@@ -373,7 +404,7 @@ def update(
     quorum_reached = False
     if approvers_changed and not reopened:
         # A newcomer's sign-off is still to come; a leaver's may have been the last missing.
-        all_in = all(a.sign_off == SignOffState.APPROVED for a in rows)
+        all_in = quorum_met(release, rows)
         if release.state == ReleaseStatus.APPROVED and not all_in:
             release.status = rules.check(release, Activity.REOPEN).value
         elif rules.allows(Activity.APPROVE, release.state) and all_in:
@@ -493,9 +524,17 @@ def add_checklist_item(
 # --- decision and rollout ---------------------------------------------------------------
 
 
-# What a release still needs before go: a sign-off (from this approver), or an item ticked
-# (the item's text).
-Missing = ApproverSpec | str
+@dataclass(frozen=True)
+class SignOffsNeeded:
+    """A quorum of N still short: `count` more sign-offs, from any of `of`."""
+
+    count: int
+    of: tuple[ApproverSpec, ...]
+
+
+# What a release still needs before go: a sign-off (from this approver), some of the open
+# sign-offs (a quorum of N), or an item ticked (the item's text).
+Missing = ApproverSpec | SignOffsNeeded | str
 
 
 def missing_for_go(session: Session, release: Release) -> list[Missing]:
@@ -506,16 +545,27 @@ def missing_for_go(session: Session, release: Release) -> list[Missing]:
 def missing_for_go_many(session: Session, release_ids: list[int]) -> dict[int, list[Missing]]:
     """What each release still needs before go: sign-offs, then unticked items (2 queries)."""
     missing: dict[int, list[Missing]] = {release_id: [] for release_id in release_ids}
-    pending = session.exec(
-        select(Approver)
-        .where(
-            col(Approver.release_id).in_(release_ids),
-            col(Approver.state) != SignOffState.APPROVED.value,
+    rules_of = {
+        row[0]: quorum.of(row[1])
+        for row in session.exec(
+            select(Release.id, Release.quorum).where(col(Release.id).in_(release_ids))
         )
+    }
+    by_release: dict[int, list[Approver]] = {release_id: [] for release_id in release_ids}
+    for approver in session.exec(
+        select(Approver)
+        .where(col(Approver.release_id).in_(release_ids))
         .order_by(col(Approver.position), col(Approver.id))
-    )
-    for approver in pending:
-        missing[approver.release_id].append(_spec(approver))
+    ):
+        by_release[approver.release_id].append(approver)
+    for release_id, approvers in by_release.items():
+        rule = rules_of.get(release_id) or quorum.Quorum()
+        pending = [a for a in approvers if a.sign_off != SignOffState.APPROVED]
+        short = rule.missing(approvers)
+        if short and short < len(pending):
+            missing[release_id].append(SignOffsNeeded(short, _specs(pending)))
+        elif short:
+            missing[release_id].extend(_spec(a) for a in pending)
     unticked = session.exec(
         select(ChecklistItem)
         .where(

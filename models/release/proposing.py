@@ -63,6 +63,13 @@ class Proposal:
     window_minutes: int = 60
     request_key: str | None = None
     private: bool = False
+    # From the policy in force (models/policy.py `apply_to`), kept on the release.
+    required_approvers: Sequence[ApproverSpec] = ()  # join `approvers`, never removed
+    quorum: str = "all"
+    owner_can_approve: bool = False
+    reminders: Sequence[timedelta] | None = None  # None: the settings'
+    announce_to: str | None = None
+    escalation_channel: str | None = None
 
 
 def snapshot(release: Release) -> dict[str, Any]:
@@ -135,15 +142,35 @@ def clean_reason(reason: str, *, required: bool = False) -> str:
     return reason
 
 
-def clean_approvers(approvers: Sequence[ApproverSpec], owner_id: str) -> list[ApproverSpec]:
+def clean_approvers(
+    approvers: Sequence[ApproverSpec], owner_id: str, *, owner_may_sign: bool = False
+) -> list[ApproverSpec]:
     unique: dict[str, ApproverSpec] = {}
     for spec in approvers:
-        if spec.kind == ApproverKind.USER and spec.slack_id == owner_id:
+        if not owner_may_sign and spec.kind == ApproverKind.USER and spec.slack_id == owner_id:
             raise InvalidInput(Code.OWN_APPROVAL, field=FIELD_APPROVERS)
         unique.setdefault(spec.slack_id, spec)
     if len(unique) > MAX_APPROVERS:
         raise InvalidInput(Code.TOO_MANY_APPROVERS, field=FIELD_APPROVERS, limit=MAX_APPROVERS)
     return list(unique.values())
+
+
+def with_required(
+    required: Sequence[ApproverSpec],
+    approvers: Sequence[ApproverSpec],
+    owner_id: str,
+    *,
+    owner_may_sign: bool = False,
+) -> list[ApproverSpec]:
+    """A release's approvers: the policy's (`required`) first, then those named for it.
+    The owner, when they may not sign, is left out of the policy's (someone else signs)."""
+    kept = [
+        a
+        for a in required
+        if owner_may_sign or a.kind != ApproverKind.USER or a.slack_id != owner_id
+    ]
+    named = clean_approvers(approvers, owner_id, owner_may_sign=owner_may_sign)
+    return clean_approvers([*kept, *named], owner_id, owner_may_sign=owner_may_sign)
 
 
 def _existing_active(session: Session, team_id: str, service: str, version: str) -> Release | None:
@@ -187,7 +214,13 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
     target_at = clean_target(proposal.target_at, now)
     stages = clean_stages(proposal.stages)
     notes = clean_notes(proposal.notes)
-    approvers = clean_approvers(proposal.approvers, proposal.owner_id)
+    approvers = with_required(
+        proposal.required_approvers,
+        proposal.approvers,
+        proposal.owner_id,
+        owner_may_sign=proposal.owner_can_approve,
+    )
+    required = {a.slack_id for a in proposal.required_approvers}
     if not 15 <= proposal.window_minutes <= 24 * 60:
         raise InvalidInput(Code.WINDOW_RANGE)
     check_not_duplicate(
@@ -206,6 +239,13 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
         rollout_stages=stages,
         notes=notes,
         request_key=proposal.request_key,
+        quorum=proposal.quorum,
+        owner_can_approve=proposal.owner_can_approve,
+        reminder_minutes=None
+        if proposal.reminders is None
+        else ",".join(str(int(o.total_seconds() // 60)) for o in proposal.reminders),
+        announce_to=proposal.announce_to,
+        escalation_channel=proposal.escalation_channel,
         status=(ReleaseStatus.PROPOSED if approvers else ReleaseStatus.APPROVED).value,
         created_at=now,
         updated_at=now,
@@ -225,6 +265,7 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
                 kind=spec.kind.value,
                 slack_id=spec.slack_id,
                 handle=spec.handle,
+                required=spec.slack_id in required,
             )
         )
     for position, text in enumerate(proposal.checklist):
@@ -235,9 +276,19 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
         release_id=release.id,
         actor_id=proposal.owner_id,
         action="proposed",
-        after=snapshot(release) | {"approvers": [a.slack_id for a in approvers]},
+        after=snapshot(release)
+        | {
+            "approvers": [a.slack_id for a in approvers],
+            "policy": {
+                "quorum": release.quorum,
+                "owner_can_approve": release.owner_can_approve,
+                "window_minutes": release.window_minutes,
+                "reminders": release.reminder_minutes,
+                "announce": release.announce_to,
+                "escalation": release.escalation_channel,
+            },
+        },
         at=now,
     )
     session.flush()
     return release
-

@@ -56,6 +56,7 @@ _LABELS = {
     ReleaseStatus.CANCELLED: "Cancelled",
 }
 
+
 def new_uid() -> str:
     """96 random bits, URL- and id-safe (letters, digits, - and _)."""
     return secrets.token_urlsafe(12)
@@ -122,6 +123,16 @@ class Release(SQLModel, table=True):
     request_key: str | None = Field(
         default=None, sa_column=Column(String(100), unique=True, nullable=True)
     )
+    # The policy it was proposed under (models/policy.py), kept so that a policy change
+    # never rewrites a release in flight: the quorum rule (models/release/quorum.py),
+    # whether the owner may sign, reminder offsets in minutes ("1440,60"; None: the
+    # settings', for releases from before policies), where it is announced (None: the
+    # settings' channel, else its own) and where overrides and policy breaks go.
+    quorum: str = Field(default="all", max_length=16, sa_column_kwargs={"server_default": "all"})
+    owner_can_approve: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    reminder_minutes: str | None = Field(default=None, max_length=200)
+    announce_to: str | None = Field(default=None, max_length=32)
+    escalation_channel: str | None = Field(default=None, max_length=32)
     # Incremented whenever the scheduled time changes (iCalendar SEQUENCE).
     sequence: int = Field(default=0)
     # Incremented by the database on every update of the row (see below): a sum of these
@@ -155,6 +166,13 @@ class Release(SQLModel, table=True):
         return timedelta(minutes=self.window_minutes)
 
     @property
+    def reminder_offsets(self) -> tuple[timedelta, ...] | None:
+        """The reminder offsets it was proposed with; None: the settings' (older releases)."""
+        if self.reminder_minutes is None:
+            return None
+        return tuple(timedelta(minutes=int(m)) for m in self.reminder_minutes.split(",") if m)
+
+    @property
     def current_percentage(self) -> int | None:
         if self.stage_index is None or not self.stages:
             return None
@@ -177,6 +195,8 @@ class Approver(SQLModel, table=True):
     signed_by: str | None = Field(default=None, max_length=32)
     signed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     reason: str = Field(default="", max_length=2000)
+    # Named by the policy the release was proposed under: nobody removes it from the release.
+    required: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
 
     @property
     def is_group(self) -> bool:

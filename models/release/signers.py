@@ -53,6 +53,23 @@ def shortfall(candidates: Sequence[Collection[str]]) -> Shortfall | None:
     return None
 
 
+def matched(candidates: Sequence[Collection[str]]) -> int:
+    """How many rows can each have their own person at once (a maximum matching)."""
+    holder: dict[str, int] = {}
+
+    def augment(row: int, seen: set[str]) -> bool:
+        for person in sorted(candidates[row]):
+            if person in seen:
+                continue
+            seen.add(person)
+            if person not in holder or augment(holder[person], seen):
+                holder[person] = row
+                return True
+        return False
+
+    return sum(1 for row in range(len(candidates)) if augment(row, set()))
+
+
 def _can_give(is_group: bool, slack_id: str, members: Members, owner_id: str) -> frozenset[str]:
     # A group missing from `members` (added since they were asked) counts as nobody.
     people = frozenset(members.get(slack_id, ())) if is_group else frozenset({slack_id})
@@ -66,24 +83,43 @@ class QuorumUnreachable(InvalidInput):
     of them; handlers word it for Slack.
     """
 
-    def __init__(self, approvers: Sequence[ApproverSpec], people: frozenset[str]) -> None:
+    def __init__(
+        self,
+        approvers: Sequence[ApproverSpec],
+        people: frozenset[str],
+        needed: int | None = None,
+    ) -> None:
+        needed = len(approvers) if needed is None else needed
         super().__init__(
             Code.QUORUM_UNREACHABLE,
             field=FIELD_APPROVERS,
             approvers=tuple(approvers),
             people=people,
+            needed=needed,
         )
         self.approvers = tuple(approvers)
         self.people = people
+        self.needed = needed
 
 
-def check_quorum(approvers: Sequence[ApproverSpec], members: Members, owner_id: str) -> None:
-    """Refuse approvers whose every sign-off can't come from a different person who is not
-    the owner: such a release could never be approved. `members` holds every group's."""
+def check_quorum(
+    approvers: Sequence[ApproverSpec],
+    members: Members,
+    owner_id: str,
+    needed: int | None = None,
+) -> None:
+    """Refuse approvers whose sign-offs (all, or the `needed` many of a quorum of N) can't
+    each come from a different person who is not the owner (`owner_id` "" when the owner
+    may sign): such a release could never be approved. `members` holds every group's."""
     candidates = [
         _can_give(a.kind == ApproverKind.USERGROUP, a.slack_id, members, owner_id)
         for a in approvers
     ]
+    if needed is not None and needed < len(approvers):
+        if matched(candidates) < needed:
+            people = frozenset().union(*candidates) if candidates else frozenset()
+            raise QuorumUnreachable(approvers, people, needed)
+        return
     found = shortfall(candidates)
     if found is not None:
         raise QuorumUnreachable([approvers[i] for i in found.rows], found.people)
@@ -101,20 +137,30 @@ def _open_candidates(
 
 
 def row_to_sign(
-    approvers: Sequence[Approver], person: str, members: Members, owner_id: str
+    approvers: Sequence[Approver],
+    person: str,
+    members: Members,
+    owner_id: str,
+    needed: int | None = None,
 ) -> Approver | None:
     """The one sign-off a click by `person` gives (who has given none yet): their own
-    first; else one of their groups', in approver order, preferring one that leaves every
-    other open sign-off someone to give it. None when nothing they could sign is open."""
+    first; else one of their groups', in approver order, preferring one that leaves enough
+    other open sign-offs someone to give them (all, or the `needed` many of a quorum of N).
+    None when nothing they could sign is open."""
     pending = [a for a in approvers if a.sign_off != SignOffState.APPROVED]
     for row in pending:
         if not row.is_group and row.slack_id == person:
             return row
     mine = [a for a in pending if a.is_group and person in members.get(a.slack_id, ())]
     taken = signers_of(approvers) | {person}
+    signed = len(approvers) - len(pending)
     for row in mine:
         rest = [a for a in pending if a is not row]
-        if shortfall(_open_candidates(rest, members, owner_id, taken)) is None:
+        open_rows = _open_candidates(rest, members, owner_id, taken)
+        if needed is None or needed >= len(approvers):
+            if shortfall(open_rows) is None:
+                return row
+        elif signed + 1 + matched(open_rows) >= needed:
             return row
     return mine[0] if mine else None
 

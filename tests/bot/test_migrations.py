@@ -95,3 +95,64 @@ def test_two_replicas_upgrading_at_once_take_turns() -> None:
         engine.dispose()
     finally:
         drop_schema(schema)
+
+
+def _releases_from_before_policies_keep_theirs(url: str) -> None:
+    """Migration 0009: releases proposed before policies upgrade intact, with quorum `all`,
+    the owner not signing, their own window, and the settings' reminders and channels."""
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    try:
+        migrate.upgrade(engine, "0008")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO release (uid, team_id, service, version, target_at, "
+                    "window_minutes, channel_id, private, owner_id, status, rollout_stages, "
+                    "notes, status_reason, sequence, revision, created_at, updated_at) VALUES "
+                    "('uid-before-0009', 'T1', 'payments', '1.0', '2030-01-01 10:00:00+00', "
+                    "90, 'C1', false, 'U_OWNER', 'proposed', '', '', '', 0, 0, "
+                    "'2029-12-01 10:00:00+00', '2029-12-01 10:00:00+00')"
+                )
+            )
+            release_id = connection.execute(text("SELECT id FROM release")).scalar_one()
+            connection.execute(
+                text(
+                    "INSERT INTO approver (release_id, position, kind, slack_id, handle, state,"
+                    " reason) VALUES (:id, 0, 'user', 'U_QA', '', 'pending', '')"
+                ),
+                {"id": release_id},
+            )
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            row = connection.execute(
+                text(
+                    "SELECT service, version, status, window_minutes, quorum, owner_can_approve,"
+                    " reminder_minutes, announce_to, escalation_channel FROM release"
+                )
+            ).one()
+            approver = connection.execute(text("SELECT slack_id, required FROM approver")).one()
+            settings = connection.execute(text("SELECT count(*) FROM policy_setting")).scalar()
+        assert tuple(row) == ("payments", "1.0", "proposed", 90, "all", False, None, None, None)
+        assert tuple(approver) == ("U_QA", False)
+        assert settings == 0
+        migrate.downgrade(engine, "0008")  # and back, with the release still there
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM release")).scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_releases_from_before_policies_keep_theirs(tmp_path: Path) -> None:
+    _releases_from_before_policies_keep_theirs(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+def test_postgresql_releases_from_before_policies_keep_theirs() -> None:
+    skip_or_fail_without_postgres()
+    schema = f"rb_policy_{uuid.uuid4().hex[:8]}"
+    create_schema(schema)
+    try:
+        _releases_from_before_policies_keep_theirs(schema_url(schema))
+    finally:
+        drop_schema(schema)

@@ -1286,9 +1286,17 @@ class FakeSlack:
             raise _SlackError("no_such_subteam")
         return {"ok": True, "users": list(group["users"])}
 
-    def add_channel(self, channel_id: str, name: str, *, is_private: bool = False) -> None:
+    def add_channel(
+        self, channel_id: str, name: str, *, is_private: bool = False, is_member: bool = True
+    ) -> None:
+        """A channel conversations.info describes; `is_member`: whether the bot is in it."""
         with self._cond:
-            self._channels[channel_id] = {"id": channel_id, "name": name, "is_private": is_private}
+            self._channels[channel_id] = {
+                "id": channel_id,
+                "name": name,
+                "is_private": is_private,
+                "is_member": is_member,
+            }
 
     def _conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
         channel_id = str(args.get("channel") or "")
@@ -1304,6 +1312,7 @@ class FakeSlack:
                 "name": channel_id.lower(),
                 "is_private": channel_id.startswith("G"),
                 "is_im": channel_id.startswith("D"),
+                "is_member": True,
             }
         return {"ok": True, "channel": {"is_channel": not known.get("is_im"), **known}}
 

@@ -21,6 +21,7 @@ from models.errors import (
     NotAllowed,
     NotFound,
 )
+from models.policy import Key, Scope
 from models.release.proposing import ApproverSpec
 from models.release.records import ApproverKind, ReleaseStatus
 from models.release.rules import Activity, allows
@@ -78,6 +79,13 @@ SAMPLES: dict[Code, dict[str, Any]] = {
     Code.BIG_BANG: {"ref": EVIL},
     Code.ALREADY_AT: {"ref": EVIL, "percentage": 50},
     Code.TOO_MANY_LINKS: {"limit": 10},
+    Code.POLICY_UNKNOWN_KEY: {"key": EVIL},
+    Code.POLICY_BAD_VALUE: {"key": Key.QUORUM, "value": EVIL},
+    Code.POLICY_QUORUM_TOO_LARGE: {"key": Key.QUORUM, "count": 3, "approvers": 2},
+    Code.POLICY_CHANNEL_NOT_JOINED: {"key": Key.ESCALATION, "channel": "C_OPS"},
+    Code.POLICY_CHECKLIST_EMPTY: {"key": Key.CHECKLIST},
+    Code.POLICY_NOT_SET: {"key": Key.WINDOW, "scope": Scope.SERVICE, "target": EVIL},
+    Code.POLICY_UNCHANGED: {"key": Key.WINDOW, "scope": Scope.CHANNEL, "target": "C_OPS"},
     Code.DUPLICATE: {
         "ref": EVIL,
         "state": ReleaseStatus.APPROVED,
@@ -104,7 +112,7 @@ SAMPLES: dict[Code, dict[str, Any]] = {
 
 # The markup refusals may write: mentions of ids, and links to Slack's own permalinks.
 _OUR_MARKUP = re.compile(
-    r"<@U_[A-Z]+>|<!subteam\^S_[A-Z]+>|<https://slack\.example/[^|<>]*\|[^<>]*>"
+    r"<@U_[A-Z]+>|<#C_[A-Z]+>|<!subteam\^S_[A-Z]+>|<https://slack\.example/[^|<>]*\|[^<>]*>"
     r"|<!date\^\d+\^[^|<>]*\|[^<>]*>"
 )
 _RAISE = re.compile(r"\b(NotFound|NotAllowed|InvalidTransition|Conflict|InvalidInput)\(\s*(\S+)")

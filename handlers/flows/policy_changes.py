@@ -1,0 +1,169 @@
+"""The release policy as handlers use it: what is in force where, changing it (release
+managers only, values checked with Slack first), and proposals and edits under it.
+
+For other features: `effective_policy(deps, team_id, channel_id, service)` is the policy a
+release proposed now would get, with where each value comes from; a release already
+proposed keeps its own (`Release.quorum`, `owner_can_approve`, `window_minutes`,
+`reminder_offsets`, `announce_to`, `escalation_channel`), whatever the policy says since.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slack_sdk import WebClient
+
+from handlers.deps import Deps, HandlerConfig
+from handlers.flows.manager_role import require_manager
+from handlers.slack import directory
+from models import policy
+from models.policy import Effective, Key, Policy, Scope, Value
+from models.release import proposing, quorum
+from models.release.proposing import ApproverSpec, Proposal
+from models.release.queries import Actor, ReleaseView
+from models.release.records import ApproverKind
+
+WHAT = "change the release policy"
+
+
+def defaults(config: HandlerConfig) -> Policy:
+    """What applies where nothing is set: the bot's settings, else the built-in defaults."""
+    return Policy(
+        checklist=config.checklist,
+        announce=config.announce_channel,
+        reminders=config.reminder_offsets,
+    )
+
+
+def _service_key(service: str | None) -> str | None:
+    return service.strip().lower() if service and service.strip() else None
+
+
+def effective_policy(
+    deps: Deps, team_id: str, channel_id: str, service: str | None = None
+) -> Effective:
+    """The policy for a release of `service` proposed in `channel_id` now."""
+    with deps.db.read_session() as session:
+        return policy.effective(
+            session, team_id, channel_id, _service_key(service), defaults(deps.config)
+        )
+
+
+def checked_value(client: WebClient, key: Key, value: Value) -> Value:
+    """A value Slack must vouch for: approvers who exist, a channel the bot is in."""
+    if key == Key.APPROVERS:
+        assert isinstance(value, tuple)
+        specs = [a for a in value if isinstance(a, ApproverSpec)]
+        return policy.clean_approvers(directory.check_approvers(client, specs))
+    if key in (Key.ANNOUNCE, Key.ESCALATION):
+        assert isinstance(value, str)
+        return policy.check_channel(key, value, directory.bot_is_member(client, value))
+    return value
+
+
+def change(
+    deps: Deps,
+    client: WebClient,
+    actor: Actor,
+    scope: Scope,
+    target: str,
+    key: Key,
+    value: Value | None,
+) -> policy.Change:
+    """Set (None: unset) one key for a channel or a service; release managers only."""
+    require_manager(deps, client, actor, WHAT)
+    if value is not None:
+        value = checked_value(client, key, value)
+    with deps.db.session() as session:
+        return policy.change(
+            session,
+            actor.team_id,
+            actor.user_id,
+            scope,
+            target,
+            key,
+            value,
+            channel_id=actor.channel_id or "",
+            defaults=defaults(deps.config),
+            now=deps.clock(),
+        )
+
+
+def change_many(
+    deps: Deps, client: WebClient, actor: Actor, channel_id: str, values: dict[Key, Value | None]
+) -> list[policy.Change]:
+    """The policy form saved: each key that differs from what the channel sets is set or
+    unset, in one transaction (values are checked already)."""
+    require_manager(deps, client, actor, WHAT)
+    made: list[policy.Change] = []
+    with deps.db.session() as session:
+        current = policy.settings_of(session, actor.team_id, Scope.CHANNEL, channel_id)
+        # Approvers before the quorum, so a quorum checks against the new list.
+        for key in sorted(values, key=lambda k: k != Key.APPROVERS):
+            value = values[key]
+            if value == current.get(key) or (value is None and key not in current):
+                continue
+            made.append(
+                policy.change(
+                    session,
+                    actor.team_id,
+                    actor.user_id,
+                    Scope.CHANNEL,
+                    channel_id,
+                    key,
+                    value,
+                    channel_id=channel_id,
+                    defaults=defaults(deps.config),
+                    now=deps.clock(),
+                )
+            )
+    return made
+
+
+def history(deps: Deps, team_id: str, channel_id: str) -> list[policy.HistoryEntry]:
+    with deps.db.read_session() as session:
+        return policy.history(session, team_id, channel_id)
+
+
+# --- proposals and edits under the policy -----------------------------------------------
+
+
+def under_policy(deps: Deps, proposal: Proposal) -> Proposal:
+    """The proposal with the policy in force where it is proposed (approvers added, the
+    quorum rule, checklist, window, reminders and channels kept on the release)."""
+    found = effective_policy(deps, proposal.team_id, proposal.channel_id, proposal.service)
+    return policy.apply_to(proposal, found.policy)
+
+
+def check_proposal_quorum(client: WebClient, proposal: Proposal, *, plain: bool = False) -> None:
+    """Refuse a proposal whose approvers (the policy's and those named) could never give
+    the sign-offs its quorum rule needs, each from a different person."""
+    approvers = proposing.with_required(
+        proposal.required_approvers,
+        proposal.approvers,
+        proposal.owner_id,
+        owner_may_sign=proposal.owner_can_approve,
+    )
+    needed = quorum.of(proposal.quorum).needed(len(approvers))
+    barred = "" if proposal.owner_can_approve else proposal.owner_id
+    directory.check_quorum(client, approvers, barred, plain=plain, needed=needed)
+
+
+def edited_approvers(
+    client: WebClient, view: ReleaseView, named: Sequence[ApproverSpec], *, plain: bool = False
+) -> list[ApproverSpec]:
+    """The approvers an edit asks for, with the policy's kept (nobody removes those), checked
+    against the release's quorum rule. `named` exist already (directory.check_approvers)."""
+    release = view.release
+    required = [
+        ApproverSpec(a.slack_id, ApproverKind(a.kind), a.handle)
+        for a in view.approvers
+        if a.required
+    ]
+    wanted = proposing.with_required(
+        required, named, release.owner_id, owner_may_sign=release.owner_can_approve
+    )
+    needed = quorum.of(release.quorum).needed(len(wanted))
+    barred = "" if release.owner_can_approve else release.owner_id
+    directory.check_quorum(client, wanted, barred, plain=plain, needed=needed)
+    return wanted
