@@ -122,6 +122,9 @@ class Release(SQLModel, table=True):
     request_key: str | None = Field(
         default=None, sa_column=Column(String(100), unique=True, nullable=True)
     )
+    # Where it was built, when a pipeline proposed it (through the API): shown on the card.
+    pipeline_url: str | None = Field(default=None, max_length=500)
+    commit_sha: str | None = Field(default=None, max_length=40)
     # Incremented whenever the scheduled time changes (iCalendar SEQUENCE).
     sequence: int = Field(default=0)
     # Incremented by the database on every update of the row (see below): a sum of these
