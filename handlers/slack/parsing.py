@@ -35,6 +35,8 @@ USAGE = {
     "checklist": "`/release checklist <service@version> add <item>`",
     "calendar": "`/release calendar [#channel | <service> | revoke]`",
     "managers": "`/release managers [add | remove @someone @group …]` (release managers change it)",
+    "token": "`/release token create <name> [service …]` · `/release token list` · "
+    "`/release token revoke <name>` (release managers; API tokens for pipelines)",
     "help": "`/release help`",
 }
 
@@ -140,6 +142,15 @@ class Managers:
     people: tuple[ApproverSpec, ...] = ()
 
 
+@dataclass(frozen=True)
+class Token:
+    """`/release token create <name> [service …] | list | revoke <name>`: API tokens."""
+
+    verb: str  # create | list | revoke
+    name: str = ""
+    services: tuple[str, ...] = ()
+
+
 Command = (
     Help
     | ListReleases
@@ -150,6 +161,7 @@ Command = (
     | ChecklistAdd
     | Calendar
     | Managers
+    | Token
 )
 
 _USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
@@ -203,6 +215,8 @@ def parse(text: str) -> Command:
         return parse_calendar(rest)
     if sub == "managers":
         return parse_managers(rest)
+    if sub == "token":
+        return parse_token(rest)
     raise unknown_subcommand(head)
 
 
@@ -406,6 +420,18 @@ def parse_managers(rest: str) -> Managers:
     if not people:
         raise _usage_error("Name the people or user groups, with @.", "managers")
     return Managers(verb, tuple(dict.fromkeys(people)))
+
+
+def parse_token(rest: str) -> Token:
+    words = from_slack(rest).split()
+    verb = words[0].lower() if words else ""
+    if verb == "list" and len(words) == 1:
+        return Token("list")
+    if verb == "create" and len(words) >= 2:
+        return Token("create", words[1], tuple(w.lower() for w in words[2:]))
+    if verb == "revoke" and len(words) == 2:
+        return Token("revoke", words[1])
+    raise _usage_error("Create, list or revoke a token.", "token")
 
 
 def parse_calendar(rest: str) -> Calendar:

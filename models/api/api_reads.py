@@ -44,20 +44,28 @@ def public_release(session: Session, team_id: str, service: str, version: str) -
 
 
 @dataclass(frozen=True)
+class Shipped:
+    """A version that reached production: when, and the release that took it there."""
+
+    record: ProductionRecord
+    release: Release
+
+
+@dataclass(frozen=True)
 class ServiceSummary:
     service: str
-    in_production: ProductionRecord | None
+    in_production: Shipped | None
     in_flight: list[Release]
-    released: list[ProductionRecord]
+    released: list[Shipped]
 
 
 def service_summary(session: Session, team_id: str, service: str, *, limit: int) -> ServiceSummary:
     """The version in production, the releases in flight and the last `limit` versions
     that reached production, newest first; public releases only."""
     service = service.strip().lower()
-    records = list(
+    rows = list(
         session.exec(
-            select(ProductionRecord)
+            select(ProductionRecord, Release)
             .join(Release, col(Release.id) == col(ProductionRecord.release_id))
             .where(
                 ProductionRecord.team_id == team_id,
@@ -80,9 +88,10 @@ def service_summary(session: Session, team_id: str, service: str, *, limit: int)
             .order_by(col(Release.target_at), col(Release.id))
         )
     )
+    released = [Shipped(record, release) for record, release in rows]
     return ServiceSummary(
         service=service,
-        in_production=records[0] if records else None,
+        in_production=released[0] if released else None,
         in_flight=in_flight,
-        released=records,
+        released=released,
     )
