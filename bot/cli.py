@@ -1,10 +1,11 @@
-"""`releasebot serve | db upgrade`: the console script."""
+"""`releasebot serve | db upgrade | token create`: the console script."""
 
 from __future__ import annotations
 
 import argparse
 import gc
 import logging
+import re
 import signal
 import sys
 import threading
@@ -23,6 +24,24 @@ def main(argv: list[str] | None = None) -> int:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply pending migrations")
     db_sub.add_parser("current", help="show the database's migration revision")
+    token = sub.add_parser("token", help="API tokens (for set-up scripts)")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    create = token_sub.add_parser(
+        "create", help="create an API token and print it (once: only its hash is kept)"
+    )
+    create.add_argument("--team", required=True, help="the workspace id, T…")
+    create.add_argument("--name", required=True, help="the token's name, e.g. ci")
+    create.add_argument(
+        "--owner",
+        required=True,
+        help="the Slack user (U…) the token acts for: releases it proposes are theirs",
+    )
+    create.add_argument(
+        "--service",
+        action="append",
+        default=[],
+        help="limit the token to this service (repeat for more; default: all services)",
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(
@@ -38,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "db":
         return _db(args.db_command, settings.database_url)
+    if args.command == "token":
+        return _create_token(args, settings.database_url)
     return _serve(settings, args.host, args.port or settings.port, args.socket)
 
 
@@ -58,6 +79,51 @@ def _db(command: str, url: str) -> int:
         return 1
     finally:
         engine.dispose()
+    return 0
+
+
+_TEAM = re.compile(r"^[TE][A-Z0-9]+$")
+_USER = re.compile(r"^[UW][A-Z0-9_]+$")
+
+
+def _create_token(args: argparse.Namespace, url: str) -> int:
+    from handlers.rendering.refusals import text_for
+    from handlers.slack.mrkdwn import to_plain
+    from models.api import api_tokens
+    from models.db import Database
+    from models.errors import DomainError
+
+    if not _TEAM.match(args.team):
+        print(f"releasebot: --team {args.team!r} is not a workspace id (T…)", file=sys.stderr)
+        return 2
+    if not _USER.match(args.owner):
+        print(f"releasebot: --owner {args.owner!r} is not a user id (U…)", file=sys.stderr)
+        return 2
+    db = Database(url)
+    try:
+        with db.session() as session:
+            token, raw = api_tokens.issue(
+                session,
+                args.team,
+                args.name,
+                owner_id=args.owner,
+                created_by=api_tokens.CLI_ACTOR,
+                services=args.service,
+            )
+    except DomainError as error:
+        print(f"releasebot: token not created: {to_plain(text_for(error))}", file=sys.stderr)
+        return 1
+    except Exception as error:  # an unreachable database is a setup problem, not a bug
+        print(f"releasebot: database {url.split('@')[-1]}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    scope = ", ".join(token.scope) or "all services"
+    print(
+        f"releasebot: API token {token.name} ({scope}) created; it is shown this once:",
+        file=sys.stderr,
+    )
+    print(raw)
     return 0
 
 
@@ -86,7 +152,7 @@ def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
     # collector's way, so full collections stay short and don't stall acks.
     gc.collect()
     gc.freeze()
-    web = create_web_app(releasebot.bolt, releasebot.db)
+    web = create_web_app(releasebot.bolt, releasebot.db, deps=releasebot.deps)
     if socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

@@ -1,4 +1,5 @@
-"""The ASGI app Slack talks to: /slack/events, /healthz (and the calendar feed)."""
+"""The ASGI app Slack talks to: /slack/events, /healthz (and the calendar feed), and the
+HTTP API for deploy pipelines under /api/v1."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from bot.body_limit import DEFAULT_MAX_BODY, BodyLimit
+from handlers.api.http_api import DEFAULT_RATE, PREFIX, create_api
 from handlers.calendar_feed.membership import slack_membership
 from handlers.calendar_feed.route import ValidatorCache, calendar_endpoint, redact
+from handlers.deps import Deps
 from models.columns import utcnow
 from models.db import Database
 
@@ -37,7 +40,10 @@ def create_web_app(
     *,
     clock: Callable[[], datetime] = utcnow,
     max_body: int = MAX_BODY,
+    deps: Deps | None = None,
+    api_rate_per_minute: int = DEFAULT_RATE,
 ) -> Starlette:
+    """`deps` given: the HTTP API too, at /api/v1 (it acts through the same flows)."""
     # A few dispatch threads, not one per request: acks are short and CPU-bound, and
     # fewer threads contending for the GIL answer a burst sooner than many.
     dispatchers = anyio.CapacityLimiter(DISPATCH_THREADS)
@@ -79,16 +85,26 @@ def create_web_app(
             headers={"Retry-After": str(RETRY_AFTER), "Cache-Control": "no-store"},
         )
 
+    # Any route that finds the database unreachable (or its pool exhausted) answers 503
+    # and when to retry, as /healthz does, rather than 500 and a traceback.
+    unavailable = {
+        exception: database_unavailable
+        for exception in (OperationalError, InterfaceError, PoolTimeout)
+    }
+    api: list[BaseRoute] = []
+    if deps is not None:
+        # A sub-application handles its own errors: it gets the same 503s.
+        pipeline_api = create_api(
+            deps, bolt.client, rate_per_minute=api_rate_per_minute, exception_handlers=unavailable
+        )
+        api.append(Mount(PREFIX, app=pipeline_api))
+
     return Starlette(
-        # Any route that finds the database unreachable (or its pool exhausted) answers
-        # 503 and when to retry, as /healthz does, rather than 500 and a traceback.
-        exception_handlers={
-            exception: database_unavailable
-            for exception in (OperationalError, InterfaceError, PoolTimeout)
-        },
+        exception_handlers=dict(unavailable),
         # Outside the router, so every route (and any added later) has the same cap.
         middleware=[Middleware(BodyLimit, max_body=max_body)],
         routes=[
+            *api,
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             # Every path under /calendar/ (also malformed ones) is answered by the feed

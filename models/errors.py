@@ -85,6 +85,18 @@ class Code(StrEnum):
     PROPOSED_JUST_NOW = "proposed_just_now"  # ref: lost a race with the same proposal
     FREEZE_EXISTS = "freeze_exists"  # name
 
+    # Where a release was built (from CI, through the API)
+    PIPELINE_URL_INVALID = "pipeline_url_invalid"  # value
+    COMMIT_INVALID = "commit_invalid"  # value
+
+    # API tokens
+    TOKEN_NAME_INVALID = "token_name_invalid"  # value
+    TOKEN_NAME_TAKEN = "token_name_taken"  # name: a live token of the workspace has it
+    NO_SUCH_TOKEN = "no_such_token"  # name: no live token of the workspace has it
+    TOO_MANY_TOKENS = "too_many_tokens"  # limit: live tokens one workspace may hold
+    TOKEN_SERVICES = "token_services"  # limit: services one token may be limited to
+    TOKEN_SCOPE = "token_scope"  # service: a token limited to other services used on it
+
 
 class DomainError(Exception):
     """Something the person asked for cannot be done: `code` says why, `data` holds what

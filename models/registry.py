@@ -1,5 +1,7 @@
 """Imports every table so that SQLModel.metadata knows them all (Alembic, tests)."""
 
+from models.api.api_tokens import ApiToken
+from models.api.idempotency import IdempotencyKey
 from models.audit import AuditEvent
 from models.calendar_feed.tokens import CalendarToken
 from models.freezes import Freeze, FreezeOverride
@@ -11,12 +13,14 @@ from models.reminders.table import Reminder
 from models.roles import ReleaseManager
 
 __all__ = [
+    "ApiToken",
     "Approver",
     "AuditEvent",
     "CalendarToken",
     "Freeze",
     "FreezeOverride",
     "ChecklistItem",
+    "IdempotencyKey",
     "OutboxMessage",
     "PolicySetting",
     "ProductionRecord",

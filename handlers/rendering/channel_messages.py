@@ -104,6 +104,8 @@ def card_blocks(view: ReleaseView, unsignable: Sequence[Unsignable] = ()) -> lis
         blocks.append(ActionsBlock(block_id=f"edit-{release.uid}", elements=[edit_button(release)]))
     if release.notes:
         blocks.append(SectionBlock(text=md(f"*Notes*\n{escape(release.notes)}")))
+    if built := build_line(release):
+        blocks.append(ContextBlock(elements=[md(built)]))
     blocks.append(
         ContextBlock(
             elements=[
@@ -115,6 +117,17 @@ def card_blocks(view: ReleaseView, unsignable: Sequence[Unsignable] = ()) -> lis
         )
     )
     return within_budget(blocks)
+
+
+def build_line(release: Release) -> str:
+    """Where a release proposed by a pipeline was built: its pipeline link and commit."""
+    parts = []
+    if release.pipeline_url:
+        # Validated when proposed: http(s), no spaces, no < > | to break out of the link.
+        parts.append(f":gear: <{escape(release.pipeline_url)}|Pipeline>")
+    if release.commit_sha:
+        parts.append(f"commit `{escape(release.commit_sha[:12])}`")
+    return " · ".join(parts)
 
 
 def sign_offs_text(view: ReleaseView) -> str:

@@ -358,4 +358,31 @@ WORDINGS: dict[Code, Wording] = {
     Code.DUPLICATE: _duplicate,
     Code.VERSION_TAKEN: lambda d: f"{_ref(d)} can't be used: pick a new version.",
     Code.PROPOSED_JUST_NOW: lambda d: f"{_ref(d)} was proposed a moment ago.",
+    Code.PIPELINE_URL_INVALID: lambda d: (
+        f"{quoted(str(d['value']))} is not a pipeline link: give an http(s) URL of up to "
+        "500 characters."
+    ),
+    Code.COMMIT_INVALID: lambda d: (
+        f"{quoted(str(d['value']))} is not a commit: give its hash, 7 to 40 hexadecimal "
+        "digits."
+    ),
+    Code.TOKEN_NAME_INVALID: lambda d: (
+        f"{quoted(str(d['value']))} can't name a token: use up to 40 lowercase letters, "
+        "digits, dots, dashes or underscores, e.g. ci-deploy."
+    ),
+    Code.TOKEN_NAME_TAKEN: lambda d: (
+        f"A token named {quoted(str(d['name']))} exists already: pick another name, or "
+        "`/release token revoke` it first."
+    ),
+    Code.NO_SUCH_TOKEN: lambda d: (
+        f"No live token is named {quoted(str(d['name']))}. `/release token list` shows them."
+    ),
+    Code.TOO_MANY_TOKENS: lambda d: (
+        f"This workspace has {d['limit']} live tokens already: revoke one you no longer use."
+    ),
+    Code.TOKEN_SERVICES: lambda d: f"Limit a token to at most {d['limit']} services.",
+    Code.TOKEN_SCOPE: lambda d: (
+        f"This token may not act on {quoted(str(d['service']))}: it is limited to other "
+        "services."
+    ),
 }

@@ -11,9 +11,15 @@ from slack_sdk import WebClient
 
 from handlers.calendar_feed import links
 from handlers.deps import Deps
-from handlers.flows import freeze_admin, manager_role, policy_changes, steps
+from handlers.flows import freeze_admin, manager_role, policy_changes, steps, token_admin
 from handlers.flows.new_release import create_release
-from handlers.rendering import channel_messages, freeze_messages, modals, role_messages
+from handlers.rendering import (
+    channel_messages,
+    freeze_messages,
+    modals,
+    role_messages,
+    token_messages,
+)
 from handlers.rendering.freeze_notes import name as freeze_name
 from handlers.slack import directory, ids, parsing, policy_listeners
 from handlers.slack.error_replies import in_background
@@ -134,6 +140,9 @@ def register(app: App, deps: Deps) -> None:
                 later(change)
             case parsing.PolicyCommand():
                 later(lambda: policy_listeners.run_command(deps, client, actor, command, respond))
+            case parsing.Token():
+                # Asks Slack whether the person is a release manager, then writes: later.
+                later(lambda: respond(**token_reply(deps, client, actor, command)))
             case _:
                 raise parsing.unknown_subcommand(str(body.get("text") or ""))
 
@@ -157,6 +166,30 @@ def freezes_reply(deps: Deps, team_id: str, note: str | None = None) -> dict[str
         "replace_original": False,
         "blocks": channel_messages.to_dicts(blocks),
         "text": "Freezes",
+    }
+
+
+def token_reply(
+    deps: Deps, client: WebClient, actor: Actor, command: parsing.Token
+) -> dict[str, Any]:
+    """The answer to `/release token …`, for the person alone (a new token is in it)."""
+    if command.verb == "create":
+        token, raw = token_admin.create_token(deps, client, actor, command.name, command.services)
+        api_url = deps.config.public_url.rstrip("/") + "/api/v1"
+        blocks = token_messages.created_blocks(token, raw, api_url)
+        text = f"API token {token.name} created"
+    elif command.verb == "revoke":
+        revoked = token_admin.revoke_token(deps, client, actor, command.name)
+        blocks = channel_messages.notice_blocks(token_messages.revoked_text(revoked))
+        text = f"API token {revoked.name} revoked"
+    else:
+        blocks = token_messages.list_blocks(token_admin.list_tokens(deps, client, actor))
+        text = "API tokens"
+    return {
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "blocks": channel_messages.to_dicts(blocks),
+        "text": text,
     }
 
 

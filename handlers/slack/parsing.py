@@ -45,6 +45,8 @@ USAGE = {
     "(release managers add and remove)",
     "policy": "`/release policy [<service>] [set <key> <value> | unset <key>]` · "
     "`/release policy history` (release managers change it)",
+    "token": "`/release token create <name> [service …]` · `/release token list` · "
+    "`/release token revoke <name>` (release managers; API tokens for pipelines)",
     "help": "`/release help`",
 }
 
@@ -162,6 +164,15 @@ class PolicyCommand:
     value: str = ""  # as typed (mentions and channels still in Slack's markup)
 
 
+@dataclass(frozen=True)
+class Token:
+    """`/release token create <name> [service …] | list | revoke <name>`: API tokens."""
+
+    verb: str  # create | list | revoke
+    name: str = ""
+    services: tuple[str, ...] = ()
+
+
 Command = (
     Help
     | ListReleases
@@ -177,6 +188,7 @@ Command = (
     | FreezeAdd
     | FreezeRemove
     | PolicyCommand
+    | Token
 )
 
 _USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
@@ -234,6 +246,8 @@ def parse(text: str) -> Command:
         return parse_managers(rest)
     if sub == "policy":
         return parse_policy(rest)
+    if sub == "token":
+        return parse_token(rest)
     raise unknown_subcommand(head)
 
 
@@ -483,6 +497,16 @@ def policy_value(key: Key, text: str) -> Value:
         Key.WINDOW: policy.clean_window,
     }
     return cleaners[key](plain)
+def parse_token(rest: str) -> Token:
+    words = from_slack(rest).split()
+    verb = words[0].lower() if words else ""
+    if verb == "list" and len(words) == 1:
+        return Token("list")
+    if verb == "create" and len(words) >= 2:
+        return Token("create", words[1], tuple(w.lower() for w in words[2:]))
+    if verb == "revoke" and len(words) == 2:
+        return Token("revoke", words[1])
+    raise _usage_error("Create, list or revoke a token.", "token")
 
 
 def parse_calendar(rest: str) -> Calendar:

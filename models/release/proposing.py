@@ -16,7 +16,9 @@ from models.columns import utcnow
 from models.errors import Code, Conflict, InvalidInput
 from models.fields import (
     FIELD_APPROVERS,
+    FIELD_COMMIT,
     FIELD_NOTES,
+    FIELD_PIPELINE_URL,
     FIELD_REASON,
     FIELD_ROLLOUT,
     FIELD_SERVICE,
@@ -39,6 +41,10 @@ MAX_NOTES = 2000
 MAX_REASON = 500
 MAX_STAGES = 10
 MAX_AHEAD = timedelta(days=366 * 2)
+MAX_PIPELINE_URL = 500
+# An http(s) URL without spaces or the characters that end a Slack link (< > |).
+PIPELINE_URL_PATTERN = re.compile(r"^https?://[^\s<>|]+$", re.IGNORECASE)
+COMMIT_PATTERN = re.compile(r"^[0-9a-f]{7,40}$")
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,11 @@ class Proposal:
     reminders: Sequence[timedelta] | None = None  # None: the settings'
     announce_to: str | None = None
     escalation_channel: str | None = None
+    # Proposed by a pipeline (through the API): where it was built, and which commit.
+    pipeline_url: str | None = None
+    commit_sha: str | None = None
+    # How it was proposed, when not by a person in Slack (the audit event's detail).
+    via: str = ""
 
 
 def snapshot(release: Release) -> dict[str, Any]:
@@ -131,6 +142,24 @@ def clean_notes(notes: str) -> str:
             Code.NOTES_TOO_LONG, field=FIELD_NOTES, length=len(notes), limit=MAX_NOTES
         )
     return notes
+
+
+def clean_pipeline_url(url: str | None) -> str | None:
+    if url is None or not url.strip():
+        return None
+    url = url.strip()
+    if len(url) > MAX_PIPELINE_URL or not PIPELINE_URL_PATTERN.match(url):
+        raise InvalidInput(Code.PIPELINE_URL_INVALID, field=FIELD_PIPELINE_URL, value=url)
+    return url
+
+
+def clean_commit(commit_sha: str | None) -> str | None:
+    if commit_sha is None or not commit_sha.strip():
+        return None
+    commit_sha = commit_sha.strip().lower()
+    if not COMMIT_PATTERN.match(commit_sha):
+        raise InvalidInput(Code.COMMIT_INVALID, field=FIELD_COMMIT, value=commit_sha)
+    return commit_sha
 
 
 def clean_reason(reason: str, *, required: bool = False) -> str:
@@ -221,6 +250,8 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
         owner_may_sign=proposal.owner_can_approve,
     )
     required = {a.slack_id for a in proposal.required_approvers}
+    pipeline_url = clean_pipeline_url(proposal.pipeline_url)
+    commit_sha = clean_commit(proposal.commit_sha)
     if not 15 <= proposal.window_minutes <= 24 * 60:
         raise InvalidInput(Code.WINDOW_RANGE)
     check_not_duplicate(
@@ -246,6 +277,8 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
         else ",".join(str(int(o.total_seconds() // 60)) for o in proposal.reminders),
         announce_to=proposal.announce_to,
         escalation_channel=proposal.escalation_channel,
+        pipeline_url=pipeline_url,
+        commit_sha=commit_sha,
         status=(ReleaseStatus.PROPOSED if approvers else ReleaseStatus.APPROVED).value,
         created_at=now,
         updated_at=now,
@@ -288,6 +321,7 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
                 "escalation": release.escalation_channel,
             },
         },
+        detail=proposal.via,
         at=now,
     )
     session.flush()

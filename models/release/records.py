@@ -133,6 +133,9 @@ class Release(SQLModel, table=True):
     reminder_minutes: str | None = Field(default=None, max_length=200)
     announce_to: str | None = Field(default=None, max_length=32)
     escalation_channel: str | None = Field(default=None, max_length=32)
+    # Where it was built, when a pipeline proposed it (through the API): shown on the card.
+    pipeline_url: str | None = Field(default=None, max_length=500)
+    commit_sha: str | None = Field(default=None, max_length=40)
     # Incremented whenever the scheduled time changes (iCalendar SEQUENCE).
     sequence: int = Field(default=0)
     # Incremented by the database on every update of the row (see below): a sum of these

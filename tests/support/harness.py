@@ -61,7 +61,9 @@ class Harness:
         )
         self.bot: Releasebot = create_releasebot(self.settings)
         self.bot.deps.clock = self.clock
-        self.server = BackgroundServer(create_web_app(self.bot.bolt, self.bot.db, clock=self.clock))
+        self.server = BackgroundServer(
+            create_web_app(self.bot.bolt, self.bot.db, clock=self.clock, deps=self.bot.deps)
+        )
         self.client: SignedSlackClient
 
     def __enter__(self) -> Harness:

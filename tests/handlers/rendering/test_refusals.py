@@ -108,6 +108,14 @@ SAMPLES: dict[Code, dict[str, Any]] = {
     Code.FREEZE_EXISTS: {"name": EVIL},
     Code.VERSION_TAKEN: {"ref": EVIL},
     Code.PROPOSED_JUST_NOW: {"ref": EVIL},
+    Code.PIPELINE_URL_INVALID: {"value": EVIL},
+    Code.COMMIT_INVALID: {"value": EVIL},
+    Code.TOKEN_NAME_INVALID: {"value": EVIL},
+    Code.TOKEN_NAME_TAKEN: {"name": EVIL},
+    Code.NO_SUCH_TOKEN: {"name": EVIL},
+    Code.TOO_MANY_TOKENS: {"limit": 50},
+    Code.TOKEN_SERVICES: {"limit": 20},
+    Code.TOKEN_SCOPE: {"service": EVIL},
 }
 
 # The markup refusals may write: mentions of ids, and links to Slack's own permalinks.

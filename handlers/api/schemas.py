@@ -1,0 +1,192 @@
+"""What the HTTP API reads and answers, as typed models (its OpenAPI document is made
+from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from models.api.api_reads import Shipped
+from models.audit import AuditEvent
+from models.release.queries import ReleaseView
+from models.release.records import ApproverKind, Release, ReleaseStatus, SignOffState
+
+SlackTarget = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9_]{1,31}$")]
+ChannelId = Annotated[str, StringConstraints(pattern=r"^[CGD][A-Z0-9_]{1,31}$")]
+
+
+class ApiError(BaseModel):
+    """Every refusal: a stable code, and what went wrong in words."""
+
+    error: str = Field(description="a stable code, e.g. token_scope, duplicate, when_past")
+    message: str = Field(description="what went wrong, in words")
+    field: str | None = Field(default=None, description="the input it is about, if one")
+
+
+class Stage(BaseModel):
+    current_percentage: int | None = Field(
+        description="the percentage reached so far; null before the rollout starts or "
+        "for a big-bang release"
+    )
+    stages: list[int] = Field(description="a phased rollout's percentages; [] for big-bang")
+
+
+class SignOff(BaseModel):
+    who: str = Field(description="the approver: a Slack user (U…) or user group (S…) id")
+    kind: ApproverKind
+    state: SignOffState
+    signed_by: str | None = Field(description="who signed (for a group: which member)")
+    at: datetime | None = Field(description="when it was signed, ISO 8601 UTC")
+
+
+class Checklist(BaseModel):
+    done: int
+    total: int
+
+
+class HistoryEvent(BaseModel):
+    at: datetime
+    actor: str = Field(description="a Slack user id, or cli")
+    action: str
+    detail: str
+
+
+class ReleaseOut(BaseModel):
+    ref: str = Field(description="service@version")
+    id: str = Field(description="the release's uid: random, never reused")
+    service: str
+    version: str
+    status: ReleaseStatus
+    status_label: str
+    stage: Stage
+    target_at: datetime = Field(description="when it is planned, ISO 8601 UTC")
+    owner: str = Field(description="the Slack user who owns it")
+    channel: str
+    url: str | None = Field(description="the permalink of its card in Slack, once posted")
+    pipeline_url: str | None
+    commit_sha: str | None
+    notes: str
+    sign_offs: list[SignOff]
+    checklist: Checklist
+    history: list[HistoryEvent]
+
+    @classmethod
+    def of(cls, view: ReleaseView, events: list[AuditEvent]) -> ReleaseOut:
+        release = view.release
+        assert release.id is not None
+        return cls(
+            ref=release.ref,
+            id=release.uid,
+            service=release.service,
+            version=release.version,
+            status=release.state,
+            status_label=release.state.label,
+            stage=stage_of(release),
+            target_at=release.target_at,
+            owner=release.owner_id,
+            channel=release.channel_id,
+            url=release.permalink,
+            pipeline_url=release.pipeline_url,
+            commit_sha=release.commit_sha,
+            notes=release.notes,
+            sign_offs=[
+                SignOff(
+                    who=a.slack_id,
+                    kind=ApproverKind(a.kind),
+                    state=a.sign_off,
+                    signed_by=a.signed_by,
+                    at=a.signed_at,
+                )
+                for a in view.approvers
+            ],
+            checklist=Checklist(
+                done=sum(1 for item in view.checklist if item.checked), total=len(view.checklist)
+            ),
+            history=[
+                HistoryEvent(at=e.at, actor=e.actor_id, action=e.action, detail=e.detail)
+                for e in events
+            ],
+        )
+
+
+def stage_of(release: Release) -> Stage:
+    return Stage(current_percentage=release.current_percentage, stages=list(release.stages))
+
+
+class ReleaseBrief(BaseModel):
+    ref: str
+    id: str
+    version: str
+    status: ReleaseStatus
+    stage: Stage
+    target_at: datetime
+    url: str | None
+
+    @classmethod
+    def of(cls, release: Release) -> ReleaseBrief:
+        return cls(
+            ref=release.ref,
+            id=release.uid,
+            version=release.version,
+            status=release.state,
+            stage=stage_of(release),
+            target_at=release.target_at,
+            url=release.permalink,
+        )
+
+
+class Released(BaseModel):
+    version: str
+    ref: str
+    id: str = Field(description="the uid of the release that took it to production")
+    released_at: datetime
+
+    @classmethod
+    def of(cls, shipped: Shipped) -> Released:
+        return cls(
+            version=shipped.record.version,
+            ref=shipped.release.ref,
+            id=shipped.release.uid,
+            released_at=shipped.record.released_at,
+        )
+
+
+class ServiceOut(BaseModel):
+    service: str
+    in_production: Released | None = Field(
+        description="the version in production and when it got there; null if none yet"
+    )
+    in_flight: list[ReleaseBrief] = Field(
+        description="releases given the go and not finished (rolling out, paused)"
+    )
+    released: list[Released] = Field(description="the last versions released, newest first")
+
+
+class ProposeIn(BaseModel):
+    """A release proposed by a pipeline: as `/release propose`, owned by the token's owner."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: str = Field(max_length=200, examples=["payments"])
+    version: str = Field(max_length=200, examples=["2.4.0"])
+    target_at: AwareDatetime | None = Field(
+        default=None, description="when, ISO 8601 with an offset; default: an hour from now"
+    )
+    approvers: list[SlackTarget] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Slack user (U…) or user group (S…) ids who sign off",
+    )
+    channel: ChannelId = Field(description="the Slack channel id where its card goes")
+    notes: str = Field(default="", max_length=4000)
+    commit_sha: str | None = Field(default=None, max_length=100)
+    pipeline_url: str | None = Field(default=None, max_length=1000)
+
+
+class ProposeOut(BaseModel):
+    ref: str
+    id: str = Field(description="the release's uid")
+    status: ReleaseStatus
+    url: str | None = Field(description="the permalink of its card, when Slack has it")

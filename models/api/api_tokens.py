@@ -1,0 +1,221 @@
+"""API tokens: what a pipeline sends as `Authorization: Bearer rbk_…`.
+
+A token is a bearer secret, so only its SHA-256 is stored (as for calendar links): a
+database leak reveals no working token. Each acts in its own workspace, on behalf of the
+person who created it (a release it proposes is theirs), and only on its services when it
+names any. Release managers create and revoke them; both are audited, and each token
+keeps when it was last used (written at most once a minute, so reads stay reads).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import Column, Index, text
+from sqlalchemy import update as sql_update
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from models import audit
+from models.columns import UTCDateTime, utcnow
+from models.errors import Code, Conflict, InvalidInput, NotAllowed, NotFound
+from models.fields import FIELD_TOKEN_NAME
+from models.release.proposing import clean_service
+
+PREFIX = "rbk_"
+# `secrets.token_urlsafe(32)`: 256 random bits, 43 URL-safe base64 characters.
+_TOKEN_BYTES = 32
+_TOKEN_SHAPE = re.compile(r"^rbk_[A-Za-z0-9_-]{43}$")
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
+MAX_LIVE_TOKENS = 50
+MAX_SERVICES = 20
+# `last_used_at` moves at most this often: a token used every second writes once a minute.
+LAST_USED_EVERY = timedelta(minutes=1)
+# Who created a token from the command line (set-up scripts), in its audit events.
+CLI_ACTOR = "cli"
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+    __table_args__ = (
+        # A name names one live token of a workspace (a revoked one's name may be reused).
+        Index(
+            "uq_api_token_live_name",
+            "team_id",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    name: str = Field(max_length=40)
+    token_hash: str = Field(max_length=64, unique=True)
+    # The services it may act on, comma-separated; empty: all of the workspace's.
+    services: str = Field(default="", max_length=1400)
+    # The person it acts for: a release it proposes is theirs (owner), as if they had.
+    owner_id: str = Field(max_length=32)
+    # Who created it: a Slack user id, or "cli".
+    created_by: str = Field(max_length=32)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    revoked_by: str | None = Field(default=None, max_length=32)
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        """Its services; () for all of them."""
+        return tuple(s for s in self.services.split(",") if s)
+
+    def may_act_on(self, service: str) -> bool:
+        return not self.scope or service.strip().lower() in self.scope
+
+    def require_scope(self, service: str) -> None:
+        """Refused when the token is limited to other services."""
+        if not self.may_act_on(service):
+            raise NotAllowed(Code.TOKEN_SCOPE, service=service.strip().lower())
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode("ascii")).hexdigest()
+
+
+def is_token_shaped(raw: str) -> bool:
+    """Could `raw` be a token we issued? Lets junk be refused without a query."""
+    return bool(_TOKEN_SHAPE.match(raw))
+
+
+def clean_name(name: str) -> str:
+    name = name.strip().lower()
+    if not NAME_PATTERN.match(name):
+        raise InvalidInput(Code.TOKEN_NAME_INVALID, field=FIELD_TOKEN_NAME, value=name)
+    return name
+
+
+def clean_services(services: Sequence[str]) -> tuple[str, ...]:
+    cleaned = tuple(dict.fromkeys(clean_service(s) for s in services))
+    if len(cleaned) > MAX_SERVICES:
+        raise InvalidInput(Code.TOKEN_SERVICES, limit=MAX_SERVICES)
+    return cleaned
+
+
+def live_tokens(session: Session, team_id: str) -> list[ApiToken]:
+    return list(
+        session.exec(
+            select(ApiToken)
+            .where(ApiToken.team_id == team_id, col(ApiToken.revoked_at).is_(None))
+            .order_by(col(ApiToken.created_at), col(ApiToken.id))
+        )
+    )
+
+
+def issue(
+    session: Session,
+    team_id: str,
+    name: str,
+    *,
+    owner_id: str,
+    created_by: str,
+    services: Sequence[str] = (),
+    now: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """A new token and its secret, returned this once; only the hash is kept."""
+    now = now or utcnow()
+    name = clean_name(name)
+    scope = clean_services(services)
+    live = live_tokens(session, team_id)
+    if any(t.name == name for t in live):
+        raise Conflict(Code.TOKEN_NAME_TAKEN, field=FIELD_TOKEN_NAME, name=name)
+    if len(live) >= MAX_LIVE_TOKENS:
+        raise InvalidInput(Code.TOO_MANY_TOKENS, limit=MAX_LIVE_TOKENS)
+    raw = PREFIX + secrets.token_urlsafe(_TOKEN_BYTES)
+    token = ApiToken(
+        team_id=team_id,
+        name=name,
+        token_hash=hash_token(raw),
+        services=",".join(scope),
+        owner_id=owner_id,
+        created_by=created_by,
+        created_at=now,
+    )
+    session.add(token)
+    audit.record(
+        session,
+        team_id=team_id,
+        release_id=None,
+        actor_id=created_by,
+        action="api_token_created",
+        after={"name": name, "services": list(scope), "owner": owner_id},
+        at=now,
+    )
+    session.flush()
+    return token, raw
+
+
+def revoke(
+    session: Session, team_id: str, name: str, *, actor_id: str, now: datetime | None = None
+) -> ApiToken:
+    """Stop the workspace's live token of that name at once."""
+    now = now or utcnow()
+    name = name.strip().lower()
+    token = session.exec(
+        select(ApiToken)
+        .where(
+            ApiToken.team_id == team_id,
+            ApiToken.name == name,
+            col(ApiToken.revoked_at).is_(None),
+        )
+        .with_for_update()
+    ).first()
+    if token is None:
+        raise NotFound(Code.NO_SUCH_TOKEN, field=FIELD_TOKEN_NAME, name=name)
+    token.revoked_at = now
+    token.revoked_by = actor_id
+    session.add(token)
+    audit.record(
+        session,
+        team_id=team_id,
+        release_id=None,
+        actor_id=actor_id,
+        action="api_token_revoked",
+        before={"name": name, "services": list(token.scope), "owner": token.owner_id},
+        at=now,
+    )
+    session.flush()
+    return token
+
+
+def resolve(session: Session, raw: str) -> ApiToken | None:
+    """The live token `raw` is, or None (unknown, revoked or malformed alike)."""
+    if not is_token_shaped(raw):
+        return None
+    return session.exec(
+        select(ApiToken).where(
+            ApiToken.token_hash == hash_token(raw), col(ApiToken.revoked_at).is_(None)
+        )
+    ).first()
+
+
+def due_for_use_mark(token: ApiToken, now: datetime) -> bool:
+    return token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY
+
+
+def mark_used(session: Session, token_id: int, now: datetime) -> None:
+    """Record a use, unless one was recorded less than a minute ago (by any process)."""
+    session.execute(
+        sql_update(ApiToken)
+        .where(
+            col(ApiToken.id) == token_id,
+            (col(ApiToken.last_used_at).is_(None))
+            | (col(ApiToken.last_used_at) <= now - LAST_USED_EVERY),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
