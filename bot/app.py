@@ -23,6 +23,7 @@ from bot.settings import Settings
 from handlers.deps import Deps, HandlerConfig
 from handlers.flows.outbox_sender import MessageSender
 from handlers.flows.reminder_sender import ReminderSender
+from handlers.flows.webhook_sender import WebhookSender
 from handlers.slack import actions, commands, error_replies, events, policy_listeners, views
 from models.db import Database
 from scheduler.clock import ReminderScheduler
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # How often messages Slack didn't take are tried again (each also waits its own backoff).
 OUTBOX_SWEEP = timedelta(seconds=5)
+# Often enough for the first retry, two seconds after a failure, to go about on time.
+WEBHOOK_SWEEP = timedelta(seconds=2)
 
 
 class ResendSafeConnectionRetry(ConnectionErrorRetryHandler):
@@ -73,6 +76,7 @@ def handler_config(settings: Settings) -> HandlerConfig:
         reminder_offsets=settings.reminder_offsets,
         release_managers=settings.release_managers,
         escalation_channel=settings.escalation_channel,
+        webhook_allow_private=settings.webhook_allow_private,
     )
 
 
@@ -84,9 +88,11 @@ class Releasebot:
     work: BackgroundWork
     bolt: App
     scheduler: ReminderScheduler
+    webhooks: WebhookSender
 
     def close(self) -> None:
         self.scheduler.shutdown()
+        self.webhooks.close()
         self.work.wait_idle(timeout=30)
         self.work.shutdown()
         self.db.dispose()
@@ -134,6 +140,21 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
     )
     deps.on_release_changed.append(scheduler.release_changed)
     scheduler.add_sweep("outbox", messages.deliver_due, OUTBOX_SWEEP)
+    # Webhook deliveries: sent on their own threads after each change's commit, and by a
+    # sweep (retries, and what a stopped process left).
+    hooks = WebhookSender(
+        db,
+        allow_private=settings.webhook_allow_private,
+        clock=lambda: deps.clock(),  # tests swap the clock after creation
+    )
+    deps.on_release_changed.append(hooks.nudge)
+    scheduler.add_sweep("webhooks", hooks.deliver_due, WEBHOOK_SWEEP)
     return Releasebot(
-        settings=settings, db=db, deps=deps, work=work, bolt=bolt, scheduler=scheduler
+        settings=settings,
+        db=db,
+        deps=deps,
+        work=work,
+        bolt=bolt,
+        scheduler=scheduler,
+        webhooks=hooks,
     )

@@ -103,6 +103,8 @@ class Settings(BaseSettings):
     release_managers: SlackIds = Field(default=(), alias="RELEASEBOT_RELEASE_MANAGERS")
     checklist: Checklist = Field(default=DEFAULT_CHECKLIST, alias="RELEASEBOT_CHECKLIST")
     escalation_channel: str | None = Field(default=None, alias="RELEASEBOT_ESCALATION_CHANNEL")
+    # Webhooks may also use http and private or loopback addresses (local receivers, tests).
+    webhook_allow_private: bool = Field(default=False, alias="RELEASEBOT_WEBHOOK_ALLOW_PRIVATE")
 
     @field_validator("slack_bot_token")
     @classmethod

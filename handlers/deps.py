@@ -32,6 +32,8 @@ class HandlerConfig:
     release_managers: tuple[str, ...] = ()
     # Where freeze overrides are posted (read through flows.escalation.channel_for).
     escalation_channel: str | None = None
+    # RELEASEBOT_WEBHOOK_ALLOW_PRIVATE: webhooks may use http and private addresses.
+    webhook_allow_private: bool = False
 
 
 class Work(Protocol):

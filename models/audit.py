@@ -48,7 +48,20 @@ def record(
         at=at or utcnow(),
     )
     session.add(event)
+    # What the transaction did, for what it owes beyond the database (webhooks).
+    session.info.setdefault(RECORDED, []).append(event)
     return event
+
+
+RECORDED = "releasebot.audit_recorded"
+
+
+def take_recorded(session: Session, release_id: int) -> list[AuditEvent]:
+    """The events recorded for a release in this session and not taken yet, oldest first."""
+    recorded: list[AuditEvent] = session.info.get(RECORDED, [])
+    taken = [e for e in recorded if e.release_id == release_id]
+    session.info[RECORDED] = [e for e in recorded if e.release_id != release_id]
+    return taken
 
 
 def history(session: Session, release_id: int) -> list[AuditEvent]:

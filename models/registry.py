@@ -11,6 +11,7 @@ from models.release.production import ProductionRecord
 from models.release.records import Approver, ChecklistItem, Release
 from models.reminders.table import Reminder
 from models.roles import ReleaseManager
+from models.webhooks import Webhook, WebhookDelivery
 
 __all__ = [
     "ApiToken",
@@ -27,4 +28,6 @@ __all__ = [
     "Release",
     "ReleaseManager",
     "Reminder",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -17,7 +17,7 @@ from handlers.flows.home_publisher import involved, publish_homes
 from handlers.flows.outbox_sender import Failure
 from handlers.slack import directory
 from handlers.slack.mrkdwn import escape
-from models import outbox
+from models import audit, outbox, webhooks
 from models.outbox import MessageKind
 from models.release import queries
 from models.release.queries import Actor, ReleaseView
@@ -48,12 +48,15 @@ def apply_change(
 
 
 def owe_messages(deps: Deps, session: Session, view: ReleaseView, text: str | None) -> None:
-    """In the change's transaction: its reminders, and every message that shows it."""
+    """In the change's transaction: its reminders, every message that shows it, and the
+    webhook deliveries its events owe."""
     release = view.release
     deps.plan_reminders(session, release)
     outbox.enqueue(
         session, release, live_messages(view), replies=(text,) if text else (), now=deps.clock()
     )
+    assert release.id is not None
+    webhooks.owe(session, release, audit.take_recorded(session, release.id), now=deps.clock())
 
 
 def live_messages(view: ReleaseView) -> tuple[MessageKind, ...]:

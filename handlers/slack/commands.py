@@ -11,7 +11,14 @@ from slack_sdk import WebClient
 
 from handlers.calendar_feed import links
 from handlers.deps import Deps
-from handlers.flows import freeze_admin, manager_role, policy_changes, steps, token_admin
+from handlers.flows import (
+    freeze_admin,
+    manager_role,
+    policy_changes,
+    steps,
+    token_admin,
+    webhook_admin,
+)
 from handlers.flows.new_release import create_release
 from handlers.rendering import (
     channel_messages,
@@ -19,6 +26,7 @@ from handlers.rendering import (
     modals,
     role_messages,
     token_messages,
+    webhook_messages,
 )
 from handlers.rendering.freeze_notes import name as freeze_name
 from handlers.slack import directory, ids, parsing, policy_listeners
@@ -143,6 +151,10 @@ def register(app: App, deps: Deps) -> None:
             case parsing.Token():
                 # Asks Slack whether the person is a release manager, then writes: later.
                 later(lambda: respond(**token_reply(deps, client, actor, command)))
+            case parsing.WebhookCommand():
+                # Asks Slack whether the person is a release manager, resolves the URL's
+                # host, then writes: later.
+                later(lambda: respond(**webhook_reply(deps, client, actor, command)))
             case _:
                 raise parsing.unknown_subcommand(str(body.get("text") or ""))
 
@@ -185,6 +197,33 @@ def token_reply(
     else:
         blocks = token_messages.list_blocks(token_admin.list_tokens(deps, client, actor))
         text = "API tokens"
+    return {
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "blocks": channel_messages.to_dicts(blocks),
+        "text": text,
+    }
+
+
+def webhook_reply(
+    deps: Deps, client: WebClient, actor: Actor, command: parsing.WebhookCommand
+) -> dict[str, Any]:
+    """The answer to `/release webhook …`, for the person alone (a new secret is in it)."""
+    if command.verb == "add":
+        webhook = webhook_admin.add(deps, client, actor, command.url, command.events)
+        blocks = webhook_messages.added_blocks(webhook)
+        text = "Webhook added"
+    elif command.verb == "remove":
+        removed = webhook_admin.remove(deps, client, actor, command.url)
+        blocks = channel_messages.notice_blocks(webhook_messages.removed_text(removed))
+        text = "Webhook removed"
+    elif command.verb == "deliveries":
+        webhook, rows = webhook_admin.deliveries(deps, client, actor, command.url)
+        blocks = webhook_messages.deliveries_blocks(webhook, rows)
+        text = "Webhook deliveries"
+    else:
+        blocks = webhook_messages.list_blocks(webhook_admin.listed(deps, client, actor))
+        text = "Webhooks"
     return {
         "response_type": "ephemeral",
         "replace_original": False,

@@ -47,6 +47,8 @@ USAGE = {
     "`/release policy history` (release managers change it)",
     "token": "`/release token create <name> [service …]` · `/release token list` · "
     "`/release token revoke <name>` (release managers; API tokens for pipelines)",
+    "webhook": "`/release webhook add <https-url> [event …]` · `/release webhook list` · "
+    "`/release webhook remove <url>` · `/release webhook deliveries <url>` (release managers)",
     "help": "`/release help`",
 }
 
@@ -173,6 +175,15 @@ class Token:
     services: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class WebhookCommand:
+    """`/release webhook add <url> [event …] | list | remove <url> | deliveries <url>`."""
+
+    verb: str  # add | list | remove | deliveries
+    url: str = ""
+    events: tuple[str, ...] = ()
+
+
 Command = (
     Help
     | ListReleases
@@ -189,6 +200,7 @@ Command = (
     | FreezeRemove
     | PolicyCommand
     | Token
+    | WebhookCommand
 )
 
 _USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
@@ -248,6 +260,8 @@ def parse(text: str) -> Command:
         return parse_policy(rest)
     if sub == "token":
         return parse_token(rest)
+    if sub in ("webhook", "webhooks"):
+        return parse_webhook(rest)
     raise unknown_subcommand(head)
 
 
@@ -507,6 +521,19 @@ def parse_token(rest: str) -> Token:
     if verb == "revoke" and len(words) == 2:
         return Token("revoke", words[1])
     raise _usage_error("Create, list or revoke a token.", "token")
+
+
+def parse_webhook(rest: str) -> WebhookCommand:
+    words = from_slack(rest).split()
+    verb = words[0].lower() if words else "list"
+    if verb == "list" and len(words) <= 1:
+        return WebhookCommand("list")
+    if verb == "add" and len(words) >= 2:
+        events = tuple(dict.fromkeys(w.lower().rstrip(",") for w in words[2:]))
+        return WebhookCommand("add", words[1], events)
+    if verb in ("remove", "deliveries") and len(words) == 2:
+        return WebhookCommand(verb, words[1])
+    raise _usage_error("Add, list or remove a webhook, or see its deliveries.", "webhook")
 
 
 def parse_calendar(rest: str) -> Calendar:

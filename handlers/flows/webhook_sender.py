@@ -1,0 +1,255 @@
+"""Sends the webhook deliveries changes owe, from a few worker threads of its own.
+
+Never in an ack's path: a change only writes delivery rows (in its own transaction); after
+the commit the sender is nudged, and the scheduler's sweep picks up retries and whatever a
+stopped process left. Each request has a short timeout, a few run at once, and a receiver
+that times out or refuses connections has its other deliveries left for the next sweep,
+so a slow or dead receiver delays no other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from handlers.flows import webhook_urls
+from handlers.flows.webhook_urls import Resolver, Target, UnsafeUrl
+from models import webhooks
+from models.columns import utcnow
+from models.db import Database
+from models.webhooks import Webhook, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+TIMESTAMP_HEADER = "X-Releasebot-Timestamp"
+SIGNATURE_HEADER = "X-Releasebot-Signature"
+DELIVERY_HEADER = "X-Releasebot-Delivery"
+EVENT_HEADER = "X-Releasebot-Event"
+USER_AGENT = "releasebot-webhooks/1"
+
+TIMEOUT_SECONDS = 5.0
+WORKERS = 4
+# Answers worth trying again; any other 4xx (and 3xx: redirects are not followed) is final.
+RETRY_STATUSES = frozenset({408, 429})
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """`sha256=` and the hex HMAC-SHA256, keyed with the secret, of `timestamp.body`."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    delivered: bool
+    error: str = ""
+    temporary: bool = False
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address the URL check passed, whatever the name resolves to now."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout)
+        self._address = target.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, target: Target, timeout: float) -> None:
+        self._tls = ssl.create_default_context()
+        super().__init__(target.host, target.port, timeout=timeout, context=self._tls)
+        self._address = target.address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
+
+
+def post(target: Target, headers: dict[str, str], body: bytes, timeout: float) -> int:
+    """POST `body` to the checked target; its HTTP status."""
+    connection: http.client.HTTPConnection = (
+        _PinnedHTTPSConnection(target, timeout)
+        if target.scheme == "https"
+        else _PinnedHTTPConnection(target, timeout)
+    )
+    try:
+        connection.request("POST", target.path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(4096)  # what a receiver says is not kept
+        return int(response.status)
+    finally:
+        connection.close()
+
+
+class WebhookSender:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        allow_private: bool = False,
+        clock: Callable[[], datetime] = utcnow,
+        workers: int = WORKERS,
+        timeout: float = TIMEOUT_SECONDS,
+        resolve: Resolver = webhook_urls.system_resolver,
+    ) -> None:
+        self.db = db
+        self.allow_private = allow_private
+        self.clock = clock
+        self.timeout = timeout
+        self.resolve = resolve
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
+        self._nudger = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-nudge")
+        self._lock = threading.Lock()
+        self._nudge_queued = False
+        self._closed = False
+
+    # --- what callers use ---------------------------------------------------------------
+
+    def nudge(self, _release_id: int | None = None) -> None:
+        """After a commit: send what is due soon, on the sender's own thread (never waits)."""
+        with self._lock:
+            if self._nudge_queued or self._closed:
+                return
+            self._nudge_queued = True
+        self._nudger.submit(self._nudged)
+
+    def _nudged(self) -> None:
+        with self._lock:
+            self._nudge_queued = False
+        try:
+            self.deliver_due()
+        except Exception:
+            logger.exception("webhook deliveries failed")
+
+    def wait_idle(self, timeout: float = 30) -> bool:
+        """Until a nudge queued before now has run (for tests and shutdown)."""
+        done = self._nudger.submit(lambda: None)
+        try:
+            done.result(timeout=timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self._nudger.shutdown(wait=True)
+        self._pool.shutdown(wait=True)
+
+    def deliver_due(self) -> int:
+        """Every due delivery, a few at once (the scheduler's sweep); how many went."""
+        now = self.clock()
+        with self.db.session() as session:
+            stale = webhooks.release_stale_claims(session, now)
+        if stale:
+            logger.warning("%d webhook deliveries were interrupted mid-send; resending", stale)
+        with self.db.read_session() as session:
+            due = webhooks.due(session, now)
+            hooks = {h.id: h for h in session.exec(_webhooks_of(due))}
+        down: set[int] = set()  # receivers that timed out or refused to connect, this round
+        futures = [
+            self._pool.submit(self._deliver_one, delivery_id, hooks[hook_id], down)
+            for delivery_id, hook_id in _round_robin(due)
+            if hook_id in hooks
+        ]
+        wait(futures)
+        return sum(1 for f in futures if f.result())
+
+    # --- one delivery -------------------------------------------------------------------
+
+    def _deliver_one(self, delivery_id: int, hook: Webhook, down: set[int]) -> bool:
+        assert hook.id is not None
+        if hook.id in down:
+            return False  # its receiver is not answering: the next sweep tries again
+        now = self.clock()
+        with self.db.session() as session:
+            delivery = webhooks.claim(session, delivery_id, now)
+        if delivery is None:
+            return False  # another process has it, or it is done
+        outcome = self._attempt(hook, delivery)
+        now = self.clock()
+        with self.db.session() as session:
+            if outcome.delivered:
+                webhooks.sent(session, delivery_id, now)
+            elif outcome.temporary:
+                retry_at = webhooks.retry_later(session, delivery, now, outcome.error)
+                logger.warning(
+                    "webhook %s to %s failed (%s); retry at %s",
+                    delivery.event,
+                    hook.url,
+                    outcome.error,
+                    retry_at,
+                )
+            else:
+                webhooks.failed(session, delivery_id, outcome.error)
+                logger.error(
+                    "webhook %s to %s refused for good: %s", delivery.event, hook.url, outcome.error
+                )
+        if not outcome.delivered and outcome.temporary and not outcome.error.startswith("HTTP"):
+            down.add(hook.id)
+        return outcome.delivered
+
+    def _attempt(self, hook: Webhook, delivery: WebhookDelivery) -> Outcome:
+        try:
+            # Checked again now: the name may point somewhere else since it was added.
+            target = webhook_urls.check(
+                hook.url, allow_private=self.allow_private, resolve=self.resolve
+            )
+        except webhook_urls.Unresolvable as exc:
+            return Outcome(False, str(exc), temporary=True)
+        except UnsafeUrl as exc:
+            return Outcome(False, str(exc))
+        body = delivery.body.encode()
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature(hook.secret, timestamp, body),
+            DELIVERY_HEADER: delivery.uid,
+            EVENT_HEADER: delivery.event,
+        }
+        try:
+            status = post(target, headers, body, self.timeout)
+        except TimeoutError:
+            return Outcome(False, "timed out", temporary=True)
+        except (OSError, http.client.HTTPException) as exc:
+            return Outcome(False, f"{type(exc).__name__}: {exc}"[:300], temporary=True)
+        if 200 <= status < 300:
+            return Outcome(True)
+        temporary = status >= 500 or status in RETRY_STATUSES
+        return Outcome(False, f"HTTP {status}", temporary=temporary)
+
+
+def _webhooks_of(due: list[tuple[int, int]]) -> SelectOfScalar[Webhook]:
+    return select(Webhook).where(col(Webhook.id).in_({hook for _, hook in due}))
+
+
+def _round_robin(due: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """One delivery of each receiver in turn, so one with many waiting doesn't go first."""
+    queues: dict[int, list[tuple[int, int]]] = {}
+    for item in due:
+        queues.setdefault(item[1], []).append(item)
+    ordered: list[tuple[int, int]] = []
+    while queues:
+        for hook_id in list(queues):
+            ordered.append(queues[hook_id].pop(0))
+            if not queues[hook_id]:
+                del queues[hook_id]
+    return ordered

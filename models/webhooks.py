@@ -1,0 +1,356 @@
+"""Outgoing webhooks: where a team wants to hear of its releases, and what it is owed.
+
+A change to a release writes one delivery row per matching webhook in its own transaction
+(like the Slack outbox): nothing is lost when a receiver is down or the bot restarts. A
+sender claims a row with a conditional UPDATE, so with several processes on one database
+each delivery is sent by one of them, and retries with growing pauses for a day.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, update
+from sqlalchemy.engine import CursorResult
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from models.audit import AuditEvent
+from models.columns import UTCDateTime, utcnow
+from models.release.records import Release
+
+# The events a webhook may ask for; a webhook that names none gets them all.
+EVENTS = (
+    "release.proposed",
+    "release.approved",
+    "release.changes_requested",
+    "release.go",
+    "release.no_go",
+    "release.stage",
+    "release.released",
+    "release.rolled_back",
+    "release.cancelled",
+    "freeze.overridden",
+)
+
+# Audit actions -> the event they send.
+ACTION_EVENTS = {
+    "proposed": "release.proposed",
+    "approved": "release.approved",  # a sign-off; `status` says when the quorum is reached
+    "changes_requested": "release.changes_requested",
+    "go": "release.go",
+    "no_go": "release.no_go",
+    "rollout_started": "release.stage",  # the first stage of a phased rollout
+    "advanced": "release.stage",
+    "released": "release.released",
+    "rolled_back": "release.rolled_back",
+    "cancelled": "release.cancelled",
+    "freeze_overridden": "freeze.overridden",
+}
+
+MAX_WEBHOOKS = 20
+MAX_URL = 500
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by one process
+    SENT = "sent"
+    FAILED = "failed"  # refused for good, or tried for a day
+
+
+class Webhook(SQLModel, table=True):
+    __tablename__ = "webhook"
+    __table_args__ = (UniqueConstraint("team_id", "url", name="uq_webhook_team_url"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    url: str = Field(max_length=MAX_URL)
+    # Kept to sign each delivery; shown once, when the webhook is added.
+    secret: str = Field(max_length=128)
+    # The events it gets; empty: all of them.
+    events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_by: str = Field(max_length=32)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+
+    def wants(self, event: str) -> bool:
+        return not self.events or event in self.events
+
+
+class WebhookDelivery(SQLModel, table=True):
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The id receivers see (payload and header): the same on every try.
+    uid: str = Field(max_length=36, unique=True)
+    webhook_id: int = Field(foreign_key="webhook.id", index=True, ondelete="CASCADE")
+    event: str = Field(max_length=40)
+    # The JSON body, as of the change (signed afresh on every try).
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(default=DeliveryStatus.PENDING.value, max_length=16)
+    attempts: int = Field(default=0)
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_error: str = Field(default="", max_length=500)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+# After a temporary failure: about 2 s, 10 s, 1 min, 5 min, 30 min, then hourly, for a day.
+RETRY_PAUSES = (
+    timedelta(seconds=2),
+    timedelta(seconds=10),
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+)
+LATER_PAUSE = timedelta(hours=1)
+GIVE_UP_AFTER = timedelta(hours=24)
+# A claim older than this belongs to a process that died mid-send: send again (receivers
+# drop duplicates by the delivery id).
+STALE_CLAIM = timedelta(minutes=2)
+
+
+# --- webhooks ---------------------------------------------------------------------------
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def add(
+    session: Session,
+    team_id: str,
+    url: str,
+    events: Sequence[str],
+    created_by: str,
+    *,
+    now: datetime | None = None,
+) -> Webhook | None:
+    """A new webhook with a fresh secret; None when the team has one at that URL."""
+    existing = session.exec(
+        select(Webhook).where(Webhook.team_id == team_id, Webhook.url == url)
+    ).first()
+    if existing is not None:
+        return None
+    webhook = Webhook(
+        team_id=team_id,
+        url=url,
+        secret=new_secret(),
+        events=list(dict.fromkeys(events)),
+        created_by=created_by,
+        created_at=now or utcnow(),
+    )
+    session.add(webhook)
+    session.flush()
+    return webhook
+
+
+def of_team(session: Session, team_id: str) -> list[Webhook]:
+    return list(
+        session.exec(
+            select(Webhook).where(Webhook.team_id == team_id).order_by(col(Webhook.id))
+        )
+    )
+
+
+def find(session: Session, team_id: str, url: str) -> Webhook | None:
+    return session.exec(
+        select(Webhook).where(Webhook.team_id == team_id, Webhook.url == url)
+    ).first()
+
+
+def remove(session: Session, webhook: Webhook) -> None:
+    """The webhook and its deliveries (still owed ones are not sent)."""
+    session.execute(
+        WebhookDelivery.__table__.delete().where(  # type: ignore[attr-defined]
+            WebhookDelivery.__table__.c.webhook_id == webhook.id  # type: ignore[attr-defined]
+        )
+    )
+    session.delete(webhook)
+    session.flush()
+
+
+# --- what a change owes -----------------------------------------------------------------
+
+
+def release_payload(release: Release) -> dict[str, Any]:
+    stage = None
+    if release.stage_index is not None and release.stages:
+        stage = release.stages[release.stage_index]
+    return {
+        "ref": release.ref,
+        "uid": release.uid,
+        "service": release.service,
+        "version": release.version,
+        "status": release.status,
+        "stage": stage,
+        "target_at": release.target_at.isoformat() if release.target_at else None,
+        "owner": release.owner_id,
+    }
+
+
+def owe(
+    session: Session,
+    release: Release,
+    recorded: Sequence[AuditEvent],
+    *,
+    now: datetime | None = None,
+) -> int:
+    """In the change's transaction: a delivery for each of its events to each webhook of
+    the team that wants it. Returns how many."""
+    now = now or utcnow()
+    happened = [(ACTION_EVENTS[e.action], e) for e in recorded if e.action in ACTION_EVENTS]
+    if not happened:
+        return 0
+    hooks = of_team(session, release.team_id)
+    if not hooks:
+        return 0
+    owed = 0
+    for event, audit_event in happened:
+        for hook in hooks:
+            if not hook.wants(event):
+                continue
+            uid = str(uuid.uuid4())
+            body = {
+                "id": uid,
+                "event": event,
+                "at": audit_event.at.isoformat(),
+                "actor": audit_event.actor_id,
+                "release": release_payload(release),
+            }
+            if event == "freeze.overridden" and audit_event.after:
+                after = audit_event.after
+                body["freeze"] = {
+                    "name": after.get("freeze"),
+                    "uid": after.get("freeze_uid"),
+                    "from": after.get("from"),
+                    "until": after.get("until"),
+                    "reason": audit_event.detail,
+                }
+            assert hook.id is not None
+            session.add(
+                WebhookDelivery(
+                    uid=uid,
+                    webhook_id=hook.id,
+                    event=event,
+                    body=json.dumps(body, separators=(",", ":")),
+                    due_at=now,
+                    created_at=now,
+                )
+            )
+            owed += 1
+    session.flush()
+    return owed
+
+
+# --- sending ----------------------------------------------------------------------------
+
+
+def due(session: Session, now: datetime, *, limit: int = 100) -> list[tuple[int, int]]:
+    """(delivery id, webhook id) of what may be sent now, oldest first."""
+    rows = session.exec(
+        select(WebhookDelivery.id, WebhookDelivery.webhook_id)
+        .where(
+            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            col(WebhookDelivery.due_at) <= now,
+        )
+        .order_by(col(WebhookDelivery.due_at), col(WebhookDelivery.id))
+        .limit(limit)
+    )
+    return [(i, hook) for i, hook in rows if i is not None]
+
+
+def claim(session: Session, delivery_id: int, now: datetime) -> WebhookDelivery | None:
+    """Take one delivery for this process; None when another has it or it is done."""
+    result = session.execute(
+        update(WebhookDelivery)
+        .where(
+            col(WebhookDelivery.id) == delivery_id,
+            col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
+            col(WebhookDelivery.due_at) <= now,
+        )
+        .values(
+            status=DeliveryStatus.SENDING.value,
+            claimed_at=now,
+            attempts=WebhookDelivery.attempts + 1,  # type: ignore[operator]
+        )
+    )
+    assert isinstance(result, CursorResult)
+    if result.rowcount != 1:
+        return None
+    return session.get(WebhookDelivery, delivery_id, populate_existing=True)
+
+
+def sent(session: Session, delivery_id: int, now: datetime) -> None:
+    _set(session, delivery_id, status=DeliveryStatus.SENT.value, last_error="", sent_at=now)
+
+
+def failed(session: Session, delivery_id: int, error: str) -> None:
+    _set(session, delivery_id, status=DeliveryStatus.FAILED.value, last_error=error[:500])
+
+
+def pause_after(attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th try failed."""
+    if 1 <= attempts <= len(RETRY_PAUSES):
+        return RETRY_PAUSES[attempts - 1]
+    return LATER_PAUSE
+
+
+def retry_later(
+    session: Session, delivery: WebhookDelivery, now: datetime, error: str
+) -> datetime | None:
+    """Back in the queue after a temporary failure; None once it has been tried a day."""
+    assert delivery.id is not None
+    due_at = now + pause_after(delivery.attempts)
+    if due_at - delivery.created_at > GIVE_UP_AFTER:
+        failed(session, delivery.id, f"gave up after {delivery.attempts} tries: {error}")
+        return None
+    _set(
+        session,
+        delivery.id,
+        status=DeliveryStatus.PENDING.value,
+        due_at=due_at,
+        last_error=error[:500],
+    )
+    return due_at
+
+
+def release_stale_claims(session: Session, now: datetime) -> int:
+    result = session.execute(
+        update(WebhookDelivery)
+        .where(
+            col(WebhookDelivery.status) == DeliveryStatus.SENDING.value,
+            col(WebhookDelivery.claimed_at) < now - STALE_CLAIM,
+        )
+        .values(status=DeliveryStatus.PENDING.value, due_at=now)
+    )
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+def recent(session: Session, webhook_id: int, *, limit: int = 20) -> list[WebhookDelivery]:
+    return list(
+        session.exec(
+            select(WebhookDelivery)
+            .where(WebhookDelivery.webhook_id == webhook_id)
+            .order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc())
+            .limit(limit)
+        )
+    )
+
+
+def _set(session: Session, delivery_id: int, **values: object) -> None:
+    session.execute(
+        update(WebhookDelivery).where(col(WebhookDelivery.id) == delivery_id).values(**values)
+    )
