@@ -1,0 +1,382 @@
+"""Outgoing webhooks: managed by release managers, owed in each change's transaction,
+signed, retried with growing pauses, sent once across a restart, and never to internal
+addresses unless RELEASEBOT_WEBHOOK_ALLOW_PRIVATE allows it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+
+from handlers.flows.webhook_sender import WebhookSender
+from models import webhooks
+from models.db import Database
+from models.webhooks import DeliveryStatus, Webhook, WebhookDelivery
+from tests.support.fake_slack import FakeSlack
+from tests.support.harness import Harness, ahead, iso
+
+MANAGER = "U_PM"
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver on 127.0.0.1: answers with `statuses` in turn, then 200."""
+
+    statuses: list[int] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)
+    answered: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                receiver.answered.append(status)
+                if status == 200:
+                    receiver.received.append(Received(dict(self.headers.items()), body))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    running = Receiver()
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def harness(database_url: str, fake_slack: FakeSlack) -> Iterator[Harness]:
+    with running(database_url, fake_slack) as harness:
+        yield harness
+        harness.bot.webhooks.wait_idle()
+
+
+def settle(harness: Harness) -> None:
+    """Until the sends nudged by the last change are done."""
+    assert harness.bot.webhooks.wait_idle(timeout=30)
+
+
+def add_webhook(harness: Harness, url: str, events: str = "") -> str:
+    """Adds it as the release manager; returns the secret the answer showed."""
+    reply = harness.private_reply(harness.command(f"webhook add {url} {events}", user_id=MANAGER))
+    assert "Webhook added" in reply, reply
+    with harness.session() as session:
+        hook = webhooks.find(session, "T0001", url)
+        assert hook is not None
+    assert hook.secret in reply
+    return hook.secret
+
+
+def deliveries(harness: Harness) -> list[WebhookDelivery]:
+    with harness.session() as session:
+        return list(session.exec(select(WebhookDelivery).order_by(col(WebhookDelivery.id))))
+
+
+def valid_signature(secret: str, received: Received) -> bool:
+    """What the README tells receivers to do."""
+    timestamp = received.headers["X-Releasebot-Timestamp"]
+    expected = hmac.new(
+        secret.encode(), timestamp.encode() + b"." + received.body, hashlib.sha256
+    ).hexdigest()
+    return hmac.compare_digest("sha256=" + expected, received.headers["X-Releasebot-Signature"])
+
+
+def running(database_url: str, fake_slack: FakeSlack) -> Harness:
+    return Harness(
+        database_url,
+        fake_slack,
+        RELEASEBOT_RELEASE_MANAGERS=MANAGER,
+        RELEASEBOT_WEBHOOK_ALLOW_PRIVATE="1",
+    )
+
+
+def test_a_receiver_failing_twice_gets_the_event_once_signed_across_a_restart(
+    database_url: str, fake_slack: FakeSlack, receiver: Receiver
+) -> None:
+    when = ahead(days=0.5)
+    with running(database_url, fake_slack) as harness:
+        harness.clock.pin(when)
+        secret = add_webhook(harness, receiver.url())
+        receiver.statuses = [503, 500]
+        harness.command(f"propose payments 2.4.0 {iso(ahead())}")
+        settle(harness)
+        assert receiver.answered == [503] and receiver.received == []
+        [owed] = deliveries(harness)
+        assert (owed.status, owed.attempts, owed.last_error) == ("pending", 1, "HTTP 503")
+        assert owed.due_at == when + timedelta(seconds=2)
+
+    # The bot stopped; a new one starts on the same database and runs its sweep.
+    with running(database_url, fake_slack) as harness:
+        harness.clock.pin(when)
+        sender = harness.bot.webhooks
+        assert sender.deliver_due() == 0  # not due yet
+        assert receiver.answered == [503]
+        harness.clock.advance(timedelta(seconds=3))
+        assert sender.deliver_due() == 0
+        assert receiver.answered == [503, 500]
+        [owed] = deliveries(harness)
+        assert owed.due_at == harness.clock() + timedelta(seconds=10)
+        harness.clock.advance(timedelta(seconds=11))
+        assert sender.deliver_due() == 1
+        assert sender.deliver_due() == 0  # sent once
+        harness.clock.advance(timedelta(hours=1))
+        assert sender.deliver_due() == 0
+
+        assert receiver.answered == [503, 500, 200]
+        [got] = receiver.received
+        assert valid_signature(secret, got)
+        assert not valid_signature("whsec_other", got)
+        [owed] = deliveries(harness)
+        assert (owed.status, owed.attempts, owed.last_error) == ("sent", 3, "")
+        assert got.headers["X-Releasebot-Delivery"] == owed.uid
+        assert got.headers["X-Releasebot-Event"] == "release.proposed"
+        assert got.headers["Content-Type"] == "application/json"
+        release = harness.release("payments@2.4.0")
+        payload = got.payload
+        assert payload["id"] == owed.uid and payload["event"] == "release.proposed"
+        assert payload["actor"] == "U_OWNER"
+        assert payload["release"] == {
+            "ref": "payments@2.4.0",
+            "uid": release.uid,
+            "service": "payments",
+            "version": "2.4.0",
+            "status": "approved",  # no approvers: approved as proposed
+            "stage": None,
+            "target_at": release.target_at.isoformat(),
+            "owner": "U_OWNER",
+        }
+
+        reply = harness.private_reply(
+            harness.command(f"webhook deliveries {receiver.url()}", user_id=MANAGER)
+        )
+        assert "release.proposed" in reply and "sent" in reply and "3 tries" in reply
+
+
+def test_events_are_filtered_and_a_webhook_naming_none_gets_all(
+    harness: Harness, receiver: Receiver
+) -> None:
+    add_webhook(harness, receiver.url("/all"))
+    add_webhook(harness, receiver.url("/cancels"), "release.cancelled release.go")
+    harness.command(f"propose payments 2.4.0 {iso(ahead())}")
+    settle(harness)
+    harness.command("cancel payments@2.4.0 not this week")
+    settle(harness)
+    assert harness.bot.webhooks.deliver_due() == 0  # all went at once
+    sent = [(d.webhook_id, d.event, d.status) for d in deliveries(harness)]
+    with harness.session() as session:
+        ids = {h.url.rsplit("/", 1)[1]: h.id for h in session.exec(select(Webhook))}
+    assert sorted(sent) == sorted(
+        [
+            (ids["all"], "release.proposed", "sent"),
+            (ids["all"], "release.cancelled", "sent"),
+            (ids["cancels"], "release.cancelled", "sent"),
+        ]
+    )
+    events = sorted(r.payload["event"] for r in receiver.received)
+    assert events == ["release.cancelled", "release.cancelled", "release.proposed"]
+    cancelled = next(r.payload for r in receiver.received if r.payload["event"].endswith("led"))
+    assert cancelled["release"]["status"] == "cancelled"
+
+
+def test_a_4xx_fails_for_good_and_a_429_is_retried(harness: Harness, receiver: Receiver) -> None:
+    harness.clock.pin(ahead(days=0.5))
+    add_webhook(harness, receiver.url("/a"), "release.proposed")
+    receiver.statuses = [429]
+    harness.command(f"propose payments 2.4.0 {iso(ahead())}")
+    settle(harness)
+    assert [d.status for d in deliveries(harness)] == ["pending"]
+    receiver.statuses = [410]
+    harness.clock.advance(timedelta(seconds=3))
+    assert harness.bot.webhooks.deliver_due() == 0
+    [failed] = deliveries(harness)
+    assert (failed.status, failed.attempts, failed.last_error) == ("failed", 2, "HTTP 410")
+    harness.clock.advance(timedelta(hours=2))
+    assert harness.bot.webhooks.deliver_due() == 0
+    assert receiver.answered == [429, 410]
+
+
+def test_a_dead_receiver_is_retried_with_growing_pauses_for_a_day_then_failed(
+    harness: Harness, receiver: Receiver
+) -> None:
+    harness.clock.pin(ahead(days=0.5))
+    dead = f"http://127.0.0.1:{_closed_port()}/hook"
+    add_webhook(harness, dead)
+    harness.command(f"propose payments 2.4.0 {iso(ahead())}")
+    settle(harness)
+    start = harness.clock()
+    pauses = []
+    while True:
+        [owed] = deliveries(harness)
+        if owed.status != "pending":
+            break
+        pauses.append(owed.due_at - harness.clock())
+        harness.clock.pin(owed.due_at)
+        harness.bot.webhooks.deliver_due()
+    assert pauses[:6] == [
+        timedelta(seconds=2),
+        timedelta(seconds=10),
+        timedelta(minutes=1),
+        timedelta(minutes=5),
+        timedelta(minutes=30),
+        timedelta(hours=1),
+    ]
+    assert owed.status == "failed" and "gave up" in owed.last_error
+    assert "ConnectionRefusedError" in owed.last_error
+    assert timedelta(hours=23) < harness.clock() - start <= timedelta(hours=24)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_only_release_managers_manage_webhooks(harness: Harness, receiver: Receiver) -> None:
+    for text in (
+        f"webhook add {receiver.url()}",
+        "webhook list",
+        f"webhook remove {receiver.url()}",
+        f"webhook deliveries {receiver.url()}",
+    ):
+        reply = harness.private_reply(harness.command(text, user_id="U_OWNER"))
+        assert "release manager" in reply.lower(), reply
+    with harness.session() as session:
+        assert list(session.exec(select(Webhook))) == []
+
+    secret = add_webhook(harness, receiver.url(), "release.go")
+    listing = harness.private_reply(harness.command("webhook list", user_id=MANAGER))
+    assert receiver.url() in listing and "release.go" in listing
+    assert secret not in listing  # shown once, when added
+    again = harness.private_reply(harness.command(f"webhook add {receiver.url()}", user_id=MANAGER))
+    assert "already" in again
+    unknown = harness.private_reply(
+        harness.command(f"webhook add {receiver.url('/x')} release.shipped", user_id=MANAGER)
+    )
+    assert "don't know the event" in unknown
+    removed = harness.private_reply(
+        harness.command(f"webhook remove {receiver.url()}", user_id=MANAGER)
+    )
+    assert "removed" in removed
+    harness.command(f"propose payments 2.4.0 {iso(ahead())}")
+    settle(harness)
+    assert deliveries(harness) == [] and receiver.answered == []
+
+
+def test_without_the_setting_private_and_plain_http_urls_are_refused(
+    database_url: str, fake_slack: FakeSlack
+) -> None:
+    with Harness(database_url, fake_slack, RELEASEBOT_RELEASE_MANAGERS=MANAGER) as harness:
+        for url, problem in (
+            ("https://127.0.0.1:8443/hook", "not a public address"),
+            ("https://localhost/hook", "not a public address"),
+            ("https://169.254.169.254/latest", "not a public address"),
+            ("http://hooks.example.com/", "https://"),
+        ):
+            reply = harness.private_reply(harness.command(f"webhook add {url}", user_id=MANAGER))
+            assert problem in reply, reply
+        with harness.session() as session:
+            assert list(session.exec(select(Webhook))) == []
+
+
+def test_a_name_that_points_inside_at_delivery_time_is_not_called(
+    database_url: str, receiver: Receiver
+) -> None:
+    """DNS rebinding: public when added, loopback when sent."""
+    db = Database(database_url)
+    try:
+        with db.session() as session:
+            hook = webhooks.add(session, "T1", "https://hooks.example.com/in", [], "U_PM")
+            assert hook is not None and hook.id is not None
+            session.add(
+                WebhookDelivery(
+                    uid="d-1",
+                    webhook_id=hook.id,
+                    event="release.go",
+                    body="{}",
+                    due_at=webhooks.utcnow(),
+                )
+            )
+        sender = WebhookSender(db, resolve=lambda host, port: ["127.0.0.1"])
+        try:
+            assert sender.deliver_due() == 0
+        finally:
+            sender.close()
+        with db.session() as session:
+            [row] = session.exec(select(WebhookDelivery))
+        assert row.status == DeliveryStatus.FAILED and "not a public address" in row.last_error
+        assert receiver.answered == []
+    finally:
+        db.dispose()
+
+
+def test_two_senders_on_one_database_send_each_delivery_once(
+    database_url: str, receiver: Receiver
+) -> None:
+    db = Database(database_url)
+    try:
+        with db.session() as session:
+            hook = webhooks.add(session, "T1", receiver.url(), [], "U_PM")
+            assert hook is not None and hook.id is not None
+            for n in range(12):
+                session.add(
+                    WebhookDelivery(
+                        uid=f"d-{n}",
+                        webhook_id=hook.id,
+                        event="release.go",
+                        body="{}",
+                        due_at=webhooks.utcnow(),
+                    )
+                )
+        senders = [WebhookSender(db, allow_private=True) for _ in range(2)]
+        try:
+            threads = [threading.Thread(target=s.deliver_due) for s in senders]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            for sender in senders:
+                sender.close()
+        ids = sorted(r.headers["X-Releasebot-Delivery"] for r in receiver.received)
+        assert ids == sorted(f"d-{n}" for n in range(12))
+    finally:
+        db.dispose()
