@@ -208,8 +208,11 @@ def owe(
     now: datetime | None = None,
 ) -> int:
     """In the change's transaction: a delivery for each of its events to each webhook of
-    the team that wants it. Returns how many."""
+    the team that wants it. Returns how many. A private release owes none: its receivers
+    are outside Slack, where nobody's membership can be checked (like API tokens)."""
     now = now or utcnow()
+    if release.private:
+        return 0
     happened = [(ACTION_EVENTS[e.action], e) for e in recorded if e.action in ACTION_EVENTS]
     if not happened:
         return 0

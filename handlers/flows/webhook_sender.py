@@ -2,9 +2,10 @@
 
 Never in an ack's path: a change only writes delivery rows (in its own transaction); after
 the commit the sender is nudged, and the scheduler's sweep picks up retries and whatever a
-stopped process left. Each request has a short timeout, a few run at once, and a receiver
-that times out or refuses connections has its other deliveries left for the next sweep,
-so a slow or dead receiver delays no other.
+stopped process left. Each request has a short timeout; each receiver's deliveries go in
+order on one worker at a time, a few receivers at once, and a receiver that fails has the
+rest of its deliveries left for the next sweep: so a slow or dead receiver delays no
+other.
 """
 
 from __future__ import annotations
@@ -162,26 +163,40 @@ class WebhookSender:
         with self.db.read_session() as session:
             due = webhooks.due(session, now)
             hooks = {h.id: h for h in session.exec(_webhooks_of(due))}
-        down: set[int] = set()  # receivers that timed out or refused to connect, this round
+        # One task per receiver, its deliveries in the order they were owed: a slow receiver
+        # holds one worker at most, and the others go on the rest.
+        queues: dict[int, list[int]] = {}
+        for delivery_id, hook_id in sorted(due):
+            queues.setdefault(hook_id, []).append(delivery_id)
         futures = [
-            self._pool.submit(self._deliver_one, delivery_id, hooks[hook_id], down)
-            for delivery_id, hook_id in _round_robin(due)
+            self._pool.submit(self._deliver_in_turn, hooks[hook_id], ids)
+            for hook_id, ids in queues.items()
             if hook_id in hooks
         ]
         wait(futures)
-        return sum(1 for f in futures if f.result())
+        return sum(f.result() for f in futures)
 
-    # --- one delivery -------------------------------------------------------------------
+    # --- one receiver's deliveries ------------------------------------------------------
 
-    def _deliver_one(self, delivery_id: int, hook: Webhook, down: set[int]) -> bool:
-        assert hook.id is not None
-        if hook.id in down:
-            return False  # its receiver is not answering: the next sweep tries again
+    def _deliver_in_turn(self, hook: Webhook, delivery_ids: list[int]) -> int:
+        """Sends them in order; stops at the first that must wait (the rest go next sweep)."""
+        delivered = 0
+        for delivery_id in delivery_ids:
+            outcome = self._deliver_one(delivery_id, hook)
+            if outcome is None:
+                continue  # another process has it, or it is done
+            if outcome.delivered:
+                delivered += 1
+            elif outcome.temporary:
+                break
+        return delivered
+
+    def _deliver_one(self, delivery_id: int, hook: Webhook) -> Outcome | None:
         now = self.clock()
         with self.db.session() as session:
             delivery = webhooks.claim(session, delivery_id, now)
         if delivery is None:
-            return False  # another process has it, or it is done
+            return None
         outcome = self._attempt(hook, delivery)
         now = self.clock()
         with self.db.session() as session:
@@ -201,9 +216,7 @@ class WebhookSender:
                 logger.error(
                     "webhook %s to %s refused for good: %s", delivery.event, hook.url, outcome.error
                 )
-        if not outcome.delivered and outcome.temporary and not outcome.error.startswith("HTTP"):
-            down.add(hook.id)
-        return outcome.delivered
+        return outcome
 
     def _attempt(self, hook: Webhook, delivery: WebhookDelivery) -> Outcome:
         try:
@@ -239,17 +252,3 @@ class WebhookSender:
 
 def _webhooks_of(due: list[tuple[int, int]]) -> SelectOfScalar[Webhook]:
     return select(Webhook).where(col(Webhook.id).in_({hook for _, hook in due}))
-
-
-def _round_robin(due: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """One delivery of each receiver in turn, so one with many waiting doesn't go first."""
-    queues: dict[int, list[tuple[int, int]]] = {}
-    for item in due:
-        queues.setdefault(item[1], []).append(item)
-    ordered: list[tuple[int, int]] = []
-    while queues:
-        for hook_id in list(queues):
-            ordered.append(queues[hook_id].pop(0))
-            if not queues[hook_id]:
-                del queues[hook_id]
-    return ordered

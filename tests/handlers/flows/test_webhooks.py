@@ -215,6 +215,34 @@ def test_events_are_filtered_and_a_webhook_naming_none_gets_all(
     assert cancelled["release"]["status"] == "cancelled"
 
 
+def test_a_phased_rollout_sends_go_stages_and_released(
+    harness: Harness, receiver: Receiver
+) -> None:
+    add_webhook(harness, receiver.url(), "release.go release.stage release.released")
+    harness.command(f"propose payments 2.4.0 {iso(ahead())} phased 10")
+    for position in range(5):  # the default checklist
+        harness.tick(harness.release("payments@2.4.0"), position)
+    for step in ("go", "advance"):
+        harness.command(f"{step} payments@2.4.0")
+        settle(harness)
+    got = [(r.payload["event"], r.payload["release"]["stage"]) for r in receiver.received]
+    assert got == [
+        ("release.go", 10),
+        ("release.stage", 10),
+        ("release.stage", 100),
+        ("release.released", 100),
+    ]
+
+
+def test_a_private_release_sends_nothing(harness: Harness, receiver: Receiver) -> None:
+    add_webhook(harness, receiver.url())
+    harness.command(f"propose payments 2.4.0 {iso(ahead())} <@U_QA|qa>", channel_id="G_SECRET")
+    assert harness.release("payments@2.4.0").private
+    harness.command("cancel payments@2.4.0 not now", channel_id="G_SECRET")
+    settle(harness)
+    assert deliveries(harness) == [] and receiver.answered == []
+
+
 def test_a_4xx_fails_for_good_and_a_429_is_retried(harness: Harness, receiver: Receiver) -> None:
     harness.clock.pin(ahead(days=0.5))
     add_webhook(harness, receiver.url("/a"), "release.proposed")
