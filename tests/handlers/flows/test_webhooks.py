@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -44,6 +45,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     answered: list[int] = field(default_factory=list)
+    delay: float = 0.0  # seconds before answering
 
     def __post_init__(self) -> None:
         receiver = self
@@ -51,6 +53,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(receiver.delay)
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
                 receiver.answered.append(status)
                 if status == 200:
@@ -408,3 +411,38 @@ def test_two_senders_on_one_database_send_each_delivery_once(
         assert ids == sorted(f"d-{n}" for n in range(12))
     finally:
         db.dispose()
+
+
+def test_a_slow_receiver_times_out_without_holding_up_another(
+    database_url: str, receiver: Receiver
+) -> None:
+    slow = Receiver(delay=3.0)
+    db = Database(database_url)
+    try:
+        with db.session() as session:
+            for n, url in enumerate((slow.url(), receiver.url())):
+                hook = webhooks.add(session, "T1", url, [], "U_PM")
+                assert hook is not None and hook.id is not None
+                session.add(
+                    WebhookDelivery(
+                        uid=f"d-{n}",
+                        webhook_id=hook.id,
+                        event="release.go",
+                        body="{}",
+                        due_at=webhooks.utcnow(),
+                    )
+                )
+        sender = WebhookSender(db, allow_private=True, timeout=1.0)
+        try:
+            started = time.monotonic()
+            assert sender.deliver_due() == 1
+            assert time.monotonic() - started < 2.5  # the slow one's timeout, not the sum
+        finally:
+            sender.close()
+        assert [r.headers["X-Releasebot-Delivery"] for r in receiver.received] == ["d-1"]
+        with db.session() as session:
+            late = session.exec(select(WebhookDelivery).where(WebhookDelivery.uid == "d-0")).one()
+        assert (late.status, late.last_error) == ("pending", "timed out")
+    finally:
+        db.dispose()
+        slow.close()
