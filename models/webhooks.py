@@ -92,6 +92,11 @@ class WebhookDelivery(SQLModel, table=True):
     # The id receivers see (payload and header): the same on every try.
     uid: str = Field(max_length=36, unique=True)
     webhook_id: int = Field(foreign_key="webhook.id", index=True, ondelete="CASCADE")
+    # A release that goes as if never made (its card could never be posted) takes its
+    # deliveries with it.
+    release_id: int | None = Field(
+        default=None, foreign_key="release.id", index=True, ondelete="CASCADE"
+    )
     event: str = Field(max_length=40)
     # The JSON body, as of the change (signed afresh on every try).
     body: str = Field(sa_column=Column(Text, nullable=False))
@@ -246,6 +251,7 @@ def owe(
                 WebhookDelivery(
                     uid=uid,
                     webhook_id=hook.id,
+                    release_id=release.id,
                     event=event,
                     body=json.dumps(body, separators=(",", ":")),
                     due_at=now,

@@ -29,7 +29,7 @@ from handlers.rendering.thread_messages import (
     checklist_text,
 )
 from handlers.slack import directory
-from models import audit, outbox
+from models import audit, outbox, webhooks
 from models.audit import AuditEvent
 from models.columns import utcnow
 from models.db import Database
@@ -374,3 +374,6 @@ def _withdraw_cardless(session: Session, release: Release, code: str, now: datet
         detail=row.status_reason,
         at=now,
     )
+    assert row.id is not None
+    # Its webhooks hear of it (the sweep sends them).
+    webhooks.owe(session, row, audit.take_recorded(session, row.id), now=now)

@@ -81,8 +81,12 @@ def show_change(deps: Deps, client: WebClient, view: ReleaseView) -> None:
 def send_owed(deps: Deps, client: WebClient, view: ReleaseView) -> list[Failure]:
     """After the commit: listeners (the scheduler), Slack messages, Home tabs."""
     assert view.release.id is not None
-    deps.release_changed(view.release.id)
-    failures = deps.messages.flush(view.release.id)
+    try:
+        failures = deps.messages.flush(view.release.id)
+    finally:
+        # After the flush: a release whose card can never be posted is gone by now, and
+        # its webhook deliveries with it.
+        deps.release_changed(view.release.id)
     publish_homes(deps, client, view.release.team_id, involved(client, view))
     return failures
 

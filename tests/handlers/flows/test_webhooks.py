@@ -237,6 +237,17 @@ def test_a_phased_rollout_sends_go_stages_and_released(
     ]
 
 
+def test_a_release_whose_card_can_never_be_posted_goes_with_its_deliveries(
+    harness: Harness, receiver: Receiver
+) -> None:
+    add_webhook(harness, receiver.url())
+    harness.slack.fail_next("chat.postMessage", error="not_in_channel")
+    harness.command(f"propose payments 2.4.0 {iso(ahead())}")
+    settle(harness)
+    assert harness.releases() == []
+    assert deliveries(harness) == [] and receiver.answered == []
+
+
 def test_a_private_release_sends_nothing(harness: Harness, receiver: Receiver) -> None:
     add_webhook(harness, receiver.url())
     harness.command(f"propose payments 2.4.0 {iso(ahead())} <@U_QA|qa>", channel_id="G_SECRET")
