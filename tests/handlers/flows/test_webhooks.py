@@ -19,6 +19,7 @@ import pytest
 from sqlmodel import col, select
 
 from handlers.flows.webhook_sender import WebhookSender
+from handlers.slack import ids
 from models import webhooks
 from models.db import Database
 from models.webhooks import DeliveryStatus, Webhook, WebhookDelivery
@@ -246,6 +247,29 @@ def test_a_release_whose_card_can_never_be_posted_goes_with_its_deliveries(
     settle(harness)
     assert harness.releases() == []
     assert deliveries(harness) == [] and receiver.answered == []
+
+
+def test_a_sign_off_and_a_go_through_a_freeze_send_approved_overridden_and_go(
+    harness: Harness, receiver: Receiver
+) -> None:
+    add_webhook(harness, receiver.url(), "release.approved freeze.overridden release.go")
+    harness.command(f"propose payments 2.4.0 {iso(ahead())} <@U_QA|qa>")
+    harness.click(harness.card(harness.release("payments@2.4.0")), ids.APPROVE, user_id="U_QA")
+    settle(harness)
+    for position in range(5):
+        harness.tick(harness.release("payments@2.4.0"), position)
+    harness.command(f'freeze add "Holidays" now to {iso(ahead(days=3))}', user_id=MANAGER)
+    harness.command("go payments@2.4.0 override: security fix", user_id=MANAGER)
+    settle(harness)
+    got = [r.payload for r in receiver.received]
+    assert [(p["event"], p["actor"], p["release"]["status"]) for p in got] == [
+        ("release.approved", "U_QA", "approved"),
+        ("freeze.overridden", MANAGER, "go"),
+        ("release.go", MANAGER, "go"),
+    ]
+    freeze = got[1]["freeze"]
+    assert (freeze["name"], freeze["reason"]) == ("Holidays", "security fix")
+    assert freeze["from"] and freeze["until"] and freeze["uid"]
 
 
 def test_a_private_release_sends_nothing(harness: Harness, receiver: Receiver) -> None:
