@@ -163,9 +163,7 @@ def add(
 
 def of_team(session: Session, team_id: str) -> list[Webhook]:
     return list(
-        session.exec(
-            select(Webhook).where(Webhook.team_id == team_id).order_by(col(Webhook.id))
-        )
+        session.exec(select(Webhook).where(Webhook.team_id == team_id).order_by(col(Webhook.id)))
     )
 
 

@@ -17,9 +17,7 @@ from models.release.queries import Actor
 from models.webhooks import EVENTS, MAX_WEBHOOKS, Webhook, WebhookDelivery
 
 
-def add(
-    deps: Deps, client: WebClient, actor: Actor, url: str, events: Sequence[str]
-) -> Webhook:
+def add(deps: Deps, client: WebClient, actor: Actor, url: str, events: Sequence[str]) -> Webhook:
     """A new webhook; its secret is in the row returned (shown once, by the caller)."""
     actor = require_manager(deps, client, actor, "add a webhook")
     unknown = [e for e in events if e not in EVENTS]
@@ -36,9 +34,7 @@ def add(
     with deps.db.session() as session:
         if len(webhooks.of_team(session, actor.team_id)) >= MAX_WEBHOOKS:
             raise Refused(f"This workspace has {MAX_WEBHOOKS} webhooks; remove one first.")
-        webhook = webhooks.add(
-            session, actor.team_id, url, events, actor.user_id, now=deps.clock()
-        )
+        webhook = webhooks.add(session, actor.team_id, url, events, actor.user_id, now=deps.clock())
         if webhook is None:
             raise Refused(
                 f"There is a webhook at {escape(url)} already; remove it first to change it."
@@ -91,7 +87,5 @@ def deliveries(
 def _find(session: webhooks.Session, team_id: str, url: str) -> Webhook:
     webhook = webhooks.find(session, team_id, url)
     if webhook is None:
-        raise Refused(
-            f"There is no webhook at {escape(url)}. `/release webhook list` shows them."
-        )
+        raise Refused(f"There is no webhook at {escape(url)}. `/release webhook list` shows them.")
     return webhook

@@ -10,6 +10,7 @@ other.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -83,19 +84,41 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
 
 def post(target: Target, headers: dict[str, str], body: bytes, timeout: float) -> int:
-    """POST `body` to the checked target; its HTTP status."""
+    """POST `body` to the checked target; its HTTP status. `timeout` bounds each wait on
+    the network, and twice that the whole request (a receiver answering a byte at a time
+    can't hold a worker)."""
     connection: http.client.HTTPConnection = (
         _PinnedHTTPSConnection(target, timeout)
         if target.scheme == "https"
         else _PinnedHTTPConnection(target, timeout)
     )
+    cut = threading.Event()
+
+    def cut_off() -> None:
+        cut.set()
+        sock = connection.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    deadline = threading.Timer(2 * timeout, cut_off)
+    deadline.daemon = True
+    deadline.start()
     try:
         connection.request("POST", target.path, body=body, headers=headers)
         response = connection.getresponse()
         response.read(4096)  # what a receiver says is not kept
-        return int(response.status)
+        status = int(response.status)
+    except (OSError, http.client.HTTPException):
+        if cut.is_set():
+            raise TimeoutError("timed out") from None
+        raise
     finally:
+        deadline.cancel()
         connection.close()
+    if cut.is_set():
+        raise TimeoutError("timed out")
+    return status
 
 
 class WebhookSender:

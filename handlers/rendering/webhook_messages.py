@@ -74,7 +74,5 @@ def deliveries_blocks(webhook: Webhook, rows: Sequence[WebhookDelivery]) -> list
         lines.append(line)
     body = join_lines(lines, SECTION_TEXT - 100) if lines else "No deliveries yet."
     return [
-        SectionBlock(
-            text=md(f"*Recent deliveries to {escape(webhook.url)}*\n{body}", SECTION_TEXT)
-        )
+        SectionBlock(text=md(f"*Recent deliveries to {escape(webhook.url)}*\n{body}", SECTION_TEXT))
     ]

@@ -481,3 +481,49 @@ def test_a_slow_receiver_times_out_without_holding_up_another(
     finally:
         db.dispose()
         slow.close()
+
+
+def test_a_receiver_answering_a_byte_at_a_time_is_cut_off(database_url: str) -> None:
+    class Drip(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+            for _ in range(40):  # each line well within the per-read timeout
+                self.wfile.write(b"X-Slow: 1\r\n")
+                self.wfile.flush()
+                time.sleep(0.1)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Drip)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    db = Database(database_url)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        with db.session() as session:
+            hook = webhooks.add(session, "T1", url, [], "U_PM")
+            assert hook is not None and hook.id is not None
+            session.add(
+                WebhookDelivery(
+                    uid="d-1",
+                    webhook_id=hook.id,
+                    event="release.go",
+                    body="{}",
+                    due_at=webhooks.utcnow(),
+                )
+            )
+        sender = WebhookSender(db, allow_private=True, timeout=0.5)
+        try:
+            started = time.monotonic()
+            assert sender.deliver_due() == 0
+            assert time.monotonic() - started < 2.5  # about twice the timeout, not 4 s
+        finally:
+            sender.close()
+        with db.session() as session:
+            [row] = session.exec(select(WebhookDelivery))
+        assert (row.status, row.last_error) == ("pending", "timed out")
+    finally:
+        db.dispose()
+        server.shutdown()
+        server.server_close()
