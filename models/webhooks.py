@@ -333,6 +333,21 @@ def retry_later(
     return due_at
 
 
+def hold(session: Session, delivery_ids: Sequence[int], until: datetime) -> None:
+    """Pending deliveries wait until then (their receiver is failing), untried."""
+    if not delivery_ids:
+        return
+    session.execute(
+        update(WebhookDelivery)
+        .where(
+            col(WebhookDelivery.id).in_(delivery_ids),
+            col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
+            col(WebhookDelivery.due_at) < until,
+        )
+        .values(due_at=until)
+    )
+
+
 def release_stale_claims(session: Session, now: datetime) -> int:
     result = session.execute(
         update(WebhookDelivery)

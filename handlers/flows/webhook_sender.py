@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlmodel import col, select
@@ -59,6 +59,7 @@ class Outcome:
     delivered: bool
     error: str = ""
     temporary: bool = False
+    retry_at: datetime | None = None  # when a temporary failure is tried again
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
@@ -204,13 +205,18 @@ class WebhookSender:
     def _deliver_in_turn(self, hook: Webhook, delivery_ids: list[int]) -> int:
         """Sends them in order; stops at the first that must wait (the rest go next sweep)."""
         delivered = 0
-        for delivery_id in delivery_ids:
+        for index, delivery_id in enumerate(delivery_ids):
             outcome = self._deliver_one(delivery_id, hook)
             if outcome is None:
                 continue  # another process has it, or it is done
             if outcome.delivered:
                 delivered += 1
             elif outcome.temporary:
+                if outcome.retry_at is not None:
+                    # The receiver is down or struggling: the rest of its queue waits as
+                    # long, out of the way of other receivers' deliveries.
+                    with self.db.session() as session:
+                        webhooks.hold(session, delivery_ids[index + 1 :], outcome.retry_at)
                 break
         return delivered
 
@@ -227,6 +233,7 @@ class WebhookSender:
                 webhooks.sent(session, delivery_id, now)
             elif outcome.temporary:
                 retry_at = webhooks.retry_later(session, delivery, now, outcome.error)
+                outcome = replace(outcome, retry_at=retry_at)
                 logger.warning(
                     "webhook %s to %s failed (%s); retry at %s",
                     delivery.event,

@@ -527,3 +527,46 @@ def test_a_receiver_answering_a_byte_at_a_time_is_cut_off(database_url: str) -> 
         db.dispose()
         server.shutdown()
         server.server_close()
+
+
+def test_a_dead_receivers_queue_waits_out_of_the_way_of_others(
+    database_url: str, receiver: Receiver
+) -> None:
+    db = Database(database_url)
+    try:
+        now = webhooks.utcnow()
+        with db.session() as session:
+            dead = webhooks.add(
+                session, "T1", f"http://127.0.0.1:{_closed_port()}/hook", [], "U_PM"
+            )
+            live = webhooks.add(session, "T1", receiver.url(), [], "U_PM")
+            assert dead is not None and dead.id is not None
+            assert live is not None and live.id is not None
+            for n, hook_id in enumerate([dead.id] * 3 + [live.id]):
+                session.add(
+                    WebhookDelivery(
+                        uid=f"d-{n}",
+                        webhook_id=hook_id,
+                        event="release.go",
+                        body="{}",
+                        due_at=now,
+                        created_at=now,
+                    )
+                )
+        sender = WebhookSender(db, allow_private=True, clock=lambda: now)
+        try:
+            assert sender.deliver_due() == 1
+        finally:
+            sender.close()
+        with db.session() as session:
+            rows = list(session.exec(select(WebhookDelivery).order_by(col(WebhookDelivery.id))))
+        assert [(r.status, r.attempts, r.due_at - now) for r in rows] == [
+            ("pending", 1, timedelta(seconds=2)),  # tried, refused to connect
+            ("pending", 0, timedelta(seconds=2)),  # not tried: wait as long
+            ("pending", 0, timedelta(seconds=2)),
+            ("sent", 1, timedelta(0)),
+        ]
+        with db.read_session() as session:
+            assert webhooks.due(session, now) == []
+    finally:
+        db.dispose()
