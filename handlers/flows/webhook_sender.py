@@ -23,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -237,14 +238,17 @@ class WebhookSender:
                 logger.warning(
                     "webhook %s to %s failed (%s); retry at %s",
                     delivery.event,
-                    hook.url,
+                    _logged(hook.url),
                     outcome.error,
                     retry_at,
                 )
             else:
                 webhooks.failed(session, delivery_id, outcome.error)
                 logger.error(
-                    "webhook %s to %s refused for good: %s", delivery.event, hook.url, outcome.error
+                    "webhook %s to %s refused for good: %s",
+                    delivery.event,
+                    _logged(hook.url),
+                    outcome.error,
                 )
         return outcome
 
@@ -278,6 +282,12 @@ class WebhookSender:
             return Outcome(True)
         temporary = status >= 500 or status in RETRY_STATUSES
         return Outcome(False, f"HTTP {status}", temporary=temporary)
+
+
+def _logged(url: str) -> str:
+    """Where a URL points, for the logs: its path and query may hold a receiver's token."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/…"
 
 
 def _webhooks_of(due: list[tuple[int, int]]) -> SelectOfScalar[Webhook]:
