@@ -1,4 +1,4 @@
-"""`releasebot serve | db upgrade | token create`: the console script."""
+"""`releasebot serve | db upgrade | token create | gate | report`: the console script."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 
+from bot import pipeline_cli
 from bot.settings import SettingsError, load_settings, require_mode_settings
 
 
@@ -42,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="limit the token to this service (repeat for more; default: all services)",
     )
+    pipeline_cli.add_commands(sub)
     args = parser.parse_args(argv)
+    if args.command in ("gate", "report"):  # a pipeline's commands: no bot settings needed
+        return pipeline_cli.run(args)
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
