@@ -278,7 +278,8 @@ def create_api(
 
         first = await run_in_threadpool(check)
         verdict = first
-        if wait > 0 and first.decision != gate_rules.Decision.DENY:
+        # Only `pending` waits: `allow` and `deny` are what the pipeline waits for.
+        if wait > 0 and first.decision == gate_rules.Decision.PENDING:
             with waits.waiting(token.team_id, service) as changed:
                 while (left := deadline - loop.time()) > 0:
                     with suppress(TimeoutError):

@@ -166,6 +166,11 @@ def test_a_long_poll_returns_when_an_approver_clicks(harness: Harness) -> None:
     took, body = answers[0]
     assert took < 10 and body["decision"] == "allow"
 
+    # Allowed already: a wait answers at once.
+    started = time.monotonic()
+    assert gate(client, "payments@2.4.0", wait=20)["decision"] == "allow"
+    assert time.monotonic() - started < 5
+
 
 def test_a_wait_for_a_release_not_proposed_yet_is_pending(harness: Harness) -> None:
     client = api(harness, make_token(harness))
