@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 Key = tuple[str, str]  # (team, service)
 
@@ -52,5 +52,5 @@ class GateWaits:
         with self._lock:
             entries = list(self._waiting.get(key, ()))
         for loop, event in entries:
-            if not loop.is_closed():
+            with suppress(RuntimeError):  # its loop closed meanwhile: nobody waits there
                 loop.call_soon_threadsafe(event.set)

@@ -130,11 +130,14 @@ def _failed(deps: Deps, client: WebClient, actor: Actor, release: Release, rep: 
     if release.state == ReleaseStatus.ROLLING_OUT:
         steps.pause(deps, client, actor, release.id)
         release = _reload(deps, actor, release.id)
-    paused = " The rollout is paused;" if release.state == ReleaseStatus.PAUSED else ""
-    text = (
-        f"{report_line(release.ref, rep)}\n{paused} resume it, or roll it back, "
-        "from its announcement or with `/release resume` · `/release rollback`."
-    ).replace("\n ", "\n")
+    if release.state == ReleaseStatus.PAUSED:
+        advice = (
+            "The rollout is paused: resume it, or roll it back, from its announcement or "
+            "with `/release resume` · `/release rollback`."
+        )
+    else:
+        advice = f"{escape(release.ref)} is {release.state.label.lower()}; nothing was changed."
+    text = f"{report_line(release.ref, rep)}\n{advice}"
     try:
         client.chat_postMessage(channel=release.owner_id, text=text, unfurl_links=False)
     except Exception:  # the thread says so already; a missed DM fails nothing

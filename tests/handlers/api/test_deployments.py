@@ -90,7 +90,7 @@ def test_a_failure_pauses_and_tells_the_owner(harness: Harness) -> None:
     assert failed.json()["status"] == "paused"
     assert harness.release("payments@2.4.0").status == ReleaseStatus.PAUSED
     [dm] = harness.slack.messages(OWNER)
-    assert "failed" in rendered_text(dm) and "roll it back" in rendered_text(dm)
+    assert "failed" in rendered_text(dm) and "The rollout is paused: resume it" in rendered_text(dm)
     thread = "\n".join(harness.thread(harness.release("payments@2.4.0")))
     assert "failed" in thread and "paused the rollout" in thread
     assert actions(harness, "payments@2.4.0")[-2:] == ["deployment_failed", "paused"]
