@@ -61,10 +61,10 @@ def add_commands(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        with _client() as client:
+        with _client() as http:
             if args.command == "gate":
-                return _gate(client, args.ref, args.wait)
-            return _report(client, args)
+                return _gate(http, args.ref, args.wait)
+            return _report(http, args)
     except CliError as error:
         print(f"releasebot: {error}", file=sys.stderr)
         return EXIT_ERROR
@@ -107,13 +107,13 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _gate(client: httpx.Client, ref: str, wait: int) -> int:
+def _gate(http: httpx.Client, ref: str, wait: int) -> int:
     service, version = _split(ref)
     deadline = time.monotonic() + wait
     while True:
         left = max(0, round(deadline - time.monotonic()))
         step = min(left, MAX_WAIT)
-        response = client.get(
+        response = http.get(
             "/gate",
             params={"service": service, "version": version, "wait": step},
             timeout=httpx.Timeout(step + 30.0),
@@ -137,7 +137,7 @@ def _gate(client: httpx.Client, ref: str, wait: int) -> int:
     )
 
 
-def _report(client: httpx.Client, args: argparse.Namespace) -> int:
+def _report(http: httpx.Client, args: argparse.Namespace) -> int:
     service, version = _split(args.ref)
     body: dict[str, Any] = {"state": args.state, "environment": args.environment}
     if args.stage is not None:
@@ -148,7 +148,7 @@ def _report(client: httpx.Client, args: argparse.Namespace) -> int:
         body["description"] = args.description
     key = args.idempotency_key or uuid.uuid4().hex
     answer = _answer(
-        client.post(
+        http.post(
             f"/releases/{service}@{version}/deployments",
             json=body,
             headers={"Idempotency-Key": key},
