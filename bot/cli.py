@@ -9,6 +9,7 @@ import re
 import signal
 import sys
 import threading
+from types import FrameType
 
 from bot import pipeline_cli
 from bot.settings import SettingsError, load_settings, require_mode_settings
@@ -169,8 +170,18 @@ def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
     # previous handler: make that handler end the process through `finally`, so in-flight
     # background work and the scheduler stop cleanly and the exit status is 0.
     signal.signal(signal.SIGTERM, _exit_quietly)
+    on_stopping = web.state.on_stopping
+
+    class Server(uvicorn.Server):
+        """Ends the gate's long-polls as it starts to stop, so they don't hold it up."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            for stop in on_stopping:
+                stop()
+            super().handle_exit(sig, frame)
+
     try:
-        uvicorn.Server(config).run()
+        Server(config).run()
     except SystemExit:
         pass
     finally:

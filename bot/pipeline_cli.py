@@ -21,6 +21,7 @@ import httpx
 
 EXIT_ALLOW, EXIT_DENY, EXIT_ERROR, EXIT_PENDING = 0, 1, 2, 3
 MAX_WAIT = 900  # seconds the server waits in one request
+RECONNECT = 5.0  # seconds before asking again when the bot went away mid-wait
 _DURATION = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$")
 _UNIT = {"": 1, "s": 1, "m": 60, "h": 3600}
 
@@ -110,14 +111,23 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
 def _gate(http: httpx.Client, ref: str, wait: int) -> int:
     service, version = _split(ref)
     deadline = time.monotonic() + wait
+    answered = False
     while True:
         left = max(0, round(deadline - time.monotonic()))
         step = min(left, MAX_WAIT)
-        response = http.get(
-            "/gate",
-            params={"service": service, "version": version, "wait": step},
-            timeout=httpx.Timeout(step + 30.0),
-        )
+        try:
+            response = http.get(
+                "/gate",
+                params={"service": service, "version": version, "wait": step},
+                timeout=httpx.Timeout(step + 30.0),
+            )
+        except httpx.TransportError:
+            # The bot answered before (it restarts, say): ask again within the wait.
+            if not answered or time.monotonic() + RECONNECT >= deadline:
+                raise
+            time.sleep(RECONNECT)
+            continue
+        answered = True
         if response.status_code == 429:  # rate limited: wait as told, within the wait
             time.sleep(min(float(response.headers.get("Retry-After", "5")), max(left, 1)))
             if time.monotonic() >= deadline:

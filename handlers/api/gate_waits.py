@@ -23,6 +23,7 @@ class GateWaits:
         self._service_of = service_of
         self._waiting: dict[Key, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         self._lock = threading.Lock()
+        self.stopping = False
 
     @contextmanager
     def waiting(self, team_id: str, service: str) -> Iterator[asyncio.Event]:
@@ -53,4 +54,13 @@ class GateWaits:
             entries = list(self._waiting.get(key, ()))
         for loop, event in entries:
             with suppress(RuntimeError):  # its loop closed meanwhile: nobody waits there
+                loop.call_soon_threadsafe(event.set)
+
+    def stop(self) -> None:
+        """The server stops: every wait ends now (from any thread), so none holds it up."""
+        self.stopping = True
+        with self._lock:
+            entries = [entry for entries in self._waiting.values() for entry in entries]
+        for loop, event in entries:
+            with suppress(RuntimeError):
                 loop.call_soon_threadsafe(event.set)

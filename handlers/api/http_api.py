@@ -246,6 +246,7 @@ def create_api(
 
     waits = GateWaits(lambda release_id: _service_of(deps, release_id))
     deps.on_release_changed.append(waits.release_changed)
+    api.state.gate_waits = waits
 
     @api.get(
         "/gate",
@@ -281,13 +282,14 @@ def create_api(
         # Only `pending` waits: `allow` and `deny` are what the pipeline waits for.
         if wait > 0 and first.decision == gate_rules.Decision.PENDING:
             with waits.waiting(token.team_id, service) as changed:
-                while (left := deadline - loop.time()) > 0:
+                while not waits.stopping and (left := deadline - loop.time()) > 0:
                     with suppress(TimeoutError):
                         await asyncio.wait_for(changed.wait(), min(left, GATE_RECHECK))
                     changed.clear()
                     verdict = await run_in_threadpool(check)
                     if (verdict.decision, verdict.codes) != (first.decision, first.codes):
                         break
+                # Stopping (GateWaits.stop): the answer is what stands now.
         return await run_in_threadpool(_gate_answer, deps, token, service, version, verdict)
 
     @api.post(

@@ -8,8 +8,10 @@ import sys
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
+from bot import pipeline_cli
 from bot.pipeline_cli import duration
 from tests.handlers.api.conftest import MANAGER, make_token, propose
 from tests.support.fake_slack import FakeSlack
@@ -105,3 +107,25 @@ def test_durations() -> None:
     assert [duration(t) for t in ("30m", "2h", "45s", "90")] == [1800, 7200, 45, 90]
     with pytest.raises(Exception, match="not a duration"):
         duration("soon")
+
+
+def test_a_wait_survives_the_bot_restarting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline_cli, "RECONNECT", 0.01)
+    answers = iter(["pending", "gone", "allow"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = next(answers)
+        if answer == "gone":
+            raise httpx.ConnectError("connection refused", request=request)
+        assert request.url.params["wait"] in ("60", "59")
+        return httpx.Response(200, json={"decision": answer, "reasons": [], "release": None})
+
+    http = httpx.Client(base_url="http://bot/api/v1", transport=httpx.MockTransport(handler))
+    assert pipeline_cli._gate(http, "payments@2.4.0", 60) == pipeline_cli.EXIT_ALLOW
+
+    never = httpx.Client(
+        base_url="http://bot/api/v1",
+        transport=httpx.MockTransport(lambda r: (_ for _ in ()).throw(httpx.ConnectError("x"))),
+    )
+    with pytest.raises(httpx.ConnectError):  # never answered: an error at once (exit 2)
+        pipeline_cli._gate(never, "payments@2.4.0", 60)

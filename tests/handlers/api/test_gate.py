@@ -178,3 +178,23 @@ def test_a_wait_for_a_release_not_proposed_yet_is_pending(harness: Harness) -> N
     body = gate(client, "payments@3.0.0", wait=1)
     assert time.monotonic() - started >= 1
     assert (body["decision"], codes(body)) == ("pending", ["NO_RELEASE"])
+
+
+def test_a_stopping_server_ends_the_waits_at_once(harness: Harness) -> None:
+    propose(harness, "payments@2.4.0")
+    client = api(harness, make_token(harness))
+    answers: list[tuple[float, dict[str, Any]]] = []
+
+    def wait_at_gate() -> None:
+        started = time.monotonic()
+        body = gate(client, "payments@2.4.0", wait=60)
+        answers.append((time.monotonic() - started, body))
+
+    waiting = threading.Thread(target=wait_at_gate)
+    waiting.start()
+    time.sleep(1.0)
+    [stop] = harness.server._server.config.app.state.on_stopping
+    stop()  # as `releasebot serve` does on SIGTERM
+    waiting.join(timeout=20)
+    took, body = answers[0]
+    assert took < 10 and body["decision"] == "pending"
