@@ -1,4 +1,4 @@
-"""`releasebot serve | db upgrade | token create`: the console script."""
+"""`releasebot serve | db upgrade | token create | gate | report`: the console script."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import re
 import signal
 import sys
 import threading
+from types import FrameType
 
+from bot import pipeline_cli
 from bot.settings import SettingsError, load_settings, require_mode_settings
 
 
@@ -42,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="limit the token to this service (repeat for more; default: all services)",
     )
+    pipeline_cli.add_commands(sub)
     args = parser.parse_args(argv)
+    if args.command in ("gate", "report"):  # a pipeline's commands: no bot settings needed
+        return pipeline_cli.run(args)
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -165,8 +170,18 @@ def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
     # previous handler: make that handler end the process through `finally`, so in-flight
     # background work and the scheduler stop cleanly and the exit status is 0.
     signal.signal(signal.SIGTERM, _exit_quietly)
+    on_stopping = web.state.on_stopping
+
+    class Server(uvicorn.Server):
+        """Ends the gate's long-polls as it starts to stop, so they don't hold it up."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            for stop in on_stopping:
+                stop()
+            super().handle_exit(sig, frame)
+
     try:
-        uvicorn.Server(config).run()
+        Server(config).run()
     except SystemExit:
         pass
     finally:

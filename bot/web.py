@@ -92,14 +92,16 @@ def create_web_app(
         for exception in (OperationalError, InterfaceError, PoolTimeout)
     }
     api: list[BaseRoute] = []
+    stopping: list[Callable[[], None]] = []
     if deps is not None:
         # A sub-application handles its own errors: it gets the same 503s.
         pipeline_api = create_api(
             deps, bolt.client, rate_per_minute=api_rate_per_minute, exception_handlers=unavailable
         )
         api.append(Mount(PREFIX, app=pipeline_api))
+        stopping.append(pipeline_api.state.gate_waits.stop)
 
-    return Starlette(
+    web = Starlette(
         exception_handlers=dict(unavailable),
         # Outside the router, so every route (and any added later) has the same cap.
         middleware=[Middleware(BodyLimit, max_body=max_body)],
@@ -116,6 +118,9 @@ def create_web_app(
             ),
         ],
     )
+    # Called as the server starts to stop: the gate's long-polls answer at once.
+    web.state.on_stopping = stopping
+    return web
 
 
 async def database_unavailable(request: Request, error: Exception) -> Response:

@@ -8,6 +8,7 @@ does, so the card, checklist, reminders and Home tabs follow it just the same.
 
 # No `from __future__ import annotations`: FastAPI reads these signatures at run time.
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -23,19 +24,27 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from handlers.api.gate_waits import GateWaits
 from handlers.api.rate_limit import RateLimiter
 from handlers.api.schemas import (
     ApiError,
+    DeploymentIn,
+    DeploymentOut,
+    GateOut,
+    GateReason,
     ProposeIn,
     ProposeOut,
     ReleaseBrief,
     Released,
     ReleaseOut,
     ServiceOut,
+    stage_of,
 )
 from handlers.deps import Deps
+from handlers.flows import deployment_reports
 from handlers.flows.new_release import create_release
 from handlers.flows.outcome import NotShownYet
 from handlers.rendering.refusals import text_for
@@ -43,10 +52,12 @@ from handlers.slack import directory
 from handlers.slack.mrkdwn import to_plain
 from models import audit
 from models.api import api_reads, api_tokens, idempotency
+from models.api import gate as gate_rules
 from models.api.api_tokens import ApiToken
 from models.errors import Code, Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
 from models.release import proposing, queries
 from models.release.proposing import ApproverSpec, Proposal
+from models.release.queries import Actor
 from models.release.records import ApproverKind, Release
 
 logger = logging.getLogger(__name__)
@@ -54,6 +65,8 @@ logger = logging.getLogger(__name__)
 PREFIX = "/api/v1"
 DEFAULT_RATE = 60  # requests per minute and token
 DEFAULT_TARGET = timedelta(hours=1)
+MAX_GATE_WAIT = 900  # seconds a gate request may wait
+GATE_RECHECK = 5.0  # seconds between re-checks while waiting (other processes' changes)
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, as a structured-field string holds
 
 # Slack errors a pipeline can fix (the channel it named), and how.
@@ -222,47 +235,218 @@ def create_api(
         ),
     ) -> Response:
         token.require_scope(body.service)
-        assert token.id is not None
-        key = _idempotency_key(idempotency_key)
-        claim_id: int | None = None
-        if key is not None:
-            hashed = idempotency.request_hash("POST", "/releases", body.model_dump(mode="json"))
-            with deps.db.session() as session:
-                claim = idempotency.claim(session, token.id, key, hashed, now=deps.clock())
-            if claim.outcome == idempotency.Outcome.REPLAY:
-                assert claim.status_code is not None
-                return JSONResponse(
-                    claim.response, claim.status_code, headers={"Idempotent-Replayed": "true"}
+        return _idempotent(
+            deps,
+            token,
+            idempotency_key,
+            "/releases",
+            body.model_dump(mode="json"),
+            lambda key: (201, _propose(deps, client, token, body, key).model_dump(mode="json")),
+        )
+
+    waits = GateWaits(lambda release_id: _service_of(deps, release_id))
+    deps.on_release_changed.append(waits.release_changed)
+    api.state.gate_waits = waits
+
+    @api.get(
+        "/gate",
+        response_model=GateOut,
+        responses=_COMMON,
+        summary="The deploy gate: may this version be deployed now? (long-polls with wait)",
+    )
+    async def gate(
+        service: str = Query(..., max_length=200),  # noqa: B008
+        version: str = Query(..., max_length=200),  # noqa: B008
+        wait: int = Query(  # noqa: B008
+            0,
+            ge=0,
+            le=MAX_GATE_WAIT,
+            description="seconds to wait for the decision to change before answering",
+        ),
+        token: ApiToken = Depends(authenticated),  # noqa: B008
+    ) -> GateOut:
+        token.require_scope(service)
+        service = proposing.clean_service(service)
+        version = version.strip()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+
+        def check() -> gate_rules.Verdict:
+            with deps.db.read_session() as session:
+                return gate_rules.evaluate(
+                    session, token.team_id, service, version, deps.clock(), waiting=wait > 0
                 )
-            if claim.outcome == idempotency.Outcome.MISMATCH:
-                raise ApiProblem(
-                    422,
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used with another request: use a new key.",
-                )
-            if claim.outcome == idempotency.Outcome.RUNNING:
-                raise ApiProblem(
-                    409,
-                    "request_in_progress",
-                    "A request with this Idempotency-Key is still running: retry shortly.",
-                    headers={"Retry-After": "1"},
-                )
-            claim_id = claim.claim_id
-        try:
-            answer = _propose(deps, client, token, body, key)
-        except BaseException:
-            if claim_id is not None:
-                with deps.db.session() as session:
-                    idempotency.give_back(session, claim_id)
-            raise
-        content = answer.model_dump(mode="json")
-        if claim_id is not None:
-            with deps.db.session() as session:
-                idempotency.complete(session, claim_id, 201, content)
-        return JSONResponse(content, 201)
+
+        first = await run_in_threadpool(check)
+        verdict = first
+        # Only `pending` waits: `allow` and `deny` are what the pipeline waits for.
+        if wait > 0 and first.decision == gate_rules.Decision.PENDING:
+            with waits.waiting(token.team_id, service) as changed:
+                while not waits.stopping and (left := deadline - loop.time()) > 0:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), min(left, GATE_RECHECK))
+                    changed.clear()
+                    verdict = await run_in_threadpool(check)
+                    if (verdict.decision, verdict.codes) != (first.decision, first.codes):
+                        break
+                # Stopping (GateWaits.stop): the answer is what stands now.
+        return await run_in_threadpool(_gate_answer, deps, token, service, version, verdict)
+
+    @api.post(
+        "/releases/{service}@{version}/deployments",
+        response_model=DeploymentOut,
+        status_code=201,
+        responses={
+            **_COMMON,
+            404: _problem(404, "no such release the token may see"),
+            409: _problem(
+                409,
+                "the release's state allows no such step, or a request with this "
+                "Idempotency-Key is still running",
+            ),
+        },
+        summary="Report a deployment: started, succeeded (moves the rollout on) or failed "
+        "(pauses it)",
+    )
+    def report_deployment(
+        service: str,
+        version: str,
+        body: DeploymentIn,
+        token: ApiToken = Depends(authenticated),  # noqa: B008
+        idempotency_key: str | None = Header(  # noqa: B008
+            None, description="as for POST /releases"
+        ),
+    ) -> Response:
+        token.require_scope(service)
+
+        def run(_key: str | None) -> tuple[int, dict[str, Any]]:
+            with deps.db.read_session() as session:
+                release = api_reads.public_release(session, token.team_id, service, version)
+            assert release.id is not None
+            actor = Actor(team_id=token.team_id, user_id=token.owner_id)
+            rep = deployment_reports.Report(
+                state=body.state,
+                stage=body.stage,
+                environment=body.environment,
+                url=body.url,
+                description=body.description,
+                via=f'API token "{token.name}"',
+            )
+            try:
+                after = deployment_reports.report(deps, client, actor, release.id, rep)
+            except NotShownYet:  # recorded; Slack gets it when it takes it
+                after = _reload(deps, release.id)
+            answer = DeploymentOut(
+                ref=after.ref,
+                id=after.uid,
+                state=body.state,
+                status=after.state,
+                stage=stage_of(after),
+            )
+            return 201, answer.model_dump(mode="json")
+
+        path = f"/releases/{service.strip().lower()}@{version.strip()}/deployments"
+        return _idempotent(deps, token, idempotency_key, path, body.model_dump(mode="json"), run)
 
     _install_errors(api, exception_handlers or {})
     return api
+
+
+def _idempotent(
+    deps: Deps,
+    token: ApiToken,
+    header: str | None,
+    path: str,
+    body: Any,
+    run: Callable[[str | None], tuple[int, dict[str, Any]]],
+) -> Response:
+    """Runs `run` once per Idempotency-Key (when one is sent) and answers what it made;
+    the same key with the same request answers the first answer again."""
+    assert token.id is not None
+    key = _idempotency_key(header)
+    claim_id: int | None = None
+    if key is not None:
+        hashed = idempotency.request_hash("POST", path, body)
+        with deps.db.session() as session:
+            claim = idempotency.claim(session, token.id, key, hashed, now=deps.clock())
+        if claim.outcome == idempotency.Outcome.REPLAY:
+            assert claim.status_code is not None
+            return JSONResponse(
+                claim.response, claim.status_code, headers={"Idempotent-Replayed": "true"}
+            )
+        if claim.outcome == idempotency.Outcome.MISMATCH:
+            raise ApiProblem(
+                422,
+                "idempotency_key_reused",
+                "This Idempotency-Key was used with another request: use a new key.",
+            )
+        if claim.outcome == idempotency.Outcome.RUNNING:
+            raise ApiProblem(
+                409,
+                "request_in_progress",
+                "A request with this Idempotency-Key is still running: retry shortly.",
+                headers={"Retry-After": "1"},
+            )
+        claim_id = claim.claim_id
+    try:
+        status, content = run(key)
+    except BaseException:
+        if claim_id is not None:
+            with deps.db.session() as session:
+                idempotency.give_back(session, claim_id)
+        raise
+    if claim_id is not None:
+        with deps.db.session() as session:
+            idempotency.complete(session, claim_id, status, content)
+    return JSONResponse(content, status)
+
+
+def _service_of(deps: Deps, release_id: int) -> tuple[str, str] | None:
+    with deps.db.read_session() as session:
+        release = session.get(Release, release_id)
+        return None if release is None else (release.team_id, release.service)
+
+
+def _reload(deps: Deps, release_id: int) -> Release:
+    with deps.db.read_session() as session:
+        release = session.get(Release, release_id)
+    assert release is not None
+    return release
+
+
+def _gate_answer(
+    deps: Deps, token: ApiToken, service: str, version: str, verdict: gate_rules.Verdict
+) -> GateOut:
+    """The answer, audited as a gate check (one event per answer)."""
+    release = verdict.release
+    out: ReleaseOut | None = None
+    with deps.db.session() as session:
+        if release is not None:
+            release_id = release.id
+            assert release_id is not None
+            release = session.get(Release, release_id) or release
+            view = queries.load_view(session, release)
+            out = ReleaseOut.of(view, audit.history(session, release_id))
+        audit.record(
+            session,
+            team_id=token.team_id,
+            release_id=release.id if release is not None else None,
+            actor_id=token.owner_id,
+            action="gate_checked",
+            after={
+                "ref": f"{service}@{version}",
+                "decision": verdict.decision.value,
+                "reasons": list(verdict.codes),
+                "token": token.name,
+            },
+            detail=verdict.decision.value,
+            at=deps.clock(),
+        )
+    return GateOut(
+        decision=verdict.decision.value,
+        reasons=[GateReason(code=code.value, message=text) for code, text in verdict.reasons],
+        release=out,
+    )
 
 
 def _idempotency_key(header: str | None) -> str | None:

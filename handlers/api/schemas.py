@@ -4,7 +4,7 @@ from these)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -190,3 +190,41 @@ class ProposeOut(BaseModel):
     id: str = Field(description="the release's uid")
     status: ReleaseStatus
     url: str | None = Field(description="the permalink of its card, when Slack has it")
+
+
+class GateReason(BaseModel):
+    code: str = Field(
+        description="NO_RELEASE, NOT_APPROVED, CHECKLIST_OPEN, NOT_GO, FREEZE_ACTIVE, PAUSED, "
+        "NO_GO, CANCELLED, ROLLED_BACK or ALREADY_RELEASED"
+    )
+    message: str
+
+
+class GateOut(BaseModel):
+    decision: Literal["allow", "deny", "pending"] = Field(
+        description="allow: deploy now; deny: never (stop the pipeline); pending: not yet"
+    )
+    reasons: list[GateReason] = Field(description="why not (empty when allowed)")
+    release: ReleaseOut | None = Field(description="the release, as GET /releases answers it")
+
+
+class DeploymentIn(BaseModel):
+    """What the pipeline reports about its deployment of a release."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["started", "succeeded", "failed"]
+    stage: int | None = Field(
+        default=None, ge=1, le=100, description="the percentage this deployment is for"
+    )
+    environment: str = Field(default="production", max_length=100)
+    url: str | None = Field(default=None, max_length=1000, description="the job's link")
+    description: str = Field(default="", max_length=500)
+
+
+class DeploymentOut(BaseModel):
+    ref: str
+    id: str = Field(description="the release's uid")
+    state: Literal["started", "succeeded", "failed"] = Field(description="as reported")
+    status: ReleaseStatus = Field(description="the release's status after the report")
+    stage: Stage

@@ -282,6 +282,8 @@ def test_the_openapi_document_is_valid(harness: Harness) -> None:
         "/releases/{service}@{version}",
         "/services/{service}",
         "/releases",
+        "/gate",
+        "/releases/{service}@{version}/deployments",
     }
     assert document["servers"] == [{"url": "/api/v1"}]
     assert "HTTPBearer" in document["components"]["securitySchemes"]

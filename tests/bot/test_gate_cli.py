@@ -1,0 +1,131 @@
+"""`releasebot gate` and `releasebot report` against a running bot: exit codes, waits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from bot import pipeline_cli
+from bot.pipeline_cli import duration
+from tests.handlers.api.conftest import MANAGER, make_token, propose
+from tests.support.fake_slack import FakeSlack
+from tests.support.harness import Harness
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture
+def harness(database_url: str, fake_slack: FakeSlack) -> Iterator[Harness]:
+    with Harness(database_url, fake_slack, RELEASEBOT_RELEASE_MANAGERS=MANAGER) as running:
+        yield running
+
+
+def cli_env(url: str, token: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "RELEASEBOT_"))}
+    return {**env, "RELEASEBOT_URL": url, "RELEASEBOT_TOKEN": token}
+
+
+def releasebot(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    process = releasebot(env, *args)
+    out, err = process.communicate(timeout=60)
+    return process.returncode, out, err
+
+
+def tick_all(harness: Harness, ref: str) -> None:
+    for position in range(5):
+        harness.tick(harness.release(ref), position)
+
+
+def test_exit_codes_allow_deny_pending_error(harness: Harness) -> None:
+    env = cli_env(harness.server.url, make_token(harness))
+    code, out, _ = run(env, "gate", "payments@2.4.0")
+    assert code == 1 and "deny" in out and "NO_RELEASE" in out
+
+    propose(harness, "payments@2.4.0")
+    code, out, _ = run(env, "gate", "payments@2.4.0")
+    assert code == 3 and "pending" in out and "NOT_GO" in out
+
+    tick_all(harness, "payments@2.4.0")
+    harness.command("go payments@2.4.0")
+    code, out, _ = run(env, "gate", "payments@2.4.0")
+    assert (code, out.splitlines()[0]) == (0, "payments@2.4.0: allow")
+
+    code, _, err = run(cli_env(harness.server.url, "rbk_wrong"), "gate", "payments@2.4.0")
+    assert code == 2 and "401" in err
+    code, _, err = run(cli_env("http://127.0.0.1:9", "rbk_x"), "gate", "payments@2.4.0")
+    assert code == 2 and "cannot reach" in err
+    code, _, err = run({**env, "RELEASEBOT_URL": ""}, "gate", "payments@2.4.0")
+    assert code == 2 and "RELEASEBOT_URL" in err
+
+
+def test_a_wait_returns_at_the_go(harness: Harness) -> None:
+    env = cli_env(harness.server.url, make_token(harness))
+    propose(harness, "payments@2.4.0")
+    tick_all(harness, "payments@2.4.0")
+    started = time.monotonic()
+    process = releasebot(env, "gate", "payments@2.4.0", "--wait", "1m")
+    time.sleep(2)  # it waits at the gate
+    assert process.poll() is None
+    harness.command("go payments@2.4.0")
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0 and "allow" in out
+    assert time.monotonic() - started < 30
+
+
+def test_report_moves_the_rollout_on(harness: Harness) -> None:
+    env = cli_env(harness.server.url, make_token(harness))
+    propose(harness, "payments@2.4.0", "phased 10,50")
+    tick_all(harness, "payments@2.4.0")
+    harness.command("go payments@2.4.0")
+    code, out, err = run(env, "report", "payments@2.4.0", "succeeded", "--stage", "50")
+    assert code == 0, err
+    assert "the release is rolling_out at 50%" in out
+    code, out, _ = run(env, "report", "payments@2.4.0", "succeeded", "--url", "https://ci/9")
+    assert code == 0 and "released" in out
+    code, _, err = run(env, "report", "payments@2.4.0", "succeeded")
+    assert code == 2 and "409" in err
+
+
+def test_durations() -> None:
+    assert [duration(t) for t in ("30m", "2h", "45s", "90")] == [1800, 7200, 45, 90]
+    with pytest.raises(Exception, match="not a duration"):
+        duration("soon")
+
+
+def test_a_wait_survives_the_bot_restarting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline_cli, "RECONNECT", 0.01)
+    answers = iter(["pending", "gone", "allow"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = next(answers)
+        if answer == "gone":
+            raise httpx.ConnectError("connection refused", request=request)
+        assert request.url.params["wait"] in ("60", "59")
+        return httpx.Response(200, json={"decision": answer, "reasons": [], "release": None})
+
+    http = httpx.Client(base_url="http://bot/api/v1", transport=httpx.MockTransport(handler))
+    assert pipeline_cli._gate(http, "payments@2.4.0", 60) == pipeline_cli.EXIT_ALLOW
+
+    never = httpx.Client(
+        base_url="http://bot/api/v1",
+        transport=httpx.MockTransport(lambda r: (_ for _ in ()).throw(httpx.ConnectError("x"))),
+    )
+    with pytest.raises(httpx.ConnectError):  # never answered: an error at once (exit 2)
+        pipeline_cli._gate(never, "payments@2.4.0", 60)

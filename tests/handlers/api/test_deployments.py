@@ -1,0 +1,112 @@
+"""Deployment reports from a pipeline: recorded in the thread and the history, a success
+moves the rollout on (and releases at the end), a failure pauses it and tells the owner."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlmodel import select
+
+from models.audit import AuditEvent
+from models.release.production import ProductionRecord
+from models.release.records import ReleaseStatus
+from tests.handlers.api.conftest import MANAGER, api, make_token, propose
+from tests.support.harness import OWNER, Harness, rendered_text
+
+
+def tick_all(harness: Harness, ref: str) -> None:
+    for position in range(5):
+        harness.tick(harness.release(ref), position)
+
+
+def rolling(harness: Harness, ref: str, extra: str = "phased 10,50") -> None:
+    propose(harness, ref, extra)
+    tick_all(harness, ref)
+    harness.command(f"go {ref}")
+
+
+def report(client: httpx.Client, ref: str, key: str | None = None, **body: Any) -> httpx.Response:
+    headers = {"Idempotency-Key": key} if key else {}
+    return client.post(f"/releases/{ref}/deployments", json=body, headers=headers)
+
+
+def actions(harness: Harness, ref: str) -> list[str]:
+    release_id = harness.release(ref).id
+    with harness.session() as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.release_id == release_id))
+        return [e.action for e in events]
+
+
+def test_successes_advance_the_rollout_and_release_it(harness: Harness) -> None:
+    rolling(harness, "payments@2.4.0")
+    client = api(harness, make_token(harness))
+    started = report(client, "payments@2.4.0", state="started", stage=10, url="https://ci/1")
+    assert started.status_code == 201, started.text
+    assert started.json()["status"] == "rolling_out"
+    assert harness.release("payments@2.4.0").current_percentage == 10
+
+    moved = report(client, "payments@2.4.0", "k1", state="succeeded", stage=50)
+    assert moved.status_code == 201, moved.text
+    assert moved.json()["stage"]["current_percentage"] == 50
+    again = report(client, "payments@2.4.0", "k1", state="succeeded", stage=50)
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == moved.json()
+    assert harness.release("payments@2.4.0").current_percentage == 50
+
+    done = report(client, "payments@2.4.0", state="succeeded")  # the next stage: the last
+    assert done.json()["status"] == "released"
+    with harness.session() as session:
+        [record] = session.exec(select(ProductionRecord)).all()
+    assert (record.version, record.released_by) == ("2.4.0", OWNER)
+    history = actions(harness, "payments@2.4.0")
+    assert history.count("deployment_succeeded") == 2 and "deployment_started" in history
+    assert history[-1] == "released"
+    thread = "\n".join(harness.thread(harness.release("payments@2.4.0")))
+    assert "Deployment of *payments@2.4.0* to production at 10% started" in thread
+    assert 'API token "ci"' in thread and "<https://ci/1|job>" in thread
+    assert "advanced the rollout to 50%" in thread
+
+    refused = report(client, "payments@2.4.0", state="succeeded")
+    assert refused.status_code == 409, refused.text
+
+
+def test_a_big_bang_success_releases_it_at_once(harness: Harness) -> None:
+    propose(harness, "payments@2.4.0")
+    tick_all(harness, "payments@2.4.0")
+    client = api(harness, make_token(harness))
+    early = report(client, "payments@2.4.0", state="succeeded")
+    assert early.status_code == 409  # no go yet: nothing recorded
+    assert "deployment_succeeded" not in actions(harness, "payments@2.4.0")
+    harness.command("go payments@2.4.0")
+    done = report(client, "payments@2.4.0", state="succeeded", description="all green")
+    assert done.status_code == 201 and done.json()["status"] == "released"
+
+
+def test_a_failure_pauses_and_tells_the_owner(harness: Harness) -> None:
+    rolling(harness, "payments@2.4.0")
+    client = api(harness, make_token(harness))
+    failed = report(client, "payments@2.4.0", state="failed", stage=10, description="5xx up")
+    assert failed.status_code == 201, failed.text
+    assert failed.json()["status"] == "paused"
+    assert harness.release("payments@2.4.0").status == ReleaseStatus.PAUSED
+    [dm] = harness.slack.messages(OWNER)
+    assert "failed" in rendered_text(dm) and "The rollout is paused: resume it" in rendered_text(dm)
+    thread = "\n".join(harness.thread(harness.release("payments@2.4.0")))
+    assert "failed" in thread and "paused the rollout" in thread
+    assert actions(harness, "payments@2.4.0")[-2:] == ["deployment_failed", "paused"]
+
+
+def test_who_may_report(harness: Harness) -> None:
+    rolling(harness, "payments@2.4.0")
+    stranger = api(harness, make_token(harness, "other", owner="U_OTHER"))
+    refused = report(stranger, "payments@2.4.0", state="started")
+    assert refused.status_code == 403, refused.text
+    manager = api(harness, make_token(harness, "pm", owner=MANAGER))
+    assert report(manager, "payments@2.4.0", state="succeeded").status_code == 201
+    assert harness.release("payments@2.4.0").current_percentage == 50
+    scoped = api(harness, make_token(harness, "scoped", ("billing",)))
+    assert report(scoped, "payments@2.4.0", state="started").status_code == 403
+    missing = report(api(harness, make_token(harness, "x")), "payments@9.9.9", state="started")
+    assert missing.status_code == 404
+    bad = report(manager, "payments@2.4.0", state="exploded")
+    assert bad.status_code == 422
