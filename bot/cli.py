@@ -157,7 +157,12 @@ def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
     # collector's way, so full collections stay short and don't stall acks.
     gc.collect()
     gc.freeze()
-    web = create_web_app(releasebot.bolt, releasebot.db, deps=releasebot.deps)
+    web = create_web_app(
+        releasebot.bolt,
+        releasebot.db,
+        deps=releasebot.deps,
+        api_rate_per_minute=settings.api_rate_per_minute,
+    )
     if socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

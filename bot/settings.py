@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     reminder_offsets: Offsets = Field(
         default=(timedelta(hours=24), timedelta(hours=1)), alias="RELEASEBOT_REMINDER_OFFSETS"
     )
+    api_rate_per_minute: int = Field(
+        default=60, alias="RELEASEBOT_API_RATE_PER_MINUTE", ge=1, le=1_000_000
+    )
     release_managers: SlackIds = Field(default=(), alias="RELEASEBOT_RELEASE_MANAGERS")
     checklist: Checklist = Field(default=DEFAULT_CHECKLIST, alias="RELEASEBOT_CHECKLIST")
     escalation_channel: str | None = Field(default=None, alias="RELEASEBOT_ESCALATION_CHANNEL")

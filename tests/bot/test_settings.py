@@ -115,3 +115,11 @@ def test_settings_are_parsed_once_into_the_types_the_code_uses() -> None:
     assert settings.checklist == ("Notes", "Rollback plan")
     with pytest.raises(SettingsError, match="SLACK_HOOKS_URL"):
         load_settings(SLACK_BOT_TOKEN="xoxb-1", SLACK_HOOKS_URL="hooks.slack.com")
+
+
+def test_the_api_rate_per_token_is_a_setting() -> None:
+    assert load_settings(SLACK_BOT_TOKEN="xoxb-1").api_rate_per_minute == 60
+    raised = load_settings(SLACK_BOT_TOKEN="xoxb-1", RELEASEBOT_API_RATE_PER_MINUTE="600")
+    assert raised.api_rate_per_minute == 600
+    with pytest.raises(SettingsError, match="RELEASEBOT_API_RATE_PER_MINUTE"):
+        load_settings(SLACK_BOT_TOKEN="xoxb-1", RELEASEBOT_API_RATE_PER_MINUTE="0")
