@@ -40,7 +40,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.ack_latency import FakeSlackProcess  # noqa: E402
+from benchmarks.feed import wait_until_up  # noqa: E402
 from bot import migrate  # noqa: E402
 from models.api import api_tokens  # noqa: E402
 from models.db import Database  # noqa: E402
@@ -98,21 +99,6 @@ def process(
         finally:
             server.terminate()
             server.wait(timeout=30)
-
-
-def wait_until_up(base_url: str, server: subprocess.Popen[bytes], log: IO[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            log.seek(0)
-            raise SystemExit(f"the server stopped:\n{log.read().decode(errors='replace')}")
-        try:
-            if httpx.get(base_url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("the server did not start")
 
 
 def prepare(database_url: str) -> str:

@@ -392,11 +392,8 @@ def parse_approvers(text: str) -> tuple[ApproverSpec, ...]:
         raise _usage_error("Mention the approvers after `approvers=`, or write none.", "update")
     specs = []
     for token in tokens:
-        if user := _USER.match(token):
-            specs.append(ApproverSpec(user.group(1)))
-        elif group := _GROUP.match(token):
-            handle = from_slack(group.group(2) or "")
-            specs.append(ApproverSpec(group.group(1), ApproverKind.USERGROUP, handle))
+        if spec := _mention(token):
+            specs.append(spec)
         else:
             raise Refused(
                 f"{truncate(escape(from_slack(token)), 60)} is not someone I can find. "
@@ -432,11 +429,8 @@ def parse_managers(rest: str) -> Managers:
         raise _usage_error("Use `add` or `remove` followed by @people or @groups.", "managers")
     people: list[ApproverSpec] = []
     for token in _TOKEN.findall(names):
-        if user := _USER.match(token):
-            people.append(ApproverSpec(user.group(1)))
-        elif group := _GROUP.match(token):
-            handle = from_slack(group.group(2) or "")
-            people.append(ApproverSpec(group.group(1), ApproverKind.USERGROUP, handle))
+        if spec := _mention(token):
+            people.append(spec)
         else:
             raise _usage_error(
                 f"“{truncate(escape(from_slack(token)), 60)}” is not a person or a user group: "
@@ -473,15 +467,22 @@ def parse_policy(rest: str) -> PolicyCommand:
     return PolicyCommand(verb, service, key, value)
 
 
+def _mention(token: str) -> ApproverSpec | None:
+    """A person or a user group as Slack sends a mention of them; None for anything else."""
+    if user := _USER.match(token):
+        return ApproverSpec(user.group(1))
+    if group := _GROUP.match(token):
+        handle = from_slack(group.group(2) or "")
+        return ApproverSpec(group.group(1), ApproverKind.USERGROUP, handle)
+    return None
+
+
 def parse_mentions(text: str) -> tuple[ApproverSpec, ...]:
     """@people and @groups, as Slack sends them; anything else is refused."""
     specs = []
     for token in _TOKEN.findall(text):
-        if user := _USER.match(token):
-            specs.append(ApproverSpec(user.group(1)))
-        elif group := _GROUP.match(token):
-            handle = from_slack(group.group(2) or "")
-            specs.append(ApproverSpec(group.group(1), ApproverKind.USERGROUP, handle))
+        if spec := _mention(token):
+            specs.append(spec)
         else:
             raise Refused(
                 f"{truncate(escape(from_slack(token)), 60)} is not someone I can find. "
