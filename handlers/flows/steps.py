@@ -3,7 +3,7 @@ commands: run the domain change, then tell the thread and refresh what shows it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import datetime
 
@@ -28,7 +28,7 @@ from handlers.rendering.parts import slack_date
 from handlers.slack import directory
 from handlers.slack.mrkdwn import escape
 from models import freezes
-from models.freezes import FreezeOverride
+from models.freezes import FreezeOverride, Span
 from models.release import lifecycle, queries
 from models.release.proposing import ApproverSpec
 from models.release.queries import Actor, ReleaseView
@@ -181,31 +181,15 @@ def go(
     deps: Deps, client: WebClient, actor: Actor, release_id: int, override: str | None = None
 ) -> None:
     """`override`: a release manager's reason to override the freezes holding it."""
-    actor = acting_on(deps, client, actor, release_id)  # a release manager may act too
-    if override is not None:
-        actor = require_manager(deps, client, actor, "override a freeze")
-    now = deps.clock()
-    made: list[FreezeOverride] = []
-
-    def change(session: Session) -> Release:
-        in_force = freezes.in_force(session, actor.team_id, now)
-        if override is not None:
-            made.extend(
-                lifecycle.override_freezes(session, actor, release_id, in_force, override, now=now)
-            )
-        return lifecycle.go(session, actor, release_id, in_force=in_force, now=now)
-
-    try:
-        apply_change(
-            deps,
-            client,
-            change,
-            lambda view: _with_overrides(say.decided_go(view.release, actor.user_id), made),
-        )
-    except NotShownYet:
-        _escalate(deps, client, actor, release_id, made)  # committed all the same
-        raise
-    _escalate(deps, client, actor, release_id, made)
+    _through_freezes(
+        deps,
+        client,
+        actor,
+        release_id,
+        override,
+        lambda s, a, in_force, now: lifecycle.go(s, a, release_id, in_force=in_force, now=now),
+        say.decided_go,
+    )
 
 
 def no_go(deps: Deps, client: WebClient, actor: Actor, release_id: int, reason: str) -> None:
@@ -228,6 +212,34 @@ def advance(
     override: str | None = None,
 ) -> None:
     """`override`: as for `go`."""
+    _through_freezes(
+        deps,
+        client,
+        actor,
+        release_id,
+        override,
+        lambda s, a, in_force, now: lifecycle.advance(
+            s, a, release_id, to_percentage=to_percentage, in_force=in_force, now=now
+        ),
+        say.advanced,
+    )
+
+
+# A step freezes can hold (go, advance): (session, actor, freezes in force, now) -> release.
+FrozenStep = Callable[[Session, Actor, Sequence[Span], datetime], Release]
+
+
+def _through_freezes(
+    deps: Deps,
+    client: WebClient,
+    actor: Actor,
+    release_id: int,
+    override: str | None,
+    step: FrozenStep,
+    note: Callable[[Release, str], str],
+) -> None:
+    """Run `step` against the freezes in force; with `override` (a release manager's
+    reason), override them first, in the same transaction, then escalate once committed."""
     actor = acting_on(deps, client, actor, release_id)  # a release manager may act too
     if override is not None:
         actor = require_manager(deps, client, actor, "override a freeze")
@@ -240,16 +252,14 @@ def advance(
             made.extend(
                 lifecycle.override_freezes(session, actor, release_id, in_force, override, now=now)
             )
-        return lifecycle.advance(
-            session, actor, release_id, to_percentage=to_percentage, in_force=in_force, now=now
-        )
+        return step(session, actor, in_force, now)
 
     try:
         apply_change(
             deps,
             client,
             change,
-            lambda view: _with_overrides(say.advanced(view.release, actor.user_id), made),
+            lambda view: _with_overrides(note(view.release, actor.user_id), made),
         )
     except NotShownYet:
         _escalate(deps, client, actor, release_id, made)  # committed all the same
