@@ -175,7 +175,7 @@ def serve_bot_variant(variant: str, serve_args: list[str]) -> int:
 
 
 def _fake_slack_child(conn: Connection) -> None:
-    from tests.support.fake_slack import FakeSlack
+    from bot.sandbox.slack_standin import FakeSlack
 
     fake = FakeSlack().start()
     try:

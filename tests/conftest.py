@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.databases import PostgresSchema, SqliteTemplate, skip_or_fail_without_postgres
-from tests.support.fake_slack import FakeSlack
+from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import Harness
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -53,3 +53,31 @@ def fake_slack() -> Iterator[FakeSlack]:
 def harness(database_url: str, fake_slack: FakeSlack) -> Iterator[Harness]:
     with Harness(database_url, fake_slack) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """One headless Chromium for the session's browser tests (skips where none is installed)."""
+    from tests.support.browser import launched_chromium, skip_or_fail_without_chromium
+
+    with launched_chromium(skip_or_fail_without_chromium()) as browser:
+        yield browser
+
+
+@pytest.fixture
+def browser_page(chromium: object, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh page in its own context; the test fails on any JavaScript error it raised.
+
+    Parametrize indirectly with a time zone (``timezone_id``) to see it as a reader there."""
+    from tests.support.browser import ConsoleErrors
+
+    timezone_id = getattr(request, "param", None) or "UTC"
+    context = chromium.new_context(  # type: ignore[attr-defined]
+        timezone_id=timezone_id, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    errors = ConsoleErrors()
+    errors.watch(page)
+    yield page
+    context.close()
+    assert errors.errors == [], f"JavaScript errors on the page: {errors.errors}"

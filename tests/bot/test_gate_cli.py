@@ -14,7 +14,7 @@ import pytest
 from bot import pipeline_cli
 from bot.pipeline_cli import duration
 from tests.handlers.api.conftest import MANAGER, make_token, propose
-from tests.support.fake_slack import FakeSlack
+from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import Harness
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

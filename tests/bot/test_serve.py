@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.fake_slack import FakeSlack
+from bot.sandbox.slack_standin import FakeSlack
 from tests.support.slack_requests import SignedSlackClient
 
 ROOT = Path(__file__).resolve().parents[2]

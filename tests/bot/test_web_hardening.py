@@ -16,7 +16,7 @@ from bot.app import create_releasebot
 from bot.settings import load_settings
 from bot.web import MAX_BODY, create_web_app
 from models.db import Database
-from tests.support.fake_slack import FakeSlack
+from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import CHANNEL, OWNER, Harness
 from tests.support.server import BackgroundServer
 from tests.support.slack_requests import SignedSlackClient

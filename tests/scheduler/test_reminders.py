@@ -19,7 +19,7 @@ from models.release.records import Release
 from models.reminders import planning
 from models.reminders.table import Reminder, ReminderKind, ReminderStatus
 from scheduler.clock import ReminderScheduler
-from tests.support.fake_slack import FakeSlack
+from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import OWNER, Harness, rendered_text
 
 

@@ -16,7 +16,7 @@ from bot.app import Releasebot, create_releasebot
 from bot.settings import load_settings
 from bot.web import create_web_app
 from models.release.records import Release
-from tests.support.fake_slack import FakeSlack
+from bot.sandbox.slack_standin import FakeSlack
 from tests.support.server import BackgroundServer
 from tests.support.slack_requests import SignedSlackClient
 

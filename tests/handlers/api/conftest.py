@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from models.api import api_tokens
-from tests.support.fake_slack import FakeSlack
+from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import OWNER, TEAM, Harness, ahead, iso
 
 MANAGER = "U_PM"

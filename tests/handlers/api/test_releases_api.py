@@ -17,7 +17,7 @@ from bot.web import create_web_app
 from models.api.idempotency import IdempotencyKey
 from models.db import Database
 from tests.handlers.api.conftest import api, make_token, propose
-from tests.support.fake_slack import FakeSlack
+from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import CHANNEL, OWNER, Harness, rendered_text
 from tests.support.server import BackgroundServer
 

@@ -50,7 +50,7 @@ from handlers.slack import ids
 from models.calendar_feed import subscriptions
 from models.calendar_feed.tokens import CalendarToken
 from models.release.records import Release
-from tests.support.fake_slack import validate_message
+from bot.sandbox.slack_standin import validate_message
 from tests.support.harness import CHANNEL, Harness, ahead, iso
 from tests.support.server import BackgroundServer
 from tests.support.slack_requests import SignedSlackClient

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from handlers.slack import ids
-from tests.support.fake_slack import Call, FakeSlack
+from bot.sandbox.slack_standin import Call, FakeSlack
 from tests.support.harness import OWNER, Harness, ahead, iso
 
 ANNOUNCE = "CANNOUNCE"

@@ -14,7 +14,7 @@ from sqlmodel import select
 from handlers.slack import ids
 from models.outbox import OutboxMessage, OutboxStatus
 from models.release.records import ReleaseStatus
-from tests.support.fake_slack import FakeSlack
+from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text
 
 ANNOUNCE = "CANNOUNCE"

@@ -23,7 +23,7 @@ from handlers.slack import ids
 from models import webhooks
 from models.db import Database
 from models.webhooks import DeliveryStatus, Webhook, WebhookDelivery
-from tests.support.fake_slack import FakeSlack
+from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import Harness, ahead, iso
 
 MANAGER = "U_PM"

@@ -20,7 +20,7 @@ from handlers.slack import ids
 from models.audit import AuditEvent
 from models.freezes import Freeze, FreezeOverride
 from models.release.records import Release, ReleaseStatus
-from tests.support.fake_slack import FakeSlack
+from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text
 
 PM = "U_PM"

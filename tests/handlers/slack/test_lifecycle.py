@@ -13,7 +13,7 @@ from handlers.slack import ids
 from models.audit import AuditEvent
 from models.release.production import ProductionRecord
 from models.release.records import Approver, ReleaseStatus
-from tests.support.fake_slack import FakeSlack, blocks_text_length, validate_message
+from bot.sandbox.slack_standin import FakeSlack, blocks_text_length, validate_message
 from tests.support.harness import OWNER, Harness, ahead, iso, rendered_text
 
 ANNOUNCE = "CANNOUNCE"

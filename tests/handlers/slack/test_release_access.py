@@ -12,7 +12,7 @@ from sqlmodel import select
 from handlers.slack import ids
 from models.audit import AuditEvent
 from models.release.records import ChecklistItem, ReleaseStatus
-from tests.support.fake_slack import FakeSlack
+from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import OWNER, Harness, ahead, iso, rendered_text
 
 PRIVATE = "G_SECRET"

@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from tests.support.fake_slack import FakeSlack, validate_blocks, validate_view
+from bot.sandbox.slack_standin import FakeSlack, validate_blocks, validate_view
 from tests.support.harness import Harness
 from tests.support.slack_requests import SignedSlackClient, build_view_state, sign
 
@@ -554,3 +554,40 @@ def test_view_submission_state_shapes(
         build_view_state(view, {"nope": "x"}, check_required=False)
     with pytest.raises(AssertionError, match="no option"):
         build_view_state(view, {"strategy_input": "yolo"}, check_required=False)
+
+
+def test_files_upload_v2_takes_the_three_step_sequence_and_shares_the_file() -> None:
+    with FakeSlack() as fake:
+        client = WebClient(token=fake.token, base_url=fake.api_url)
+        reply = client.files_upload_v2(
+            channel="C_RELEASES",
+            content=b"a,b\n1,2\n",
+            filename="audit.csv",
+            title="Audit",
+            initial_comment="Here it is",
+        )
+        assert reply["ok"]
+        methods = [c.method for c in fake.calls()]
+        assert methods == [
+            "files.getUploadURLExternal",
+            "files.upload_url",
+            "files.completeUploadExternal",
+        ]
+        (shared,) = fake.files("C_RELEASES")
+        assert shared["content"] == b"a,b\n1,2\n"
+        assert shared["title"] == "Audit"
+        assert fake.messages("C_RELEASES")[-1]["text"] == "Here it is"
+
+
+def test_completing_an_upload_that_never_sent_its_bytes_is_refused() -> None:
+    with FakeSlack() as fake:
+        client = WebClient(token=fake.token, base_url=fake.api_url)
+        started = client.files_getUploadURLExternal(filename="x.csv", length=3)
+        try:
+            client.files_completeUploadExternal(
+                files=[{"id": started["file_id"], "title": "x"}], channel_id="C_RELEASES"
+            )
+        except SlackApiError as exc:
+            assert exc.response["error"] == "file_not_found"
+        else:
+            raise AssertionError("Slack refuses to share a file whose bytes never arrived")

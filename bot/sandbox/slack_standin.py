@@ -554,6 +554,8 @@ class FakeSlack:
         self._members: dict[str, list[str]] = {}
         self.members_page_size = 1000
         self._response_urls: dict[str, _ResponseUrl] = {}
+        # files.getUploadURLExternal → POST to its upload URL → files.completeUploadExternal
+        self._files: dict[str, dict[str, Any]] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -576,6 +578,8 @@ class FakeSlack:
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "conversations.members": self._conversations_members,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
 
         if default_directory:
@@ -882,6 +886,18 @@ class FakeSlack:
                 raise AssertionError(f"no home tab was published for {user_id}")
             return copy.deepcopy(self._views[view_id])
 
+    def files(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Files shared by files.completeUploadExternal, oldest first; each has ``id``,
+        ``name``, ``title``, ``content`` (bytes), ``channel``, ``thread_ts`` and
+        ``initial_comment``."""
+        with self._cond:
+            wanted = self._normalize_channel(channel) if channel else None
+            return [
+                copy.deepcopy(f)
+                for f in self._files.values()
+                if f.get("channel") and (wanted is None or f["channel"] == wanted)
+            ]
+
     # ---- HTTP entry points (called by the handler thread) ----------------------------------
 
     def _handle_api(
@@ -927,6 +943,17 @@ class FakeSlack:
         if injection is not None and injection.kind == "drop":
             return DROPPED, result, extra_headers
         return status, result, extra_headers
+
+    def _handle_upload(self, file_id: str, body: bytes) -> tuple[int, str]:
+        """The upload URL files.getUploadURLExternal handed out: it takes the file's bytes."""
+        with self._cond:
+            pending = self._files.get(file_id)
+            if pending is None or pending["content"] is not None:
+                self._record(Call("files.upload_url", {"file": file_id}, "no_such_upload"))
+                return 404, "no_such_upload"
+            pending["content"] = body
+            self._record(Call("files.upload_url", {"file": file_id, "bytes": len(body)}))
+        return 200, f"OK - {len(body)}"
 
     def _handle_response_url(
         self, key: str, body: dict[str, Any] | None
@@ -1375,6 +1402,62 @@ class FakeSlack:
             "response_metadata": {"next_cursor": next_cursor if end < len(members) else ""},
         }
 
+    def _files_get_upload_url_external(self, args: dict[str, Any]) -> dict[str, Any]:
+        filename = args.get("filename")
+        if not isinstance(filename, str) or not filename:
+            raise _missing("filename")
+        try:
+            length = int(args.get("length", ""))
+        except ValueError:
+            raise _missing("length") from None
+        if length < 1:
+            raise _SlackError("invalid_arguments")
+        file_id = "F" + _rand(10, string.ascii_uppercase + string.digits)
+        self._files[file_id] = {
+            "id": file_id,
+            "name": filename,
+            "title": filename,
+            "length": length,
+            "content": None,
+            "channel": None,
+        }
+        return {"ok": True, "upload_url": f"{self.base_url}/upload/{file_id}", "file_id": file_id}
+
+    def _files_complete_upload_external(self, args: dict[str, Any]) -> dict[str, Any]:
+        raw = args.get("files")
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                raise _SlackError("invalid_arguments") from None
+        if not isinstance(raw, list) or not raw:
+            raise _missing("files")
+        channel = self._resolve_channel(args, "channel_id") if args.get("channel_id") else None
+        shared = []
+        for entry in raw:
+            stored = self._files.get(entry.get("id", "")) if isinstance(entry, dict) else None
+            if stored is None or stored["content"] is None:
+                raise _SlackError("file_not_found")
+            if len(stored["content"]) != stored["length"]:
+                raise _SlackError("file_upload_size_mismatch")
+            stored["title"] = entry.get("title") or stored["name"]
+            shared.append(stored)
+        comment = args.get("initial_comment") or ""
+        thread_ts = args.get("thread_ts") or None
+        if channel is not None:
+            for stored in shared:
+                stored.update(channel=channel, thread_ts=thread_ts, initial_comment=comment)
+            msg = self._store_message(channel, {"text": comment}, thread_ts)
+            msg["files"] = [
+                {"id": f["id"], "name": f["name"], "title": f["title"], "size": f["length"]}
+                for f in shared
+            ]
+        summaries = [
+            {"id": f["id"], "name": f["name"], "title": f["title"], "size": f["length"]}
+            for f in shared
+        ]
+        return {"ok": True, "files": summaries}
+
     def _usergroups_list(self, args: dict[str, Any]) -> dict[str, Any]:
         groups = [
             {
@@ -1513,6 +1596,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True  # done, but the caller never hears so
                     return
                 self._send(status, payload, extra)
+            elif parts.path.startswith("/upload/") and self.command == "POST":
+                status, text = fake._handle_upload(parts.path[len("/upload/") :], body)
+                self._send(status, text)
             elif parts.path.startswith("/response/") and self.command == "POST":
                 key = parts.path[len("/response/") :]
                 try:

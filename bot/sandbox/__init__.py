@@ -1,0 +1,1 @@
+"""releasebot sandbox: a local stand-in for a Slack workspace that drives the real bot."""
