@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.databases import PostgresSchema, SqliteTemplate, skip_or_fail_without_postgres
 from bot.sandbox.slack_standin import FakeSlack
+from tests.support.databases import PostgresSchema, SqliteTemplate, skip_or_fail_without_postgres
 from tests.support.harness import Harness
 
 BACKENDS = ["sqlite", "postgresql"]

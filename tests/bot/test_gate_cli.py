@@ -13,8 +13,8 @@ import pytest
 
 from bot import pipeline_cli
 from bot.pipeline_cli import duration
-from tests.handlers.api.conftest import MANAGER, make_token, propose
 from bot.sandbox.slack_standin import FakeSlack
+from tests.handlers.api.conftest import MANAGER, make_token, propose
 from tests.support.harness import Harness
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from sqlmodel import select
 
+from bot.sandbox.slack_standin import FakeSlack
 from bot.settings import parse_offsets
 from handlers.flows.reminder_sender import ReminderSender
 from models.db import Database
@@ -19,7 +20,6 @@ from models.release.records import Release
 from models.reminders import planning
 from models.reminders.table import Reminder, ReminderKind, ReminderStatus
 from scheduler.clock import ReminderScheduler
-from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import OWNER, Harness, rendered_text
 
 

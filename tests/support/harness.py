@@ -13,10 +13,10 @@ import httpx
 from sqlmodel import Session
 
 from bot.app import Releasebot, create_releasebot
+from bot.sandbox.slack_standin import FakeSlack
 from bot.settings import load_settings
 from bot.web import create_web_app
 from models.release.records import Release
-from bot.sandbox.slack_standin import FakeSlack
 from tests.support.server import BackgroundServer
 from tests.support.slack_requests import SignedSlackClient
 

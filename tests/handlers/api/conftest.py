@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from models.api import api_tokens
 from bot.sandbox.slack_standin import FakeSlack
+from models.api import api_tokens
 from tests.support.harness import OWNER, TEAM, Harness, ahead, iso
 
 MANAGER = "U_PM"

@@ -13,11 +13,11 @@ import pytest
 from openapi_spec_validator import validate
 from sqlmodel import select
 
+from bot.sandbox.slack_standin import FakeSlack
 from bot.web import create_web_app
 from models.api.idempotency import IdempotencyKey
 from models.db import Database
 from tests.handlers.api.conftest import api, make_token, propose
-from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import CHANNEL, OWNER, Harness, rendered_text
 from tests.support.server import BackgroundServer
 

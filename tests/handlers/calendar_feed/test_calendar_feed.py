@@ -26,6 +26,7 @@ import pytest
 import vobject
 from sqlmodel import SQLModel, select
 
+from bot.sandbox.slack_standin import validate_message
 from bot.web import create_web_app
 from handlers.calendar_feed import route
 from handlers.calendar_feed.ics import (
@@ -50,7 +51,6 @@ from handlers.slack import ids
 from models.calendar_feed import subscriptions
 from models.calendar_feed.tokens import CalendarToken
 from models.release.records import Release
-from bot.sandbox.slack_standin import validate_message
 from tests.support.harness import CHANNEL, Harness, ahead, iso
 from tests.support.server import BackgroundServer
 from tests.support.slack_requests import SignedSlackClient

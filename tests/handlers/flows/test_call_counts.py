@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from handlers.slack import ids
 from bot.sandbox.slack_standin import Call, FakeSlack
+from handlers.slack import ids
 from tests.support.harness import OWNER, Harness, ahead, iso
 
 ANNOUNCE = "CANNOUNCE"

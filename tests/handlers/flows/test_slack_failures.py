@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from bot.sandbox.slack_standin import FakeSlack
 from handlers.slack import ids
 from models.outbox import OutboxMessage, OutboxStatus
 from models.release.records import ReleaseStatus
-from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text
 
 ANNOUNCE = "CANNOUNCE"

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from bot.sandbox.slack_standin import FakeSlack
 from handlers.flows.webhook_sender import WebhookSender
 from handlers.slack import ids
 from models import webhooks
 from models.db import Database
 from models.webhooks import DeliveryStatus, Webhook, WebhookDelivery
-from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import Harness, ahead, iso
 
 MANAGER = "U_PM"

@@ -9,10 +9,10 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from bot.sandbox.slack_standin import FakeSlack
 from handlers.slack import ids
 from models.audit import AuditEvent
 from models.release.records import Approver, ReleaseStatus
-from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import Harness, ahead, iso
 
 

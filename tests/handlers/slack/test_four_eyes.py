@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import select
 
+from bot.sandbox.slack_standin import FakeSlack
 from handlers.slack import ids
 from models.audit import AuditEvent
 from models.release.records import Approver, Release, ReleaseStatus
 from tests.handlers.slack.test_concurrency import click_all_at_once
-from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import OWNER, Harness, ahead, iso, rendered_text
 
 REF = "payments@2.4.0"

@@ -16,11 +16,11 @@ import pytest
 from dateutil.rrule import rrulestr
 from sqlmodel import select
 
+from bot.sandbox.slack_standin import FakeSlack
 from handlers.slack import ids
 from models.audit import AuditEvent
 from models.freezes import Freeze, FreezeOverride
 from models.release.records import Release, ReleaseStatus
-from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text
 
 PM = "U_PM"

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
+from bot.sandbox.slack_standin import FakeSlack, blocks_text_length, validate_message
 from handlers.slack import ids
 from models.audit import AuditEvent
 from models.release.production import ProductionRecord
 from models.release.records import Approver, ReleaseStatus
-from bot.sandbox.slack_standin import FakeSlack, blocks_text_length, validate_message
 from tests.support.harness import OWNER, Harness, ahead, iso, rendered_text
 
 ANNOUNCE = "CANNOUNCE"

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from bot.sandbox.slack_standin import FakeSlack
 from handlers.slack import ids
 from models.audit import AuditEvent
 from models.policy import PolicySetting
 from models.release.records import Approver, ReleaseStatus
-from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import Harness, ahead, iso, rendered_text
 
 PM = "U_PM"  # a release manager from the settings

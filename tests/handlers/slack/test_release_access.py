@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import select
 
+from bot.sandbox.slack_standin import FakeSlack
 from handlers.slack import ids
 from models.audit import AuditEvent
 from models.release.records import ChecklistItem, ReleaseStatus
-from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import OWNER, Harness, ahead, iso, rendered_text
 
 PRIVATE = "G_SECRET"

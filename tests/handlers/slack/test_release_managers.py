@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import select
 
+from bot.sandbox.slack_standin import FakeSlack
 from handlers.slack import ids
 from models.audit import AuditEvent
 from models.release.records import ReleaseStatus
 from models.roles import ReleaseManager
-from bot.sandbox.slack_standin import FakeSlack
 from tests.support.harness import Harness, ahead, iso, rendered_text
 
 
