@@ -64,11 +64,17 @@ def take_recorded(session: Session, release_id: int) -> list[AuditEvent]:
     return taken
 
 
+# Events that record a read, not a change: audited (and exported), but a release's history
+# would drown in them (a pipeline polling the gate writes one per answer).
+READS = ("gate_checked",)
+
+
 def history(session: Session, release_id: int) -> list[AuditEvent]:
+    """What happened to a release, oldest first: its changes, without the reads."""
     return list(
         session.exec(
             select(AuditEvent)
-            .where(AuditEvent.release_id == release_id)
+            .where(AuditEvent.release_id == release_id, col(AuditEvent.action).not_in(READS))
             .order_by(col(AuditEvent.at), col(AuditEvent.id))
         )
     )

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from typing import Any, TypeVar
+
+from starlette.concurrency import run_in_threadpool
 
 Key = tuple[str, str]  # (team, service)
+ReadKey = tuple[str, str, str, str]  # (team, service, version, what is read)
+T = TypeVar("T")
 
 
 class GateWaits:
@@ -24,6 +30,7 @@ class GateWaits:
         self._waiting: dict[Key, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         self._lock = threading.Lock()
         self.stopping = False
+        self.reads = SharedReads()
 
     @contextmanager
     def waiting(self, team_id: str, service: str) -> Iterator[asyncio.Event]:
@@ -50,6 +57,7 @@ class GateWaits:
         key = self._service_of(release_id)
         if key is None:
             return
+        self.reads.service_changed(*key)
         with self._lock:
             entries = list(self._waiting.get(key, ()))
         for loop, event in entries:
@@ -64,3 +72,56 @@ class GateWaits:
         for loop, event in entries:
             with suppress(RuntimeError):
                 loop.call_soon_threadsafe(event.set)
+
+
+class SharedReads:
+    """Waiters at the gate for the same release share their re-checks.
+
+    Pipelines that wait together wake together: on a change, and every few seconds to
+    catch other processes' changes. One read answers all of them instead of one read
+    each (500 waiters would be 500 reads a round): a read in flight is joined, and its
+    result serves for `fresh_for` seconds, unless the service changed since it began.
+    """
+
+    def __init__(self, fresh_for: float = 1.0) -> None:
+        self.fresh_for = fresh_for
+        self._lock = threading.Lock()
+        self._results: dict[ReadKey, tuple[float, Any]] = {}
+        self._changed_at: dict[Key, float] = {}
+        self._in_flight: dict[ReadKey, asyncio.Task[Any]] = {}
+
+    async def read(self, key: ReadKey, work: Callable[[], T]) -> T:
+        """`work`'s result for `key` (its first two parts are team and service)."""
+        now = time.monotonic()
+        with self._lock:
+            found = self._results.get(key)
+            if found is not None and now - found[0] < self.fresh_for:
+                result: T = found[1]
+                return result
+        task = self._in_flight.get(key)
+        if task is None:
+            started = now
+
+            async def run() -> T:
+                value = await run_in_threadpool(work)
+                with self._lock:
+                    if self._changed_at.get((key[0], key[1]), 0.0) < started:
+                        self._results[key] = (started, value)
+                return value
+
+            task = asyncio.ensure_future(run())
+            self._in_flight[key] = task
+            task.add_done_callback(lambda _: self._in_flight.pop(key, None))
+        shared: T = await asyncio.shield(task)
+        return shared
+
+    def service_changed(self, team_id: str, service: str) -> None:
+        """A release of the service changed (any thread): what was read before is stale."""
+        now = time.monotonic()
+        with self._lock:
+            self._changed_at[(team_id, service)] = now
+            for key in [k for k in self._results if (k[0], k[1]) == (team_id, service)]:
+                del self._results[key]
+            for key, (read_at, _) in list(self._results.items()):
+                if now - read_at > self.fresh_for:
+                    del self._results[key]

@@ -24,9 +24,11 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from handlers.api.gate_audit import GroupedAuditWriter
 from handlers.api.gate_waits import GateWaits
 from handlers.api.rate_limit import RateLimiter
 from handlers.api.schemas import (
@@ -66,7 +68,7 @@ PREFIX = "/api/v1"
 DEFAULT_RATE = 60  # requests per minute and token
 DEFAULT_TARGET = timedelta(hours=1)
 MAX_GATE_WAIT = 900  # seconds a gate request may wait
-GATE_RECHECK = 5.0  # seconds between re-checks while waiting (other processes' changes)
+GATE_RECHECK = 2.0  # seconds between re-checks while waiting (other processes' changes)
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # visible ASCII, as a structured-field string holds
 
 # Slack errors a pipeline can fix (the channel it named), and how.
@@ -245,6 +247,7 @@ def create_api(
         )
 
     waits = GateWaits(lambda release_id: _service_of(deps, release_id))
+    gate_audit = GroupedAuditWriter(deps.db)
     deps.on_release_changed.append(waits.release_changed)
     api.state.gate_waits = waits
 
@@ -277,20 +280,56 @@ def create_api(
                     session, token.team_id, service, version, deps.clock(), waiting=wait > 0
                 )
 
-        first = await run_in_threadpool(check)
+        def answer() -> tuple[gate_rules.Verdict, ReleaseOut | None]:
+            with deps.db.read_session() as session:
+                verdict = gate_rules.evaluate(
+                    session, token.team_id, service, version, deps.clock(), waiting=wait > 0
+                )
+                return verdict, _release_out(session, verdict.release)
+
+        shared_key = (token.team_id, service, version)
+        if wait > 0:  # pipelines that wait often arrive together: one read for all
+            first, out = await waits.reads.read(shared_key + ("answer",), answer)
+        else:
+            first, out = await run_in_threadpool(answer)
         verdict = first
         # Only `pending` waits: `allow` and `deny` are what the pipeline waits for.
         if wait > 0 and first.decision == gate_rules.Decision.PENDING:
             with waits.waiting(token.team_id, service) as changed:
                 while not waits.stopping and (left := deadline - loop.time()) > 0:
                     with suppress(TimeoutError):
-                        await asyncio.wait_for(changed.wait(), min(left, GATE_RECHECK))
+                        # On the clock's tick, not each waiter's own: waiters of one
+                        # release then re-check together, with one shared read.
+                        tick = GATE_RECHECK - loop.time() % GATE_RECHECK
+                        await asyncio.wait_for(changed.wait(), min(left, tick))
                     changed.clear()
-                    verdict = await run_in_threadpool(check)
+                    verdict = await waits.reads.read(shared_key + ("check",), check)
                     if (verdict.decision, verdict.codes) != (first.decision, first.codes):
                         break
                 # Stopping (GateWaits.stop): the answer is what stands now.
-        return await run_in_threadpool(_gate_answer, deps, token, service, version, verdict)
+            if verdict is not first:
+                verdict, out = await waits.reads.read(shared_key + ("answer",), answer)
+        await asyncio.wrap_future(
+            gate_audit.record(
+                team_id=token.team_id,
+                release_id=verdict.release.id if verdict.release is not None else None,
+                actor_id=token.owner_id,
+                action="gate_checked",
+                after={
+                    "ref": f"{service}@{version}",
+                    "decision": verdict.decision.value,
+                    "reasons": list(verdict.codes),
+                    "token": token.name,
+                },
+                detail=verdict.decision.value,
+                at=deps.clock(),
+            )
+        )
+        return GateOut(
+            decision=verdict.decision.value,
+            reasons=[GateReason(code=code.value, message=text) for code, text in verdict.reasons],
+            release=out,
+        )
 
     @api.post(
         "/releases/{service}@{version}/deployments",
@@ -414,39 +453,11 @@ def _reload(deps: Deps, release_id: int) -> Release:
     return release
 
 
-def _gate_answer(
-    deps: Deps, token: ApiToken, service: str, version: str, verdict: gate_rules.Verdict
-) -> GateOut:
-    """The answer, audited as a gate check (one event per answer)."""
-    release = verdict.release
-    out: ReleaseOut | None = None
-    with deps.db.session() as session:
-        if release is not None:
-            release_id = release.id
-            assert release_id is not None
-            release = session.get(Release, release_id) or release
-            view = queries.load_view(session, release)
-            out = ReleaseOut.of(view, audit.history(session, release_id))
-        audit.record(
-            session,
-            team_id=token.team_id,
-            release_id=release.id if release is not None else None,
-            actor_id=token.owner_id,
-            action="gate_checked",
-            after={
-                "ref": f"{service}@{version}",
-                "decision": verdict.decision.value,
-                "reasons": list(verdict.codes),
-                "token": token.name,
-            },
-            detail=verdict.decision.value,
-            at=deps.clock(),
-        )
-    return GateOut(
-        decision=verdict.decision.value,
-        reasons=[GateReason(code=code.value, message=text) for code, text in verdict.reasons],
-        release=out,
-    )
+def _release_out(session: Session, release: Release | None) -> ReleaseOut | None:
+    if release is None:
+        return None
+    assert release.id is not None
+    return ReleaseOut.of(queries.load_view(session, release), audit.history(session, release.id))
 
 
 def _idempotency_key(header: str | None) -> str | None:

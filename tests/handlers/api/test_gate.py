@@ -198,3 +198,32 @@ def test_a_stopping_server_ends_the_waits_at_once(harness: Harness) -> None:
     waiting.join(timeout=20)
     took, body = answers[0]
     assert took < 10 and body["decision"] == "pending"
+
+
+def test_concurrent_answers_are_each_audited_but_stay_out_of_the_history(
+    harness: Harness,
+) -> None:
+    """Answers are audited in groups (one transaction for many): each still has its row
+    before it is sent, and a polling pipeline doesn't bury the release's history."""
+    client = api(harness, make_token(harness))
+    propose(harness, "payments@2.4.0")
+    answers: list[dict[str, Any]] = []
+
+    def poll() -> None:
+        for _ in range(5):
+            answers.append(gate(client, "payments@2.4.0"))
+
+    pollers = [threading.Thread(target=poll) for _ in range(8)]
+    for poller in pollers:
+        poller.start()
+    for poller in pollers:
+        poller.join()
+
+    assert len(answers) == 40 and {a["decision"] for a in answers} == {"pending"}
+    with harness.session() as session:
+        checks = session.exec(select(AuditEvent).where(AuditEvent.action == "gate_checked")).all()
+    assert len(checks) == 40
+    history = gate(client, "payments@2.4.0")["release"]["history"]
+    assert history and all(event["action"] != "gate_checked" for event in history)
+    status = harness.private_reply(harness.command("status payments@2.4.0"))
+    assert "payments" in status and "gate" not in status.lower()
