@@ -312,7 +312,7 @@ WORDINGS: dict[Code, Wording] = {
     ),
     Code.FREEZE_NAME_INVALID: lambda d: (
         f"Give the freeze a name of 1 to {d['limit']} characters, in quotes: "
-        "`/release freeze add \"Black Friday\" …`."
+        '`/release freeze add "Black Friday" …`.'
     ),
     Code.FREEZE_ZONE_UNKNOWN: lambda d: (
         f"I don't know the time zone {quoted(str(d['zone']), 64)}: use an IANA name such as "
@@ -324,6 +324,10 @@ WORDINGS: dict[Code, Wording] = {
     Code.FREEZE_PAST: lambda d: "That freeze would be over already: pick an end ahead.",
     Code.NO_SUCH_FREEZE: lambda d: (
         f"No freeze named {quoted(str(d['name']))}. `/release freeze list` shows them."
+    ),
+    Code.HISTORY_CURSOR: lambda d: (
+        f"The history of {quoted(str(d['service']))} has changed since that page: ask for it "
+        "again (`/release history <service>`)."
     ),
     Code.FROZEN: _frozen,
     Code.FREEZE_EXISTS: lambda d: (
@@ -363,8 +367,7 @@ WORDINGS: dict[Code, Wording] = {
         "500 characters."
     ),
     Code.COMMIT_INVALID: lambda d: (
-        f"{quoted(str(d['value']))} is not a commit: give its hash, 7 to 40 hexadecimal "
-        "digits."
+        f"{quoted(str(d['value']))} is not a commit: give its hash, 7 to 40 hexadecimal digits."
     ),
     Code.TOKEN_NAME_INVALID: lambda d: (
         f"{quoted(str(d['value']))} can't name a token: use up to 40 lowercase letters, "
@@ -382,7 +385,6 @@ WORDINGS: dict[Code, Wording] = {
     ),
     Code.TOKEN_SERVICES: lambda d: f"Limit a token to at most {d['limit']} services.",
     Code.TOKEN_SCOPE: lambda d: (
-        f"This token may not act on {quoted(str(d['service']))}: it is limited to other "
-        "services."
+        f"This token may not act on {quoted(str(d['service']))}: it is limited to other services."
     ),
 }
