@@ -30,6 +30,7 @@ from handlers.slack import ids
 from handlers.slack.mrkdwn import escape_inline, truncate
 from handlers.slack.parsing import USAGE
 from handlers.slack.payloads import HistoryPage
+from models.api.api_reads import Shipped
 from models.release.production import ProductionRecord
 from models.release.records import Release, SignOffState
 from models.release.service_records import History, Outcome, Services, TrackRecord
@@ -89,9 +90,10 @@ def _more_button(page: HistoryPage, label: str) -> ActionsBlock:
 # --- one service ------------------------------------------------------------------------
 
 
-def production_line(service: str, record: ProductionRecord | None) -> str:
-    if record is None:
+def production_line(service: str, shipped: Shipped | None) -> str:
+    if shipped is None:
         return f"Nothing of *{escape_inline(service)}* is in production yet."
+    record = shipped.record
     return (
         f"*In production:* `{escape_inline(record.version)}` since "
         f"{slack_date(record.released_at)} (released by {user(record.released_by)})"

@@ -326,8 +326,8 @@ WORDINGS: dict[Code, Wording] = {
         f"No freeze named {quoted(str(d['name']))}. `/release freeze list` shows them."
     ),
     Code.HISTORY_CURSOR: lambda d: (
-        f"The history of {quoted(str(d['service']))} has changed since that page: ask for it "
-        "again (`/release history <service>`)."
+        f"The history of {quoted(str(d['service']))} has changed since that page: "
+        "ask for it again with `/release history`."
     ),
     Code.FROZEN: _frozen,
     Code.FREEZE_EXISTS: lambda d: (

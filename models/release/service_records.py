@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
+from models.api.api_reads import Shipped
 from models.errors import Code, InvalidInput
 from models.release import rules
 from models.release.production import ProductionRecord
@@ -68,7 +69,7 @@ class Outcome:
 @dataclass(frozen=True)
 class History:
     service: str
-    in_production: ProductionRecord | None
+    in_production: Shipped | None
     in_flight: list[Release]
     in_flight_total: int
     releases: list[Outcome]
@@ -136,15 +137,16 @@ def history(
 
 def in_production(
     session: Session, team_id: str, service: str, visible: ColumnElement[bool]
-) -> ProductionRecord | None:
+) -> Shipped | None:
     """The version last released to production by a release that may be seen."""
-    return session.exec(
-        select(ProductionRecord)
+    found = session.exec(
+        select(ProductionRecord, Release)
         .join(Release, col(Release.id) == col(ProductionRecord.release_id))
         .where(ProductionRecord.team_id == team_id, ProductionRecord.service == service, visible)
         .order_by(col(ProductionRecord.released_at).desc(), col(ProductionRecord.id).desc())
         .limit(1)
     ).first()
+    return Shipped(*found) if found is not None else None
 
 
 def _approvers_of(session: Session, release_ids: list[int]) -> dict[int, list[Approver]]:
