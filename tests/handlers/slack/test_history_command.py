@@ -10,7 +10,7 @@ from typing import Any
 from handlers.rendering.limits import MESSAGE_TEXT, text_length
 from handlers.slack import ids
 from models.release.records import ReleaseStatus
-from tests.handlers.slack.history_rows import NOW, add_release
+from tests.handlers.slack.history_rows import NOW, add_release, add_releases
 from tests.support.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text
 
 PRIVATE = "G_SECRET"
@@ -136,20 +136,24 @@ def test_nothing_yet_says_so(harness: Harness) -> None:
 
 def test_a_service_with_500_releases_stays_within_slacks_limits(harness: Harness) -> None:
     long = "1." + "9" * 55
+    service = "big-service-" + "x" * 50
+    approvers = [(f"U_APPROVER{n:02d}", timedelta(hours=1)) for n in range(6)]
+    rows = [
+        (
+            service,
+            f"{long}.{i:03d}",
+            S.RELEASED if i % 7 else S.ROLLED_BACK,
+            {
+                "proposed": NOW - timedelta(hours=1000 - i),
+                "signed": [*approvers, ("S_QA_GROUP", timedelta(hours=2))],
+                "permalink": "https://example.slack.com/archives/C_RELEASES/p" + "1" * 60,
+            },
+        )
+        for i in range(500)
+    ]
+    rows += [(service, f"9.{i}", S.ROLLING_OUT, {"proposed": NOW}) for i in range(30)]
     with harness.session() as session:
-        for i in range(500):
-            add_release(
-                session,
-                "big-service-" + "x" * 50,
-                f"{long}.{i:03d}",
-                S.RELEASED if i % 7 else S.ROLLED_BACK,
-                proposed=NOW - timedelta(hours=1000 - i),
-                signed=[(f"U_APPROVER{n:02d}", timedelta(hours=1)) for n in range(6)]
-                + [("S_QA_GROUP", timedelta(hours=2))],
-                permalink="https://example.slack.com/archives/C_RELEASES/p" + "1" * 60,
-            )
-        for i in range(30):
-            add_release(session, "big-service-" + "x" * 50, f"9.{i}", S.ROLLING_OUT, proposed=NOW)
+        add_releases(session, rows)
     message = ask(harness, "history big-service-" + "x" * 50 + " 50")
     within_slack_limits(message)
     text = rendered_text(message)
@@ -269,10 +273,7 @@ def test_hostile_and_malformed_history_commands_are_refused_privately(harness: H
 
 def test_history_is_in_the_help(harness: Harness) -> None:
     reply = harness.private_reply(harness.command("help"))
-    assert (
-        "/release history [&lt;service&gt;] [n]" in reply
-        or "/release history [<service>] [n]" in reply
-    )
+    assert "`/release history [<service>] [n]` (the last n releases" in reply
 
 
 # --- the track record on the card --------------------------------------------------------
