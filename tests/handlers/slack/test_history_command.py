@@ -7,6 +7,8 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from slack_sdk.models.blocks import Block
+
 from handlers.rendering.limits import MESSAGE_TEXT, text_length
 from handlers.slack import ids
 from models.release.records import ReleaseStatus
@@ -53,8 +55,6 @@ def versions(message: dict[str, Any]) -> list[str]:
 
 
 def within_slack_limits(message: dict[str, Any]) -> None:
-    from slack_sdk.models.blocks import Block
-
     blocks = [Block.parse(b) for b in message["blocks"]]
     assert len(blocks) <= 50
     assert text_length([b for b in blocks if b is not None]) <= MESSAGE_TEXT
