@@ -24,7 +24,15 @@ from handlers.deps import Deps, HandlerConfig
 from handlers.flows.outbox_sender import MessageSender
 from handlers.flows.reminder_sender import ReminderSender
 from handlers.flows.webhook_sender import WebhookSender
-from handlers.slack import actions, commands, error_replies, events, policy_listeners, views
+from handlers.slack import (
+    actions,
+    commands,
+    error_replies,
+    events,
+    history_listeners,
+    policy_listeners,
+    views,
+)
 from models.db import Database
 from scheduler.clock import ReminderScheduler
 
@@ -133,6 +141,7 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
     actions.register(bolt, deps)
     events.register(bolt, deps)
     policy_listeners.register(bolt, deps)
+    history_listeners.register(bolt, deps)
     scheduler = ReminderScheduler(
         db,
         ReminderSender(bolt.client).send,

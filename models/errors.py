@@ -65,6 +65,7 @@ class Code(StrEnum):
     FREEZE_RANGE = "freeze_range"  # days: the longest a freeze may last
     FREEZE_PAST = "freeze_past"
     NO_SUCH_FREEZE = "no_such_freeze"  # name: what was typed
+    HISTORY_CURSOR = "history_cursor"  # service: a page's cursor names no release listed
 
     # A freeze holds it
     FROZEN = "frozen"  # ref, release_uid, action (rules.Activity), freeze, freeze_uid,

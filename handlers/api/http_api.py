@@ -37,16 +37,18 @@ from handlers.api.schemas import (
     DeploymentOut,
     GateOut,
     GateReason,
+    HistoryRelease,
     ProposeIn,
     ProposeOut,
     ReleaseBrief,
     Released,
     ReleaseOut,
+    ServiceHistoryOut,
     ServiceOut,
     stage_of,
 )
 from handlers.deps import Deps
-from handlers.flows import deployment_reports
+from handlers.flows import deployment_reports, service_history
 from handlers.flows.new_release import create_release
 from handlers.flows.outcome import NotShownYet
 from handlers.rendering.refusals import text_for
@@ -57,7 +59,7 @@ from models.api import api_reads, api_tokens, idempotency
 from models.api import gate as gate_rules
 from models.api.api_tokens import ApiToken
 from models.errors import Code, Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
-from models.release import proposing, queries
+from models.release import proposing, queries, service_records
 from models.release.proposing import ApproverSpec, Proposal
 from models.release.queries import Actor
 from models.release.records import ApproverKind, Release
@@ -211,6 +213,37 @@ def create_api(
             in_production=Released.of(summary.in_production) if summary.in_production else None,
             in_flight=[ReleaseBrief.of(r) for r in summary.in_flight],
             released=[Released.of(s) for s in summary.released],
+        )
+
+    @api.get(
+        "/services/{service}/releases",
+        response_model=ServiceHistoryOut,
+        responses=_COMMON,
+        summary="A service's releases, newest proposed first, a page at a time",
+    )
+    def get_service_history(
+        service: str,
+        limit: int = Query(10, ge=1, le=service_records.MAX_HISTORY_PAGE),  # noqa: B008
+        before: str | None = Query(  # noqa: B008
+            None, max_length=32, description="the `next` of the previous page"
+        ),
+        token: ApiToken = Depends(authenticated),  # noqa: B008
+    ) -> ServiceHistoryOut:
+        token.require_scope(service)
+        history = service_history.service_history(
+            deps,
+            token.team_id,
+            service,
+            service_records.public_only(),
+            count=limit,
+            before=before,
+        )
+        return ServiceHistoryOut(
+            service=history.service,
+            in_production=Released.of(history.in_production) if history.in_production else None,
+            in_flight=[ReleaseBrief.of(r) for r in history.in_flight],
+            releases=[HistoryRelease.of(o) for o in history.releases],
+            next=history.next,
         )
 
     @api.post(

@@ -12,6 +12,7 @@ from models.api.api_reads import Shipped
 from models.audit import AuditEvent
 from models.release.queries import ReleaseView
 from models.release.records import ApproverKind, Release, ReleaseStatus, SignOffState
+from models.release.service_records import Outcome
 
 SlackTarget = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9_]{1,31}$")]
 ChannelId = Annotated[str, StringConstraints(pattern=r"^[CGD][A-Z0-9_]{1,31}$")]
@@ -162,6 +163,60 @@ class ServiceOut(BaseModel):
         description="releases given the go and not finished (rolling out, paused)"
     )
     released: list[Released] = Field(description="the last versions released, newest first")
+
+
+class HistoryRelease(BaseModel):
+    """A release that came to an outcome."""
+
+    ref: str
+    id: str = Field(description="the release's uid")
+    version: str
+    status: ReleaseStatus = Field(description="released, rolled_back, no_go or cancelled")
+    at: datetime = Field(description="when it came to that outcome, ISO 8601 UTC")
+    target_at: datetime = Field(description="when it was planned, ISO 8601 UTC")
+    owner: str
+    sign_offs: list[SignOff]
+    url: str | None = Field(description="the permalink of its card (its thread) in Slack")
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> HistoryRelease:
+        release = outcome.release
+        return cls(
+            ref=release.ref,
+            id=release.uid,
+            version=release.version,
+            status=release.state,
+            at=outcome.at,
+            target_at=release.target_at,
+            owner=release.owner_id,
+            sign_offs=[
+                SignOff(
+                    who=a.slack_id,
+                    kind=ApproverKind(a.kind),
+                    state=a.sign_off,
+                    signed_by=a.signed_by,
+                    at=a.signed_at,
+                )
+                for a in outcome.approvers
+            ],
+            url=release.permalink,
+        )
+
+
+class ServiceHistoryOut(BaseModel):
+    service: str
+    in_production: Released | None = Field(
+        description="the version in production and when it got there; null if none yet"
+    )
+    in_flight: list[ReleaseBrief] = Field(
+        description="releases given the go and not finished (the first 10)"
+    )
+    releases: list[HistoryRelease] = Field(
+        description="releases that came to an outcome, newest proposed first"
+    )
+    next: str | None = Field(
+        description="pass as `before` for the next (older) page; null on the last page"
+    )
 
 
 class ProposeIn(BaseModel):

@@ -24,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 from handlers.deps import Deps
 from handlers.rendering.home_view import HomeContent, home_view
 from handlers.slack import directory
-from models.release import lifecycle, queries
+from models.release import lifecycle, queries, service_records
 from models.release.queries import ReleaseView
 
 logger = logging.getLogger(__name__)
@@ -55,8 +55,16 @@ def home_content(deps: Deps, client: WebClient, team_id: str, user_id: str) -> H
             (release, [] if release.state.is_in_flight else missing.get(release.id or 0, []))
             for release in owned
         ]
-        upcoming = queries.upcoming(session, team_id, queries.Viewer(user_id), limit=10)
-    return HomeContent(awaiting=awaiting, mine=mine, upcoming=upcoming)
+        viewer = queries.Viewer(user_id)
+        upcoming = queries.upcoming(session, team_id, viewer, limit=10)
+        recent = service_records.recent(session, team_id, queries.visible_to(viewer), limit=10)
+    return HomeContent(
+        awaiting=awaiting,
+        mine=mine,
+        upcoming=upcoming,
+        recent=recent.releases,
+        recent_total=recent.total,
+    )
 
 
 # --- what this process last published -----------------------------------------------------

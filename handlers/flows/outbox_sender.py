@@ -34,8 +34,10 @@ from models.audit import AuditEvent
 from models.columns import utcnow
 from models.db import Database
 from models.outbox import MessageKind, OutboxMessage
+from models.release import service_records
 from models.release.queries import ReleaseView, load_view
 from models.release.records import Release, ReleaseStatus
+from models.release.service_records import TrackRecord
 
 logger = logging.getLogger(__name__)
 
@@ -152,19 +154,32 @@ class MessageSender:
             release = session.get(Release, message.release_id)
             view = load_view(session, release) if release is not None else None
             last_sent = outbox.last_content(session, message)
+            # The card shows the service's track record (a few aggregates), read here,
+            # after the ack, with the card.
+            record = (
+                service_records.track_record(session, release)
+                if release is not None and message.message_kind == MessageKind.CARD
+                else None
+            )
         if view is None:
             return None
         try:
-            content = self._send(message, view, last_sent)
+            content = self._send(message, view, last_sent, record)
         except Exception as error:
             return self._failed(message, view, error, now)
         with self.db.session() as session:
             outbox.sent(session, message_id, content)
         return None
 
-    def _send(self, message: OutboxMessage, view: ReleaseView, last_sent: str | None) -> str:
+    def _send(
+        self,
+        message: OutboxMessage,
+        view: ReleaseView,
+        last_sent: str | None,
+        record: TrackRecord | None = None,
+    ) -> str:
         """Post or update; returns the content's digest, kept to spare unchanged updates."""
-        rendered = self._render(message, view)
+        rendered = self._render(message, view, record)
         if rendered is None:
             return ""  # nothing to show (no checklist) or nowhere to show it yet
         digest = rendered.digest()
@@ -256,12 +271,14 @@ class MessageSender:
 
     # --- rendering ----------------------------------------------------------------------
 
-    def _render(self, message: OutboxMessage, view: ReleaseView) -> Rendered | None:
+    def _render(
+        self, message: OutboxMessage, view: ReleaseView, record: TrackRecord | None = None
+    ) -> Rendered | None:
         release = view.release
         kind = message.message_kind
         if kind == MessageKind.CARD:
             # Sign-offs nobody left can give are said on the card (Slack knows the groups).
-            blocks = card_blocks(view, directory.unsignable(self.client, view))
+            blocks = card_blocks(view, directory.unsignable(self.client, view), record)
             return Rendered(release.channel_id, card_text(view), blocks, ts=release.message_ts)
         if kind == MessageKind.ANNOUNCEMENT:
             channel = release.announcement_channel or self.announcement_channel(release)

@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
 
 from handlers.rendering.controls import edit_button, sign_off_actions
 from handlers.rendering.freeze_notes import card_lines
+from handlers.rendering.history_messages import track_record_block
 from handlers.rendering.limits import (
     FIELD_TEXT,
     MESSAGE_BLOCKS,
@@ -47,6 +48,7 @@ from models.release.production import ProductionRecord
 from models.release.queries import ReleaseView
 from models.release.records import Release, ReleaseStatus
 from models.release.rules import Activity, allows
+from models.release.service_records import TrackRecord
 from models.release.signers import Unsignable
 
 SECTION_LIMIT = SECTION_TEXT
@@ -67,9 +69,12 @@ def card_text(view: ReleaseView) -> str:
     return f"{release.ref}: {release.state.label}, {slack_date(release.target_at)}"
 
 
-def card_blocks(view: ReleaseView, unsignable: Sequence[Unsignable] = ()) -> list[Block]:
+def card_blocks(
+    view: ReleaseView, unsignable: Sequence[Unsignable] = (), record: TrackRecord | None = None
+) -> list[Block]:
     """`unsignable`: open sign-offs nobody may give any more (handlers ask Slack who is in
-    each group), said under the sign-offs so the owner knows to change the approvers."""
+    each group), said under the sign-offs so the owner knows to change the approvers;
+    `record`: the service's track record, in one line of context."""
     release = view.release
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=truncate(f"Release {release.ref}", 150))),
@@ -106,6 +111,8 @@ def card_blocks(view: ReleaseView, unsignable: Sequence[Unsignable] = ()) -> lis
         blocks.append(SectionBlock(text=md(f"*Notes*\n{escape(release.notes)}")))
     if built := build_line(release):
         blocks.append(ContextBlock(elements=[md(built)]))
+    if record is not None:
+        blocks.append(track_record_block(record))
     blocks.append(
         ContextBlock(
             elements=[

@@ -19,7 +19,7 @@ from handlers.rendering.channel_messages import md
 from handlers.rendering.controls import sign_off_actions
 from handlers.rendering.parts import ref, slack_date, status_label, user
 from handlers.rendering.refusals import missing_label
-from handlers.slack.mrkdwn import join_lines
+from handlers.slack.mrkdwn import join_lines, truncate
 from models.release.lifecycle import Missing
 from models.release.records import Release
 
@@ -32,6 +32,9 @@ class HomeContent:
     # (release, what it still needs before go)
     mine: Sequence[tuple[Release, list[Missing]]] = ()
     upcoming: Sequence[Release] = ()
+    # The releases that came to an outcome last (the latest first), and how many did in all.
+    recent: Sequence[Release] = ()
+    recent_total: int = 0
 
 
 def _line(release: Release) -> str:
@@ -40,6 +43,53 @@ def _line(release: Release) -> str:
         f"*{ref(release)}* — {slack_date(release.target_at)} — {status_label(release)}"
         f" — {user(release.owner_id)}{link}"
     )
+
+
+_RECENT_TEXT = 2900
+
+
+def _recent_line(release: Release) -> str:
+    link = f" · <{release.permalink}|thread>" if release.permalink else ""
+    return truncate(
+        f"*{ref(release)}* — {status_label(release)} "
+        f"{slack_date(release.updated_at, '{date_short_pretty} {time}')} — "
+        f"{user(release.owner_id)}{link}",
+        400,
+    )
+
+
+def recent_blocks(content: HomeContent) -> list[Block]:
+    """The releases that came to an outcome last, in one section, saying how many more
+    there are; and where to look further (history, stats)."""
+    blocks: list[Block] = [
+        DividerBlock(),
+        HeaderBlock(text=PlainTextObject(text="Recent releases")),
+    ]
+    lines: list[str] = []
+    used = 0
+    for release in content.recent:
+        line = _recent_line(release)
+        if used + len(line) + 1 > _RECENT_TEXT - 40:
+            break
+        lines.append(line)
+        used += len(line) + 1
+    more = max(content.recent_total, len(content.recent)) - len(lines)
+    if more > 0:
+        lines.append(f"…and {more} more")
+    blocks.append(
+        SectionBlock(text=md("\n".join(lines) if lines else "No release has an outcome yet."))
+    )
+    blocks.append(
+        ContextBlock(
+            elements=[
+                md(
+                    "`/release history <service>` shows a service's whole record · "
+                    "`/release stats` shows release statistics"
+                )
+            ]
+        )
+    )
+    return blocks
 
 
 def home_view(content: HomeContent) -> View:
@@ -54,8 +104,7 @@ def home_view(content: HomeContent) -> View:
     if content.mine:
         for release, missing in content.mine[:15]:
             still = (
-                "\n"
-                + join_lines([f"• still missing: {missing_label(m)}" for m in missing], 2500)
+                "\n" + join_lines([f"• still missing: {missing_label(m)}" for m in missing], 2500)
                 if missing
                 else "\nEverything is in."
             )
@@ -67,6 +116,7 @@ def home_view(content: HomeContent) -> View:
         blocks.append(SectionBlock(text=md(join_lines([_line(r) for r in content.upcoming], 3000))))
     else:
         blocks.append(SectionBlock(text=md("No releases are planned.")))
+    blocks += recent_blocks(content)
     blocks.append(
         ContextBlock(
             elements=[

@@ -325,6 +325,10 @@ WORDINGS: dict[Code, Wording] = {
     Code.NO_SUCH_FREEZE: lambda d: (
         f"No freeze named {quoted(str(d['name']))}. `/release freeze list` shows them."
     ),
+    Code.HISTORY_CURSOR: lambda d: (
+        f"The history of {quoted(str(d['service']))} has changed since that page: "
+        "ask for it again with `/release history`."
+    ),
     Code.FROZEN: _frozen,
     Code.FREEZE_EXISTS: lambda d: (
         f"A freeze named {quoted(str(d['name']))} exists already: remove it first, "

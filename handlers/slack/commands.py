@@ -29,7 +29,7 @@ from handlers.rendering import (
     webhook_messages,
 )
 from handlers.rendering.freeze_notes import name as freeze_name
-from handlers.slack import directory, ids, parsing, policy_listeners
+from handlers.slack import directory, history_listeners, ids, parsing, policy_listeners
 from handlers.slack.error_replies import in_background
 from handlers.slack.mrkdwn import escape
 from models import audit
@@ -81,6 +81,8 @@ def register(app: App, deps: Deps) -> None:
                 )
             case parsing.ListReleases():
                 later(lambda: respond(**list_reply(deps, team_id, viewer)))
+            case parsing.History():
+                later(lambda: respond(**history_listeners.reply_to(deps, actor, command)))
             case parsing.RefCommand(name="status", ref=ref):
                 later(lambda: respond(**status_reply(deps, client, team_id, ref, viewer)))
             case parsing.ProposeForm():

@@ -49,6 +49,7 @@ USAGE = {
     "`/release token revoke <name>` (release managers; API tokens for pipelines)",
     "webhook": "`/release webhook add <https-url> [event …]` · `/release webhook list` · "
     "`/release webhook remove <url>` · `/release webhook deliveries <url>` (release managers)",
+    "history": "`/release history [<service>] [n]` (the last n releases, default 10, at most 50)",
     "help": "`/release help`",
 }
 
@@ -61,6 +62,14 @@ class Help:
 @dataclass(frozen=True)
 class ListReleases:
     pass
+
+
+@dataclass(frozen=True)
+class History:
+    """`/release history [<service>] [n]`: one service's releases, or the services."""
+
+    service: str | None = None
+    count: int = 10
 
 
 @dataclass(frozen=True)
@@ -187,6 +196,7 @@ class WebhookCommand:
 Command = (
     Help
     | ListReleases
+    | History
     | ProposeForm
     | Propose
     | RefCommand
@@ -232,6 +242,8 @@ def parse(text: str) -> Command:
         return Help()
     if sub == "list":
         return ListReleases()
+    if sub == "history":
+        return parse_history(rest)
     if sub == "propose":
         return parse_propose(rest)
     if sub in ("go", "advance") and _OVERRIDE.search(rest):
@@ -263,6 +275,27 @@ def parse(text: str) -> Command:
     if sub in ("webhook", "webhooks"):
         return parse_webhook(rest)
     raise unknown_subcommand(head)
+
+
+HISTORY_MAX = 50
+
+
+def parse_history(rest: str) -> History:
+    words = rest.split()
+    if not words:
+        return History()
+    if len(words) > 2:
+        raise _usage_error("Name one service, and how many releases to show.", "history")
+    count = 10
+    if len(words) == 2:
+        if not words[1].isascii() or not words[1].isdigit() or len(words[1]) > 4:
+            raise _usage_error(
+                f"{truncate(escape(from_slack(words[1])), 40)} is not a number.", "history"
+            )
+        count = int(words[1])
+        if not 1 <= count <= HISTORY_MAX:
+            raise _usage_error(f"Show between 1 and {HISTORY_MAX} releases.", "history")
+    return History(from_slack(words[0]), count)
 
 
 def _require_ref(text: str, subcommand: str) -> str:
@@ -512,6 +545,8 @@ def policy_value(key: Key, text: str) -> Value:
         Key.WINDOW: policy.clean_window,
     }
     return cleaners[key](plain)
+
+
 def parse_token(rest: str) -> Token:
     words = from_slack(rest).split()
     verb = words[0].lower() if words else ""

@@ -95,6 +95,26 @@ class ListPage(_Payload):
             raise Refused(STALE_BUTTON) from None
 
 
+class HistoryPage(_Payload):
+    """The "More" button of `/release history`: one service's releases older than `before`
+    (a release's uid), `count` a page; or, without a service, the services from `offset`."""
+
+    service: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+    before: str | None = Field(default=None, pattern=_UID)
+    offset: int = Field(default=0, ge=0, le=100_000)
+    count: int = Field(default=10, ge=1, le=50)
+
+    def encode(self) -> str:
+        return self.model_dump_json(exclude_defaults=True)
+
+    @classmethod
+    def parse(cls, value: object) -> HistoryPage:
+        try:
+            return _canonical(cls.model_validate_json(str(value)), value)
+        except (ValidationError, ValueError):
+            raise Refused("That button is out of date: run `/release history` again.") from None
+
+
 class FreezeOverrideButton(_Payload):
     """The "Override freeze" button on a refusal: the release, the freeze holding it, and
     the step that was refused (done once the override is given)."""

@@ -281,6 +281,7 @@ def test_the_openapi_document_is_valid(harness: Harness) -> None:
     assert set(document["paths"]) == {
         "/releases/{service}@{version}",
         "/services/{service}",
+        "/services/{service}/releases",
         "/releases",
         "/gate",
         "/releases/{service}@{version}/deployments",

@@ -96,6 +96,7 @@ SAMPLES: dict[Code, dict[str, Any]] = {
     Code.FREEZE_RANGE: {"days": 90},
     Code.FREEZE_PAST: {},
     Code.NO_SUCH_FREEZE: {"name": EVIL},
+    Code.HISTORY_CURSOR: {"service": EVIL},
     Code.FROZEN: {
         "ref": EVIL,
         "release_uid": "abcdefgh1234",

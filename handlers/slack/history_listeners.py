@@ -1,0 +1,81 @@
+"""`/release history [<service>] [n]` and its More button: a service's record, privately."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from handlers.deps import Deps
+from handlers.flows.service_history import service_history, services_with_releases
+from handlers.rendering.channel_messages import to_dicts
+from handlers.rendering.history_messages import history_blocks, services_blocks
+from handlers.slack import ids, parsing
+from handlers.slack.error_replies import in_background
+from handlers.slack.payloads import HistoryPage
+from models.release.queries import Actor, visible_to
+
+
+def history_reply(
+    deps: Deps,
+    actor: Actor,
+    service: str | None,
+    count: int = 10,
+    *,
+    before: str | None = None,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """One service's history from `before` (None: the newest), or without a service, the
+    services with releases from `offset`; what the person may see from where they ask."""
+    visible = visible_to(actor.viewer)
+    if service is None:
+        listed = services_with_releases(deps, actor.team_id, visible, offset=offset)
+        blocks = services_blocks(listed, offset)
+        text = "Services with releases"
+    else:
+        history = service_history(deps, actor.team_id, service, visible, count=count, before=before)
+        blocks = history_blocks(history, count, first_page=before is None)
+        text = f"History of {history.service}"
+    return {
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "blocks": to_dicts(blocks),
+        "text": text,
+    }
+
+
+def reply_to(deps: Deps, actor: Actor, command: parsing.History) -> dict[str, Any]:
+    return history_reply(deps, actor, command.service, command.count)
+
+
+def _actor(body: dict[str, Any]) -> Actor:
+    team = (body.get("team") or {}).get("id") or body["user"]["team_id"]
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    return Actor(str(team), str(body["user"]["id"]), str(channel) if channel else None)
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.action(ids.HISTORY_MORE)
+    def history_more_clicked(
+        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        actor = _actor(body)
+
+        def next_page() -> None:
+            page = HistoryPage.parse((body.get("actions") or [{}])[0].get("value"))
+            respond(
+                **history_reply(
+                    deps,
+                    actor,
+                    page.service,
+                    page.count,
+                    before=page.before,
+                    offset=page.offset,
+                )
+            )
+
+        deps.work.submit(in_background(next_page, body, client, respond))
