@@ -310,6 +310,22 @@ WORDINGS: dict[Code, Wording] = {
         f"You already have {d['limit']} calendar links. "
         "`/release calendar revoke` stops them all; then ask for the ones you need."
     ),
+    Code.SHARED_NAME_INVALID: lambda d: (
+        f"Give the shared link a name of 1 to {d['limit']} characters, in quotes, without "
+        'line breaks: `/release calendar share "Support team"`.'
+    ),
+    Code.SHARED_LINK_EXISTS: lambda d: (
+        f"A shared calendar link named {quoted(str(d['name']))} exists already: pick "
+        "another name, or `/release calendar unshare` it first."
+    ),
+    Code.NO_SHARED_LINK: lambda d: (
+        f"No shared calendar link is named {quoted(str(d['name']))}. "
+        "`/release calendar shared` lists them."
+    ),
+    Code.TOO_MANY_SHARED_LINKS: lambda d: (
+        f"This workspace has {d['limit']} shared calendar links already: "
+        "`/release calendar unshare` one nobody uses."
+    ),
     Code.FREEZE_NAME_INVALID: lambda d: (
         f"Give the freeze a name of 1 to {d['limit']} characters, in quotes: "
         "`/release freeze add \"Black Friday\" …`."
