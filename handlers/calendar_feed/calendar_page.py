@@ -173,7 +173,9 @@ def _safe_link(url: str | None) -> str | None:
     return url if url and url.startswith("https://") else None
 
 
-def _release_item(release: Release, approvers: list[Approver], names: dict[str, str]) -> dict[str, Any]:
+def _release_item(
+    release: Release, approvers: list[Approver], names: dict[str, str]
+) -> dict[str, Any]:
     def name(user_id: str) -> str:
         return names.get(user_id, user_id)
 

@@ -30,9 +30,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("last_used_at", models.columns.UTCDateTime(timezone=True), nullable=True)
         )
-        batch_op.create_unique_constraint(
-            "uq_calendar_token_shared_key", ["team_id", "shared_key"]
-        )
+        batch_op.create_unique_constraint("uq_calendar_token_shared_key", ["team_id", "shared_key"])
 
 
 def downgrade() -> None:

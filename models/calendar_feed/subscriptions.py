@@ -449,6 +449,18 @@ def has_releases(
     return session.exec(select(Release.id).where(*clauses).limit(1)).first() is not None
 
 
+def has_public_releases(
+    session: Session, team_id: str, *, channel_id: str | None, service: str | None
+) -> bool:
+    """Whether a shared link with this scope would ever have shown a release."""
+    clauses = [col(Release.team_id) == team_id, col(Release.private).is_(False)]
+    if channel_id is not None:
+        clauses.append(col(Release.channel_id) == channel_id)
+    if service is not None:
+        clauses.append(col(Release.service) == service)
+    return session.exec(select(Release.id).where(*clauses).limit(1)).first() is not None
+
+
 def feed_freezes(session: Session, token: CalendarToken) -> list[Freeze]:
     """The freezes a token's feed shows: workspace-wide ones in every feed, a service's in
     that service's feed and in the unfiltered one."""
