@@ -223,6 +223,7 @@ def _freeze_item(span: Span) -> dict[str, Any]:
         "kind": "freeze",
         "anchor": f"freeze-{freeze.uid}-{span.starts_at:%Y%m%d%H%M}",
         "title": f"Freeze: {freeze.name}",
+        "name": freeze.name,
         "covers": f"releases of {freeze.service}" if freeze.service else "all releases",
         "start": _iso(span.starts_at),
         "end": _iso(span.ends_at),

@@ -299,8 +299,8 @@ def is_channel_member(client: WebClient, channel_id: str, user_id: str) -> bool 
 
 
 def display_name(client: WebClient, user_id: str) -> str | None:
-    """The name Slack shows for the person (display name, else real name, else handle);
-    None when Slack won't say."""
+    """How to name the person to readers outside Slack: their full name, else their
+    display name, else their handle; None when Slack won't say."""
     try:
         user = client.users_info(user=user_id).get("user") or {}
     except (SlackClientError, OSError) as exc:
@@ -308,9 +308,9 @@ def display_name(client: WebClient, user_id: str) -> str | None:
         return None
     profile = user.get("profile") or {}
     for name in (
-        profile.get("display_name"),
         profile.get("real_name"),
         user.get("real_name"),
+        profile.get("display_name"),
         user.get("name"),
     ):
         if name and str(name).strip():
