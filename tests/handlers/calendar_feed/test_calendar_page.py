@@ -95,8 +95,10 @@ def test_the_page_shows_releases_with_names_status_links_and_subscribe_buttons(
     assert re.findall(r"<script[^>]*>", html) == [
         '<script src="/calendar-static/calendar_page.js" defer>'
     ]
-    assert "style=" not in html and "<style" not in html and " on" not in re.sub(
-        r">[^<]*<", "><", html
+    assert (
+        "style=" not in html
+        and "<style" not in html
+        and " on" not in re.sub(r">[^<]*<", "><", html)
     )
     # The release, its status, its people by display name, its thread.
     assert "payments 2.4.0" in html and "search 1.0.0" in html
@@ -120,8 +122,7 @@ def test_the_page_shows_releases_with_names_status_links_and_subscribe_buttons(
     assert f'href="{webcal}"' in html
     assert f'href="https://calendar.google.com/calendar/render?cid={webcal}"' in html
     assert (
-        'href="https://outlook.live.com/calendar/0/addfromweb?url='
-        f'{quote(https, safe="")}"' in html
+        f'href="https://outlook.live.com/calendar/0/addfromweb?url={quote(https, safe="")}"' in html
     )
 
 
@@ -158,12 +159,12 @@ def test_month_navigation_by_query(harness: Harness) -> None:
     path = page_path(harness)
     month = parse_month(month_of(when), when.date())
     shown = get(harness, path, month=month_of(when)).text
-    assert f"<h2 id=\"month\">{month:%B %Y}</h2>" in shown
+    assert f'<h2 id="month">{month:%B %Y}</h2>' in shown
     assert 'id="release-' in shown
     following = shift_month(month, 1)
     assert f'href="?month={following:%Y-%m}"' in shown
     later = get(harness, path, month=f"{following:%Y-%m}").text
-    assert f"<h2 id=\"month\">{following:%B %Y}</h2>" in later
+    assert f'<h2 id="month">{following:%B %Y}</h2>' in later
     assert 'id="release-' not in later  # not in that month's agenda
     # Junk months show this month rather than failing.
     for junk in ("2026-13", "x", "99999-01", "2026-1", "<script>"):

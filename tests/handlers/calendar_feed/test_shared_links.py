@@ -22,7 +22,9 @@ from tests.handlers.calendar_feed.test_calendar_page import get, month_of, page_
 from tests.support.harness import Harness, ahead, iso
 
 MANAGER = "U_PM"
-SHARED_PAGE = re.compile(r"Web page: https://releasebot\.example\.com(/calendar/([A-Za-z0-9_-]{43}))\n")
+SHARED_PAGE = re.compile(
+    r"Web page: https://releasebot\.example\.com(/calendar/([A-Za-z0-9_-]{43}))\n"
+)
 
 
 @pytest.fixture
@@ -123,7 +125,8 @@ def test_listing_shows_scope_creator_and_last_use(
     path = share(harness, '"Support" payments')
     share(harness, '"All" ')
     listed = said(harness, "calendar shared")
-    assert "• *All* — every release in this workspace, except private ones; created by <@U_PM>" in listed
+    everything = "every release in this workspace, except private ones"
+    assert f"• *All* — {everything}; created by <@U_PM>" in listed
     assert "*Support* — releases of payments, except private ones" in listed
     assert listed.count("never used") == 2
     get(harness, path + ".ics")
@@ -156,7 +159,8 @@ def test_uses_are_audited_at_most_hourly_per_link(
         event = session.exec(
             select(AuditEvent).where(AuditEvent.action == "calendar.shared_link_used")
         ).all()[-1]
-        assert event.after == {"name": "Support", "channel_id": None, "service": None, "via": "page"}
+        scope = {"name": "Support", "channel_id": None, "service": None}
+        assert event.after == {**scope, "via": "page"}
         assert event.release_id is None and event.actor_id == MANAGER
     # Personal links record no use.
     get(harness, page_path(harness, user_id="U_OTHER"))
