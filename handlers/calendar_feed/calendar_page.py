@@ -54,6 +54,7 @@ _SIGN_OFF_WORDS = {
 ASSETS: dict[str, str] = {
     "calendar_page.js": "text/javascript; charset=utf-8",
     "calendar_page.css": "text/css; charset=utf-8",
+    "calendar_page.svg": "image/svg+xml",
 }
 
 _templates = jinja2.Environment(
