@@ -19,12 +19,12 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import anyio
-import jinja2
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -57,13 +57,23 @@ ASSETS: dict[str, str] = {
     "calendar_page.svg": "image/svg+xml",
 }
 
-_templates = jinja2.Environment(
-    loader=jinja2.PackageLoader("handlers.calendar_feed", "templates"),
-    autoescape=True,  # every value, in every template
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+if TYPE_CHECKING:
+    import jinja2
+
+
+@cache
+def _templates() -> jinja2.Environment:
+    """The page's templates (package data); jinja2 is imported on the first page served,
+    so the bot's start-up doesn't wait for it."""
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("handlers.calendar_feed", "templates"),
+        autoescape=True,  # every value, in every template
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def parse_month(text: str | None, today: date) -> date:
@@ -296,25 +306,29 @@ def render_page(data: PageData, public_url: str, raw_token: str) -> str:
     )
     webcal, https = feed_urls(public_url, raw_token)
     previous, following = shift_month(month, -1), shift_month(month, 1)
-    return _templates.get_template("calendar_page.html").render(
-        title=subscriptions.calendar_name(token),
-        scope=scope_text(token),
-        shared=token.shared,
-        month_label=month.strftime("%B %Y"),
-        previous={"query": previous.strftime("%Y-%m"), "label": previous.strftime("%B %Y")},
-        following={"query": following.strftime("%Y-%m"), "label": following.strftime("%B %Y")},
-        this_month=today.strftime("%Y-%m"),
-        weekdays=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-        weeks=weeks,
-        unplaced=unplaced,
-        agenda=agenda,
-        webcal=webcal,
-        ics=https,
-        google="https://calendar.google.com/calendar/render?cid=" + quote(webcal, safe=":/"),
-        outlook="https://outlook.live.com/calendar/0/addfromweb?url=" + quote(https, safe=""),
-        page=page_url(public_url, raw_token),
-        cancelled_days=subscriptions.CANCELLED_KEPT.days,
-        past_days=subscriptions.PAST_KEPT.days,
+    return (
+        _templates()
+        .get_template("calendar_page.html")
+        .render(
+            title=subscriptions.calendar_name(token),
+            scope=scope_text(token),
+            shared=token.shared,
+            month_label=month.strftime("%B %Y"),
+            previous={"query": previous.strftime("%Y-%m"), "label": previous.strftime("%B %Y")},
+            following={"query": following.strftime("%Y-%m"), "label": following.strftime("%B %Y")},
+            this_month=today.strftime("%Y-%m"),
+            weekdays=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+            weeks=weeks,
+            unplaced=unplaced,
+            agenda=agenda,
+            webcal=webcal,
+            ics=https,
+            google="https://calendar.google.com/calendar/render?cid=" + quote(webcal, safe=":/"),
+            outlook="https://outlook.live.com/calendar/0/addfromweb?url=" + quote(https, safe=""),
+            page=page_url(public_url, raw_token),
+            cancelled_days=subscriptions.CANCELLED_KEPT.days,
+            past_days=subscriptions.PAST_KEPT.days,
+        )
     )
 
 

@@ -83,9 +83,10 @@ def test_a_valid_link_shows_the_page_and_a_wrong_one_the_404(
     item = agenda.locator("li.release", has_text="payments 2.4.0")
     assert item.locator("dd.owner").inner_text() == "Olivia Owner"
     assert "Quinn QA" in item.locator("dd.approvers").inner_text()
-    assert item.locator("a.thread").get_attribute("href") == harness.release(
-        "payments@2.4.0"
-    ).permalink
+    assert (
+        item.locator("a.thread").get_attribute("href")
+        == harness.release("payments@2.4.0").permalink
+    )
     # Subscribe buttons on the same token.
     token = path.rsplit("/", 1)[1]
     hrefs = browser_page.locator("nav.subscribe a").evaluate_all("a => a.map(x => x.href)")
@@ -146,5 +147,7 @@ def test_a_script_in_the_notes_is_shown_as_text_and_never_runs(
     assert browser_page.evaluate("typeof window.__pwned") == "undefined"
     # The page's one script is its own file: nothing inline, nothing injected.
     sources = browser_page.locator("script").evaluate_all("s => s.map(x => x.src)")
-    assert sources == [f"{browser_page.url.split('/calendar/')[0]}/calendar-static/calendar_page.js"]
+    assert sources == [
+        f"{browser_page.url.split('/calendar/')[0]}/calendar-static/calendar_page.js"
+    ]
     # (browser_page fails the test on any console.error, which the script would log)
