@@ -272,3 +272,11 @@ def test_access_logs_never_show_a_page_link() -> None:
     assert RedactFeedTokens().filter(record)
     assert token not in record.getMessage()
     assert "/calendar/<redacted>?month=2026-12" in record.getMessage()
+
+
+def test_head_answers_like_get_without_a_body(harness: Harness) -> None:
+    path = page_path(harness)
+    head = HTTP.head(harness.server.url + path)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-security-policy"] == CSP
+    assert HTTP.head(harness.server.url + path + "x").status_code == 404
