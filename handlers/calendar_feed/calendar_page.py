@@ -295,13 +295,17 @@ def render_page(data: PageData, public_url: str, raw_token: str) -> str:
         ]
         for week in range(0, len(days), 7)
     ]
+    # The month's releases, and the freezes in force at some point of it (UTC).
     agenda = sorted(
-        (
-            item
-            for item in [*releases, *freezes]
-            if month_start <= datetime.fromisoformat(item["start"]) < month_end
-            or (item["kind"] == "freeze" and datetime.fromisoformat(item["start"]) < month_start)
-        ),
+        [
+            *(r for r in releases if month_start <= datetime.fromisoformat(r["start"]) < month_end),
+            *(
+                f
+                for f in freezes
+                if datetime.fromisoformat(f["start"]) < month_end
+                and datetime.fromisoformat(f["end"]) > month_start
+            ),
+        ],
         key=lambda item: (item["start"], item["kind"]),
     )
     webcal, https = feed_urls(public_url, raw_token)
