@@ -33,7 +33,10 @@ def scope_label(token: CalendarToken) -> str:
 def created_blocks(
     token: CalendarToken, webcal: str, https: str, page: str, empty: bool
 ) -> list[Block]:
-    none_yet = " (none yet: check the spelling)" if empty and token.service else ""
+    # A private channel's releases are all private: its shared link stays empty.
+    none_yet = (
+        (" (none yet: check the spelling)" if token.service else " (none yet)") if empty else ""
+    )
     return [
         SectionBlock(
             text=md(

@@ -88,6 +88,9 @@ def test_a_shared_link_shows_only_public_releases_in_its_scope(
     # Scoped to the private channel: even its own private releases stay out.
     secret = share(harness, '"Secret" <#G_SECRET|secret>')
     assert summaries(harness, secret) == set()
+    assert "releases proposed in <#G_SECRET>, except private ones (none yet)" in said(
+        harness, 'calendar share "Secret 2" <#G_SECRET|secret>'
+    )
     other = share(harness, '"Other" <#C_OTHER|other>')
     assert summaries(harness, other) == {"search 1.0.0"}
     service = share(harness, '"Vault" vault')
