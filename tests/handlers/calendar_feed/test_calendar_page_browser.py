@@ -155,3 +155,19 @@ def test_a_script_in_the_notes_is_shown_as_text_and_never_runs(
         f"{browser_page.url.split('/calendar/')[0]}/calendar-static/calendar_page.js"
     ]
     # (browser_page fails the test on any console.error, which the script would log)
+
+
+def test_without_javascript_times_read_in_utc(chromium: Any, harness: Harness) -> None:
+    when = ahead(days=8, hour=15)
+    release = propose(harness, "payments@2.4.0", when=when)
+    context = chromium.new_context(java_script_enabled=False, timezone_id="Asia/Tokyo")
+    try:
+        page = context.new_page()
+        page.goto(f"{harness.server.url}{page_path(harness)}?month={month_of(when)}")
+        shown = page.locator(f"#release-{release.uid} p.when time").first.inner_text()
+        assert shown == when.strftime("%a %-d %b %Y, %H:%M UTC")
+        assert page.locator("#viewer-zone").inner_text() == "UTC"
+        chip = page.locator("li.chip", has_text="payments 2.4.0")
+        assert chip.evaluate("chip => chip.closest('td').dataset.date") == f"{when:%Y-%m-%d}"
+    finally:
+        context.close()
