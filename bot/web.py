@@ -21,6 +21,8 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot.body_limit import DEFAULT_MAX_BODY, BodyLimit
 from handlers.api.http_api import DEFAULT_RATE, PREFIX, create_api
+from handlers.calendar_feed.calendar_page import assets_endpoint, page_endpoint
+from handlers.calendar_feed.display_names import slack_display_names
 from handlers.calendar_feed.membership import slack_membership
 from handlers.calendar_feed.route import ValidatorCache, calendar_endpoint, redact
 from handlers.deps import Deps
@@ -43,7 +45,8 @@ def create_web_app(
     deps: Deps | None = None,
     api_rate_per_minute: int = DEFAULT_RATE,
 ) -> Starlette:
-    """`deps` given: the HTTP API too, at /api/v1 (it acts through the same flows)."""
+    """`deps` given: the HTTP API too, at /api/v1 (it acts through the same flows), and
+    the calendar page at /calendar/<token> (its links need the public URL)."""
     # A few dispatch threads, not one per request: acks are short and CPU-bound, and
     # fewer threads contending for the GIL answer a burst sooner than many.
     dispatchers = anyio.CapacityLimiter(DISPATCH_THREADS)
@@ -101,6 +104,13 @@ def create_web_app(
         api.append(Mount(PREFIX, app=pipeline_api))
         stopping.append(pipeline_api.state.gate_waits.stop)
 
+    members = slack_membership(bolt.client)
+    page = None
+    if deps is not None:
+        page = page_endpoint(
+            db, clock, deps.config.public_url, members, slack_display_names(bolt.client)
+        )
+
     web = Starlette(
         exception_handlers=dict(unavailable),
         # Outside the router, so every route (and any added later) has the same cap.
@@ -110,12 +120,14 @@ def create_web_app(
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             # Every path under /calendar/ (also malformed ones) is answered by the feed
-            # endpoint, so all unusable links get the very same 404. GET implies HEAD.
+            # endpoint (`<token>.ics`) or the page (`<token>`), so all unusable links get
+            # the very same 404. GET implies HEAD.
             Route(
                 "/calendar/{name:path}",
-                calendar_endpoint(db, clock, ValidatorCache(), slack_membership(bolt.client)),
+                calendar_endpoint(db, clock, ValidatorCache(), members, page=page),
                 methods=["GET"],
             ),
+            Route("/calendar-static/{name}", assets_endpoint(), methods=["GET"]),
         ],
     )
     # Called as the server starts to stop: the gate's long-polls answer at once.

@@ -60,6 +60,10 @@ class Code(StrEnum):
     BIG_BANG = "big_bang"  # ref
     ALREADY_AT = "already_at"  # ref, percentage
     TOO_MANY_LINKS = "too_many_links"  # limit: calendar links one person may hold
+    SHARED_NAME_INVALID = "shared_name_invalid"  # limit: longest name of a shared link
+    SHARED_LINK_EXISTS = "shared_link_exists"  # name: a live shared link has it already
+    NO_SHARED_LINK = "no_shared_link"  # name: what was typed; no live shared link has it
+    TOO_MANY_SHARED_LINKS = "too_many_shared_links"  # limit: live shared links per workspace
     FREEZE_NAME_INVALID = "freeze_name_invalid"  # limit
     FREEZE_ZONE_UNKNOWN = "freeze_zone_unknown"  # zone: what was typed
     FREEZE_RANGE = "freeze_range"  # days: the longest a freeze may last

@@ -22,6 +22,11 @@ def feed_urls(public_url: str, token: str) -> tuple[str, str]:
     return f"webcal://{base.split('://', 1)[1]}{path}", base + path
 
 
+def page_url(public_url: str, token: str) -> str:
+    """The calendar as a web page: same token, filter and privacy as the feed."""
+    return f"{public_url.rstrip('/')}/calendar/{token}"
+
+
 def calendar_reply(
     deps: Deps, client: WebClient, team_id: str, user_id: str, command: parsing.Calendar
 ) -> dict[str, Any]:
@@ -66,7 +71,9 @@ def calendar_reply(
                 "Subscribe to it in your calendar app (Apple Calendar and Outlook open "
                 f"this link):\n`{webcal}`\n"
                 "or paste this address where the app asks for a calendar's URL "
-                f"(Google Calendar: Other calendars → From URL):\n`{https}`"
+                f"(Google Calendar: Other calendars → From URL):\n`{https}`\n"
+                "Or read it in your browser: "
+                f"<{page_url(deps.config.public_url, token)}|the release calendar page>"
             )
         ),
         ContextBlock(

@@ -227,16 +227,44 @@ def read_feed(
     members: ChannelMembership | None,
     fragments: FragmentCache,
 ) -> FeedOutcome | PendingFeed:
-    """Blocking: `load_feed` up to the building of events (the answer, unless it is full)."""
+    """Blocking: `load_feed` up to the building of events (the answer, unless it is full).
+    A shared link's use is recorded (at most every `subscriptions.SHARED_USE_EVERY`)."""
+    resolved: list[CalendarToken] = []
+    read = _read_feed(db, raw_token, now, conditions, cache, members, fragments, resolved)
+    served = not isinstance(read, FeedOutcome) or read.validators is not None
+    if served and resolved and subscriptions.shared_use_due(resolved[-1], now):
+        note_shared_use(db, resolved[-1], now, "feed")
+    return read
+
+
+def note_shared_use(db: Database, token: CalendarToken, now: datetime, via: str) -> None:
+    """Blocking: records a shared link's use unless one was recorded lately (any process)."""
+    assert token.id is not None
+    with db.session() as session:
+        subscriptions.record_shared_use(session, token.id, now, via)
+
+
+def _read_feed(
+    db: Database,
+    raw_token: str,
+    now: datetime,
+    conditions: Conditions,
+    cache: ValidatorCache | None,
+    members: ChannelMembership | None,
+    fragments: FragmentCache,
+    resolved: list[CalendarToken],
+) -> FeedOutcome | PendingFeed:
     with db.read_session() as session:
         token = subscriptions.resolve_token(session, raw_token)
         if token is None:
             return FeedOutcome()
+        resolved.append(token)
         assert token.id is not None
         marker = subscriptions.change_marker(session, token.team_id) if cache is not None else None
         membership: Membership | None = None
         must_ask = False
-        if token.channel_id is not None and members is not None:
+        # A shared link shows no private release: its channel's members are beside the point.
+        if token.channel_id is not None and members is not None and not token.shared:
             membership = members.cached(token.team_id, token.channel_id, token.user_id, now)
             # No answer remembered: Slack is worth asking only if the feed holds releases
             # that members alone see. A 304 this process gave without asking (the feed
@@ -336,12 +364,26 @@ def token_from_path(name: str) -> str | None:
     return raw if subscriptions.is_token_shaped(raw) else None
 
 
+# On the calendar page, its assets and every 404 under /calendar/: no inline script or
+# style, nothing loaded from elsewhere, no framing, and no Referer (the address is secret).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 def not_found() -> Response:
+    """The one answer to any unusable link, feed or page alike."""
     return Response(
         "Not found\n",
         status_code=404,
         media_type="text/plain",
-        headers={"Cache-Control": "no-store"},
+        headers={**SECURITY_HEADERS, "Cache-Control": "no-store"},
     )
 
 
@@ -351,14 +393,19 @@ def calendar_endpoint(
     cache: ValidatorCache | None = None,
     members: ChannelMembership | None = None,
     fragments: FragmentCache | None = None,
+    page: Callable[[Request, str], Awaitable[Response]] | None = None,
 ) -> Callable[[Request], Awaitable[Response]]:
-    """`fragments`: the events kept between requests (default: a new FragmentCache)."""
+    """`fragments`: the events kept between requests (default: a new FragmentCache);
+    `page`: answers `/calendar/<token>` (no `.ics`) with the calendar page."""
     kept = fragments if fragments is not None else FragmentCache()
     readers = anyio.CapacityLimiter(FEED_THREADS)
     builders = anyio.CapacityLimiter(BUILD_THREADS)
 
     async def calendar_feed(request: Request) -> Response:
-        raw = token_from_path(request.path_params["name"])
+        name = request.path_params["name"]
+        if page is not None and subscriptions.is_token_shaped(name):
+            return await page(request, name)
+        raw = token_from_path(name)
         if raw is None:
             return not_found()
         conditions = Conditions(

@@ -310,9 +310,25 @@ WORDINGS: dict[Code, Wording] = {
         f"You already have {d['limit']} calendar links. "
         "`/release calendar revoke` stops them all; then ask for the ones you need."
     ),
+    Code.SHARED_NAME_INVALID: lambda d: (
+        f"Give the shared link a name of 1 to {d['limit']} characters, in quotes, without "
+        'line breaks: `/release calendar share "Support team"`.'
+    ),
+    Code.SHARED_LINK_EXISTS: lambda d: (
+        f"A shared calendar link named {quoted(str(d['name']))} exists already: pick "
+        "another name, or `/release calendar unshare` it first."
+    ),
+    Code.NO_SHARED_LINK: lambda d: (
+        f"No shared calendar link is named {quoted(str(d['name']))}. "
+        "`/release calendar shared` lists them."
+    ),
+    Code.TOO_MANY_SHARED_LINKS: lambda d: (
+        f"This workspace has {d['limit']} shared calendar links already: "
+        "`/release calendar unshare` one nobody uses."
+    ),
     Code.FREEZE_NAME_INVALID: lambda d: (
         f"Give the freeze a name of 1 to {d['limit']} characters, in quotes: "
-        "`/release freeze add \"Black Friday\" …`."
+        '`/release freeze add "Black Friday" …`.'
     ),
     Code.FREEZE_ZONE_UNKNOWN: lambda d: (
         f"I don't know the time zone {quoted(str(d['zone']), 64)}: use an IANA name such as "
@@ -367,8 +383,7 @@ WORDINGS: dict[Code, Wording] = {
         "500 characters."
     ),
     Code.COMMIT_INVALID: lambda d: (
-        f"{quoted(str(d['value']))} is not a commit: give its hash, 7 to 40 hexadecimal "
-        "digits."
+        f"{quoted(str(d['value']))} is not a commit: give its hash, 7 to 40 hexadecimal digits."
     ),
     Code.TOKEN_NAME_INVALID: lambda d: (
         f"{quoted(str(d['value']))} can't name a token: use up to 40 lowercase letters, "
@@ -386,7 +401,6 @@ WORDINGS: dict[Code, Wording] = {
     ),
     Code.TOKEN_SERVICES: lambda d: f"Limit a token to at most {d['limit']} services.",
     Code.TOKEN_SCOPE: lambda d: (
-        f"This token may not act on {quoted(str(d['service']))}: it is limited to other "
-        "services."
+        f"This token may not act on {quoted(str(d['service']))}: it is limited to other services."
     ),
 }

@@ -15,6 +15,7 @@ from handlers.flows import (
     freeze_admin,
     manager_role,
     policy_changes,
+    shared_calendars,
     steps,
     token_admin,
     webhook_admin,
@@ -25,6 +26,7 @@ from handlers.rendering import (
     freeze_messages,
     modals,
     role_messages,
+    shared_calendar_messages,
     token_messages,
     webhook_messages,
 )
@@ -136,6 +138,9 @@ def register(app: App, deps: Deps) -> None:
                         **links.calendar_reply(deps, client, team_id, actor.user_id, command)
                     )
                 )
+            case parsing.SharedCalendar():
+                # Asks Slack whether the person is a release manager, then writes: later.
+                later(lambda: respond(**shared_calendar_reply(deps, client, actor, command)))
             case parsing.Managers(verb="list"):
                 later(lambda: respond(**managers_reply(deps, team_id)))
             case parsing.Managers(verb=verb, people=people):
@@ -180,6 +185,39 @@ def freezes_reply(deps: Deps, team_id: str, note: str | None = None) -> dict[str
         "replace_original": False,
         "blocks": channel_messages.to_dicts(blocks),
         "text": "Freezes",
+    }
+
+
+def shared_calendar_reply(
+    deps: Deps, client: WebClient, actor: Actor, command: parsing.SharedCalendar
+) -> dict[str, Any]:
+    """The answer to `/release calendar share | shared | unshare`, for the person alone (a
+    new link is in it)."""
+    if command.verb == "share":
+        token, raw, empty = shared_calendars.share(
+            deps,
+            client,
+            actor,
+            command.name,
+            channel_id=command.channel_id,
+            service=command.service,
+        )
+        webcal, https = links.feed_urls(deps.config.public_url, raw)
+        page = links.page_url(deps.config.public_url, raw)
+        blocks = shared_calendar_messages.created_blocks(token, webcal, https, page, empty)
+        text = "Shared calendar link created"
+    elif command.verb == "unshare":
+        revoked = shared_calendars.unshare(deps, client, actor, command.name)
+        blocks = channel_messages.notice_blocks(shared_calendar_messages.revoked_text(revoked))
+        text = "Shared calendar link revoked"
+    else:
+        blocks = shared_calendar_messages.list_blocks(shared_calendars.shared(deps, client, actor))
+        text = "Shared calendar links"
+    return {
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "blocks": channel_messages.to_dicts(blocks),
+        "text": text,
     }
 
 

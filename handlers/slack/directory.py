@@ -296,3 +296,23 @@ def is_channel_member(client: WebClient, channel_id: str, user_id: str) -> bool 
         if not cursor:
             return False
     return None
+
+
+def display_name(client: WebClient, user_id: str) -> str | None:
+    """How to name the person to readers outside Slack: their full name, else their
+    display name, else their handle; None when Slack won't say."""
+    try:
+        user = client.users_info(user=user_id).get("user") or {}
+    except (SlackClientError, OSError) as exc:
+        logger.info("could not look up %s: %s", user_id, exc)
+        return None
+    profile = user.get("profile") or {}
+    for name in (
+        profile.get("real_name"),
+        user.get("real_name"),
+        profile.get("display_name"),
+        user.get("name"),
+    ):
+        if name and str(name).strip():
+            return str(name).strip()
+    return None

@@ -37,7 +37,10 @@ USAGE = {
     "done": "`/release done <service@version>`",
     "rollback": "`/release rollback <service@version> <reason>`",
     "checklist": "`/release checklist <service@version> add <item>`",
-    "calendar": "`/release calendar [#channel | <service> | revoke]`",
+    "calendar": "`/release calendar [#channel | <service> | revoke]` · "
+    '`/release calendar share "<name>" [#channel | <service>]` · `/release calendar shared` · '
+    '`/release calendar unshare "<name>"` (release managers share links for people outside '
+    "Slack)",
     "managers": "`/release managers [add | remove @someone @group …]` (release managers change it)",
     "freeze": '`/release freeze list` · `/release freeze add "<name>" <from | now> to <until> '
     '[service <service>]` · `/release freeze add "<name>" every fri 16:00 to mon 08:00 '
@@ -124,6 +127,17 @@ class Calendar:
 
 
 @dataclass(frozen=True)
+class SharedCalendar:
+    """`/release calendar share "<name>" [#channel | <service>]`, `… shared`, `… unshare
+    "<name>"`: the workspace's named calendar links for people outside Slack."""
+
+    verb: str  # share | shared | unshare
+    name: str = ""
+    channel_id: str | None = None
+    service: str | None = None
+
+
+@dataclass(frozen=True)
 class Managers:
     """`/release managers [add|remove @someone @group …]`: list, or change, the managers."""
 
@@ -203,6 +217,7 @@ Command = (
     | Update
     | ChecklistAdd
     | Calendar
+    | SharedCalendar
     | Managers
     | Override
     | FreezeList
@@ -572,18 +587,47 @@ def parse_webhook(rest: str) -> WebhookCommand:
     raise _usage_error("Add, list or remove a webhook, or see its deliveries.", "webhook")
 
 
-def parse_calendar(rest: str) -> Calendar:
+def parse_calendar(rest: str) -> Calendar | SharedCalendar:
     rest = rest.strip()
     if not rest:
         return Calendar()
     if rest.lower() == "revoke":
         return Calendar(revoke=True)
+    verb, _, tail = rest.partition(" ")
+    if verb.lower() == "shared":
+        if tail.strip():
+            raise _usage_error("`/release calendar shared` takes nothing more.", "calendar")
+        return SharedCalendar("shared")
+    if verb.lower() in ("share", "unshare"):
+        return _parse_share(verb.lower(), tail.strip())
     if channel := _CHANNEL.match(rest):
         return Calendar(channel_id=channel.group(1))
     service = from_slack(rest)
     if " " in service or not service:
         raise _usage_error("Filter by one #channel or one service.", "calendar")
     return Calendar(service=service.lower())
+
+
+def _parse_share(verb: str, tail: str) -> SharedCalendar:
+    # The name is matched in the text as Slack sent it, so a #channel after it stays a
+    # mention; then it is read as the person typed it.
+    quoted_name = _QUOTED.match(tail)
+    name = from_slack(quoted_name.group(1)) if quoted_name else ""
+    if not name:
+        raise _usage_error('Name the shared link in quotes, e.g. `"Support team"`.', "calendar")
+    after = quoted_name.group(2).strip() if quoted_name else ""
+    if verb == "unshare":
+        if after:
+            raise _usage_error("Name only the shared link to revoke, in quotes.", "calendar")
+        return SharedCalendar("unshare", name)
+    if not after:
+        return SharedCalendar("share", name)
+    if channel := _CHANNEL.match(after):
+        return SharedCalendar("share", name, channel_id=channel.group(1))
+    service = from_slack(after)
+    if " " in service or not service:
+        raise _usage_error("Limit the shared link to one #channel or one service.", "calendar")
+    return SharedCalendar("share", name, service=service.lower())
 
 
 _OVERRIDE = re.compile(r"\boverride:", re.IGNORECASE)

@@ -21,12 +21,14 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import ColumnElement, Row, and_, case, func, not_, or_
 from sqlalchemy import select as sql_select
 from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from models import audit
 from models.audit import AuditEvent
-from models.calendar_feed.tokens import CalendarToken
+from models.calendar_feed.tokens import SHARED_NAME_LIMIT, CalendarToken
 from models.columns import utcnow
-from models.errors import Code, InvalidInput
+from models.errors import Code, Conflict, InvalidInput, NotFound
 from models.freezes import Freeze
 from models.release.queries import Viewer, visible_to
 from models.release.records import Approver, Release, ReleaseStatus
@@ -60,6 +62,7 @@ def live_tokens(session: Session, team_id: str, user_id: str) -> list[CalendarTo
                 CalendarToken.team_id == team_id,
                 CalendarToken.user_id == user_id,
                 col(CalendarToken.revoked_at).is_(None),
+                col(CalendarToken.shared_name).is_(None),
             )
         )
     )
@@ -95,13 +98,15 @@ def issue_token(
 def revoke_tokens(
     session: Session, team_id: str, user_id: str, *, now: datetime | None = None
 ) -> int:
-    """Stop every live feed link of this person; how many there were."""
+    """Stop every live personal feed link of this person; how many there were. (Shared
+    links they created are the workspace's: `revoke_shared` stops those.)"""
     result = session.execute(
         sql_update(CalendarToken)
         .where(
             col(CalendarToken.team_id) == team_id,
             col(CalendarToken.user_id) == user_id,
             col(CalendarToken.revoked_at).is_(None),
+            col(CalendarToken.shared_name).is_(None),
         )
         .values(revoked_at=now or utcnow())
         .execution_options(synchronize_session=False)
@@ -127,6 +132,14 @@ def resolve_token(session: Session, raw: str) -> CalendarToken | None:
 
 
 def _scope(token: CalendarToken, in_channel: bool) -> list[ColumnElement[bool]]:
+    if token.shared:
+        # A shared link is nobody's view: releases that are not private, in its scope.
+        clauses = [col(Release.team_id) == token.team_id, col(Release.private).is_(False)]
+        if token.channel_id is not None:
+            clauses.append(col(Release.channel_id) == token.channel_id)
+        if token.service is not None:
+            clauses.append(col(Release.service) == token.service)
+        return clauses
     return _filter(
         token.team_id,
         token.user_id,
@@ -195,6 +208,32 @@ def feed_approvers(
         .order_by(*_APPROVER_ORDER)
     )
     return _by_release(rows)
+
+
+def releases_between(
+    session: Session,
+    token: CalendarToken,
+    now: datetime,
+    start: datetime,
+    end: datetime,
+    *,
+    in_channel: bool = False,
+) -> tuple[list[Release], dict[int, list[Approver]]]:
+    """The feed's releases starting in [start, end), soonest first, and their approvers
+    (two queries): what the calendar page shows of one month."""
+    window = [
+        *_in_feed(token, now, in_channel),
+        col(Release.target_at) >= start,
+        col(Release.target_at) < end,
+    ]
+    releases = list(session.exec(select(Release).where(*window).order_by(*_FEED_ORDER)))
+    approvers = session.exec(
+        select(Approver)
+        .join(Release, col(Release.id) == col(Approver.release_id))
+        .where(*window)
+        .order_by(*_APPROVER_ORDER)
+    )
+    return releases, _by_release(approvers)
 
 
 # The same reads as plain rows (attributes named like the model's), for serving the feed:
@@ -385,7 +424,7 @@ def change_marker(session: Session, team_id: str) -> int | None:
 def shown_only_to_members(session: Session, token: CalendarToken, now: datetime) -> bool:
     """Whether the token's channel feed holds private releases its person sees only by being
     in the channel: only then is their membership worth asking Slack about."""
-    if token.channel_id is None:
+    if token.channel_id is None or token.shared:
         return False
     query = select(Release.id).where(
         *_in_feed(token, now, in_channel=True), not_(visible_to(Viewer(token.user_id)))
@@ -410,6 +449,18 @@ def has_releases(
     return session.exec(select(Release.id).where(*clauses).limit(1)).first() is not None
 
 
+def has_public_releases(
+    session: Session, team_id: str, *, channel_id: str | None, service: str | None
+) -> bool:
+    """Whether a shared link with this scope would ever have shown a release."""
+    clauses = [col(Release.team_id) == team_id, col(Release.private).is_(False)]
+    if channel_id is not None:
+        clauses.append(col(Release.channel_id) == channel_id)
+    if service is not None:
+        clauses.append(col(Release.service) == service)
+    return session.exec(select(Release.id).where(*clauses).limit(1)).first() is not None
+
+
 def feed_freezes(session: Session, token: CalendarToken) -> list[Freeze]:
     """The freezes a token's feed shows: workspace-wide ones in every feed, a service's in
     that service's feed and in the unfiltered one."""
@@ -429,8 +480,174 @@ def freezes_basis(freezes: Iterable[Freeze]) -> str:
 
 
 def calendar_name(token: CalendarToken) -> str:
+    if token.shared_name is not None:
+        return f"Releases: {token.shared_name}"
     if token.service is not None:
         return f"Releases: {token.service}"
     if token.channel_id is not None:
         return f"Releases: channel {token.channel_id}"
     return "Releases"
+
+
+# --- shared links -----------------------------------------------------------------------
+# A workspace's named links for people outside Slack (release managers create them; the
+# handlers check who is one). Creating, revoking and (at most every SHARED_USE_EVERY per
+# link) using one are audited.
+
+SHARED_USE_EVERY = timedelta(hours=1)
+MAX_SHARED_LINKS = 100
+_NAME_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def clean_shared_name(name: str) -> str:
+    """The name as it will be kept: spaces collapsed; refused if empty, too long, or
+    holding control characters."""
+    cleaned = " ".join(name.split())
+    if not cleaned or len(cleaned) > SHARED_NAME_LIMIT or _NAME_CONTROL.search(cleaned):
+        raise InvalidInput(Code.SHARED_NAME_INVALID, limit=SHARED_NAME_LIMIT)
+    return cleaned
+
+
+def _shared_key(name: str) -> str:
+    return name.casefold()[:SHARED_NAME_LIMIT]
+
+
+def shared_links(session: Session, team_id: str) -> list[CalendarToken]:
+    """The workspace's live shared links, by name."""
+    rows = session.exec(
+        select(CalendarToken).where(
+            CalendarToken.team_id == team_id,
+            col(CalendarToken.shared_key).is_not(None),
+            col(CalendarToken.revoked_at).is_(None),
+        )
+    )
+    return sorted(rows, key=lambda t: (t.shared_key or "", t.id or 0))
+
+
+def _scope_snapshot(token: CalendarToken) -> dict[str, Any]:
+    return {
+        "name": token.shared_name,
+        "channel_id": token.channel_id,
+        "service": token.service,
+    }
+
+
+def issue_shared(
+    session: Session,
+    team_id: str,
+    user_id: str,
+    name: str,
+    *,
+    channel_id: str | None = None,
+    service: str | None = None,
+    now: datetime | None = None,
+) -> tuple[CalendarToken, str]:
+    """A new shared link (the row, and its secret, returned once); audited."""
+    now = now or utcnow()
+    name = clean_shared_name(name)
+    key = _shared_key(name)
+    live = shared_links(session, team_id)
+    if any(t.shared_key == key for t in live):
+        raise Conflict(Code.SHARED_LINK_EXISTS, name=name)
+    if len(live) >= MAX_SHARED_LINKS:
+        raise InvalidInput(Code.TOO_MANY_SHARED_LINKS, limit=MAX_SHARED_LINKS)
+    raw = secrets.token_urlsafe(_TOKEN_BYTES)
+    token = CalendarToken(
+        team_id=team_id,
+        user_id=user_id,
+        token_hash=hash_token(raw),
+        channel_id=channel_id,
+        service=service,
+        created_at=now,
+        shared_name=name,
+        shared_key=key,
+    )
+    session.add(token)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        # Another manager took the name between our check and our write.
+        raise Conflict(Code.SHARED_LINK_EXISTS, name=name) from None
+    audit.record(
+        session,
+        team_id=team_id,
+        release_id=None,
+        actor_id=user_id,
+        action="calendar.shared_link_created",
+        after=_scope_snapshot(token),
+        at=now,
+    )
+    session.flush()
+    return token, raw
+
+
+def revoke_shared(
+    session: Session, team_id: str, user_id: str, name: str, *, now: datetime | None = None
+) -> CalendarToken:
+    """Stop the shared link of that name (any letter case); audited."""
+    now = now or utcnow()
+    key = _shared_key(" ".join(name.split()))
+    token = session.exec(
+        select(CalendarToken).where(
+            CalendarToken.team_id == team_id,
+            CalendarToken.shared_key == key,
+            col(CalendarToken.revoked_at).is_(None),
+        )
+    ).first()
+    if token is None:
+        raise NotFound(Code.NO_SHARED_LINK, name=name)
+    token.revoked_at = now
+    token.shared_key = None  # the name is free again
+    session.add(token)
+    audit.record(
+        session,
+        team_id=team_id,
+        release_id=None,
+        actor_id=user_id,
+        action="calendar.shared_link_revoked",
+        before=_scope_snapshot(token),
+        at=now,
+    )
+    session.flush()
+    return token
+
+
+def shared_use_due(token: CalendarToken, now: datetime) -> bool:
+    """Whether a use of this shared link is to be recorded (cheap: no query)."""
+    return token.shared and (
+        token.last_used_at is None or now - token.last_used_at >= SHARED_USE_EVERY
+    )
+
+
+def record_shared_use(session: Session, token_id: int, now: datetime, via: str) -> bool:
+    """Record a use (last_used_at, and an audit event) unless one was recorded less than
+    SHARED_USE_EVERY ago, by any process: the conditional UPDATE decides. `via`: "feed"
+    or "page"."""
+    result = session.execute(
+        sql_update(CalendarToken)
+        .where(
+            col(CalendarToken.id) == token_id,
+            col(CalendarToken.revoked_at).is_(None),
+            or_(
+                col(CalendarToken.last_used_at).is_(None),
+                col(CalendarToken.last_used_at) <= now - SHARED_USE_EVERY,
+            ),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    token = session.get(CalendarToken, token_id)
+    assert token is not None
+    audit.record(
+        session,
+        team_id=token.team_id,
+        release_id=None,
+        actor_id=token.user_id,
+        action="calendar.shared_link_used",
+        after={**_scope_snapshot(token), "via": via},
+        at=now,
+    )
+    return True

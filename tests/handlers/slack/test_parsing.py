@@ -16,6 +16,7 @@ from handlers.slack.parsing import (
     Propose,
     ProposeForm,
     RefCommand,
+    SharedCalendar,
     Update,
     When,
     parse,
@@ -140,6 +141,28 @@ def test_calendar() -> None:
     assert parse("calendar Payments") == Calendar(service="payments")
     assert "one #channel or one service" in refused("calendar <#C0123> payments").message
     assert "one #channel or one service" in refused("calendar pay ments").message
+
+
+def test_shared_calendar_links() -> None:
+    assert parse("calendar shared") == SharedCalendar("shared")
+    assert parse("calendar SHARED") == SharedCalendar("shared")
+    assert parse('calendar share "Support team"') == SharedCalendar("share", "Support team")
+    assert parse("calendar share “Support” <#C0123|releases>") == SharedCalendar(
+        "share", "Support", channel_id="C0123"
+    )
+    assert parse('calendar share "Sales" Payments') == SharedCalendar(
+        "share", "Sales", service="payments"
+    )
+    assert parse('calendar unshare "Support team"') == SharedCalendar("unshare", "Support team")
+    # As Slack sends what was typed: mentions read as text, entities unescaped.
+    assert parse('calendar share "<!channel> &lt;b&gt; <@U1|bob>"') == SharedCalendar(
+        "share", "@channel <b> @bob"
+    )
+    assert "in quotes" in refused("calendar share Support").message
+    assert "in quotes" in refused('calendar unshare ""').message
+    assert "Name only the shared link" in refused('calendar unshare "a" b').message
+    assert "one #channel or one service" in refused('calendar share "a" b c').message
+    assert "takes nothing more" in refused("calendar shared x").message
 
 
 def test_an_unknown_subcommand_lists_every_command() -> None:
