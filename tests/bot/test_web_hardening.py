@@ -19,7 +19,7 @@ from bot.web import MAX_BODY, create_web_app
 from models.db import Database
 from tests.support.harness import CHANNEL, OWNER, Harness
 from tests.support.server import BackgroundServer
-from tests.support.slack_requests import SignedSlackClient
+from bot.sandbox.slack_requests import SignedSlackClient
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

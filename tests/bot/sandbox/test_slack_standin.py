@@ -21,7 +21,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.sandbox.slack_standin import FakeSlack, validate_blocks, validate_view
 from tests.support.harness import Harness
-from tests.support.slack_requests import SignedSlackClient, build_view_state, sign
+from bot.sandbox.slack_requests import SignedSlackClient, build_view_state, sign
 
 SECRET = "selftest-secret"
 

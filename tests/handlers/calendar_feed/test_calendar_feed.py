@@ -53,7 +53,7 @@ from models.calendar_feed.tokens import CalendarToken
 from models.release.records import Release
 from tests.support.harness import CHANNEL, Harness, ahead, iso
 from tests.support.server import BackgroundServer
-from tests.support.slack_requests import SignedSlackClient
+from bot.sandbox.slack_requests import SignedSlackClient
 
 # One client for every request: building one per request costs more than the request.
 HTTP = httpx.Client(timeout=10)
