@@ -1,5 +1,8 @@
 """Send requests to the bot exactly as Slack does: signed, over real HTTP.
 
+The sandbox (``releasebot sandbox``) sends every click of its page with it, and the tests
+drive the bot with it.
+
 ``SignedSlackClient`` builds slash commands, ``block_actions`` / ``view_submission`` /
 ``view_closed`` payloads and Events API envelopes in Slack's wire format, signs them with the
 signing secret (``X-Slack-Signature`` / ``X-Slack-Request-Timestamp``) and POSTs them to the
@@ -34,6 +37,7 @@ __all__ = [
     "SignedSlackClient",
     "SlackDirectory",
     "build_view_state",
+    "element_action",
     "find_elements",
     "sign",
 ]
@@ -244,6 +248,39 @@ def _pick_option(element: Mapping[str, Any], value: Any, where: str) -> dict[str
     return {"text": {"type": "plain_text", "text": str(value), "emoji": True}, "value": value}
 
 
+def element_action(
+    block: Mapping[str, Any], element: Mapping[str, Any], value: Any = None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """What Slack sends when a person uses `element` (in `block`) and leaves it at `value`:
+    the payload's action, and the element's entry in state.values (None: it has none).
+    `value`: option value(s) for selects and checkboxes, a date ``YYYY-MM-DD``, a time
+    ``HH:MM``, a Unix time for a datetimepicker, user id(s) for user selects."""
+    etype = str(element.get("type"))
+    block_id = str(block.get("block_id") or _rand(5))
+    action_id = element.get("action_id")
+    where = f"{block_id}/{action_id}"
+    if etype == "button":
+        return SignedSlackClient._button_action(block, element), None
+    key = "selected_option" if etype == "overflow" else _STATE_KEYS.get(etype)
+    if key is None:
+        raise AssertionError(f"a person cannot use a {etype} element here")
+    chosen = _convert(element, key, value, where)
+    action: dict[str, Any] = {
+        "type": etype,
+        "action_id": action_id,
+        "block_id": block_id,
+        key: chosen,
+        "action_ts": _now_ts(),
+    }
+    if "placeholder" in element:
+        action["placeholder"] = _with_emoji(element["placeholder"])
+    if etype == "overflow":
+        return action, None
+    return action, {"type": etype, key: chosen}
+
+
+# --------------------------------------------------------------------------------------------
+# view.state.values
 # --------------------------------------------------------------------------------------------
 # view.state.values
 # --------------------------------------------------------------------------------------------
