@@ -220,15 +220,32 @@ function angle(token) {
   return el("a", { href, target: "_blank", rel: "noopener noreferrer" }, text);
 }
 
-const INLINE = /(<[^<>\n]+>)|(`[^`\n]+`)|(\*[^*\n]+\*)|(_[^_\n]+_)|(~[^~\n]+~)/g;
+// The shortcodes the bot uses, drawn as Slack draws them; others stay as typed.
+const EMOJI = {
+  warning: "⚠️", tada: "🎉", rocket: "🚀", white_check_mark: "✅", x: "❌", rewind: "⏪",
+  no_entry: "⛔", double_vertical_bar: "⏸️", snowflake: "❄️", heavy_minus_sign: "➖",
+  white_large_square: "⬜", sparkles: "✨", satellite_antenna: "📡", rotating_light: "🚨",
+  repeat: "🔁", no_entry_sign: "🚫", memo: "📝", leftwards_arrow_with_hook: "↩️", key: "🔑",
+  ice_cube: "🧊", hourglass_flowing_sand: "⏳", hourglass: "⌛", heavy_plus_sign: "➕",
+  gear: "⚙️", busts_in_silhouette: "👥", ballot_box_with_check: "☑️", arrow_up: "⬆️",
+  arrow_forward: "▶️", calendar: "📅", bell: "🔔", lock: "🔒", clock3: "🕒", bust_in_silhouette: "👤",
+  large_green_circle: "🟢", red_circle: "🔴", large_yellow_circle: "🟡", pause_button: "⏸️",
+  heavy_check_mark: "✔️", package: "📦", link: "🔗", eyes: "👀", wave: "👋", information_source: "ℹ️",
+};
+
+const INLINE = /(<[^<>\n]+>)|(`[^`\n]+`)|(:[a-z0-9_+-]+:)|(\*[^*\n]+\*)|(_[^_\n]+_)|(~[^~\n]+~)/g;
 
 function inline(text, into) {
   let last = 0;
   for (const match of text.matchAll(INLINE)) {
     if (match.index > last) into.append(unescapeSlack(text.slice(last, match.index)));
-    const [whole, link, code, bold, italic, strike] = match;
+    const [whole, link, code, emoji, bold, italic] = match;
     if (link) into.append(angle(whole));
     else if (code) into.append(el("code", {}, unescapeSlack(code.slice(1, -1))));
+    else if (emoji) {
+      const name = emoji.slice(1, -1);
+      into.append(EMOJI[name] ? el("span", { class: "emoji", title: emoji }, EMOJI[name]) : emoji);
+    }
     else {
       const tag = bold ? "b" : italic ? "i" : "s";
       const node = el(tag);
@@ -737,9 +754,9 @@ function renderSidebar() {
   select.value = app.me;
   const me = person(app.me);
   $("person-info").textContent = `${me.real_name} · @${me.name} · ${me.tz}`;
-  $("apps").replaceChildren(navButton("🏠 releasebot Home", "home"));
+  $("apps").replaceChildren(navButton("releasebot · Home", "home"));
   $("channels").replaceChildren(...state.channels.filter((c) => c.kind !== "dm").map((c) =>
-    navButton((c.kind === "private" ? "🔒 " : "# ") + c.name, c.id)));
+    navButton(c.kind === "private" ? `${c.name} (private)` : "# " + c.name, c.id)));
   $("dms").replaceChildren(...state.channels.filter((c) => c.kind === "dm").map((c) => navButton("● " + c.name, c.id)));
   $("people").replaceChildren(
     ...state.people.filter((p) => !p.is_bot).map((p) => el("li", {}, `${p.real_name} `, el("span", { class: "tz" }, p.tz))),
@@ -752,7 +769,7 @@ function render() {
   if (app.where !== "home" && !state.channels.some((c) => c.id === app.where)) app.where = state.channels[0].id;
   renderSidebar();
   const channel = state.channels.find((c) => c.id === app.where);
-  $("title").textContent = app.where === "home" ? "releasebot" : (channel.kind === "dm" ? channel.name : (channel.kind === "private" ? "🔒 " : "#") + channel.name);
+  $("title").textContent = app.where === "home" ? "releasebot" : (channel.kind === "dm" ? channel.name : (channel.kind === "private" ? `${channel.name} (private)` : "#" + channel.name));
   $("subtitle").textContent = app.where === "home" ? "Home" : `you are ${person(app.me).real_name}`;
   const input = $("composer-input");
   $("composer").hidden = app.where === "home";

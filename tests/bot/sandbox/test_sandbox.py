@@ -1,0 +1,200 @@
+"""`releasebot sandbox` without a browser: its page's API drives the real bot over signed
+HTTP, and what each demo person sees comes back from the Slack stand-in."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.cli import main
+from bot.sandbox.workspace import ANNOUNCEMENTS, PRIVATE, RELEASES, Sandbox
+from handlers.slack import ids
+from tests.support.harness import ahead, iso, rendered_text
+
+ADA, BEN, CHIE, DORA = "U0ADA", "U0BEN", "U0CHIE", "U0DORA"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    running = Sandbox(port=0).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def page(sandbox: Sandbox) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sandbox.url, timeout=20) as client:
+        yield client
+
+
+def state(page: httpx.Client, user: str) -> dict[str, Any]:
+    response = page.get("/sandbox/state", params={"user": user})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def command(page: httpx.Client, user: str, text: str, channel: str = RELEASES) -> None:
+    response = page.post(
+        "/sandbox/command", json={"user": user, "channel": channel, "text": text}
+    )
+    assert response.status_code == 200, response.text
+
+
+def card(view: dict[str, Any], ref: str, channel: str = RELEASES) -> dict[str, Any]:
+    found = [
+        m
+        for m in view["conversations"][channel]["messages"]
+        if m.get("blocks") and f"Release {ref}" in rendered_text(m)
+    ]
+    assert found, f"no card for {ref} in {channel}"
+    return found[-1]
+
+
+def button(message: dict[str, Any], action_id: str) -> tuple[str, str]:
+    for block in message["blocks"]:
+        for element in block.get("elements") or []:
+            if element.get("action_id") == action_id:
+                return block["block_id"], action_id
+    raise AssertionError(f"no {action_id} button")
+
+
+def click(page: httpx.Client, user: str, message: dict[str, Any], action_id: str) -> None:
+    block_id, action = button(message, action_id)
+    response = page.post(
+        "/sandbox/action",
+        json={
+            "user": user,
+            "channel": RELEASES,
+            "ts": message["ts"],
+            "block_id": block_id,
+            "action_id": action,
+        },
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_slash_command_from_the_page_posts_the_bots_card(
+    sandbox: Sandbox, page: httpx.Client
+) -> None:
+    command(page, ADA, f"/release propose payments 2.4.0 {iso(ahead())} <@{BEN}>")
+    seen = state(page, BEN)
+    message = card(seen, "payments@2.4.0")
+    assert "Approve" in rendered_text(message)
+    assert seen["refusals"] == []
+    # Every request reached the bot signed, as Slack sends it; Slack never refused a call.
+    assert not [c for c in sandbox.slack.calls() if c.refused]
+
+    # Chie is no approver: her click is refused to her alone.
+    click(page, CHIE, message, ids.APPROVE)
+    refusal = [rendered_text(m) for m in state(page, CHIE)["conversations"][RELEASES]["ephemerals"]]
+    assert any("can sign off" in text for text in refusal), refusal
+    assert state(page, BEN)["conversations"][RELEASES]["ephemerals"] == []
+
+    click(page, BEN, message, ids.APPROVE)
+    updated = card(state(page, ADA), "payments@2.4.0")
+    assert f"<@{BEN}> approved" in rendered_text(updated)
+
+
+def test_the_propose_form_answers_errors_under_its_inputs_then_proposes(
+    page: httpx.Client,
+) -> None:
+    command(page, DORA, "/release propose")
+    [modal] = state(page, DORA)["modals"]
+    assert modal["callback_id"] == ids.PROPOSE_FORM
+    assert state(page, ADA)["modals"] == []  # a modal is its opener's alone
+    values = {
+        ids.FIELD_SERVICE: "search",
+        ids.FIELD_VERSION: "1.0.0",
+        ids.FIELD_WHEN: int(ahead(days=3).timestamp()),
+        ids.FIELD_APPROVERS: [CHIE],
+        ids.FIELD_ROLLOUT: "50,10",
+    }
+    answer = page.post(
+        "/sandbox/submit", json={"user": DORA, "view_id": modal["id"], "values": values}
+    ).json()
+    assert set(answer["errors"]) == {ids.FIELD_ROLLOUT}
+    assert state(page, DORA)["modals"][-1]["id"] == modal["id"]  # still open
+
+    values[ids.FIELD_ROLLOUT] = "10,100"
+    answer = page.post(
+        "/sandbox/submit", json={"user": DORA, "view_id": modal["id"], "values": values}
+    ).json()
+    assert answer == {"ok": True, "errors": {}}
+    assert state(page, DORA)["modals"] == []
+    assert "search@1.0.0" in rendered_text(card(state(page, CHIE), "search@1.0.0"))
+
+
+def test_the_workspace_has_its_channels_people_and_group(page: httpx.Client) -> None:
+    ben, chie = state(page, BEN), state(page, CHIE)
+    assert {c["id"] for c in ben["channels"]} == {RELEASES, ANNOUNCEMENTS, "D" + BEN}
+    assert PRIVATE in {c["id"] for c in chie["channels"]}  # Ben is not in #launch-team
+    zones = {p["tz"] for p in ben["people"] if not p["is_bot"]}
+    assert len(zones) == 4
+    assert ben["groups"] == [{"id": "S0QA", "handle": "qa", "users": [BEN, CHIE]}]
+    # Ben can't type in a channel he isn't in.
+    response = page.post(
+        "/sandbox/command", json={"user": BEN, "channel": PRIVATE, "text": "/release help"}
+    )
+    assert response.status_code == 400
+
+
+def test_the_home_tab_is_published_when_a_person_opens_it(page: httpx.Client) -> None:
+    assert page.post("/sandbox/home", json={"user": CHIE}).status_code == 200
+    home = state(page, CHIE)["home"]
+    assert home is not None and home["type"] == "home"
+
+
+def test_the_page_hears_of_changes_by_server_sent_events(
+    sandbox: Sandbox, page: httpx.Client
+) -> None:
+    heard: list[str] = []
+    opened = threading.Event()
+
+    def listen() -> None:
+        with (
+            httpx.Client(base_url=sandbox.url, timeout=20) as client,
+            client.stream("GET", "/sandbox/events") as stream,
+        ):
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            for line in stream.iter_lines():
+                opened.set()
+                if line.startswith("event: change"):
+                    heard.append(line)
+                    if len(heard) == 2:  # the first says where things stand
+                        return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert opened.wait(10)
+    command(page, ADA, "/release list")
+    listener.join(timeout=10)
+    assert len(heard) == 2
+
+
+def test_the_page_is_only_for_this_machine(sandbox: Sandbox, page: httpx.Client) -> None:
+    index = page.get("/")
+    assert index.status_code == 200
+    assert "script-src 'self'" in index.headers["content-security-policy"]
+    assert "<script>" not in index.text  # all script is in sandbox.js
+    assert index.headers["x-content-type-options"] == "nosniff"
+    assert page.get("/sandbox/static/sandbox.js").status_code == 200
+    assert page.get("/sandbox/static/..%2Fpage.py").status_code == 404
+    # Another site's page, a form post, a rebound host name: refused.
+    body = {"user": ADA, "channel": RELEASES, "text": "/release help"}
+    assert (
+        page.post("/sandbox/command", json=body, headers={"Origin": "https://evil.example"})
+    ).status_code == 403
+    assert page.post("/sandbox/command", data=body).status_code == 415
+    assert page.get("/", headers={"Host": "evil.example"}).status_code == 400
+    # Slack's side of the bot is served on the same port, and checks signatures.
+    assert page.get("/healthz").status_code == 200
+    assert page.post("/slack/events", data={"command": "/release"}).status_code == 401
+
+
+def test_the_cli_refuses_a_port_in_use(sandbox: Sandbox, capsys: pytest.CaptureFixture) -> None:
+    assert main(["sandbox", "--port", str(sandbox.port)]) == 1
+    assert "cannot listen" in capsys.readouterr().err
