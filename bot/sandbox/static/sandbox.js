@@ -526,6 +526,7 @@ function renderInput(block, ctx) {
   const id = `input-${block.block_id}`;
   const field = renderElement(element, block, ctx);
   field.id = id;
+  field.removeAttribute("aria-label"); // named by its label, as Slack's inputs are
   const label = el("label", { class: "input-label", htmlFor: id }, plain(block.label),
     block.optional ? el("span", { class: "optional" }, " (optional)") : null);
   return el("div", { class: "input-block", dataset: { inputBlock: block.block_id } },

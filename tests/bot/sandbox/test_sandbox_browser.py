@@ -1,0 +1,130 @@
+"""A release clicked through in the sandbox's page, in headless Chromium, person by person."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.sandbox.workspace import Sandbox
+from handlers.slack import ids
+from tests.support.browser import screenshot
+
+ADA, BEN, CHIE, DORA = "U0ADA", "U0BEN", "U0CHIE", "U0DORA"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    running = Sandbox(port=0).start()
+    yield running
+    running.stop()
+
+
+def be(page: Any, user: str) -> None:
+    page.select_option("#person", user)
+    page.wait_for_function(
+        "user => document.getElementById('person-info').textContent.includes("
+        "document.querySelector(`#person option[value=${user}]`).textContent.split(' (')[0])",
+        arg=user,
+    )
+
+
+def confirm(page: Any, name: str) -> None:
+    dialog = page.get_by_role("alertdialog")
+    dialog.get_by_role("button", name=name, exact=True).click()
+
+
+@pytest.mark.browser
+def test_a_release_from_proposal_to_released(sandbox: Sandbox, browser_page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page = browser_page
+    page.goto(sandbox.url)
+    expect(page.locator("#title")).to_have_text("#releases")
+    assert sandbox.slack.calls() == []  # nothing happened before anyone acted
+
+    # Ada proposes payments 2.4.0 by the form, phased 10% → 50% → 100%, Ben to sign off.
+    page.fill("#composer-input", "/release propose")
+    page.press("#composer-input", "Enter")
+    form = page.get_by_role("dialog", name="Propose a release")
+    expect(form).to_be_visible()
+    when = (datetime.now(UTC) + timedelta(days=2)).astimezone(ZoneInfo("Africa/Lagos"))
+    form.get_by_label("Service").fill("payments")
+    form.get_by_label("Version").fill("2.4.0")
+    form.locator(f'[data-input-block="{ids.FIELD_WHEN}"] input[type=date]').fill(
+        when.strftime("%Y-%m-%d")
+    )
+    form.locator(f'[data-input-block="{ids.FIELD_WHEN}"] input[type=time]').fill("14:00")
+    form.get_by_label("Approvers").select_option([BEN])
+    form.get_by_label("Phased rollout").fill("50,10")
+    form.get_by_role("button", name="Propose").click()
+    # The bot's answer: an error under the input, the form still open with what was typed.
+    error = form.locator(f'[data-error-for="{ids.FIELD_ROLLOUT}"]')
+    expect(error).not_to_be_empty()
+    expect(form.get_by_label("Service")).to_have_value("payments")
+    screenshot(page, "sandbox-1-form-error")
+    form.get_by_label("Phased rollout").fill("10,50,100")
+    form.get_by_role("button", name="Propose").click()
+    expect(form).to_be_hidden()
+
+    card = page.locator("article.message", has_text="Release payments@2.4.0").first
+    expect(card).to_contain_text("@Ben Carter pending")
+    checklist = page.locator("article.message", has_text="Go/no-go checklist").first
+    expect(checklist).to_contain_text("0/5 items done")
+    # <!date^…> in Ada's own time zone: 14:00 in Lagos.
+    expect(card.locator("time.date").first).to_contain_text("2:00 PM")
+    screenshot(page, "sandbox-2-proposed")
+
+    # Chie (Tokyo) sees the same card with the time in her zone; she is no approver, and
+    # her click is refused to her alone.
+    be(page, CHIE)
+    expect(card.locator("time.date").first).to_contain_text("10:00 PM")
+    card.get_by_role("button", name="Approve", exact=True).click()
+    confirm(page, "Approve")
+    refusal = page.locator("article.ephemeral")
+    expect(refusal).to_contain_text("can sign off")
+    expect(refusal).to_contain_text("Only visible to you")
+    screenshot(page, "sandbox-3-refused")
+
+    # Ben doesn't see Chie's refusal; he signs off through the confirm dialog.
+    be(page, BEN)
+    expect(page.locator("article.ephemeral")).to_have_count(0)
+    card.get_by_role("button", name="Approve", exact=True).click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("Sign off this release?")
+    confirm(page, "Approve")
+    expect(card).to_contain_text("@Ben Carter approved")
+    expect(page.locator(".thread")).to_contain_text("Every sign-off is in")
+    screenshot(page, "sandbox-4-approved")
+
+    # Ada ticks the checklist and gives the go.
+    be(page, ADA)
+    for position in range(1, 6):
+        checklist.get_by_role("checkbox").nth(position - 1).check()
+        expect(checklist).to_contain_text(f"{position}/5 items done")
+    checklist.get_by_role("button", name="Go", exact=True).click()
+    confirm(page, "Go")
+    page.get_by_role("button", name="# announcements").click()
+    announcement = page.locator("article.message", has_text="payments").first
+    expect(announcement).to_contain_text("10%")
+    screenshot(page, "sandbox-5-rolling-out")
+
+    # Dora sees the announcement too, but may not move the rollout on: only Ada.
+    be(page, DORA)
+    expect(announcement).to_contain_text("10%")
+    for stage in ("50", "100"):
+        be(page, ADA)
+        announcement.get_by_role("button", name=f"Advance to {stage}%").click()
+        confirm(page, "Advance")
+    expect(announcement).to_contain_text("is released")
+    be(page, DORA)
+    expect(announcement).to_contain_text("is released")
+    page.get_by_role("button", name="# releases").click()
+    expect(card).to_contain_text("Released")
+    screenshot(page, "sandbox-6-released")
+
+    # Nothing the bot sent was refused by the stand-in (as Slack would have).
+    expect(page.locator("#refusals")).to_be_hidden()
+    assert not [str(c) for c in sandbox.slack.calls() if c.refused]
