@@ -63,6 +63,7 @@ CHANNELS = (
     (PRIVATE, "launch-team", True, ("U0ADA", "U0CHIE", "U0DORA")),
 )
 BOT_USER = "U0RELEASEBOT"
+REMINDER_OFFSETS = "24h,1h,5m"
 
 
 class SandboxError(Exception):
@@ -141,6 +142,8 @@ class Sandbox:
             RELEASEBOT_PUBLIC_URL=self.url.rstrip("/"),
             RELEASEBOT_ANNOUNCE_CHANNEL=ANNOUNCEMENTS,
             RELEASEBOT_RELEASE_MANAGERS="U0DORA",
+            # A release proposed a few minutes ahead is reminded of before your eyes.
+            RELEASEBOT_REMINDER_OFFSETS=REMINDER_OFFSETS,
         )
         self.bot = create_releasebot(settings)
         migrate.upgrade(self.bot.db.engine)
@@ -254,6 +257,8 @@ class Sandbox:
         return {
             "me": user_id,
             "team": TEAM,
+            # Permalinks the stand-in hands out: the page opens them in place.
+            "archives": f"https://{self.slack.team_domain}.slack.com/archives/",
             "bot": BOT_USER,
             "people": [
                 {

@@ -217,6 +217,10 @@ function angle(token) {
   const href = safeHref(unescapeSlack(url));
   const text = unescapeSlack(label || url);
   if (!href) return document.createTextNode(text);
+  const inPlace = permalink(href);
+  if (inPlace) {
+    return el("a", { href: "#", onclick: (event) => { event.preventDefault(); reveal(inPlace); } }, text);
+  }
   return el("a", { href, target: "_blank", rel: "noopener noreferrer" }, text);
 }
 
@@ -232,6 +236,25 @@ const EMOJI = {
   large_green_circle: "🟢", red_circle: "🔴", large_yellow_circle: "🟡", pause_button: "⏸️",
   heavy_check_mark: "✔️", package: "📦", link: "🔗", eyes: "👀", wave: "👋", information_source: "ℹ️",
 };
+
+// https://<team>.slack.com/archives/C123/p1700000000123456?thread_ts=… → that message here.
+function permalink(href) {
+  const prefix = app.state && app.state.archives;
+  if (!prefix || !href.startsWith(prefix)) return null;
+  const match = /^([A-Z0-9]+)\/p(\d{7,})/.exec(href.slice(prefix.length));
+  if (!match) return null;
+  const digits = match[2];
+  return { channel: match[1], ts: `${digits.slice(0, -6)}.${digits.slice(-6)}` };
+}
+
+function reveal(target) {
+  go(target.channel);
+  const found = document.querySelector(`article[data-ts="${CSS.escape(target.ts)}"]`);
+  if (found) {
+    found.scrollIntoView({ block: "center" });
+    found.classList.add("highlight");
+  }
+}
 
 const INLINE = /(<[^<>\n]+>)|(`[^`\n]+`)|(:[a-z0-9_+-]+:)|(\*[^*\n]+\*)|(_[^_\n]+_)|(~[^~\n]+~)/g;
 

@@ -4,6 +4,7 @@ HTTP, and what each demo person sees comes back from the Slack stand-in."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -198,3 +199,36 @@ def test_the_page_is_only_for_this_machine(sandbox: Sandbox, page: httpx.Client)
 def test_the_cli_refuses_a_port_in_use(sandbox: Sandbox, capsys: pytest.CaptureFixture) -> None:
     assert main(["sandbox", "--port", str(sandbox.port)]) == 1
     assert "cannot listen" in capsys.readouterr().err
+
+
+def test_reminders_really_fire(sandbox: Sandbox, page: httpx.Client) -> None:
+    command(page, ADA, "/release propose", channel=RELEASES)
+    modal = state(page, ADA)["modals"][-1]
+    # Five minutes and a few seconds ahead: the 5-minute reminder is due in seconds.
+    soon = int(time.time()) + 5 * 60 + 3
+    values = {
+        ids.FIELD_SERVICE: "billing",
+        ids.FIELD_VERSION: "7.0.0",
+        ids.FIELD_WHEN: soon,
+        ids.FIELD_APPROVERS: [DORA],
+    }
+    answer = page.post(
+        "/sandbox/submit", json={"user": ADA, "view_id": modal["id"], "values": values}
+    ).json()
+    assert answer["errors"] == {}
+    thread_ts = card(state(page, ADA), "billing@7.0.0")["ts"]
+
+    def reminded() -> list[str]:
+        return [
+            rendered_text(m)
+            for m in sandbox.slack.messages(RELEASES, thread_ts=thread_ts)
+            if "Go/no-go" not in rendered_text(m) and m["ts"] != thread_ts
+        ]
+
+    deadline = time.monotonic() + 20
+    while not reminded() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert reminded(), "no reminder in the thread"
+    # Dora, the approver still pending, is told in her DM with the bot.
+    dm = state(page, DORA)["conversations"]["D" + DORA]["messages"]
+    assert any("billing" in rendered_text(m) for m in dm)
