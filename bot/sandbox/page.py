@@ -114,6 +114,10 @@ def create_sandbox_app(sandbox: Sandbox, bot_web: Any) -> Starlette:
             raise SandboxError("say who you are: user")
         return data
 
+    def inputs(data: dict[str, Any]) -> dict[str, Any]:
+        values = data.get("values")
+        return values if isinstance(values, dict) else {}
+
     def text(data: dict[str, Any], key: str) -> str:
         value = data.get(key)
         if not isinstance(value, str) or not value:
@@ -135,7 +139,7 @@ def create_sandbox_app(sandbox: Sandbox, bot_web: Any) -> Starlette:
 
     async def action(request: Request) -> Response:
         data = await body(request)
-        values = data.get("values") if isinstance(data.get("values"), dict) else {}
+        values = inputs(data)
         if data.get("view_id"):
             await run_in_threadpool(
                 sandbox.act_on_view,
@@ -160,7 +164,7 @@ def create_sandbox_app(sandbox: Sandbox, bot_web: Any) -> Starlette:
 
     async def submit(request: Request) -> Response:
         data = await body(request)
-        values = data.get("values") if isinstance(data.get("values"), dict) else {}
+        values = inputs(data)
         errors = await run_in_threadpool(
             sandbox.submit, data["user"], text(data, "view_id"), values
         )
@@ -168,7 +172,7 @@ def create_sandbox_app(sandbox: Sandbox, bot_web: Any) -> Starlette:
 
     async def close(request: Request) -> Response:
         data = await body(request)
-        values = data.get("values") if isinstance(data.get("values"), dict) else {}
+        values = inputs(data)
         await run_in_threadpool(sandbox.close_modal, data["user"], text(data, "view_id"), values)
         return JSONResponse({"ok": True})
 

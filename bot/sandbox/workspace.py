@@ -81,8 +81,8 @@ def demo_slack() -> FakeSlack:
     for person in PEOPLE:
         slack.add_user(person.id, person.name, real_name=person.real_name, tz=person.tz)
     slack.add_user(BOT_USER, "releasebot", real_name="releasebot", is_bot=True)
-    group_id, handle, members = QA_GROUP
-    slack.add_usergroup(group_id, handle, members)
+    group_id, handle, group_members = QA_GROUP
+    slack.add_usergroup(group_id, handle, group_members)
     for channel_id, name, private, members in CHANNELS:
         slack.add_channel(channel_id, name, is_private=private)
         slack.set_channel_members(channel_id, [*members, BOT_USER])
@@ -440,9 +440,7 @@ class Sandbox:
                     "is_enterprise_install": False,
                     "enterprise": None,
                 }
-                self._check_answer(
-                    client._post_payload(payload, retry_num=None, retry_reason="")
-                )
+                self._check_answer(client._post_payload(payload, retry_num=None, retry_reason=""))
             self.slack.close_modal(user_id, view_id)
             self._settle()
 

@@ -39,9 +39,7 @@ def state(page: httpx.Client, user: str) -> dict[str, Any]:
 
 
 def command(page: httpx.Client, user: str, text: str, channel: str = RELEASES) -> None:
-    response = page.post(
-        "/sandbox/command", json={"user": user, "channel": channel, "text": text}
-    )
+    response = page.post("/sandbox/command", json={"user": user, "channel": channel, "text": text})
     assert response.status_code == 200, response.text
 
 
