@@ -16,7 +16,7 @@ from tests.support.browser import screenshot
 ADA, BEN, CHIE, DORA = "U0ADA", "U0BEN", "U0CHIE", "U0DORA"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     running = Sandbox(port=0).start()
     yield running
@@ -128,3 +128,144 @@ def test_a_release_from_proposal_to_released(sandbox: Sandbox, browser_page: Any
     # Nothing the bot sent was refused by the stand-in (as Slack would have).
     expect(page.locator("#refusals")).to_be_hidden()
     assert not [str(c) for c in sandbox.slack.calls() if c.refused]
+
+
+def showcase(when: int) -> list[dict[str, Any]]:
+    """A message with every kind of block and element the page draws, and hostile text."""
+
+    def option(text: str, value: str) -> dict[str, Any]:
+        return {"text": {"type": "plain_text", "text": text}, "value": value}
+
+    return [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": "<script>window.pwned=1</script>"},
+        },
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": (
+                    f"*bold* _slanted_ `a code` <https://example.com/x?a=1&amp;b=2|a link> "
+                    f"<javascript:alert(1)|not a link> <@U0BEN> <!subteam^S0QA> "
+                    f"<!date^{when}^{{date_num}} {{time}}|fallback> "
+                    "&lt;img src=x onerror=alert(1)&gt; :rocket:"
+                ),
+            },
+            "fields": [
+                {"type": "mrkdwn", "text": "*Field one*\nfirst"},
+                {"type": "plain_text", "text": "*not bold*"},
+            ],
+            "accessory": {
+                "type": "static_select",
+                "action_id": "showcase_pick",
+                "placeholder": {"type": "plain_text", "text": "Pick one"},
+                "options": [option("Alpha", "a"), option("Beta", "b")],
+            },
+        },
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "context *line*"}]},
+        {"type": "divider"},
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "showcase_danger",
+                    "style": "danger",
+                    "text": {"type": "plain_text", "text": "Drop it"},
+                    "confirm": {
+                        "title": {"type": "plain_text", "text": "Really drop?"},
+                        "text": {"type": "mrkdwn", "text": "It *cannot* be undone."},
+                        "confirm": {"type": "plain_text", "text": "Drop"},
+                        "deny": {"type": "plain_text", "text": "Keep it"},
+                    },
+                },
+                {
+                    "type": "checkboxes",
+                    "action_id": "showcase_boxes",
+                    "options": [option("One", "1"), option("Two", "2")],
+                    "initial_options": [option("Two", "2")],
+                },
+                {"type": "datepicker", "action_id": "showcase_date", "initial_date": "2026-12-24"},
+                {"type": "timepicker", "action_id": "showcase_time", "initial_time": "09:30"},
+                {
+                    "type": "radio_buttons",
+                    "action_id": "showcase_radio",
+                    "options": [option("Left", "l"), option("Right", "r")],
+                },
+            ],
+        },
+    ]
+
+
+@pytest.mark.browser
+def test_block_kit_is_drawn_as_slack_draws_it_and_nothing_runs(
+    sandbox: Sandbox, browser_page: Any
+) -> None:
+    from playwright.sync_api import expect
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    when = int(datetime(2026, 12, 24, 12, 0, tzinfo=UTC).timestamp())
+    web = WebClient(token=sandbox.slack.token, base_url=sandbox.slack.api_url)
+    web.chat_postMessage(channel="C0ANNOUNCE", text="showcase", blocks=showcase(when))
+    with pytest.raises(SlackApiError):  # a header Slack refuses: too long
+        web.chat_postMessage(
+            channel="C0ANNOUNCE",
+            text="refused",
+            blocks=[{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}],
+        )
+
+    page = browser_page
+    page.goto(sandbox.url + "?as=U0ADA")
+    page.get_by_role("button", name="# announcements").click()
+    message = page.locator("article.message", has_text="bold").first
+    expect(message.locator("h3")).to_have_text("<script>window.pwned=1</script>")
+    expect(message.locator("b").first).to_have_text("bold")
+    expect(message.locator("i").first).to_have_text("slanted")
+    expect(message.locator("code").first).to_have_text("a code")
+    link = message.get_by_role("link", name="a link")
+    expect(link).to_have_attribute("href", "https://example.com/x?a=1&b=2")
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    expect(message.get_by_role("link", name="not a link")).to_have_count(0)
+    expect(message).to_contain_text("@Ben Carter")
+    expect(message).to_contain_text("@qa")
+    expect(message).to_contain_text("<img src=x onerror=alert(1)>")
+    expect(message).to_contain_text("🚀")
+    expect(message.locator(".fields")).to_contain_text("*not bold*")
+    expect(message.locator(".context b")).to_have_text("line")
+    expect(message.locator("hr.divider")).to_have_count(1)
+    expect(message.get_by_role("combobox", name="Pick one")).to_be_visible()
+    expect(message.get_by_role("checkbox", name="Two")).to_be_checked()
+    expect(message.get_by_role("checkbox", name="One")).not_to_be_checked()
+    expect(message.get_by_role("radio", name="Left")).to_be_visible()
+    expect(message.locator('input[type="date"]')).to_have_value("2026-12-24")
+    expect(message.locator('input[type="time"]')).to_have_value("09:30")
+    # Noon UTC on Christmas Eve is 1 PM in Lagos, 9 PM in Tokyo.
+    expect(message.locator("time.date")).to_have_text("2026-12-24 1:00 PM")
+    be(page, CHIE)
+    expect(message.locator("time.date")).to_have_text("2026-12-24 9:00 PM")
+
+    # A confirm dialog: keeping it sends nothing.
+    calls = len(sandbox.slack.calls())
+    message.get_by_role("button", name="Drop it").click()
+    dialog = page.get_by_role("alertdialog", name="Really drop?")
+    expect(dialog).to_contain_text("It cannot be undone.")
+    expect(dialog.locator("b")).to_have_text("cannot")
+    dialog.get_by_role("button", name="Keep it").click()
+    expect(dialog).to_be_hidden()
+    assert len(sandbox.slack.calls()) == calls
+
+    # What Slack refused is shown in red.
+    refusals = page.locator("#refusals")
+    expect(refusals).to_be_visible()
+    expect(refusals).to_contain_text("chat.postMessage in announcements: invalid_blocks")
+    color = refusals.locator(".refusal").first.evaluate("node => getComputedStyle(node).color")
+    assert color == "rgb(163, 19, 63)"
+    assert page.evaluate("() => window.pwned") is None
+    screenshot(page, "sandbox-block-kit")
+
+    # The Home tab, published by the bot when the person opens it.
+    page.get_by_role("button", name="releasebot · Home").click()
+    expect(page.locator("#timeline")).to_contain_text("Your releases")
+    screenshot(page, "sandbox-home")
