@@ -3,13 +3,20 @@ HTTP, and what each demo person sees comes back from the Slack stand-in."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from slack_sdk import WebClient
 
 from bot.cli import main
 from bot.sandbox.workspace import ANNOUNCEMENTS, PRIVATE, RELEASES, Sandbox
@@ -17,6 +24,7 @@ from handlers.slack import ids
 from tests.support.harness import ahead, iso, rendered_text
 
 ADA, BEN, CHIE, DORA = "U0ADA", "U0BEN", "U0CHIE", "U0DORA"
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +238,75 @@ def test_reminders_really_fire(sandbox: Sandbox, page: httpx.Client) -> None:
     # Dora, the approver still pending, is told in her DM with the bot.
     dm = state(page, DORA)["conversations"]["D" + DORA]["messages"]
     assert any("billing" in rendered_text(m) for m in dm)
+
+
+def test_closing_a_modal_and_clicking_what_only_you_see(
+    sandbox: Sandbox, page: httpx.Client
+) -> None:
+    command(page, BEN, "/release propose")
+    [modal] = state(page, BEN)["modals"]
+    closed = page.post("/sandbox/close", json={"user": BEN, "view_id": modal["id"], "values": {}})
+    assert closed.status_code == 200
+    assert state(page, BEN)["modals"] == []
+
+    # A button in a message only Ben sees: his click reaches the bot as an ephemeral
+    # message's; nobody else can click it.
+    web = WebClient(token=sandbox.slack.token, base_url=sandbox.slack.api_url)
+    posted = web.chat_postEphemeral(
+        channel=RELEASES,
+        user=BEN,
+        text="just for Ben",
+        blocks=[
+            {
+                "type": "actions",
+                "block_id": "mine",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "not_a_releasebot_button",
+                        "text": {"type": "plain_text", "text": "Press"},
+                    }
+                ],
+            }
+        ],
+    )
+    body = {
+        "channel": RELEASES,
+        "ts": posted["message_ts"],
+        "block_id": "mine",
+        "action_id": "not_a_releasebot_button",
+    }
+    assert page.post("/sandbox/action", json={"user": BEN, **body}).status_code == 200
+    sent = sandbox.client.last_payload if sandbox.client else None
+    assert sent is not None and sent["container"]["is_ephemeral"] is True
+    assert "message" not in sent  # Slack sends no message for an ephemeral one
+    assert page.post("/sandbox/action", json={"user": CHIE, **body}).status_code == 400
+    missing = {**body, "action_id": "no_such_button"}
+    assert page.post("/sandbox/action", json={"user": BEN, **missing}).status_code == 400
+
+
+def test_releasebot_sandbox_prints_its_url_and_stops_cleanly(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "RELEASEBOT_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "sandbox", "--port", str(port), "--db", "kept.db"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == f"http://127.0.0.1:{port}/\n"
+        index = httpx.get(f"http://127.0.0.1:{port}/", timeout=60)
+        assert index.status_code == 200 and "sandbox.js" in index.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert out == ""  # one line, the URL, and nothing else
+    assert (tmp_path / "kept.db").exists()
