@@ -89,9 +89,11 @@ def test_a_release_from_proposal_to_released(sandbox: Sandbox, browser_page: Any
     expect(refusal).to_contain_text("Only visible to you")
     screenshot(page, "sandbox-3-refused")
 
-    # Ben doesn't see Chie's refusal; he signs off through the confirm dialog.
+    # Ben doesn't see Chie's refusal, nor #launch-team, which he isn't in; he signs off
+    # through the confirm dialog.
     be(page, BEN)
     expect(page.locator("article.ephemeral")).to_have_count(0)
+    expect(page.get_by_role("button", name="launch-team (private)")).to_have_count(0)
     card.get_by_role("button", name="Approve", exact=True).click()
     expect(page.get_by_role("alertdialog")).to_contain_text("Sign off this release?")
     confirm(page, "Approve")
@@ -264,6 +266,10 @@ def test_block_kit_is_drawn_as_slack_draws_it_and_nothing_runs(
     assert color == "rgb(163, 19, 63)"
     assert page.evaluate("() => window.pwned") is None
     screenshot(page, "sandbox-block-kit")
+
+    # What happens elsewhere reaches the open page without a reload (server-sent events).
+    web.chat_postMessage(channel="C0ANNOUNCE", text="news from *elsewhere*")
+    expect(page.locator("article.message", has_text="news from elsewhere")).to_be_visible()
 
     # The Home tab, published by the bot when the person opens it.
     page.get_by_role("button", name="releasebot · Home").click()
