@@ -6,6 +6,10 @@ envelopes, HTTP 429 + ``Retry-After`` for rate limits.  Every call is recorded, 
 validated (slack_sdk's own validators plus the checks Slack's servers make that slack_sdk skips),
 and a small store keeps the messages and views "a person would see now".
 
+It is the tests' fake Slack and the Slack of ``releasebot sandbox``: for the sandbox it also
+keeps each person's modals (by the trigger_id it issued them), carries out the answers to a
+view_submission and a slash command, and tells listeners of every call (live updates).
+
 Usage::
 
     with FakeSlack() as fake:

@@ -235,6 +235,7 @@ const EMOJI = {
   arrow_forward: "▶️", calendar: "📅", bell: "🔔", lock: "🔒", clock3: "🕒", bust_in_silhouette: "👤",
   large_green_circle: "🟢", red_circle: "🔴", large_yellow_circle: "🟡", pause_button: "⏸️",
   heavy_check_mark: "✔️", package: "📦", link: "🔗", eyes: "👀", wave: "👋", information_source: "ℹ️",
+  alarm_clock: "⏰", mega: "📣", calendar_spiral: "🗓️",
 };
 
 // https://<team>.slack.com/archives/C123/p1700000000123456?thread_ts=… → that message here.
