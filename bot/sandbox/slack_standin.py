@@ -1019,6 +1019,26 @@ class FakeSlack:
             self._record(Call("response_action", args))
         return {}
 
+    def post_as_person(self, user_id: str, channel_id: str, text: str) -> dict[str, Any]:
+        """`user_id` typed `text` into `channel_id`: stored escaped, as Slack's client sends
+        it (&, < and > as entities). The bot asks for no message events, so it hears nothing."""
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        with self._cond:
+            if user_id not in self._users:
+                raise ValueError(f"no such user {user_id!r}")
+            channel = self._normalize_channel(channel_id)
+            ts = self._next_ts()
+            msg = {
+                "user": user_id,
+                "type": "message",
+                "ts": ts,
+                "text": escaped,
+                "team": self.team_id,
+            }
+            self._messages[(channel, ts)] = msg
+            self._record(Call("sandbox.message", {"channel": channel, "user": user_id}))
+            return copy.deepcopy(msg)
+
     def reply_to_command(self, channel_id: str, user_id: str, body: dict[str, Any]) -> None:
         """A slash command's acknowledgement carried a message: Slack shows it to the person
         alone, or in the channel (`response_type: in_channel`), as a response_url post would."""

@@ -312,14 +312,19 @@ class Sandbox:
         return body if isinstance(body, dict) else {}
 
     def command(self, user_id: str, channel_id: str, text: str) -> None:
-        """`user_id` typed `text` (``/release …``) in `channel_id`."""
+        """`user_id` typed `text` in `channel_id`: ``/release …`` goes to the bot, anything
+        else is a message the others see."""
         client = self._ready()
         self.person(user_id)
         if channel_id not in {c["id"] for c in self.visible_channels(user_id)}:
             raise SandboxError("you are not in that channel")
-        command, _, rest = text.strip().partition(" ")
+        text = text.strip()
+        if not text.startswith("/"):  # a message to the others in the channel
+            self.slack.post_as_person(user_id, channel_id, text)
+            return
+        command, _, rest = text.partition(" ")
         if command != "/release":
-            raise SandboxError("type a slash command: /release …")
+            raise SandboxError(f"{command} is no command here; releasebot's is /release")
         with self._lock:
             response = client.command(
                 rest.strip(),

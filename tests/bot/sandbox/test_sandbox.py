@@ -310,3 +310,19 @@ def test_releasebot_sandbox_prints_its_url_and_stops_cleanly(tmp_path: Path) -> 
     assert process.returncode == 0, err
     assert out == ""  # one line, the URL, and nothing else
     assert (tmp_path / "kept.db").exists()
+
+
+def test_people_can_talk_and_other_commands_are_refused(
+    sandbox: Sandbox, page: httpx.Client
+) -> None:
+    command(page, DORA, "Ship it <script>alert(1)</script> & go", channel=ANNOUNCEMENTS)
+    [said] = [
+        m for m in state(page, BEN)["conversations"][ANNOUNCEMENTS]["messages"] if m["user"] == DORA
+    ]
+    assert said["text"] == "Ship it &lt;script&gt;alert(1)&lt;/script&gt; &amp; go"
+    assert "bot_id" not in said
+    response = page.post(
+        "/sandbox/command", json={"user": DORA, "channel": RELEASES, "text": "/remind me"}
+    )
+    assert response.status_code == 400
+    assert "/release" in response.json()["error"]
