@@ -662,9 +662,10 @@ class SignedSlackClient:
         return self._post_payload(payload, retry_num=retry_num, retry_reason=retry_reason)
 
     @staticmethod
-    def _message_container(
+    def message_container(
         message: Mapping[str, Any], channel_id: str, is_ephemeral: bool
     ) -> dict[str, Any]:
+        """A block_actions payload's ``container`` for a click in ``message``."""
         ts = message.get("ts")
         if not ts:
             raise AssertionError("the message has no 'ts'; pass a message as stored by FakeSlack")
@@ -723,7 +724,7 @@ class SignedSlackClient:
         return self.block_actions(
             user_id=user_id,
             action=self._button_action(block, button),
-            container=self._message_container(message, channel_id, is_ephemeral),
+            container=self.message_container(message, channel_id, is_ephemeral),
             message=None if is_ephemeral else message,
             channel_id=channel_id,
             response_url=response_url,
@@ -795,7 +796,7 @@ class SignedSlackClient:
         return self.block_actions(
             user_id=user_id,
             action=action,
-            container=self._message_container(message, channel_id, False),
+            container=self.message_container(message, channel_id, False),
             message=message,
             channel_id=channel_id,
             response_url=response_url,
@@ -839,7 +840,7 @@ class SignedSlackClient:
         return self.block_actions(
             user_id=user_id,
             action=action,
-            container=self._message_container(message, channel_id, False),
+            container=self.message_container(message, channel_id, False),
             message=message,
             channel_id=channel_id,
             response_url=response_url,
@@ -858,6 +859,7 @@ class SignedSlackClient:
         check_required: bool = True,
         retry_num: int | None = None,
         retry_reason: str = "http_timeout",
+        trigger_id: str | None = None,
     ) -> httpx.Response:
         """Submit the modal ``view`` (as recorded by FakeSlack: has id, callback_id,
         private_metadata, blocks) with ``values`` (see ``build_view_state``).
@@ -889,7 +891,7 @@ class SignedSlackClient:
                             "response_url": self._response_url(channel, user_id),
                         }
                     )
-        trigger_id = self.new_trigger_id()
+        trigger_id = trigger_id or self.new_trigger_id()
         payload: dict[str, Any] = {
             "type": "view_submission",
             "team": self._team(),
@@ -912,12 +914,14 @@ class SignedSlackClient:
         user_id: str,
         is_cleared: bool = False,
         retry_num: int | None = None,
+        values: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
-        """The person closed the modal (Slack only sends this when notify_on_close is true)."""
+        """The person closed the modal (Slack only sends this when notify_on_close is true),
+        leaving its inputs at ``values`` (see ``build_view_state``)."""
         if not view.get("notify_on_close"):
             raise AssertionError("Slack sends view_closed only for views with notify_on_close")
         view_payload = copy.deepcopy(dict(view))
-        view_payload["state"] = {"values": build_view_state(view, check_required=False)}
+        view_payload["state"] = {"values": build_view_state(view, values, check_required=False)}
         payload: dict[str, Any] = {
             "type": "view_closed",
             "team": self._team(),

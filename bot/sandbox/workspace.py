@@ -357,7 +357,7 @@ class Sandbox:
         block, element = self._element(message.get("blocks"), block_id, action_id)
         action, entry = self._action(block, element, value)
         state = {str(block.get("block_id")): {str(action_id): entry}} if entry else {}
-        container = client._message_container(message, channel_id, ephemeral)
+        container = client.message_container(message, channel_id, ephemeral)
         with self._lock:
             response = client.block_actions(
                 user_id=user_id,
@@ -406,23 +406,16 @@ class Sandbox:
         view = self._view(user_id, view_id)
         if view.get("type") != "modal" or not view.get("submit"):
             raise SandboxError("this view has no submit button")
-        state = self._view_state(view, values, check_required=True)
-        payload_view = {**view, "state": {"values": state}}
         with self._lock:
-            trigger = self.slack.issue_trigger(user_id)
-            payload = {
-                "type": "view_submission",
-                "team": client._team(),
-                "user": client._user(user_id),
-                "api_app_id": client.api_app_id,
-                "token": client.verification_token,
-                "trigger_id": trigger,
-                "view": payload_view,
-                "response_urls": [],
-                "is_enterprise_install": False,
-                "enterprise": None,
-            }
-            response = client._post_payload(payload, retry_num=None, retry_reason="")
+            try:
+                response = client.view_submission(
+                    view,
+                    user_id=user_id,
+                    values=values,
+                    trigger_id=self.slack.issue_trigger(user_id),
+                )
+            except AssertionError as error:  # what Slack's client would not let through
+                raise SandboxError(str(error)) from None
             body = self._check_answer(response)
             errors = self.slack.apply_submission_response(user_id, view_id, body)
             self._settle()
@@ -433,19 +426,11 @@ class Sandbox:
         view = self._view(user_id, view_id)
         with self._lock:
             if view.get("notify_on_close"):
-                state = self._view_state(view, values, check_required=False)
-                payload = {
-                    "type": "view_closed",
-                    "team": client._team(),
-                    "user": client._user(user_id),
-                    "api_app_id": client.api_app_id,
-                    "token": client.verification_token,
-                    "view": {**view, "state": {"values": state}},
-                    "is_cleared": False,
-                    "is_enterprise_install": False,
-                    "enterprise": None,
-                }
-                self._check_answer(client._post_payload(payload, retry_num=None, retry_reason=""))
+                try:
+                    response = client.view_closed(view, user_id=user_id, values=values)
+                except AssertionError as error:
+                    raise SandboxError(str(error)) from None
+                self._check_answer(response)
             self.slack.close_modal(user_id, view_id)
             self._settle()
 
