@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from bot.app import Releasebot, create_releasebot
 from bot.sandbox.slack_requests import (
@@ -32,7 +33,7 @@ from bot.sandbox.slack_requests import (
     find_elements,
 )
 from bot.sandbox.slack_standin import Call, FakeSlack
-from bot.settings import load_settings
+from bot.settings import Settings, parse_offsets
 
 TEAM = "T0SANDBOX"
 
@@ -89,6 +90,37 @@ def demo_slack() -> FakeSlack:
     return slack
 
 
+class _OwnSettings(Settings):
+    """Settings from the arguments alone: the environment and .env (a real workspace's
+    token, channels, checklist…) don't leak into the sandbox."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def sandbox_settings(slack: FakeSlack, db_path: Path, url: str) -> Settings:
+    return _OwnSettings(
+        SLACK_BOT_TOKEN=slack.token,
+        SLACK_SIGNING_SECRET=secrets.token_hex(32),
+        SLACK_API_URL=slack.api_url,
+        SLACK_HOOKS_URL=slack.base_url + "/response/",
+        DATABASE_URL=f"sqlite:///{db_path}",
+        RELEASEBOT_PUBLIC_URL=url.rstrip("/"),
+        RELEASEBOT_ANNOUNCE_CHANNEL=ANNOUNCEMENTS,
+        RELEASEBOT_RELEASE_MANAGERS=("U0DORA",),
+        # A release proposed a few minutes ahead is reminded of before your eyes.
+        RELEASEBOT_REMINDER_OFFSETS=parse_offsets(REMINDER_OFFSETS),
+    )
+
+
 class _Client(SignedSlackClient):
     """Names channels as the workspace does (#releases, not c0releases)."""
 
@@ -115,7 +147,6 @@ class Sandbox:
         self.port = int(self.sock.getsockname()[1])
         self.url = f"http://{host}:{self.port}/"
         self.slack = demo_slack()
-        self.signing_secret = secrets.token_hex(32)
         self.bot: Releasebot | None = None
         self.client: _Client | None = None
         self.app: Any = None
@@ -132,25 +163,14 @@ class Sandbox:
         from handlers.slack import times
 
         self.slack.start()
-        settings = load_settings(
-            SLACK_BOT_TOKEN=self.slack.token,
-            SLACK_SIGNING_SECRET=self.signing_secret,
-            SLACK_APP_TOKEN=None,
-            SLACK_API_URL=self.slack.api_url,
-            SLACK_HOOKS_URL=self.slack.base_url + "/response/",
-            DATABASE_URL=f"sqlite:///{self.db_path}",
-            RELEASEBOT_PUBLIC_URL=self.url.rstrip("/"),
-            RELEASEBOT_ANNOUNCE_CHANNEL=ANNOUNCEMENTS,
-            RELEASEBOT_RELEASE_MANAGERS="U0DORA",
-            # A release proposed a few minutes ahead is reminded of before your eyes.
-            RELEASEBOT_REMINDER_OFFSETS=REMINDER_OFFSETS,
-        )
+        settings = sandbox_settings(self.slack, self.db_path, self.url)
         self.bot = create_releasebot(settings)
         migrate.upgrade(self.bot.db.engine)
         self.bot.scheduler.start()
         times.warm_up()
         web = create_web_app(self.bot.bolt, self.bot.db, deps=self.bot.deps)
-        self.client = _Client(self.url, self.signing_secret, team_id=TEAM, fake=self.slack)
+        secret = settings.slack_signing_secret or ""
+        self.client = _Client(self.url, secret, team_id=TEAM, fake=self.slack)
         self.client.bot_user_id = BOT_USER
         self.client.team_domain = "sandbox"
         self.client.names = {c[0]: c[1] for c in CHANNELS}

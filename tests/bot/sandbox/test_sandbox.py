@@ -19,7 +19,8 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.cli import main
-from bot.sandbox.workspace import ANNOUNCEMENTS, PRIVATE, RELEASES, Sandbox
+from bot.sandbox.slack_standin import FakeSlack
+from bot.sandbox.workspace import ANNOUNCEMENTS, PRIVATE, RELEASES, Sandbox, sandbox_settings
 from handlers.slack import ids
 from tests.support.harness import ahead, iso, rendered_text
 
@@ -326,3 +327,21 @@ def test_people_can_talk_and_other_commands_are_refused(
     )
     assert response.status_code == 400
     assert "/release" in response.json()["error"]
+
+
+def test_a_real_workspaces_settings_stay_out_of_the_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_API_URL", "https://slack.com/api/")
+    monkeypatch.setenv("RELEASEBOT_CHECKLIST", "Only this")
+    monkeypatch.setenv("RELEASEBOT_ANNOUNCE_CHANNEL", "C0REAL")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-a-real-one\nDATABASE_URL=sqlite:///x\n")
+    with FakeSlack(default_directory=False) as slack:
+        settings = sandbox_settings(slack, tmp_path / "s.db", "http://127.0.0.1:3000/")
+        assert settings.slack_api_url == slack.api_url
+    assert settings.slack_bot_token == slack.token
+    assert settings.announce_channel == ANNOUNCEMENTS
+    assert "Only this" not in settings.checklist
+    assert settings.database_url == f"sqlite:///{tmp_path / 's.db'}"
+    assert settings.public_url == "http://127.0.0.1:3000"
