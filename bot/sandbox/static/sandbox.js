@@ -415,7 +415,10 @@ function renderElement(element, block, ctx) {
       const select = selectFor(element, false);
       if (ctx.kind === "message" || block.type !== "input") {
         select.addEventListener("change", () => {
-          const chosen = () => usable(select.value);
+          const value = select.value;
+          if (element.type === "overflow") select.value = ""; // a menu: nothing stays picked
+          if (!value) return;
+          const chosen = () => usable(value);
           if (element.confirm) confirmThen(element.confirm, chosen);
           else chosen();
         });

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -258,12 +259,33 @@ def test_block_kit_is_drawn_as_slack_draws_it_and_nothing_runs(
     expect(dialog).to_be_hidden()
     assert len(sandbox.slack.calls()) == calls
 
+    # Picking, ticking and dating send what Slack sends (the bot has no listener for these
+    # made-up action ids, and acks them).
+    def sent(action_id: str) -> dict[str, Any]:
+        def last() -> dict[str, Any] | None:
+            payload = sandbox.client.last_payload if sandbox.client else None
+            actions = (payload or {}).get("actions") or [{}]
+            return actions[0] if actions[0].get("action_id") == action_id else None
+
+        deadline = time.monotonic() + 10
+        while (action := last()) is None:
+            assert time.monotonic() < deadline, f"no {action_id} action reached the bot"
+            time.sleep(0.05)
+        return action
+
+    message.get_by_role("combobox", name="Pick one").select_option("b")
+    assert sent("showcase_pick")["selected_option"]["value"] == "b"
+    message.get_by_role("checkbox", name="One").check()
+    picked = sent("showcase_boxes")["selected_options"]
+    assert sorted(o["value"] for o in picked) == ["1", "2"]
+    message.locator('input[type="date"]').fill("2027-01-02")
+    assert sent("showcase_date")["selected_date"] == "2027-01-02"
+
     # What Slack refused is shown in red.
     refusals = page.locator("#refusals")
     expect(refusals).to_be_visible()
     expect(refusals).to_contain_text("chat.postMessage in announcements: invalid_blocks")
-    color = refusals.locator(".refusal").first.evaluate("node => getComputedStyle(node).color")
-    assert color == "rgb(163, 19, 63)"
+    expect(refusals.locator(".refusal").first).to_have_css("color", "rgb(163, 19, 63)")
     assert page.evaluate("() => window.pwned") is None
     screenshot(page, "sandbox-block-kit")
 
