@@ -148,7 +148,7 @@ class Sandbox:
         self.url = f"http://{host}:{self.port}/"
         self.slack = demo_slack()
         self.bot: Releasebot | None = None
-        self.client: _Client | None = None
+        self.signer: _Client | None = None
         self.app: Any = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -170,10 +170,10 @@ class Sandbox:
         times.warm_up()
         web = create_web_app(self.bot.bolt, self.bot.db, deps=self.bot.deps)
         secret = settings.slack_signing_secret or ""
-        self.client = _Client(self.url, secret, team_id=TEAM, fake=self.slack)
-        self.client.bot_user_id = BOT_USER
-        self.client.team_domain = "sandbox"
-        self.client.names = {c[0]: c[1] for c in CHANNELS}
+        self.signer = _Client(self.url, secret, team_id=TEAM, fake=self.slack)
+        self.signer.bot_user_id = BOT_USER
+        self.signer.team_domain = "sandbox"
+        self.signer.names = {c[0]: c[1] for c in CHANNELS}
         self.app = create_sandbox_app(self, web)
 
     def server(self) -> uvicorn.Server:
@@ -221,8 +221,8 @@ class Sandbox:
         self.close()
 
     def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
+        if self.signer is not None:
+            self.signer.close()
         if self.bot is not None:
             self.bot.close()
             self.bot = None
@@ -311,9 +311,9 @@ class Sandbox:
     # ---- what a person does ---------------------------------------------------------------
 
     def _ready(self) -> _Client:
-        if self.client is None or self.bot is None:
+        if self.signer is None or self.bot is None:
             raise RuntimeError("the sandbox is not started")
-        return self.client
+        return self.signer
 
     def _settle(self) -> None:
         """Until the bot's work after its ack is done, so the page shows the outcome."""
@@ -334,7 +334,7 @@ class Sandbox:
     def command(self, user_id: str, channel_id: str, text: str) -> None:
         """`user_id` typed `text` in `channel_id`: ``/release …`` goes to the bot, anything
         else is a message the others see."""
-        client = self._ready()
+        signed = self._ready()
         self.person(user_id)
         if channel_id not in {c["id"] for c in self.visible_channels(user_id)}:
             raise SandboxError("you are not in that channel")
@@ -346,11 +346,11 @@ class Sandbox:
         if command != "/release":
             raise SandboxError(f"{command} is no command here; releasebot's is /release")
         with self._lock:
-            response = client.command(
+            response = signed.command(
                 rest.strip(),
                 user_id=user_id,
                 channel_id=channel_id,
-                channel_name=client.channel_name(channel_id),
+                channel_name=signed.channel_name(channel_id),
                 trigger_id=self.slack.issue_trigger(user_id),
             )
             body = self._check_answer(response)
@@ -368,7 +368,7 @@ class Sandbox:
         value: Any = None,
     ) -> None:
         """`user_id` used an element of a message they see (a click, a tick, a pick)."""
-        client = self._ready()
+        signed = self._ready()
         self.person(user_id)
         found = self.slack.find_message(channel_id, ts, user_id=user_id)
         if found is None:
@@ -377,9 +377,9 @@ class Sandbox:
         block, element = self._element(message.get("blocks"), block_id, action_id)
         action, entry = self._action(block, element, value)
         state = {str(block.get("block_id")): {str(action_id): entry}} if entry else {}
-        container = client.message_container(message, channel_id, ephemeral)
+        container = signed.message_container(message, channel_id, ephemeral)
         with self._lock:
-            response = client.block_actions(
+            response = signed.block_actions(
                 user_id=user_id,
                 action=action,
                 container=container,
@@ -402,13 +402,13 @@ class Sandbox:
     ) -> None:
         """`user_id` used an element of their modal or Home tab; `values`: the modal's
         inputs as they are now, by block_id."""
-        client = self._ready()
+        signed = self._ready()
         view = self._view(user_id, view_id)
         block, element = self._element(view.get("blocks"), block_id, action_id)
         action, _ = self._action(block, element, value)
         state = self._view_state(view, values or {}, check_required=False)
         with self._lock:
-            response = client.block_actions(
+            response = signed.block_actions(
                 user_id=user_id,
                 action=action,
                 container={"type": "view", "view_id": view_id},
@@ -422,13 +422,13 @@ class Sandbox:
     def submit(self, user_id: str, view_id: str, values: dict[str, Any]) -> dict[str, str]:
         """`user_id` pressed the modal's submit button; returns the errors to show under
         its inputs (by block_id), or {} when the modal was taken."""
-        client = self._ready()
+        signed = self._ready()
         view = self._view(user_id, view_id)
         if view.get("type") != "modal" or not view.get("submit"):
             raise SandboxError("this view has no submit button")
         with self._lock:
             try:
-                response = client.view_submission(
+                response = signed.view_submission(
                     view,
                     user_id=user_id,
                     values=values,
@@ -442,12 +442,12 @@ class Sandbox:
         return errors
 
     def close_modal(self, user_id: str, view_id: str, values: dict[str, Any]) -> None:
-        client = self._ready()
+        signed = self._ready()
         view = self._view(user_id, view_id)
         with self._lock:
             if view.get("notify_on_close"):
                 try:
-                    response = client.view_closed(view, user_id=user_id, values=values)
+                    response = signed.view_closed(view, user_id=user_id, values=values)
                 except AssertionError as error:
                     raise SandboxError(str(error)) from None
                 self._check_answer(response)
@@ -456,11 +456,11 @@ class Sandbox:
 
     def open_home(self, user_id: str) -> None:
         """`user_id` opened the bot's Home tab."""
-        client = self._ready()
+        signed = self._ready()
         self.person(user_id)
         with self._lock:
             self._check_answer(
-                client.app_home_opened(user_id, view=self.slack.published_home(user_id))
+                signed.app_home_opened(user_id, view=self.slack.published_home(user_id))
             )
             self._settle()
 

@@ -278,7 +278,7 @@ def test_closing_a_modal_and_clicking_what_only_you_see(
         "action_id": "not_a_releasebot_button",
     }
     assert page.post("/sandbox/action", json={"user": BEN, **body}).status_code == 200
-    sent = sandbox.client.last_payload if sandbox.client else None
+    sent = sandbox.signer.last_payload if sandbox.signer else None
     assert sent is not None and sent["container"]["is_ephemeral"] is True
     assert "message" not in sent  # Slack sends no message for an ephemeral one
     assert page.post("/sandbox/action", json={"user": CHIE, **body}).status_code == 400

@@ -263,7 +263,7 @@ def test_block_kit_is_drawn_as_slack_draws_it_and_nothing_runs(
     # made-up action ids, and acks them).
     def sent(action_id: str) -> dict[str, Any]:
         def last() -> dict[str, Any] | None:
-            payload = sandbox.client.last_payload if sandbox.client else None
+            payload = sandbox.signer.last_payload if sandbox.signer else None
             actions = (payload or {}).get("actions") or [{}]
             return actions[0] if actions[0].get("action_id") == action_id else None
 
