@@ -412,7 +412,7 @@ function renderElement(element, block, ctx) {
     case "users_select":
     case "channels_select":
     case "conversations_select": {
-      const select = selectFor(element, false);
+      const select = selectFor(element);
       if (ctx.kind === "message" || block.type !== "input") {
         select.addEventListener("change", () => {
           const value = select.value;
@@ -445,31 +445,50 @@ function renderElement(element, block, ctx) {
   }
 }
 
-function selectFor(element, multiple) {
-  const select = el("select", {
-    multiple, dataset: { actionId: element.action_id || "", type: element.type },
-    "aria-label": plain(element.placeholder) || element.action_id || element.type,
-  });
-  if (!multiple) select.append(el("option", { value: "", text: element.type === "overflow" ? "⋯" : plain(element.placeholder) || "Choose…" }));
-  let options;
+// What a select offers: its options, or the workspace's people or channels.
+function offered(element) {
   if (/users_select$/.test(element.type)) {
-    options = app.state.people.filter((p) => !p.is_bot).map((p) => ({ value: p.id, text: p.real_name }));
-  } else if (/(conversations|channels)_select$/.test(element.type)) {
-    options = app.state.channels.map((c) => ({ value: c.id, text: "#" + c.name }));
-  } else {
-    options = optionsOf(element).map((o) => ({ value: o.value, text: plain(o.text) }));
+    return app.state.people.filter((p) => !p.is_bot).map((p) => ({ value: p.id, text: p.real_name }));
   }
-  const initial = new Set([].concat(
+  if (/(conversations|channels)_select$/.test(element.type)) {
+    return app.state.channels.map((c) => ({ value: c.id, text: "#" + c.name }));
+  }
+  return optionsOf(element).map((o) => ({ value: o.value, text: plain(o.text) }));
+}
+
+function initially(element) {
+  return new Set([].concat(
     element.initial_option ? [element.initial_option.value] : [],
     (element.initial_options || []).map((o) => o.value),
     element.initial_user || [], element.initial_users || [],
     element.initial_conversation || [], element.initial_channel || [],
+    element.initial_conversations || [], element.initial_channels || [],
   ));
-  for (const option of options) {
+}
+
+function selectFor(element) {
+  const select = el("select", {
+    dataset: { actionId: element.action_id || "", type: element.type },
+    "aria-label": plain(element.placeholder) || element.action_id || element.type,
+  });
+  select.append(el("option", { value: "", text: element.type === "overflow" ? "⋯" : plain(element.placeholder) || "Choose…" }));
+  const initial = initially(element);
+  for (const option of offered(element)) {
     select.append(el("option", { value: option.value, text: option.text, selected: initial.has(option.value) }));
   }
-  if (multiple) select.size = Math.min(Math.max(options.length, 2), 6);
   return select;
+}
+
+// A multi-select, drawn as a list to tick (no Ctrl-click to learn).
+function multiSelect(element) {
+  const box = el("div", { class: "choices multi", role: "group", dataset: { actionId: element.action_id || "", type: element.type } });
+  const initial = initially(element);
+  for (const option of offered(element)) {
+    box.append(el("label", {},
+      el("input", { type: "checkbox", value: option.value, checked: initial.has(option.value) }),
+      el("span", {}, option.text)));
+  }
+  return box;
 }
 
 function choices(element, block, ctx, usable) {
@@ -536,7 +555,7 @@ function inputElement(element) {
   }
   if (element.type === "multi_static_select" || element.type === "multi_users_select"
       || element.type === "multi_conversations_select" || element.type === "multi_channels_select") {
-    return selectFor(element, true);
+    return multiSelect(element);
   }
   const types = { number_input: "number", email_text_input: "email", url_text_input: "url" };
   if (types[element.type] || element.type === "plain_text_input") {
@@ -554,7 +573,8 @@ function renderInput(block, ctx) {
   const field = renderElement(element, block, ctx);
   field.id = id;
   field.removeAttribute("aria-label"); // named by its label, as Slack's inputs are
-  const label = el("label", { class: "input-label", htmlFor: id }, plain(block.label),
+  if (field.getAttribute("role") === "group") field.setAttribute("aria-labelledby", `label-${block.block_id}`);
+  const label = el("label", { class: "input-label", htmlFor: id, id: `label-${block.block_id}` }, plain(block.label),
     block.optional ? el("span", { class: "optional" }, " (optional)") : null);
   return el("div", { class: "input-block", dataset: { inputBlock: block.block_id } },
     label, field,
@@ -578,6 +598,9 @@ function collectValues(view) {
 
 function readValue(node) {
   const type = node.dataset.type;
+  if (node.classList.contains("multi")) {
+    return [...node.querySelectorAll("input:checked")].map((i) => i.value);
+  }
   if (node.tagName === "SELECT") {
     if (node.multiple) return [...node.selectedOptions].map((o) => o.value);
     return node.value || null;
@@ -662,6 +685,9 @@ function restoreValue(form, blockId, value) {
     for (const option of node.options) option.selected = wanted.has(option.value);
   } else if (node.tagName === "INPUT" || node.tagName === "TEXTAREA") {
     node.value = value;
+  } else if (node.classList.contains("multi")) {
+    const wanted = new Set([].concat(value));
+    for (const box of node.querySelectorAll("input")) box.checked = wanted.has(box.value);
   }
 }
 
