@@ -8,6 +8,7 @@ const app = {
   where: "C0RELEASES", // a channel id, or "home"
   state: null,
   shownModal: null, // "view id/hash" on screen
+  seen: {}, // "person/channel" -> the newest ts they have seen there
   fetching: null,
   again: false,
 };
@@ -790,10 +791,29 @@ function renderRefusals() {
       el("code", {}, (r.detail || []).join("\n")))));
 }
 
+// The newest message (or reply, or one only you see) in a channel.
+function latest(channelId) {
+  const conversation = app.state.conversations[channelId];
+  if (!conversation) return 0;
+  return Math.max(0, ...conversation.messages.map((m) => Number((m.edited && m.edited.ts) || m.ts)),
+    ...conversation.ephemerals.map((m) => Number(m.ts)));
+}
+
+// Channels with something new since this person last looked are bold, as in Slack.
+function unread(channelId) {
+  const key = `${app.me}/${channelId}`;
+  if (app.where === channelId || !(key in app.seen)) {
+    app.seen[key] = latest(channelId);
+    return false;
+  }
+  return latest(channelId) > app.seen[key];
+}
+
 function navButton(label, where) {
+  const isNew = where !== "home" && unread(where);
   return el("li", {}, el("button", {
     type: "button", text: label, "aria-current": app.where === where ? "true" : "false",
-    onclick: () => go(where),
+    class: isNew ? "unread" : "", onclick: () => go(where),
   }));
 }
 
@@ -857,6 +877,7 @@ async function refresh() {
 }
 
 function go(where) {
+  if (app.state && where !== "home") app.seen[`${app.me}/${where}`] = latest(where);
   app.where = where;
   render();
   if (where === "home") post("/sandbox/home", {});
