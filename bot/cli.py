@@ -1,8 +1,10 @@
-"""`releasebot serve | db upgrade | token create | gate | report`: the console script."""
+"""`releasebot serve | sandbox | db upgrade | token create | gate | report`: the console
+script."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import logging
 import re
@@ -22,6 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=None, help="default: $PORT or 3000")
     serve.add_argument("--socket", action="store_true", help="use Socket Mode (SLACK_APP_TOKEN)")
+    sandbox = sub.add_parser(
+        "sandbox",
+        help="try it without Slack: the real bot and a local workspace page in your browser",
+    )
+    sandbox.add_argument("--port", type=int, default=3000, help="default: 3000")
+    sandbox.add_argument(
+        "--db", default=None, help="SQLite file to keep (default: one in a temporary folder)"
+    )
     db = sub.add_parser("db", help="database commands")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply pending migrations")
@@ -48,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in ("gate", "report"):  # a pipeline's commands: no bot settings needed
         return pipeline_cli.run(args)
+    if args.command == "sandbox":  # sets its own settings: no token, no Slack
+        return _sandbox(args.port, args.db)
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -191,6 +203,29 @@ def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
         pass
     finally:
         releasebot.close()
+    return 0
+
+
+def _sandbox(port: int, db: str | None) -> int:
+    from pathlib import Path
+
+    from bot.sandbox.workspace import Sandbox
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        sandbox = Sandbox(port=port, db=Path(db) if db else None)
+    except OSError as error:
+        print(f"releasebot: cannot listen on 127.0.0.1:{port}: {error.strerror}", file=sys.stderr)
+        return 1
+    try:
+        sandbox.start_bot()
+        server = sandbox.server()
+        print(sandbox.url, flush=True)
+        signal.signal(signal.SIGTERM, _exit_quietly)
+        with contextlib.suppress(SystemExit, KeyboardInterrupt):
+            server.run(sockets=[sandbox.sock])
+    finally:
+        sandbox.close()
     return 0
 
 

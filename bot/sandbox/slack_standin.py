@@ -6,6 +6,10 @@ envelopes, HTTP 429 + ``Retry-After`` for rate limits.  Every call is recorded, 
 validated (slack_sdk's own validators plus the checks Slack's servers make that slack_sdk skips),
 and a small store keeps the messages and views "a person would see now".
 
+It is the tests' fake Slack and the Slack of ``releasebot sandbox``: for the sandbox it also
+keeps each person's modals (by the trigger_id it issued them), carries out the answers to a
+view_submission and a slash command, and tells listeners of every call (live updates).
+
 Usage::
 
     with FakeSlack() as fake:
@@ -70,6 +74,7 @@ MAX_OPTION_TEXT = 75
 MAX_OPTION_DESCRIPTION = 75
 MAX_OPTION_VALUE = 150
 MAX_CHOICE_OPTIONS = 10  # checkboxes / radio_buttons
+MAX_MODAL_STACK = 3  # views.push onto a stack of three: push_limit_reached
 # Slack refuses a message whose blocks hold about this much text in all (msg_blocks_too_long):
 # every text object counts, raw, with its <@U…> and <!date^…> tokens.
 MAX_BLOCKS_TEXT = 12_000
@@ -556,6 +561,12 @@ class FakeSlack:
         self._response_urls: dict[str, _ResponseUrl] = {}
         # files.getUploadURLExternal → POST to its upload URL → files.completeUploadExternal
         self._files: dict[str, dict[str, Any]] = {}
+        # The sandbox: who was given each trigger_id, whose each modal is, each person's
+        # stack of open modals, and who hears of every change (live updates).
+        self._trigger_users: dict[str, str] = {}
+        self._view_users: dict[str, str] = {}
+        self._stacks: dict[str, list[str]] = {}
+        self._listeners: list[Callable[[Call], None]] = []
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -694,6 +705,15 @@ class FakeSlack:
         with self._cond:
             self._calls.append(call)
             self._cond.notify_all()
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(call)
+
+    def add_listener(self, listener: Callable[[Call], None]) -> None:
+        """`listener(call)` after every call is recorded (on the calling thread: keep it
+        short, e.g. hand it to an event loop). The sandbox's live updates come from here."""
+        with self._cond:
+            self._listeners.append(listener)
 
     # ---- failure injection -----------------------------------------------------------------
 
@@ -897,6 +917,165 @@ class FakeSlack:
                 for f in self._files.values()
                 if f.get("channel") and (wanted is None or f["channel"] == wanted)
             ]
+
+    # ---- the sandbox: a person's surfaces, and what Slack does with a request's answer ------
+
+    def issue_trigger(self, user_id: str) -> str:
+        """A trigger_id for an interaction of `user_id`: the modal it opens is theirs."""
+        trigger_id = (
+            f"{secrets.randbelow(10**13):013d}.{secrets.randbelow(10**12):012d}."
+            f"{secrets.token_hex(16)}"
+        )
+        with self._cond:
+            self._trigger_users[trigger_id] = user_id
+        return trigger_id
+
+    def modal_stack(self, user_id: str) -> list[dict[str, Any]]:
+        """The modals `user_id` has open (opened with a trigger from issue_trigger), bottom
+        first: the last is the one they see."""
+        with self._cond:
+            return [copy.deepcopy(self._views[v]) for v in self._stacks.get(user_id, [])]
+
+    def published_home(self, user_id: str) -> dict[str, Any] | None:
+        with self._cond:
+            view_id = self._home_by_user.get(user_id)
+            return copy.deepcopy(self._views[view_id]) if view_id else None
+
+    def close_modal(self, user_id: str, view_id: str, *, clear: bool = False) -> None:
+        """The person closed `view_id` (and whatever was pushed on it), or all (`clear`)."""
+        with self._cond:
+            stack = self._stacks.get(user_id, [])
+            if clear or view_id not in stack:
+                kept: list[str] = [] if clear else stack
+            else:
+                kept = stack[: stack.index(view_id)]
+            self._stacks[user_id] = kept
+            self._record(Call("sandbox.close_modal", {"user": user_id, "view_id": view_id}))
+
+    def apply_submission_response(
+        self, user_id: str, view_id: str, body: dict[str, Any] | None
+    ) -> dict[str, str]:
+        """Do what Slack does with the app's answer to a view_submission: close the modal
+        (no response_action), show `errors` under the inputs (returned), `update` the
+        modal, `push` one on it, or `clear` them all. A view Slack would refuse is refused
+        and recorded so (the modal stays as it was)."""
+        body = body or {}
+        action = body.get("response_action")
+        args = {"user": user_id, "view_id": view_id, **body}
+        with self._cond:
+            stack = self._stacks.setdefault(user_id, [])
+            try:
+                if action == "errors":
+                    errors = body.get("errors")
+                    inputs = {
+                        b.get("block_id")
+                        for b in self._views.get(view_id, {}).get("blocks", [])
+                        if b.get("type") == "input"
+                    }
+                    if not isinstance(errors, dict) or not set(errors) <= inputs:
+                        raise _invalid(
+                            "invalid_arguments",
+                            ["errors must name input blocks of the view: " + _short(errors or {})],
+                        )
+                    self._record(Call("response_action", args))
+                    return {str(k): str(v) for k, v in errors.items()}
+                if action in ("update", "push"):
+                    raw = self._validate_view(body.get("view"))
+                    if raw["type"] != "modal":
+                        raise _invalid("invalid_arguments", ["response_action views are modals"])
+                    if action == "update" and view_id in self._views:
+                        old = self._views[view_id]
+                        self._views[view_id] = self._build_view(
+                            raw,
+                            view_id=view_id,
+                            root_view_id=old["root_view_id"],
+                            previous_view_id=old["previous_view_id"],
+                        )
+                    else:
+                        if len(stack) >= MAX_MODAL_STACK:
+                            raise _SlackError("push_limit_reached")
+                        new_id = self._new_view_id()
+                        root = (
+                            self._views[view_id]["root_view_id"] if view_id in self._views else None
+                        )
+                        self._views[new_id] = self._build_view(
+                            raw, view_id=new_id, root_view_id=root, previous_view_id=view_id
+                        )
+                        self._modal_order.append(new_id)
+                        self._view_users[new_id] = user_id
+                        stack.append(new_id)
+                elif action == "clear":
+                    stack.clear()
+                elif action is None:
+                    if view_id in stack:
+                        del stack[stack.index(view_id) :]
+                else:
+                    raise _invalid("invalid_arguments", [f"unknown response_action {action!r}"])
+            except _SlackError as exc:
+                self._record(
+                    Call("response_action", args, exc.error, tuple(exc.extra.get("errors") or ()))
+                )
+                return {}
+            self._record(Call("response_action", args))
+        return {}
+
+    def post_as_person(self, user_id: str, channel_id: str, text: str) -> dict[str, Any]:
+        """`user_id` typed `text` into `channel_id`: stored escaped, as Slack's client sends
+        it (&, < and > as entities). The bot asks for no message events, so it hears nothing."""
+        escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        with self._cond:
+            if user_id not in self._users:
+                raise ValueError(f"no such user {user_id!r}")
+            channel = self._normalize_channel(channel_id)
+            ts = self._next_ts()
+            msg = {
+                "user": user_id,
+                "type": "message",
+                "ts": ts,
+                "text": escaped,
+                "team": self.team_id,
+            }
+            self._messages[(channel, ts)] = msg
+            self._record(Call("sandbox.message", {"channel": channel, "user": user_id}))
+            return copy.deepcopy(msg)
+
+    def reply_to_command(self, channel_id: str, user_id: str, body: dict[str, Any]) -> None:
+        """A slash command's acknowledgement carried a message: Slack shows it to the person
+        alone, or in the channel (`response_type: in_channel`), as a response_url post would."""
+        key = self.new_response_url(channel_id=channel_id, user_id=user_id).rsplit("/", 1)[-1]
+        self._handle_response_url(key, body)
+
+    def channel_directory(self) -> list[dict[str, Any]]:
+        """The channels added with add_channel, with the members set_channel_members gave."""
+        with self._cond:
+            return [
+                {**copy.deepcopy(c), "members": list(self._members.get(c["id"], []))}
+                for c in self._channels.values()
+            ]
+
+    def people(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return [copy.deepcopy(u) for u in self._users.values()]
+
+    def usergroups(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return [copy.deepcopy(g) for g in self._usergroups.values()]
+
+    def find_message(
+        self, channel: str, ts: str, *, user_id: str | None = None
+    ) -> tuple[dict[str, Any], bool] | None:
+        """The message `ts` in `channel` as `user_id` sees it: (message, is_ephemeral)."""
+        with self._cond:
+            channel = self._normalize_channel(channel)
+            msg = self._messages.get((channel, ts))
+            if msg is not None:
+                return copy.deepcopy(msg), False
+            for eph in self._ephemerals:
+                if (eph["channel"], eph["message"]["ts"]) == (channel, ts) and eph[
+                    "user"
+                ] == user_id:
+                    return copy.deepcopy(eph["message"]), True
+        return None
 
     # ---- HTTP entry points (called by the handler thread) ----------------------------------
 
@@ -1236,6 +1415,10 @@ class FakeSlack:
         self._used_triggers.add(trigger_id)
         self._views[view_id] = view
         self._modal_order.append(view_id)
+        user = self._trigger_users.get(trigger_id)
+        if user is not None:  # a new modal replaces whatever the person had open
+            self._view_users[view_id] = user
+            self._stacks[user] = [view_id]
         return {"ok": True, "view": copy.deepcopy(view)}
 
     def _views_push(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -1243,13 +1426,23 @@ class FakeSlack:
         raw = self._validate_view(args.get("view"))
         if raw["type"] != "modal":
             raise _invalid("invalid_arguments", ["views.push only pushes modals"])
-        previous = self._modal_order[-1] if self._modal_order else None
+        user = self._trigger_users.get(trigger_id)
+        if user is not None:
+            stack = self._stacks.get(user) or []
+            if len(stack) >= MAX_MODAL_STACK:
+                raise _SlackError("push_limit_reached")
+            previous = stack[-1] if stack else None
+        else:
+            previous = self._modal_order[-1] if self._modal_order else None
         root = self._views[previous]["root_view_id"] if previous else None
         view_id = self._new_view_id()
         view = self._build_view(raw, view_id=view_id, root_view_id=root, previous_view_id=previous)
         self._used_triggers.add(trigger_id)
         self._views[view_id] = view
         self._modal_order.append(view_id)
+        if user is not None:
+            self._view_users[view_id] = user
+            self._stacks.setdefault(user, []).append(view_id)
         return {"ok": True, "view": copy.deepcopy(view)}
 
     def _views_update(self, args: dict[str, Any]) -> dict[str, Any]:

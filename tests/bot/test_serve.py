@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
+from bot.sandbox.slack_requests import SignedSlackClient
 from bot.sandbox.slack_standin import FakeSlack
-from tests.support.slack_requests import SignedSlackClient
 
 ROOT = Path(__file__).resolve().parents[2]
 

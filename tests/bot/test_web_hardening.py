@@ -13,13 +13,13 @@ import httpx
 import pytest
 
 from bot.app import create_releasebot
+from bot.sandbox.slack_requests import SignedSlackClient
 from bot.sandbox.slack_standin import FakeSlack
 from bot.settings import load_settings
 from bot.web import MAX_BODY, create_web_app
 from models.db import Database
 from tests.support.harness import CHANNEL, OWNER, Harness
 from tests.support.server import BackgroundServer
-from tests.support.slack_requests import SignedSlackClient
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

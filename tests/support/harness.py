@@ -13,12 +13,12 @@ import httpx
 from sqlmodel import Session
 
 from bot.app import Releasebot, create_releasebot
+from bot.sandbox.slack_requests import SignedSlackClient
 from bot.sandbox.slack_standin import FakeSlack
 from bot.settings import load_settings
 from bot.web import create_web_app
 from models.release.records import Release
 from tests.support.server import BackgroundServer
-from tests.support.slack_requests import SignedSlackClient
 
 SIGNING_SECRET = "test-signing-secret"
 TEAM = "T0001"

@@ -26,6 +26,7 @@ import pytest
 import vobject
 from sqlmodel import SQLModel, select
 
+from bot.sandbox.slack_requests import SignedSlackClient
 from bot.sandbox.slack_standin import validate_message
 from bot.web import create_web_app
 from handlers.calendar_feed import route
@@ -53,7 +54,6 @@ from models.calendar_feed.tokens import CalendarToken
 from models.release.records import Release
 from tests.support.harness import CHANNEL, Harness, ahead, iso
 from tests.support.server import BackgroundServer
-from tests.support.slack_requests import SignedSlackClient
 
 # One client for every request: building one per request costs more than the request.
 HTTP = httpx.Client(timeout=10)
