@@ -94,6 +94,7 @@ _USER = re.compile(r"^[UW][A-Z0-9_]+$")
 def _create_token(args: argparse.Namespace, url: str) -> int:
     from handlers.rendering.refusals import text_for
     from handlers.slack.mrkdwn import to_plain
+    from models import audit
     from models.api import api_tokens
     from models.db import Database
     from models.errors import DomainError
@@ -106,7 +107,7 @@ def _create_token(args: argparse.Namespace, url: str) -> int:
         return 2
     db = Database(url)
     try:
-        with db.session() as session:
+        with audit.acting_from(audit.CLI), db.session() as session:
             token, raw = api_tokens.issue(
                 session,
                 args.team,

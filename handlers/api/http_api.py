@@ -389,7 +389,8 @@ def _idempotent(
             )
         claim_id = claim.claim_id
     try:
-        status, content = run(key)
+        with audit.acting_from(audit.api_source(token.name)):
+            status, content = run(key)
     except BaseException:
         if claim_id is not None:
             with deps.db.session() as session:
@@ -420,7 +421,7 @@ def _gate_answer(
     """The answer, audited as a gate check (one event per answer)."""
     release = verdict.release
     out: ReleaseOut | None = None
-    with deps.db.session() as session:
+    with audit.acting_from(audit.api_source(token.name)), deps.db.session() as session:
         if release is not None:
             release_id = release.id
             assert release_id is not None

@@ -49,6 +49,8 @@ USAGE = {
     "`/release token revoke <name>` (release managers; API tokens for pipelines)",
     "webhook": "`/release webhook add <https-url> [event …]` · `/release webhook list` · "
     "`/release webhook remove <url>` · `/release webhook deliveries <url>` (release managers)",
+    "audit": "`/release audit [<service>] [<since>]` (release managers: the audit trail as a "
+    "CSV file, by DM; since: 2026-11-01 or 30d)",
     "help": "`/release help`",
 }
 
@@ -184,6 +186,14 @@ class WebhookCommand:
     events: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class AuditExport:
+    """`/release audit [<service>] [<since>]`: the audit trail as a CSV file, by DM."""
+
+    service: str | None = None
+    since: str | None = None  # as typed: models.audit_export.parse_moment reads it
+
+
 Command = (
     Help
     | ListReleases
@@ -201,6 +211,7 @@ Command = (
     | PolicyCommand
     | Token
     | WebhookCommand
+    | AuditExport
 )
 
 _USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
@@ -262,6 +273,8 @@ def parse(text: str) -> Command:
         return parse_token(rest)
     if sub in ("webhook", "webhooks"):
         return parse_webhook(rest)
+    if sub == "audit":
+        return parse_audit(rest)
     raise unknown_subcommand(head)
 
 
@@ -512,6 +525,8 @@ def policy_value(key: Key, text: str) -> Value:
         Key.WINDOW: policy.clean_window,
     }
     return cleaners[key](plain)
+
+
 def parse_token(rest: str) -> Token:
     words = from_slack(rest).split()
     verb = words[0].lower() if words else ""
@@ -535,6 +550,25 @@ def parse_webhook(rest: str) -> WebhookCommand:
     if verb in ("remove", "deliveries") and len(words) == 2:
         return WebhookCommand(verb, words[1])
     raise _usage_error("Add, list or remove a webhook, or see its deliveries.", "webhook")
+
+
+# A date (2026-11-01, or an ISO 8601 time) or how far back (30d, 12h).
+_MOMENT = re.compile(r"^(\d{4}-\d{2}-\d{2}\S*|\d+[dh])$", re.IGNORECASE)
+
+
+def parse_audit(rest: str) -> AuditExport:
+    words = from_slack(rest).split()
+    if len(words) > 2:
+        raise _usage_error("Name at most a service and a start.", "audit")
+    service = since = None
+    for word in words:
+        if since is None and _MOMENT.match(word):
+            since = word
+        elif service is None and since is None:
+            service = word
+        else:
+            raise _usage_error("Name the service first, then the start.", "audit")
+    return AuditExport(service, since)
 
 
 def parse_calendar(rest: str) -> Calendar:

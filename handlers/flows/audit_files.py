@@ -1,0 +1,184 @@
+"""Audit exports as files: CSV or JSON Lines, written as they are read, in chunks.
+
+Shared by the command line (`releasebot audit export`), the API (`GET /api/v1/audit`) and
+`/release audit`. Each row: id, time (ISO 8601, UTC), workspace, actor, action, release
+(service@version, empty for events about no release), before and after (JSON), reason,
+source.
+
+CSV (RFC 4180, UTF-8, a header line): a cell that starts with = + - @ (or a tab or
+carriage return) gets a ' in front, so a spreadsheet shows it as text instead of running
+it as a formula (CSV injection). JSON Lines: one JSON object a line, values untouched.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from slack_sdk import WebClient
+
+from handlers.deps import Deps
+from handlers.flows.manager_role import require_manager
+from models import audit
+from models.audit_export import FIELDS, ExportQuery, ExportRow, parse_moment, rows
+from models.release import proposing
+from models.release.queries import Actor
+
+Format = Literal["csv", "jsonl"]
+FORMATS: tuple[Format, ...] = ("csv", "jsonl")
+MEDIA_TYPES: dict[Format, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/jsonl; charset=utf-8",
+}
+CHUNK = 64 * 1024  # bytes handed on at a time
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _json(value: dict[str, Any] | None) -> str:
+    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def safe_cell(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula."""
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def as_record(row: ExportRow) -> dict[str, Any]:
+    """A row as one JSON object (the JSON Lines format, and the API's schema)."""
+    return {
+        "id": row.id,
+        "time": row.time,
+        "workspace": row.team_id,
+        "actor": row.actor,
+        "action": row.action,
+        "release": row.release,
+        "before": row.before,
+        "after": row.after,
+        "reason": row.reason,
+        "source": row.source,
+    }
+
+
+def _csv_cells(row: ExportRow) -> list[str]:
+    cells = [
+        str(row.id),
+        row.time,
+        row.team_id,
+        row.actor,
+        row.action,
+        row.release or "",
+        _json(row.before),
+        _json(row.after),
+        row.reason,
+        row.source,
+    ]
+    return [safe_cell(cell) for cell in cells]
+
+
+def csv_chunks(rows: Iterable[ExportRow], counter: list[int] | None = None) -> Iterator[bytes]:
+    """The CSV file, a chunk of about CHUNK bytes at a time. `counter`, when given, ends
+    up holding the number of rows written ([n])."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(FIELDS)
+    count = 0
+    for row in rows:
+        writer.writerow(_csv_cells(row))
+        count += 1
+        if buffer.tell() >= CHUNK:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    if counter is not None:
+        counter[:] = [count]
+    yield buffer.getvalue().encode()
+
+
+def jsonl_chunks(rows: Iterable[ExportRow], counter: list[int] | None = None) -> Iterator[bytes]:
+    """The JSON Lines file, a chunk at a time (as csv_chunks)."""
+    parts: list[str] = []
+    size = 0
+    count = 0
+    for row in rows:
+        line = json.dumps(as_record(row), ensure_ascii=False, sort_keys=False) + "\n"
+        parts.append(line)
+        size += len(line)
+        count += 1
+        if size >= CHUNK:
+            yield "".join(parts).encode()
+            parts.clear()
+            size = 0
+    if counter is not None:
+        counter[:] = [count]
+    if parts:
+        yield "".join(parts).encode()
+
+
+def chunks(
+    rows: Iterable[ExportRow], fmt: Format, counter: list[int] | None = None
+) -> Iterator[bytes]:
+    return csv_chunks(rows, counter) if fmt == "csv" else jsonl_chunks(rows, counter)
+
+
+# --- `/release audit`: the CSV, sent to a release manager in a DM ------------------------
+
+
+@dataclass(frozen=True)
+class SentExport:
+    count: int  # events in the file
+    filename: str
+    channel: str  # the DM it was shared in
+
+
+def send_to_manager(
+    deps: Deps,
+    client: WebClient,
+    actor: Actor,
+    service: str | None,
+    since_text: str | None,
+    comment: Callable[[int, str | None, datetime | None], str],
+) -> SentExport:
+    """Release managers only: every event of the workspace (private releases' too) as a
+    CSV file in a DM with them; `comment(count, service, since)` words the message."""
+    actor = require_manager(deps, client, actor, "export the audit trail")
+    now = deps.clock()
+    since = parse_moment(since_text, now=now) if since_text else None
+    if service is not None:
+        service = proposing.clean_service(service)
+    query = ExportQuery(team_id=actor.team_id, since=since, service=service)
+    with deps.db.session() as session:
+        # Exporting is audited too (and is in the file it makes).
+        audit.record(
+            session,
+            team_id=actor.team_id,
+            release_id=None,
+            actor_id=actor.user_id,
+            action="audit_exported",
+            after={"service": service, "since": since.isoformat() if since else None},
+            detail="csv to a DM",
+            at=now,
+        )
+    dm = str(client.conversations_open(users=actor.user_id)["channel"]["id"])
+    counter = [0]
+    stamp = now.strftime("%Y%m%dT%H%MZ")
+    filename = f"audit-{actor.team_id}{'-' + service if service else ''}-{stamp}.csv"
+    # Spooled to disk as it is read; Slack's client then sends the file's bytes.
+    with tempfile.TemporaryFile() as spool:
+        for chunk in csv_chunks(rows(deps.db, query), counter):
+            spool.write(chunk)
+        spool.seek(0)
+        client.files_upload_v2(
+            channel=dm,
+            file=spool,
+            filename=filename,
+            title=filename,
+            initial_comment=comment(counter[0], service, since),
+        )
+    return SentExport(counter[0], filename, dm)
