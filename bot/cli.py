@@ -1,4 +1,5 @@
-"""`releasebot serve | db upgrade | token create | gate | report`: the console script."""
+"""`releasebot serve | db upgrade | token create | gate | report | audit export`: the
+console script."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 import threading
 from types import FrameType
 
-from bot import pipeline_cli
+from bot import audit_cli, pipeline_cli
 from bot.settings import SettingsError, load_settings, require_mode_settings
 
 
@@ -45,9 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         help="limit the token to this service (repeat for more; default: all services)",
     )
     pipeline_cli.add_commands(sub)
+    audit_cli.add_commands(sub)
     args = parser.parse_args(argv)
     if args.command in ("gate", "report"):  # a pipeline's commands: no bot settings needed
         return pipeline_cli.run(args)
+    if args.command == "audit":  # the database alone
+        return audit_cli.run(args)
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
