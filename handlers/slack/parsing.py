@@ -557,18 +557,16 @@ _MOMENT = re.compile(r"^(\d{4}-\d{2}-\d{2}\S*|\d+[dh])$", re.IGNORECASE)
 
 
 def parse_audit(rest: str) -> AuditExport:
+    """`[<service>] [<since>]`: one word is the start when it reads as one (2026-11-01,
+    30d), else the service."""
     words = from_slack(rest).split()
     if len(words) > 2:
         raise _usage_error("Name at most a service and a start.", "audit")
-    service = since = None
-    for word in words:
-        if since is None and _MOMENT.match(word):
-            since = word
-        elif service is None and since is None:
-            service = word
-        else:
-            raise _usage_error("Name the service first, then the start.", "audit")
-    return AuditExport(service, since)
+    if len(words) == 2:
+        return AuditExport(words[0], words[1])
+    if words and _MOMENT.match(words[0]):
+        return AuditExport(since=words[0])
+    return AuditExport(words[0] if words else None)
 
 
 def parse_calendar(rest: str) -> Calendar:
