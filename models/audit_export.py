@@ -9,13 +9,14 @@ Audit events are never changed or deleted, so nothing is missed or repeated.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Text, and_, cast, func, or_, select
 from sqlmodel import col
 
 from models.audit import AuditEvent
@@ -60,16 +61,20 @@ class ExportQuery:
             )
 
 
-@dataclass(frozen=True)
-class ExportRow:
+class ExportRow(NamedTuple):
+    """One event as exported (a tuple: an export makes one for every event)."""
+
     id: int
     at: datetime  # UTC
     team_id: str
     actor: str  # a Slack user id, or "system" / "cli"
     action: str
     release: str | None  # service@version; None for events about no release
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
+    # The values before and after as the database holds them: JSON text, None for none.
+    # (Kept as text: an export writes JSON anyway, and parsing each one costs more than
+    # everything else a row needs.)
+    before_json: str | None
+    after_json: str | None
     reason: str
     source: str  # "slack", "api:<token>", "scheduler", "cli"; "" when not recorded
 
@@ -77,6 +82,19 @@ class ExportRow:
     def time(self) -> str:
         """ISO 8601, UTC: 2026-11-30T14:05:09.123456Z."""
         return self.at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    @property
+    def before(self) -> Any:
+        return None if self.before_json is None else json.loads(self.before_json)
+
+    @property
+    def after(self) -> Any:
+        return None if self.after_json is None else json.loads(self.after_json)
+
+
+def _json_text(value: str | None) -> str | None:
+    """SQL NULL and JSON null alike: no value."""
+    return None if value is None or value == "null" else value
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -134,8 +152,8 @@ def rows(db: Database, query: ExportQuery, *, batch: int = BATCH) -> Iterator[Ex
             events.team_id,
             events.actor_id,
             events.action,
-            events.before,
-            events.after,
+            cast(events.before, Text).label("before_json"),
+            cast(events.after, Text).label("after_json"),
             events.detail,
             events.source,
             releases.service,
@@ -163,11 +181,12 @@ def rows(db: Database, query: ExportQuery, *, batch: int = BATCH) -> Iterator[Ex
                 actor=r.actor_id,
                 action=r.action,
                 release=f"{r.service}@{r.version}" if r.service is not None else None,
-                before=r.before,
-                after=r.after,
+                before_json=_json_text(r.before_json),
+                after_json=_json_text(r.after_json),
                 reason=r.detail,
                 source=r.source,
             )
         if len(chunk) < batch:
             return
         last = chunk[-1].id
+        del chunk  # before the next batch is read: one batch in memory at a time

@@ -41,10 +41,6 @@ CHUNK = 64 * 1024  # bytes handed on at a time
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _json(value: dict[str, Any] | None) -> str:
-    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
 def safe_cell(text: str) -> str:
     """A cell a spreadsheet will not run as a formula."""
     return "'" + text if text.startswith(_FORMULA) else text
@@ -52,18 +48,19 @@ def safe_cell(text: str) -> str:
 
 def as_record(row: ExportRow) -> dict[str, Any]:
     """A row as one JSON object (the JSON Lines format, and the API's schema)."""
-    return {
-        "id": row.id,
-        "time": row.time,
-        "workspace": row.team_id,
-        "actor": row.actor,
-        "action": row.action,
-        "release": row.release,
-        "before": row.before,
-        "after": row.after,
-        "reason": row.reason,
-        "source": row.source,
-    }
+    return json.loads(_jsonl_line(row))
+
+
+def _jsonl_line(row: ExportRow) -> str:
+    # Built as text: before and after are JSON already, as the database holds them.
+    text = json.dumps
+    return (
+        f'{{"id": {row.id}, "time": "{row.time}", "workspace": {text(row.team_id)}, '
+        f'"actor": {text(row.actor)}, "action": {text(row.action)}, '
+        f'"release": {text(row.release)}, "before": {row.before_json or "null"}, '
+        f'"after": {row.after_json or "null"}, "reason": {text(row.reason)}, '
+        f'"source": {text(row.source)}}}\n'
+    )
 
 
 def _csv_cells(row: ExportRow) -> list[str]:
@@ -74,8 +71,8 @@ def _csv_cells(row: ExportRow) -> list[str]:
         row.actor,
         row.action,
         row.release or "",
-        _json(row.before),
-        _json(row.after),
+        row.before_json or "",
+        row.after_json or "",
         row.reason,
         row.source,
     ]
@@ -107,7 +104,7 @@ def jsonl_chunks(rows: Iterable[ExportRow], counter: list[int] | None = None) ->
     size = 0
     count = 0
     for row in rows:
-        line = json.dumps(as_record(row), ensure_ascii=False, sort_keys=False) + "\n"
+        line = _jsonl_line(row)
         parts.append(line)
         size += len(line)
         count += 1
