@@ -70,7 +70,8 @@ class ExportRow(NamedTuple):
     actor: str  # a Slack user id, or "system" / "cli"
     action: str
     release: str | None  # service@version; None for events about no release
-    # The values before and after as the database holds them: JSON text, None for none.
+    # The values before and after as the database holds them: JSON text, None for none
+    # (SQL NULL and JSON null alike).
     # (Kept as text: an export writes JSON anyway, and parsing each one costs more than
     # everything else a row needs.)
     before_json: str | None
@@ -90,11 +91,6 @@ class ExportRow(NamedTuple):
     @property
     def after(self) -> Any:
         return None if self.after_json is None else json.loads(self.after_json)
-
-
-def _json_text(value: str | None) -> str | None:
-    """SQL NULL and JSON null alike: no value."""
-    return None if value is None or value == "null" else value
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -173,20 +169,33 @@ def rows(db: Database, query: ExportQuery, *, batch: int = BATCH) -> Iterator[Ex
     while True:
         with db.read_session() as session:
             chunk = session.execute(statement.where(events.id > last)).all()
-        for r in chunk:
+        # Unpacked by position: the cheapest way through 100,000 rows.
+        for (
+            event_id,
+            at,
+            team_id,
+            actor,
+            action,
+            before,
+            after,
+            reason,
+            source,
+            service,
+            version,
+        ) in chunk:
             yield ExportRow(
-                id=r.id,
-                at=r.at,
-                team_id=r.team_id,
-                actor=r.actor_id,
-                action=r.action,
-                release=f"{r.service}@{r.version}" if r.service is not None else None,
-                before_json=_json_text(r.before_json),
-                after_json=_json_text(r.after_json),
-                reason=r.detail,
-                source=r.source,
+                event_id,
+                at,
+                team_id,
+                actor,
+                action,
+                None if service is None else f"{service}@{version}",
+                None if before is None or before == "null" else before,
+                None if after is None or after == "null" else after,
+                reason,
+                source,
             )
         if len(chunk) < batch:
             return
-        last = chunk[-1].id
+        last = chunk[-1][0]
         del chunk  # before the next batch is read: one batch in memory at a time

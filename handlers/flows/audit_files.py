@@ -39,6 +39,7 @@ MEDIA_TYPES: dict[Format, str] = {
 CHUNK = 64 * 1024  # bytes handed on at a time
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = frozenset(_FORMULA)
 
 
 def safe_cell(text: str) -> str:
@@ -63,20 +64,27 @@ def _jsonl_line(row: ExportRow) -> str:
     )
 
 
-def _csv_cells(row: ExportRow) -> list[str]:
-    cells = [
-        str(row.id),
-        row.time,
-        row.team_id,
+def _csv_cells(row: ExportRow) -> tuple[str, ...]:
+    # id, time and workspace are ours, and JSON starts with { or [: the rest is guarded.
+    actor, action, release, reason, source = (
         row.actor,
         row.action,
         row.release or "",
-        row.before_json or "",
-        row.after_json or "",
         row.reason,
         row.source,
-    ]
-    return [safe_cell(cell) for cell in cells]
+    )
+    return (
+        str(row.id),
+        row.time,
+        row.team_id,
+        "'" + actor if actor[:1] in _FORMULA_STARTS else actor,
+        "'" + action if action[:1] in _FORMULA_STARTS else action,
+        "'" + release if release[:1] in _FORMULA_STARTS else release,
+        row.before_json or "",
+        row.after_json or "",
+        "'" + reason if reason[:1] in _FORMULA_STARTS else reason,
+        "'" + source if source[:1] in _FORMULA_STARTS else source,
+    )
 
 
 def csv_chunks(rows: Iterable[ExportRow], counter: list[int] | None = None) -> Iterator[bytes]:
