@@ -1,7 +1,7 @@
 """How fast, and in how much memory, the audit trail is exported, against a bare query.
 
-One run, one machine, loopback only. It migrates a fresh SQLite file (or the database
-`--database-url` names, which must be empty: e.g. a scratch PostgreSQL schema), inserts
+One run, one machine, loopback only. It migrates a fresh SQLite file (or, with `--postgres`,
+a scratch schema in RELEASEBOT_TEST_POSTGRES_URL, dropped afterwards), inserts
 `--small` audit events (default 10,000) with bulk executemany statements, measures, then
 inserts more up to `--events` (default 100,000) and measures again. Each measurement:
 
@@ -22,7 +22,8 @@ it), and constant memory: the peak at
 `--events` at most 1.25 times the peak at `--small` (plus 256 KiB for noise). Prints a
 table and PASS/FAIL lines; exit status 1 on a FAIL when `--strict` is given.
 
-    uv run python benchmarks/audit_export.py [--events 100000] [--small 10000] [--strict]
+    uv run python benchmarks/audit_export.py [--events 100000] [--small 10000] [--postgres]
+        [--strict]
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -203,14 +205,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000)
-    parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="a scratch schema in RELEASEBOT_TEST_POSTGRES_URL"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as folder:
-        tmp = Path(folder)
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         os.chdir(tmp)  # no .env
-        url = args.database_url or f"sqlite:///{tmp / 'audit.db'}"
+        url = f"sqlite:///{tmp / 'audit.db'}"
+        if args.postgres:
+            from tests.support.databases import PostgresSchema
+
+            schema = PostgresSchema()  # migrated; dropped again below
+            stack.callback(schema.close)
+            url = schema.url
         db = Database(url)
         migrate.upgrade(db.engine)
         seed_releases(db)
