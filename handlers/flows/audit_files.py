@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from slack_sdk import WebClient
 
@@ -31,25 +31,14 @@ from models.release import proposing
 from models.release.queries import Actor
 
 Format = Literal["csv", "jsonl"]
-FORMATS: tuple[Format, ...] = ("csv", "jsonl")
 MEDIA_TYPES: dict[Format, str] = {
     "csv": "text/csv; charset=utf-8",
     "jsonl": "application/jsonl; charset=utf-8",
 }
 CHUNK = 64 * 1024  # bytes handed on at a time
 
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_STARTS = frozenset(_FORMULA)
-
-
-def safe_cell(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    return "'" + text if text.startswith(_FORMULA) else text
-
-
-def as_record(row: ExportRow) -> dict[str, Any]:
-    """A row as one JSON object (the JSON Lines format, and the API's schema)."""
-    return json.loads(_jsonl_line(row))
+# What a spreadsheet reads as the start of a formula: such a cell gets a ' in front.
+_FORMULA_STARTS = frozenset(("=", "+", "-", "@", "\t", "\r"))
 
 
 def _jsonl_line(row: ExportRow) -> str:
