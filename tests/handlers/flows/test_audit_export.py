@@ -313,6 +313,9 @@ def test_others_are_refused_privately_and_get_no_file(harness: Harness) -> None:
     assert "“last-week” is not a date" in bad
     too_many = harness.private_reply(harness.command("audit a b c", user_id=MANAGER))
     assert "Usage: `/release audit" in too_many
+    hostile = harness.private_reply(harness.command("audit <!channel> 30d", user_id=MANAGER))
+    assert "is not a service name" in hostile, hostile
+    assert "<!channel>" not in hostile
     assert harness.slack.files() == []
 
 
