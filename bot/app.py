@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -33,6 +33,7 @@ from handlers.slack import (
     policy_listeners,
     views,
 )
+from models import audit
 from models.db import Database
 from scheduler.clock import ReminderScheduler
 
@@ -88,6 +89,15 @@ def handler_config(settings: Settings) -> HandlerConfig:
     )
 
 
+class SlackApp(App):
+    """Bolt, with everything a request from Slack records audited as coming from Slack
+    (HTTP and Socket Mode both dispatch here; work after the ack inherits it)."""
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        with audit.acting_from(audit.SLACK):
+            return super().dispatch(req)
+
+
 @dataclass
 class Releasebot:
     settings: Settings
@@ -113,7 +123,7 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
     work = BackgroundWork()
     deps = Deps(db=db, messages=messages, work=work, config=handler_config(settings))
     messages.clock = lambda: deps.clock()  # tests swap the clock after creation
-    bolt = App(
+    bolt = SlackApp(
         client=client,
         # Socket Mode needs no secret, but the HTTP server still routes /slack/events: an
         # unguessable one per process, so no HTTP request can be signed (all get 401).

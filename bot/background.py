@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable, Hashable, Iterator
@@ -45,7 +46,10 @@ class BackgroundWork:
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         with self._idle:
             self._pending += 1
-        future = self._executor.submit(self._when_quiet, fn, *args)
+        # In the submitter's context: what it set (e.g. where the work came from, for the
+        # audit trail) holds in the job too.
+        context = contextvars.copy_context()
+        future = self._executor.submit(context.run, self._when_quiet, fn, *args)
         future.add_done_callback(self._done)
         return future
 

@@ -1,5 +1,5 @@
-"""`releasebot serve | sandbox | db upgrade | token create | gate | report`: the console
-script."""
+"""`releasebot serve | sandbox | db upgrade | token create | gate | report | audit export`:
+the console script."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sys
 import threading
 from types import FrameType
 
-from bot import pipeline_cli
+from bot import audit_cli, pipeline_cli
 from bot.settings import SettingsError, load_settings, require_mode_settings
 
 
@@ -55,11 +55,14 @@ def main(argv: list[str] | None = None) -> int:
         help="limit the token to this service (repeat for more; default: all services)",
     )
     pipeline_cli.add_commands(sub)
+    audit_cli.add_commands(sub)
     args = parser.parse_args(argv)
     if args.command in ("gate", "report"):  # a pipeline's commands: no bot settings needed
         return pipeline_cli.run(args)
     if args.command == "sandbox":  # sets its own settings: no token, no Slack
         return _sandbox(args.port, args.db)
+    if args.command == "audit":  # the database alone
+        return audit_cli.run(args)
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -106,6 +109,7 @@ _USER = re.compile(r"^[UW][A-Z0-9_]+$")
 def _create_token(args: argparse.Namespace, url: str) -> int:
     from handlers.rendering.refusals import text_for
     from handlers.slack.mrkdwn import to_plain
+    from models import audit
     from models.api import api_tokens
     from models.db import Database
     from models.errors import DomainError
@@ -118,7 +122,7 @@ def _create_token(args: argparse.Namespace, url: str) -> int:
         return 2
     db = Database(url)
     try:
-        with db.session() as session:
+        with audit.acting_from(audit.CLI), db.session() as session:
             token, raw = api_tokens.issue(
                 session,
                 args.team,

@@ -126,9 +126,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        if not re.match(r"^(sqlite|postgres(ql)?)(\+\w+)?://", value):
-            raise ValueError("must be sqlite:///path.db or postgresql://user@host/db")
-        return value
+        return _check_database_url(value)
 
     @field_validator("announce_channel", "escalation_channel")
     @classmethod
@@ -136,6 +134,12 @@ class Settings(BaseSettings):
         if value and not re.match(r"^[CG][A-Z0-9]+$", value):
             raise ValueError("must be a channel id such as C0123456789 (not a #name)")
         return value or None
+
+
+def _check_database_url(value: str) -> str:
+    if not re.match(r"^(sqlite|postgres(ql)?)(\+\w+)?://", value):
+        raise ValueError("must be sqlite:///path.db or postgresql://user@host/db")
+    return value
 
 
 class SettingsError(Exception):
@@ -170,3 +174,24 @@ def require_mode_settings(settings: Settings, *, socket_mode: bool) -> None:
             "SLACK_SIGNING_SECRET is not set; HTTP mode needs the signing secret from the "
             "app's Basic Information page (or run with --socket)"
         )
+
+
+class DatabaseSettings(BaseSettings):
+    """Only the database (commands that need no Slack settings: `releasebot audit`)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(default="sqlite:///releasebot.db", alias="DATABASE_URL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return _check_database_url(value)
+
+
+def load_database_url() -> str:
+    try:
+        return DatabaseSettings().database_url
+    except ValidationError as exc:
+        message = str(exc.errors()[0].get("msg", "is invalid")).removeprefix("Value error, ")
+        raise SettingsError(f"DATABASE_URL {message}") from None

@@ -1,7 +1,17 @@
-"""The audit trail: one row for every change to a release."""
+"""The audit trail: one row for every change to a release, and every change of who may
+do what (managers, policy, freezes, tokens, webhooks).
+
+Each row says where the change came from (`source`): "slack", "api:<token name>",
+"scheduler" or "cli". The entry point sets it once for everything its work records
+(`acting_from`); the operations below it need not know. Rows recorded before sources were
+kept (migration 0015) have "" unless it could be told from the row itself.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +33,39 @@ class AuditEvent(SQLModel, table=True):
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     detail: str = Field(default="", max_length=2000)
+    # Where the change came from (see the module's docstring); "" when not known.
+    source: str = Field(default="", max_length=80, sa_column_kwargs={"server_default": ""})
+
+
+SLACK = "slack"
+SCHEDULER = "scheduler"
+CLI = "cli"
+MAX_SOURCE = 80
+
+
+def api_source(token_name: str) -> str:
+    """The source of what an API token did: "api:" and the token's name."""
+    return f"api:{token_name}"[:MAX_SOURCE]
+
+
+# Where the work running in this context came from; copied into the background work it
+# starts (bot.background), so what a Slack command does after its ack is still "slack".
+_source: ContextVar[str] = ContextVar("releasebot_audit_source", default="")
+
+
+@contextmanager
+def acting_from(source: str) -> Iterator[None]:
+    """Everything recorded inside (in this thread, and in work it hands on) came from
+    `source`."""
+    token = _source.set(source[:MAX_SOURCE])
+    try:
+        yield
+    finally:
+        _source.reset(token)
+
+
+def current_source() -> str:
+    return _source.get()
 
 
 def record(
@@ -36,7 +79,10 @@ def record(
     after: dict[str, Any] | None = None,
     detail: str = "",
     at: datetime | None = None,
+    source: str | None = None,
 ) -> AuditEvent:
+    """`source`: where the change came from; by default, where this context's work did
+    (`acting_from`)."""
     event = AuditEvent(
         team_id=team_id,
         release_id=release_id,
@@ -46,6 +92,7 @@ def record(
         after=after,
         detail=detail[:2000],
         at=at or utcnow(),
+        source=(source if source is not None else _source.get())[:MAX_SOURCE],
     )
     session.add(event)
     # What the transaction did, for what it owes beyond the database (webhooks).

@@ -102,6 +102,10 @@ class Code(StrEnum):
     TOKEN_SERVICES = "token_services"  # limit: services one token may be limited to
     TOKEN_SCOPE = "token_scope"  # service: a token limited to other services used on it
 
+    # Audit exports
+    AUDIT_DATE_INVALID = "audit_date_invalid"  # value: as typed, for since or until
+    AUDIT_RANGE_EMPTY = "audit_range_empty"  # since, until: UTC datetimes, since >= until
+
 
 class DomainError(Exception):
     """Something the person asked for cannot be done: `code` says why, `data` holds what

@@ -17,6 +17,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import select
 
+from models import audit
 from models.columns import utcnow
 from models.db import Database
 from models.release.queries import ReleaseView, load_view
@@ -32,7 +33,8 @@ Deliver = Callable[[Reminder, ReleaseView], None]
 def _logged(name: str, sweep: Callable[[], object]) -> Callable[[], None]:
     def run() -> None:
         try:
-            sweep()
+            with audit.acting_from(audit.SCHEDULER):
+                sweep()
         except Exception:
             logger.exception("sweep %s failed", name)
 
@@ -146,6 +148,10 @@ class ReminderScheduler:
 
     def deliver(self, reminder_id: int) -> bool:
         """Claim, check it still helps, send. True when this process sent it."""
+        with audit.acting_from(audit.SCHEDULER):
+            return self._claim_and_send(reminder_id)
+
+    def _claim_and_send(self, reminder_id: int) -> bool:
         now = self.clock()
         try:
             with self.db.session() as session:

@@ -38,6 +38,8 @@ SCOPE_OF_METHOD: dict[str, str | tuple[str, ...] | None] = {
     "views_publish": None,
     "auth_test": None,
     "conversations_open": "im:write",
+    # files.getUploadURLExternal + files.completeUploadExternal (e.g. /release audit's CSV).
+    "files_upload_v2": "files:write",
     # Finding a post whose answer was lost, by its metadata: channels, private channels,
     # DMs and group DMs each need their own history scope.
     "conversations_history": ("channels:history", "groups:history", "im:history", "mpim:history"),

@@ -16,11 +16,11 @@ import uuid
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -33,6 +33,7 @@ from handlers.api.gate_waits import GateWaits
 from handlers.api.rate_limit import RateLimiter
 from handlers.api.schemas import (
     ApiError,
+    AuditRecord,
     DeploymentIn,
     DeploymentOut,
     GateOut,
@@ -48,13 +49,13 @@ from handlers.api.schemas import (
     stage_of,
 )
 from handlers.deps import Deps
-from handlers.flows import deployment_reports, service_history
+from handlers.flows import audit_files, deployment_reports, service_history
 from handlers.flows.new_release import create_release
 from handlers.flows.outcome import NotShownYet
 from handlers.rendering.refusals import text_for
 from handlers.slack import directory
 from handlers.slack.mrkdwn import to_plain
-from models import audit
+from models import audit, audit_export
 from models.api import api_reads, api_tokens, idempotency
 from models.api import gate as gate_rules
 from models.api.api_tokens import ApiToken
@@ -356,6 +357,7 @@ def create_api(
                 },
                 detail=verdict.decision.value,
                 at=deps.clock(),
+                source=audit.api_source(token.name),
             )
         )
         return GateOut(
@@ -420,6 +422,75 @@ def create_api(
         path = f"/releases/{service.strip().lower()}@{version.strip()}/deployments"
         return _idempotent(deps, token, idempotency_key, path, body.model_dump(mode="json"), run)
 
+    @api.get(
+        "/audit",
+        response_class=StreamingResponse,
+        responses={
+            **_COMMON,
+            200: {
+                "description": "the events, oldest recorded first, streamed as they are "
+                "read: CSV (a header line, then one event a line; a cell starting with = + "
+                "- @ has a ' in front, against spreadsheet formula injection) or JSON Lines "
+                "(one object a line)",
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/jsonl": {"schema": AuditRecord.model_json_schema()},
+                },
+            },
+        },
+        summary="Export the audit trail: the token's workspace; its services only if it is "
+        "limited to some; events about private releases left out",
+    )
+    def export_audit(
+        since: str | None = Query(  # noqa: B008
+            None,
+            max_length=40,
+            description="from (included): 2026-11-01 (00:00 UTC), an ISO 8601 time, or how "
+            "far back: 30d, 12h",
+        ),
+        until: str | None = Query(  # noqa: B008
+            None, max_length=40, description="up to (excluded), written as since"
+        ),
+        service: str | None = Query(None, max_length=200),  # noqa: B008
+        fmt: Literal["csv", "jsonl"] = Query("csv", alias="format"),  # noqa: B008
+        token: ApiToken = Depends(authenticated),  # noqa: B008
+    ) -> StreamingResponse:
+        if service is not None:
+            token.require_scope(service)
+            service = proposing.clean_service(service)
+        now = deps.clock()
+        query = audit_export.ExportQuery(
+            team_id=token.team_id,
+            since=audit_export.parse_moment(since, now=now) if since else None,
+            until=audit_export.parse_moment(until, now=now) if until else None,
+            service=service,
+            services=token.scope or None,
+            public_only=True,  # a token sees public releases only
+        )
+        with audit.acting_from(audit.api_source(token.name)), deps.db.session() as session:
+            audit.record(
+                session,
+                team_id=token.team_id,
+                release_id=None,
+                actor_id=token.owner_id,
+                action="audit_exported",
+                after={
+                    "service": service,
+                    "since": query.since.isoformat() if query.since else None,
+                    "until": query.until.isoformat() if query.until else None,
+                    "format": fmt,
+                },
+                detail=f"{fmt} over the API",
+                at=now,
+            )
+        stamp = now.strftime("%Y%m%dT%H%MZ")
+        name = f"audit-{token.team_id}{'-' + service if service else ''}-{stamp}.{fmt}"
+        return StreamingResponse(
+            audit_files.chunks(audit_export.rows(deps.db, query), fmt),
+            media_type=audit_files.MEDIA_TYPES[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
     _install_errors(api, exception_handlers or {})
     return api
 
@@ -461,7 +532,8 @@ def _idempotent(
             )
         claim_id = claim.claim_id
     try:
-        status, content = run(key)
+        with audit.acting_from(audit.api_source(token.name)):
+            status, content = run(key)
     except BaseException:
         if claim_id is not None:
             with deps.db.session() as session:

@@ -4,7 +4,7 @@ from these)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -283,3 +283,22 @@ class DeploymentOut(BaseModel):
     state: Literal["started", "succeeded", "failed"] = Field(description="as reported")
     status: ReleaseStatus = Field(description="the release's status after the report")
     stage: Stage
+
+
+class AuditRecord(BaseModel):
+    """One audit event, as a line of `GET /audit?format=jsonl` (and a CSV row: the same
+    fields as columns, before/after as JSON text)."""
+
+    id: int = Field(description="the event's id: events are exported in this order")
+    time: str = Field(description="when it happened, ISO 8601 in UTC (…Z)")
+    workspace: str = Field(description="the Slack workspace (team) id, T…")
+    actor: str = Field(description="who did it: a Slack user id, or system or cli")
+    action: str = Field(description="what was done, e.g. proposed, approved, policy_set")
+    release: str | None = Field(description="service@version; null for events about no release")
+    before: dict[str, Any] | None = Field(description="the values before, where it changed any")
+    after: dict[str, Any] | None = Field(description="the values after, where it changed any")
+    reason: str = Field(description="the reason or detail given ('' for none)")
+    source: str = Field(
+        description="where it came from: slack, api:<token name>, scheduler, cli; '' for "
+        "events recorded before sources were kept"
+    )

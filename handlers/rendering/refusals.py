@@ -403,4 +403,12 @@ WORDINGS: dict[Code, Wording] = {
     Code.TOKEN_SCOPE: lambda d: (
         f"This token may not act on {quoted(str(d['service']))}: it is limited to other services."
     ),
+    Code.AUDIT_DATE_INVALID: lambda d: (
+        f"{quoted(str(d['value']))} is not a date: write 2026-11-01, an ISO 8601 time "
+        "such as 2026-11-01T09:00Z, or how far back, such as 30d or 12h."
+    ),
+    Code.AUDIT_RANGE_EMPTY: lambda d: (
+        "Nothing can be exported: the start is not before the end "
+        f"({d['since']:%Y-%m-%d %H:%M} to {d['until']:%Y-%m-%d %H:%M} UTC)."
+    ),
 }

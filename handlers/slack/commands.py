@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from handlers.calendar_feed import links
 from handlers.deps import Deps
 from handlers.flows import (
+    audit_files,
     freeze_admin,
     manager_role,
     policy_changes,
@@ -22,6 +23,7 @@ from handlers.flows import (
 )
 from handlers.flows.new_release import create_release
 from handlers.rendering import (
+    audit_messages,
     channel_messages,
     freeze_messages,
     modals,
@@ -162,6 +164,10 @@ def register(app: App, deps: Deps) -> None:
                 # Asks Slack whether the person is a release manager, resolves the URL's
                 # host, then writes: later.
                 later(lambda: respond(**webhook_reply(deps, client, actor, command)))
+            case parsing.AuditExport(service=service, since=since):
+                # Asks Slack whether the person is a release manager, reads every event
+                # and uploads a file: later.
+                later(lambda: respond(**audit_reply(deps, client, actor, service, since)))
             case _:
                 raise parsing.unknown_subcommand(str(body.get("text") or ""))
 
@@ -269,6 +275,23 @@ def webhook_reply(
         "replace_original": False,
         "blocks": channel_messages.to_dicts(blocks),
         "text": text,
+    }
+
+
+def audit_reply(
+    deps: Deps, client: WebClient, actor: Actor, service: str | None, since: str | None
+) -> dict[str, Any]:
+    """`/release audit`: the CSV goes to the person's DM; this says so, to them alone."""
+    sent = audit_files.send_to_manager(
+        deps, client, actor, service, since, audit_messages.file_comment
+    )
+    return {
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "blocks": channel_messages.to_dicts(
+            channel_messages.notice_blocks(audit_messages.sent_text(sent.count))
+        ),
+        "text": "Audit export sent",
     }
 
 

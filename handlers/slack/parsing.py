@@ -53,6 +53,8 @@ USAGE = {
     "webhook": "`/release webhook add <https-url> [event …]` · `/release webhook list` · "
     "`/release webhook remove <url>` · `/release webhook deliveries <url>` (release managers)",
     "history": "`/release history [<service>] [n]` (the last n releases, default 10, at most 50)",
+    "audit": "`/release audit [<service>] [<since>]` (release managers: the audit trail as a "
+    "CSV file, by DM; since: 2026-11-01 or 30d)",
     "help": "`/release help`",
 }
 
@@ -207,6 +209,14 @@ class WebhookCommand:
     events: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class AuditExport:
+    """`/release audit [<service>] [<since>]`: the audit trail as a CSV file, by DM."""
+
+    service: str | None = None
+    since: str | None = None  # as typed: models.audit_export.parse_moment reads it
+
+
 Command = (
     Help
     | ListReleases
@@ -226,6 +236,7 @@ Command = (
     | PolicyCommand
     | Token
     | WebhookCommand
+    | AuditExport
 )
 
 _USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
@@ -289,6 +300,8 @@ def parse(text: str) -> Command:
         return parse_token(rest)
     if sub in ("webhook", "webhooks"):
         return parse_webhook(rest)
+    if sub == "audit":
+        return parse_audit(rest)
     raise unknown_subcommand(head)
 
 
@@ -585,6 +598,23 @@ def parse_webhook(rest: str) -> WebhookCommand:
     if verb in ("remove", "deliveries") and len(words) == 2:
         return WebhookCommand(verb, words[1])
     raise _usage_error("Add, list or remove a webhook, or see its deliveries.", "webhook")
+
+
+# A date (2026-11-01, or an ISO 8601 time) or how far back (30d, 12h).
+_MOMENT = re.compile(r"^(\d{4}-\d{2}-\d{2}\S*|\d+[dh])$", re.IGNORECASE)
+
+
+def parse_audit(rest: str) -> AuditExport:
+    """`[<service>] [<since>]`: one word is the start when it reads as one (2026-11-01,
+    30d), else the service."""
+    words = from_slack(rest).split()
+    if len(words) > 2:
+        raise _usage_error("Name at most a service and a start.", "audit")
+    if len(words) == 2:
+        return AuditExport(words[0], words[1])
+    if words and _MOMENT.match(words[0]):
+        return AuditExport(since=words[0])
+    return AuditExport(words[0] if words else None)
 
 
 def parse_calendar(rest: str) -> Calendar | SharedCalendar:

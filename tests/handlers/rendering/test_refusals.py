@@ -121,6 +121,11 @@ SAMPLES: dict[Code, dict[str, Any]] = {
     Code.TOO_MANY_TOKENS: {"limit": 50},
     Code.TOKEN_SERVICES: {"limit": 20},
     Code.TOKEN_SCOPE: {"service": EVIL},
+    Code.AUDIT_DATE_INVALID: {"value": EVIL},
+    Code.AUDIT_RANGE_EMPTY: {
+        "since": datetime(2026, 12, 1, tzinfo=UTC),
+        "until": datetime(2026, 11, 1, tzinfo=UTC),
+    },
 }
 
 # The markup refusals may write: mentions of ids, and links to Slack's own permalinks.
