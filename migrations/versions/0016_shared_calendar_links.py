@@ -1,7 +1,7 @@
 """shared calendar links: a name, its live key and the last use on calendar_token
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-11-30 14:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import models.columns
 
 revision: str = "0016"
-down_revision: str | None = "0013"
+down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
