@@ -1,0 +1,557 @@
+"""Release statistics over a period, DORA-style, computed by the database.
+
+Everything is aggregated in SQL (window functions and GROUP BY, which SQLite and
+PostgreSQL both have); Python only reads the aggregates back: a handful of rows per
+figure, whatever the number of releases.
+
+A release's *outcome* is where it ended and when:
+- released: the time of its production record (the go of a big-bang release marked
+  done, or the last stage of a rollout, by a person or a deployment report);
+- rolled back, no-go, cancelled: the time of that audit event (the first rollback, the
+  last no-go or cancellation), else the release's last change.
+A release counts in the period its outcome falls in. Releases still in flight have none.
+
+Percentiles interpolate linearly between the two nearest values (as PostgreSQL's
+`percentile_cont` does), computed with ROW_NUMBER and COUNT windows and integer
+arithmetic so that both databases give the same answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Integer,
+    Select,
+    and_,
+    case,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+from sqlmodel import Session, col
+
+from models.audit import AuditEvent
+from models.freezes import FreezeOverride
+from models.release.production import ProductionRecord
+from models.release.records import Approver, Release, ReleaseStatus, SignOffState
+
+PERIODS = (30, 90, 365)  # days a person may ask for
+DEFAULT_DAYS = 30
+# A fix released this soon after a release marks that release as failed.
+FIX_WINDOW = timedelta(days=7)
+WEEK = timedelta(days=7)
+
+OUTCOMES = (
+    ReleaseStatus.RELEASED,
+    ReleaseStatus.ROLLED_BACK,
+    ReleaseStatus.NO_GO,
+    ReleaseStatus.CANCELLED,
+)
+
+
+# --- SQL helpers that read the same on both databases ----------------------------------
+
+
+class epoch(FunctionElement[float]):  # noqa: N801  (used like a SQL function)
+    """Seconds since 1970 of a stored UTC time."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(epoch)
+def _epoch_default(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(epoch, "postgresql")
+def _epoch_postgresql(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS FLOAT)"
+
+
+@compiles(epoch, "sqlite")
+def _epoch_sqlite(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC): julianday reads it.
+    return f"((julianday({compiler.process(element.clauses, **kw)}) - 2440587.5) * 86400.0)"
+
+
+class floor_int(FunctionElement[int]):  # noqa: N801
+    """The whole number at or below a non-negative value (CAST rounds on PostgreSQL)."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(floor_int)
+def _floor_default(element: floor_int, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(FLOOR({compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+@compiles(floor_int, "sqlite")
+def _floor_sqlite(element: floor_int, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS INTEGER)"
+
+
+# --- what is asked, and what is answered -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which releases count: a workspace's, whose outcome falls in [since, until), of one
+    service (or of `services` only: an API token's), and the private ones of
+    `channel_id` only (the channel the figures are shown in); other private releases never."""
+
+    team_id: str
+    since: datetime
+    until: datetime
+    service: str | None = None
+    services: tuple[str, ...] | None = None
+    channel_id: str | None = None
+
+    @classmethod
+    def last_days(
+        cls,
+        team_id: str,
+        days: int,
+        now: datetime,
+        *,
+        service: str | None = None,
+        services: tuple[str, ...] | None = None,
+        channel_id: str | None = None,
+    ) -> Scope:
+        return cls(team_id, now - timedelta(days=days), now, service, services, channel_id)
+
+    @property
+    def days(self) -> float:
+        return (self.until - self.since).total_seconds() / 86400
+
+    @property
+    def first_monday(self) -> datetime:
+        """00:00 UTC on the Monday of the week `since` falls in: weeks start there."""
+        day = self.since.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        return day - timedelta(days=day.weekday())
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Durations in seconds: how many, their median and 90th percentile (None if none)."""
+
+    count: int = 0
+    median: float | None = None
+    p90: float | None = None
+
+
+@dataclass(frozen=True)
+class Week:
+    """One calendar week (Monday 00:00 UTC) of outcomes."""
+
+    start: datetime
+    released: int = 0
+    rolled_back: int = 0
+    no_go: int = 0
+    cancelled: int = 0
+    failed: int = 0
+
+    @property
+    def deployments(self) -> int:
+        return self.released + self.rolled_back
+
+    @property
+    def change_failure_rate(self) -> float | None:
+        return self.failed / self.deployments if self.deployments else None
+
+
+@dataclass(frozen=True)
+class SlowApprover:
+    """The approver (a person or a user group) whose sign-offs came slowest, by median."""
+
+    slack_id: str
+    kind: str
+    handle: str
+    wait: Spread
+
+
+@dataclass(frozen=True)
+class Statistics:
+    scope: Scope
+    weeks: list[Week] = field(default_factory=list)
+    on_time: int = 0
+    lead_time: Spread = Spread()
+    commit_lead_time: Spread = Spread()
+    restore: Spread = Spread()
+    unrestored: int = 0  # rollbacks with no successful release of the service since
+    sign_off_wait: Spread = Spread()
+    slowest_approver: SlowApprover | None = None
+    freeze_overrides: int = 0
+
+    @property
+    def released(self) -> int:
+        return sum(w.released for w in self.weeks)
+
+    @property
+    def rolled_back(self) -> int:
+        return sum(w.rolled_back for w in self.weeks)
+
+    @property
+    def no_go(self) -> int:
+        return sum(w.no_go for w in self.weeks)
+
+    @property
+    def cancelled(self) -> int:
+        return sum(w.cancelled for w in self.weeks)
+
+    @property
+    def failed(self) -> int:
+        return sum(w.failed for w in self.weeks)
+
+    @property
+    def deployments(self) -> int:
+        """Releases that reached production, in full or in part: released or rolled back."""
+        return self.released + self.rolled_back
+
+    @property
+    def per_week(self) -> float:
+        """Deployment frequency: releases released per week of the period."""
+        return self.released / (self.scope.days / 7) if self.scope.days > 0 else 0.0
+
+    @property
+    def change_failure_rate(self) -> float | None:
+        return self.failed / self.deployments if self.deployments else None
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.on_time / self.released if self.released else None
+
+
+# --- the queries ------------------------------------------------------------------------
+
+
+def _counted(scope: Scope, release: Any = Release) -> ColumnElement[bool]:
+    """The releases `scope` counts (as a filter on `release`, the table or an alias)."""
+    private_here = (
+        col(release.channel_id) == scope.channel_id if scope.channel_id is not None else false()
+    )
+    conditions = [
+        release.team_id == scope.team_id,
+        or_(col(release.private).is_(False), private_here),
+    ]
+    if scope.service is not None:
+        conditions.append(release.service == scope.service)
+    if scope.services is not None:
+        conditions.append(col(release.service).in_(scope.services))
+    return and_(*conditions)
+
+
+def _release_columns() -> list[Any]:
+    return [
+        col(Release.id).label("release_id"),
+        col(Release.service).label("service"),
+        col(Release.created_at).label("created_at"),
+        col(Release.target_at).label("target_at"),
+        col(Release.window_minutes).label("window_minutes"),
+        col(Release.committed_at).label("committed_at"),
+        col(Release.is_fix).label("is_fix"),
+        col(Release.fixes_release_id).label("fixes_release_id"),
+    ]
+
+
+def _outcomes(scope: Scope) -> Any:
+    """One row per counted release with an outcome in the period: its columns, `outcome`
+    and `ended_at`."""
+    first_production = (
+        select(
+            col(ProductionRecord.release_id).label("release_id"),
+            func.min(ProductionRecord.released_at).label("at"),
+        )
+        .where(ProductionRecord.team_id == scope.team_id)
+        .group_by(col(ProductionRecord.release_id))
+        .subquery("first_production")
+    )
+    released = (
+        select(
+            *_release_columns(),
+            literal(ReleaseStatus.RELEASED.value).label("outcome"),
+            first_production.c.at.label("ended_at"),
+        )
+        .join(first_production, first_production.c.release_id == col(Release.id))
+        .where(_counted(scope))
+    )
+
+    def ended(status: ReleaseStatus, pick: Any) -> Select[Any]:
+        at = (
+            select(pick(AuditEvent.at))
+            .where(AuditEvent.release_id == Release.id, AuditEvent.action == status.value)
+            .correlate(Release)
+            .scalar_subquery()
+        )
+        return select(
+            *_release_columns(),
+            literal(status.value).label("outcome"),
+            func.coalesce(at, Release.updated_at).label("ended_at"),
+        ).where(_counted(scope), Release.status == status.value)
+
+    every = union_all(
+        released,
+        ended(ReleaseStatus.ROLLED_BACK, func.min),  # the first rollback: when it failed
+        ended(ReleaseStatus.NO_GO, func.max),  # the last no-go (it may be asked again)
+        ended(ReleaseStatus.CANCELLED, func.max),
+    ).subquery("every_outcome")
+    return (
+        select(every)
+        .where(every.c.ended_at >= scope.since, every.c.ended_at < scope.until)
+        .subquery("outcome")
+    )
+
+
+def _facts(scope: Scope) -> Any:
+    """The outcomes, each with `failed` (1 or 0) and `on_time` (1 or 0)."""
+    outcome = _outcomes(scope)
+    # The next release of the same service to reach production (released ones only).
+    released_order = {
+        "partition_by": [outcome.c.service, outcome.c.outcome],
+        "order_by": [outcome.c.ended_at, outcome.c.release_id],
+    }
+    with_next = select(
+        outcome,
+        func.lead(outcome.c.is_fix).over(**released_order).label("next_is_fix"),
+        func.lead(outcome.c.ended_at).over(**released_order).label("next_at"),
+        func.lead(outcome.c.fixes_release_id).over(**released_order).label("next_fixes"),
+    ).subquery("with_next")
+    # Fixes that name the release they fix: the first one of each to reach production.
+    fix = Release.__table__.alias("fix")  # type: ignore[attr-defined]
+    named = (
+        select(
+            fix.c.fixes_release_id.label("fixed_id"),
+            func.min(ProductionRecord.released_at).label("at"),
+        )
+        .join(ProductionRecord, col(ProductionRecord.release_id) == fix.c.id)
+        .where(_counted(scope, fix.c), fix.c.is_fix.is_(True), fix.c.fixes_release_id.isnot(None))
+        .group_by(fix.c.fixes_release_id)
+        .subquery("named_fix")
+    )
+    ended = epoch(with_next.c.ended_at)
+    within = FIX_WINDOW.total_seconds()
+    fixed_next = and_(
+        with_next.c.next_is_fix.is_(True),
+        epoch(with_next.c.next_at) - ended <= within,
+        or_(
+            with_next.c.next_fixes.is_(None),
+            with_next.c.next_fixes == with_next.c.release_id,
+        ),
+    )
+    fixed_by_name = and_(named.c.at.isnot(None), epoch(named.c.at) - ended <= within)
+    is_released = with_next.c.outcome == ReleaseStatus.RELEASED.value
+    failed = case(
+        (with_next.c.outcome == ReleaseStatus.ROLLED_BACK.value, 1),
+        (and_(is_released, or_(fixed_next, fixed_by_name)), 1),
+        else_=0,
+    )
+    deadline = epoch(with_next.c.target_at) + with_next.c.window_minutes * 60
+    on_time = case((and_(is_released, ended <= deadline), 1), else_=0)
+    return (
+        select(with_next, failed.label("failed"), on_time.label("on_time"))
+        .outerjoin(named, named.c.fixed_id == with_next.c.release_id)
+        .subquery("fact")
+    )
+
+
+def _weeks(session: Session, scope: Scope) -> tuple[list[Week], int]:
+    """The outcomes counted by calendar week, and how many releases were on time."""
+    fact = _facts(scope)
+    start = scope.first_monday
+    week = floor_int((epoch(fact.c.ended_at) - start.timestamp()) / WEEK.total_seconds())
+    rows = session.execute(
+        select(
+            week.label("week"),
+            fact.c.outcome,
+            func.count().label("n"),
+            func.sum(fact.c.failed).label("failed"),
+            func.sum(fact.c.on_time).label("on_time"),
+        ).group_by(week, fact.c.outcome)
+    ).all()
+    count = max(1, int((scope.until - start) / WEEK) + (1 if (scope.until - start) % WEEK else 0))
+    weeks: list[dict[str, Any]] = [
+        {"start": start + i * WEEK, "released": 0, "rolled_back": 0, "no_go": 0, "cancelled": 0}
+        | {"failed": 0}
+        for i in range(count)
+    ]
+    on_time = 0
+    for row in rows:
+        index = min(max(int(row.week), 0), count - 1)
+        weeks[index][str(row.outcome)] += int(row.n)
+        weeks[index]["failed"] += int(row.failed or 0)
+        on_time += int(row.on_time or 0)
+    return [Week(**w) for w in weeks], on_time
+
+
+def _percentile(value: Any, rank: Any, n: Any, percent: int) -> Any:
+    """The `percent` percentile of the rows' `value` (ranked 1..n by `rank`), linearly
+    interpolated; summed over the rows of one group."""
+    position = (n - 1) * percent  # hundredths of a row: integer arithmetic in both SQLs
+    low = position // 100 + 1
+    weight = position % 100
+    return (
+        func.sum(
+            case(
+                (rank == low, value * (100 - weight)),
+                (rank == low + 1, value * weight),
+                else_=0,
+            )
+        )
+        / 100.0
+    )
+
+
+def _spreads(session: Session, scope: Scope) -> dict[tuple[str, str], tuple[int, float, float]]:
+    """(metric, key) -> (count, median, p90) for each duration measured, in seconds."""
+    fact = _facts(scope)
+    released = fact.c.outcome == ReleaseStatus.RELEASED.value
+    went = fact.c.outcome.in_([ReleaseStatus.RELEASED.value, ReleaseStatus.ROLLED_BACK.value])
+    ended = epoch(fact.c.ended_at)
+    # Restored: the next successful release of the service after the rollback.
+    later = Release.__table__.alias("later")  # type: ignore[attr-defined]
+    restored_at = (
+        select(func.min(ProductionRecord.released_at))
+        .join(later, later.c.id == col(ProductionRecord.release_id))
+        .where(
+            ProductionRecord.team_id == scope.team_id,
+            ProductionRecord.service == fact.c.service,
+            col(ProductionRecord.released_at) > fact.c.ended_at,
+            _counted(scope, later.c),
+        )
+        .correlate(fact)
+        .scalar_subquery()
+    )
+    signed = (
+        select(
+            col(Approver.release_id).label("release_id"),
+            col(Approver.slack_id).label("slack_id"),
+            col(Approver.kind).label("kind"),
+            col(Approver.signed_at).label("signed_at"),
+        )
+        .where(Approver.state == SignOffState.APPROVED.value, col(Approver.signed_at).isnot(None))
+        .subquery("signed")
+    )
+    key = literal("")
+    measured = union_all(
+        select(
+            literal("lead").label("metric"),
+            key.label("key"),
+            (ended - epoch(fact.c.created_at)).label("value"),
+        ).where(released),
+        select(
+            literal("commit").label("metric"),
+            key.label("key"),
+            (ended - epoch(fact.c.committed_at)).label("value"),
+        ).where(released, fact.c.committed_at.isnot(None)),
+        select(
+            literal("restore").label("metric"),
+            key.label("key"),
+            (epoch(restored_at) - ended).label("value"),
+        ).where(fact.c.outcome == ReleaseStatus.ROLLED_BACK.value),
+        select(
+            literal("sign_off").label("metric"),
+            key.label("key"),
+            (func.max(epoch(signed.c.signed_at)) - epoch(fact.c.created_at)).label("value"),
+        )
+        .select_from(fact)
+        .join(signed, signed.c.release_id == fact.c.release_id)
+        .where(went)
+        .group_by(fact.c.release_id, fact.c.created_at),
+        select(
+            literal("approver").label("metric"),
+            (signed.c.kind + literal(":") + signed.c.slack_id).label("key"),
+            (epoch(signed.c.signed_at) - epoch(fact.c.created_at)).label("value"),
+        )
+        .select_from(fact)
+        .join(signed, signed.c.release_id == fact.c.release_id)
+        .where(went),
+    ).subquery("measured")
+    group = [measured.c.metric, measured.c.key]
+    ranked = (
+        select(
+            measured.c.metric,
+            measured.c.key,
+            measured.c.value,
+            func.row_number().over(partition_by=group, order_by=measured.c.value).label("rank"),
+            func.count().over(partition_by=group).label("n"),
+        )
+        .where(measured.c.value.isnot(None))
+        .subquery("ranked")
+    )
+    rows = session.execute(
+        select(
+            ranked.c.metric,
+            ranked.c.key,
+            func.max(ranked.c.n).label("n"),
+            _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 50).label("median"),
+            _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 90).label("p90"),
+        ).group_by(ranked.c.metric, ranked.c.key)
+    ).all()
+    # Rollbacks not restored yet: their restore time is NULL, so not ranked; count them.
+    unrestored = session.execute(
+        select(func.count())
+        .select_from(fact)
+        .where(fact.c.outcome == ReleaseStatus.ROLLED_BACK.value, restored_at.is_(None))
+    ).scalar_one()
+    spreads = {(str(r.metric), str(r.key)): (int(r.n), float(r.median), float(r.p90)) for r in rows}
+    spreads[("unrestored", "")] = (int(unrestored), 0.0, 0.0)
+    return spreads
+
+
+def _overrides(session: Session, scope: Scope) -> int:
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(FreezeOverride)
+            .join(Release, col(Release.id) == col(FreezeOverride.release_id))
+            .where(
+                _counted(scope),
+                col(FreezeOverride.at) >= scope.since,
+                col(FreezeOverride.at) < scope.until,
+            )
+        ).scalar_one()
+    )
+
+
+def compute(session: Session, scope: Scope) -> Statistics:
+    """The figures for `scope`, from one snapshot (read them in a read session)."""
+    weeks, on_time = _weeks(session, scope)
+    spreads = _spreads(session, scope)
+
+    def spread(metric: str) -> Spread:
+        found = spreads.get((metric, ""))
+        return Spread(*found) if found else Spread()
+
+    slowest = None
+    approvers = [(key, v) for (metric, key), v in spreads.items() if metric == "approver"]
+    if approvers:
+        key, (n, median, p90) = max(approvers, key=lambda kv: (kv[1][1], kv[1][0], kv[0]))
+        kind, _, slack_id = key.partition(":")
+        handle = session.execute(
+            select(func.max(Approver.handle)).where(Approver.slack_id == slack_id)
+        ).scalar_one()
+        slowest = SlowApprover(slack_id, kind, handle or "", Spread(n, median, p90))
+    return Statistics(
+        scope=scope,
+        weeks=weeks,
+        on_time=on_time,
+        lead_time=spread("lead"),
+        commit_lead_time=spread("commit"),
+        restore=spread("restore"),
+        unrestored=spreads[("unrestored", "")][0],
+        sign_off_wait=spread("sign_off"),
+        slowest_approver=slowest,
+        freeze_overrides=_overrides(session, scope),
+    )
