@@ -106,11 +106,12 @@ def card_blocks(view: ReleaseView, unsignable: Sequence[Unsignable] = ()) -> lis
         blocks.append(SectionBlock(text=md(f"*Notes*\n{escape(release.notes)}")))
     if built := build_line(release):
         blocks.append(ContextBlock(elements=[md(built)]))
+    fix = " · :adhesive_bandage: fix" if release.is_fix else ""
     blocks.append(
         ContextBlock(
             elements=[
                 md(
-                    f"`{escape(release.ref)}` · proposed by {user(release.owner_id)} "
+                    f"`{escape(release.ref)}`{fix} · proposed by {user(release.owner_id)} "
                     f"{slack_date(release.created_at, '{date_short_pretty}')}"
                 )
             ]

@@ -312,7 +312,7 @@ WORDINGS: dict[Code, Wording] = {
     ),
     Code.FREEZE_NAME_INVALID: lambda d: (
         f"Give the freeze a name of 1 to {d['limit']} characters, in quotes: "
-        "`/release freeze add \"Black Friday\" …`."
+        '`/release freeze add "Black Friday" …`.'
     ),
     Code.FREEZE_ZONE_UNKNOWN: lambda d: (
         f"I don't know the time zone {quoted(str(d['zone']), 64)}: use an IANA name such as "
@@ -363,8 +363,22 @@ WORDINGS: dict[Code, Wording] = {
         "500 characters."
     ),
     Code.COMMIT_INVALID: lambda d: (
-        f"{quoted(str(d['value']))} is not a commit: give its hash, 7 to 40 hexadecimal "
-        "digits."
+        f"{quoted(str(d['value']))} is not a commit: give its hash, 7 to 40 hexadecimal digits."
+    ),
+    Code.COMMIT_TIME_FUTURE: lambda d: (
+        f"The commit time {quoted(str(d['value']))} is in the future: give when the commit "
+        "was made, ISO 8601 with an offset."
+    ),
+    Code.FIXES_INVALID: lambda d: (
+        f"{quoted(str(d['value']))} is not a release: name the one it fixes as "
+        "service@version, or by its version."
+    ),
+    Code.FIXES_UNKNOWN: lambda d: (
+        f"No release {quoted(str(d['ref']))} to fix: name one `/release status` shows you."
+    ),
+    Code.FIXES_OTHER_SERVICE: lambda d: (
+        f"A release of {quoted(str(d['service']))} can't fix {quoted(str(d['ref']))}: a fix "
+        "fixes a release of its own service."
     ),
     Code.TOKEN_NAME_INVALID: lambda d: (
         f"{quoted(str(d['value']))} can't name a token: use up to 40 lowercase letters, "
@@ -382,7 +396,6 @@ WORDINGS: dict[Code, Wording] = {
     ),
     Code.TOKEN_SERVICES: lambda d: f"Limit a token to at most {d['limit']} services.",
     Code.TOKEN_SCOPE: lambda d: (
-        f"This token may not act on {quoted(str(d['service']))}: it is limited to other "
-        "services."
+        f"This token may not act on {quoted(str(d['service']))}: it is limited to other services."
     ),
 }

@@ -274,7 +274,7 @@ def _outcomes(scope: Scope) -> Any:
             col(ProductionRecord.release_id).label("release_id"),
             func.min(ProductionRecord.released_at).label("at"),
         )
-        .where(ProductionRecord.team_id == scope.team_id)
+        .where(col(ProductionRecord.team_id) == scope.team_id)
         .group_by(col(ProductionRecord.release_id))
         .subquery("first_production")
     )
@@ -291,7 +291,10 @@ def _outcomes(scope: Scope) -> Any:
     def ended(status: ReleaseStatus, pick: Any) -> Select[Any]:
         at = (
             select(pick(AuditEvent.at))
-            .where(AuditEvent.release_id == Release.id, AuditEvent.action == status.value)
+            .where(
+                col(AuditEvent.release_id) == col(Release.id),
+                col(AuditEvent.action) == status.value,
+            )
             .correlate(Release)
             .scalar_subquery()
         )
@@ -299,7 +302,7 @@ def _outcomes(scope: Scope) -> Any:
             *_release_columns(),
             literal(status.value).label("outcome"),
             func.coalesce(at, Release.updated_at).label("ended_at"),
-        ).where(_counted(scope), Release.status == status.value)
+        ).where(_counted(scope), col(Release.status) == status.value)
 
     every = union_all(
         released,
@@ -318,15 +321,17 @@ def _facts(scope: Scope) -> Any:
     """The outcomes, each with `failed` (1 or 0) and `on_time` (1 or 0)."""
     outcome = _outcomes(scope)
     # The next release of the same service to reach production (released ones only).
-    released_order = {
-        "partition_by": [outcome.c.service, outcome.c.outcome],
-        "order_by": [outcome.c.ended_at, outcome.c.release_id],
-    }
+    partition = [outcome.c.service, outcome.c.outcome]
+    order = [outcome.c.ended_at, outcome.c.release_id]
     with_next = select(
         outcome,
-        func.lead(outcome.c.is_fix).over(**released_order).label("next_is_fix"),
-        func.lead(outcome.c.ended_at).over(**released_order).label("next_at"),
-        func.lead(outcome.c.fixes_release_id).over(**released_order).label("next_fixes"),
+        func.lead(outcome.c.is_fix)
+        .over(partition_by=partition, order_by=order)
+        .label("next_is_fix"),
+        func.lead(outcome.c.ended_at).over(partition_by=partition, order_by=order).label("next_at"),
+        func.lead(outcome.c.fixes_release_id)
+        .over(partition_by=partition, order_by=order)
+        .label("next_fixes"),
     ).subquery("with_next")
     # Fixes that name the release they fix: the first one of each to reach production.
     fix = Release.__table__.alias("fix")  # type: ignore[attr-defined]
@@ -425,7 +430,7 @@ def _spreads(session: Session, scope: Scope) -> dict[tuple[str, str], tuple[int,
         select(func.min(ProductionRecord.released_at))
         .join(later, later.c.id == col(ProductionRecord.release_id))
         .where(
-            ProductionRecord.team_id == scope.team_id,
+            col(ProductionRecord.team_id) == scope.team_id,
             ProductionRecord.service == fact.c.service,
             col(ProductionRecord.released_at) > fact.c.ended_at,
             _counted(scope, later.c),
@@ -440,7 +445,10 @@ def _spreads(session: Session, scope: Scope) -> dict[tuple[str, str], tuple[int,
             col(Approver.kind).label("kind"),
             col(Approver.signed_at).label("signed_at"),
         )
-        .where(Approver.state == SignOffState.APPROVED.value, col(Approver.signed_at).isnot(None))
+        .where(
+            col(Approver.state) == SignOffState.APPROVED.value,
+            col(Approver.signed_at).isnot(None),
+        )
         .subquery("signed")
     )
     key = literal("")
@@ -540,7 +548,7 @@ def compute(session: Session, scope: Scope) -> Statistics:
         key, (n, median, p90) = max(approvers, key=lambda kv: (kv[1][1], kv[1][0], kv[0]))
         kind, _, slack_id = key.partition(":")
         handle = session.execute(
-            select(func.max(Approver.handle)).where(Approver.slack_id == slack_id)
+            select(func.max(Approver.handle)).where(col(Approver.slack_id) == slack_id)
         ).scalar_one()
         slowest = SlowApprover(slack_id, kind, handle or "", Spread(n, median, p90))
     return Statistics(
