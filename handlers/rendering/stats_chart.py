@@ -40,7 +40,7 @@ def render_png(stats: Statistics, title: str) -> bytes:
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     bars.set_ylabel("Releases per week")
     bars.yaxis.set_major_locator(MaxNLocator(integer=True))
-    bars.set_ylim(0, max([*bottom, 1]) * 1.15)
+    bars.set_ylim(0, max([*bottom, 1]) * 1.05)
     step = max(1, math.ceil(len(weeks) / 13))  # at most 13 labels, however long the period
     bars.set_xticks(positions[::step], [f"{w.start:%b %d}" for w in weeks][::step])
     bars.set_xlabel("Week starting (UTC)")
@@ -64,8 +64,15 @@ def render_png(stats: Statistics, title: str) -> bytes:
     rate.yaxis.set_major_formatter(PercentFormatter())
     handles, labels = bars.get_legend_handles_labels()
     line_handles, line_labels = rate.get_legend_handles_labels()
+    # Under the axes, clear of the bars and the line.
     bars.legend(
-        handles + line_handles, labels + line_labels, loc="upper left", fontsize="small", ncol=5
+        handles + line_handles,
+        labels + line_labels,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        fontsize="small",
+        ncol=5,
+        frameon=False,
     )
     figure.tight_layout()
     out = io.BytesIO()
