@@ -1,4 +1,4 @@
-"""fix releases (is_fix, fixes_release_id), commit times, production records by release
+"""fix releases (is_fix, fixes_release_id), commit times; indexes for statistics
 
 Revision ID: 0014
 Revises: 0013
@@ -25,6 +25,7 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("release", schema=None) as batch_op:
+        batch_op.create_index("ix_release_team_updated", ["team_id", "updated_at"], unique=False)
         batch_op.add_column(
             sa.Column("committed_at", models.columns.UTCDateTime(timezone=True), nullable=True)
         )
@@ -56,6 +57,7 @@ def downgrade() -> None:
         op.drop_constraint("fk_release_fixes_release_id", "release", type_="foreignkey")
         op.drop_column("release", "fixes_release_id")
     with op.batch_alter_table("release", schema=None) as batch_op:
+        batch_op.drop_index("ix_release_team_updated")
         batch_op.drop_column("is_fix")
         batch_op.drop_column("committed_at")
 

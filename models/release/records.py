@@ -96,6 +96,8 @@ class Release(SQLModel, table=True):
             postgresql_where=text("status != 'cancelled'"),
         ),
         Index("ix_release_team_target", "team_id", "target_at"),
+        # Statistics read the releases whose last change (their outcome) is recent.
+        Index("ix_release_team_updated", "team_id", "updated_at"),
         UniqueConstraint("uid", name="uq_release_uid"),
     )
 

@@ -26,7 +26,6 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
-    Select,
     and_,
     case,
     false,
@@ -267,53 +266,59 @@ def _release_columns() -> list[Any]:
 
 
 def _outcomes(scope: Scope) -> Any:
-    """One row per counted release with an outcome in the period: its columns, `outcome`
-    and `ended_at`."""
-    first_production = (
-        select(
-            col(ProductionRecord.release_id).label("release_id"),
-            func.min(ProductionRecord.released_at).label("at"),
-        )
-        .where(col(ProductionRecord.team_id) == scope.team_id)
-        .group_by(col(ProductionRecord.release_id))
-        .subquery("first_production")
-    )
-    released = (
-        select(
-            *_release_columns(),
-            literal(ReleaseStatus.RELEASED.value).label("outcome"),
-            first_production.c.at.label("ended_at"),
-        )
-        .join(first_production, first_production.c.release_id == col(Release.id))
-        .where(_counted(scope))
-    )
+    """One row per counted release with an outcome in the period (one pass over the
+    releases): `outcome`, `ended_at`, and as seconds since 1970, computed once: `ended_s`,
+    `created_s`, `committed_s` and `deadline_s` (the end of its planned window)."""
 
-    def ended(status: ReleaseStatus, pick: Any) -> Select[Any]:
-        at = (
+    def audit_at(pick: Any, action: Any) -> Any:
+        return (
             select(pick(AuditEvent.at))
-            .where(
-                col(AuditEvent.release_id) == col(Release.id),
-                col(AuditEvent.action) == status.value,
-            )
+            .where(col(AuditEvent.release_id) == col(Release.id), col(AuditEvent.action) == action)
             .correlate(Release)
             .scalar_subquery()
         )
-        return select(
-            *_release_columns(),
-            literal(status.value).label("outcome"),
-            func.coalesce(at, Release.updated_at).label("ended_at"),
-        ).where(_counted(scope), col(Release.status) == status.value)
 
-    every = union_all(
-        released,
-        ended(ReleaseStatus.ROLLED_BACK, func.min),  # the first rollback: when it failed
-        ended(ReleaseStatus.NO_GO, func.max),  # the last no-go (it may be asked again)
-        ended(ReleaseStatus.CANCELLED, func.max),
-    ).subquery("every_outcome")
+    first_production = (
+        select(func.min(ProductionRecord.released_at))
+        .where(col(ProductionRecord.release_id) == col(Release.id))
+        .correlate(Release)
+        .scalar_subquery()
+    )
+    status = col(Release.status)
+    ended_at = case(
+        (status == ReleaseStatus.RELEASED.value, first_production),
+        # The first rollback: when it failed.
+        (
+            status == ReleaseStatus.ROLLED_BACK.value,
+            func.coalesce(audit_at(func.min, status), Release.updated_at),
+        ),
+        # The last no-go (it may be asked again) or cancellation.
+        else_=func.coalesce(audit_at(func.max, status), Release.updated_at),
+    )
+    every = (
+        select(*_release_columns(), status.label("outcome"), ended_at.label("ended_at"))
+        .where(
+            _counted(scope),
+            status.in_([o.value for o in OUTCOMES]),
+            # An outcome is the release's last change: nothing older can end in the period.
+            col(Release.updated_at) >= scope.since,
+            col(Release.created_at) < scope.until,
+        )
+        .cte("every_outcome")
+        .prefix_with("MATERIALIZED")  # each outcome's time is looked up once
+    )
+    ended = epoch(every.c.ended_at)
     return (
-        select(every)
+        select(
+            every,
+            ended.label("ended_s"),
+            epoch(every.c.created_at).label("created_s"),
+            epoch(every.c.committed_at).label("committed_s"),
+            (epoch(every.c.target_at) + every.c.window_minutes * 60).label("deadline_s"),
+        )
         .where(every.c.ended_at >= scope.since, every.c.ended_at < scope.until)
-        .subquery("outcome")
+        .cte("outcome")
+        .prefix_with("MATERIALIZED")
     )
 
 
@@ -322,16 +327,16 @@ def _facts(scope: Scope) -> Any:
     outcome = _outcomes(scope)
     # The next release of the same service to reach production (released ones only).
     partition = [outcome.c.service, outcome.c.outcome]
-    order = [outcome.c.ended_at, outcome.c.release_id]
+    order = [outcome.c.ended_s, outcome.c.release_id]
+
+    def next_one(column: Any) -> Any:
+        return func.lead(column).over(partition_by=partition, order_by=order)
+
     with_next = select(
         outcome,
-        func.lead(outcome.c.is_fix)
-        .over(partition_by=partition, order_by=order)
-        .label("next_is_fix"),
-        func.lead(outcome.c.ended_at).over(partition_by=partition, order_by=order).label("next_at"),
-        func.lead(outcome.c.fixes_release_id)
-        .over(partition_by=partition, order_by=order)
-        .label("next_fixes"),
+        next_one(outcome.c.is_fix).label("next_is_fix"),
+        next_one(outcome.c.ended_s).label("next_s"),
+        next_one(outcome.c.fixes_release_id).label("next_fixes"),
     ).subquery("with_next")
     # Fixes that name the release they fix: the first one of each to reach production.
     fix = Release.__table__.alias("fix")  # type: ignore[attr-defined]
@@ -345,11 +350,11 @@ def _facts(scope: Scope) -> Any:
         .group_by(fix.c.fixes_release_id)
         .subquery("named_fix")
     )
-    ended = epoch(with_next.c.ended_at)
+    ended = with_next.c.ended_s
     within = FIX_WINDOW.total_seconds()
     fixed_next = and_(
         with_next.c.next_is_fix.is_(True),
-        epoch(with_next.c.next_at) - ended <= within,
+        with_next.c.next_s - ended <= within,
         or_(
             with_next.c.next_fixes.is_(None),
             with_next.c.next_fixes == with_next.c.release_id,
@@ -362,12 +367,12 @@ def _facts(scope: Scope) -> Any:
         (and_(is_released, or_(fixed_next, fixed_by_name)), 1),
         else_=0,
     )
-    deadline = epoch(with_next.c.target_at) + with_next.c.window_minutes * 60
-    on_time = case((and_(is_released, ended <= deadline), 1), else_=0)
+    on_time = case((and_(is_released, ended <= with_next.c.deadline_s), 1), else_=0)
     return (
         select(with_next, failed.label("failed"), on_time.label("on_time"))
         .outerjoin(named, named.c.fixed_id == with_next.c.release_id)
-        .subquery("fact")
+        .cte("fact")
+        .prefix_with("MATERIALIZED")
     )
 
 
@@ -375,7 +380,7 @@ def _weeks(session: Session, scope: Scope) -> tuple[list[Week], int]:
     """The outcomes counted by calendar week, and how many releases were on time."""
     fact = _facts(scope)
     start = scope.first_monday
-    week = floor_int((epoch(fact.c.ended_at) - start.timestamp()) / WEEK.total_seconds())
+    week = floor_int((fact.c.ended_s - start.timestamp()) / WEEK.total_seconds())
     rows = session.execute(
         select(
             week.label("week"),
@@ -423,7 +428,7 @@ def _spreads(session: Session, scope: Scope) -> dict[tuple[str, str], tuple[int,
     fact = _facts(scope)
     released = fact.c.outcome == ReleaseStatus.RELEASED.value
     went = fact.c.outcome.in_([ReleaseStatus.RELEASED.value, ReleaseStatus.ROLLED_BACK.value])
-    ended = epoch(fact.c.ended_at)
+    ended = fact.c.ended_s
     # Restored: the next successful release of the service after the rollback.
     later = Release.__table__.alias("later")  # type: ignore[attr-defined]
     restored_at = (
@@ -437,6 +442,11 @@ def _spreads(session: Session, scope: Scope) -> dict[tuple[str, str], tuple[int,
         )
         .correlate(fact)
         .scalar_subquery()
+    )
+    rollback = (
+        select(fact.c.ended_at, fact.c.ended_s, restored_at.label("restored_at"))
+        .where(fact.c.outcome == ReleaseStatus.ROLLED_BACK.value)
+        .cte("rollback")
     )
     signed = (
         select(
@@ -456,31 +466,37 @@ def _spreads(session: Session, scope: Scope) -> dict[tuple[str, str], tuple[int,
         select(
             literal("lead").label("metric"),
             key.label("key"),
-            (ended - epoch(fact.c.created_at)).label("value"),
+            (ended - fact.c.created_s).label("value"),
         ).where(released),
         select(
             literal("commit").label("metric"),
             key.label("key"),
-            (ended - epoch(fact.c.committed_at)).label("value"),
+            (ended - fact.c.committed_s).label("value"),
         ).where(released, fact.c.committed_at.isnot(None)),
         select(
             literal("restore").label("metric"),
             key.label("key"),
-            (epoch(restored_at) - ended).label("value"),
-        ).where(fact.c.outcome == ReleaseStatus.ROLLED_BACK.value),
+            (epoch(rollback.c.restored_at) - rollback.c.ended_s).label("value"),
+        ),
+        # Rollbacks not restored yet (value 0: only their number counts).
+        select(
+            literal("unrestored").label("metric"),
+            key.label("key"),
+            literal(0.0).label("value"),
+        ).where(rollback.c.restored_at.is_(None)),
         select(
             literal("sign_off").label("metric"),
             key.label("key"),
-            (func.max(epoch(signed.c.signed_at)) - epoch(fact.c.created_at)).label("value"),
+            (func.max(epoch(signed.c.signed_at)) - fact.c.created_s).label("value"),
         )
         .select_from(fact)
         .join(signed, signed.c.release_id == fact.c.release_id)
         .where(went)
-        .group_by(fact.c.release_id, fact.c.created_at),
+        .group_by(fact.c.release_id, fact.c.created_s),
         select(
             literal("approver").label("metric"),
             (signed.c.kind + literal(":") + signed.c.slack_id).label("key"),
-            (epoch(signed.c.signed_at) - epoch(fact.c.created_at)).label("value"),
+            (epoch(signed.c.signed_at) - fact.c.created_s).label("value"),
         )
         .select_from(fact)
         .join(signed, signed.c.release_id == fact.c.release_id)
@@ -507,15 +523,7 @@ def _spreads(session: Session, scope: Scope) -> dict[tuple[str, str], tuple[int,
             _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 90).label("p90"),
         ).group_by(ranked.c.metric, ranked.c.key)
     ).all()
-    # Rollbacks not restored yet: their restore time is NULL, so not ranked; count them.
-    unrestored = session.execute(
-        select(func.count())
-        .select_from(fact)
-        .where(fact.c.outcome == ReleaseStatus.ROLLED_BACK.value, restored_at.is_(None))
-    ).scalar_one()
-    spreads = {(str(r.metric), str(r.key)): (int(r.n), float(r.median), float(r.p90)) for r in rows}
-    spreads[("unrestored", "")] = (int(unrestored), 0.0, 0.0)
-    return spreads
+    return {(str(r.metric), str(r.key)): (int(r.n), float(r.median), float(r.p90)) for r in rows}
 
 
 def _overrides(session: Session, scope: Scope) -> int:
@@ -558,7 +566,7 @@ def compute(session: Session, scope: Scope) -> Statistics:
         lead_time=spread("lead"),
         commit_lead_time=spread("commit"),
         restore=spread("restore"),
-        unrestored=spreads[("unrestored", "")][0],
+        unrestored=spread("unrestored").count,
         sign_off_wait=spread("sign_off"),
         slowest_approver=slowest,
         freeze_overrides=_overrides(session, scope),
