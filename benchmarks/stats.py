@@ -237,10 +237,11 @@ def bench(url: str, backend: str, releases: int, runs: int) -> list[bool]:
             ok = took <= TARGET_S
             results.append(ok)
             last = figures[-1]
+            rate = 100 * (last.change_failure_rate or 0)
             print(
                 f"  {name:<28} {took * 1000:8.1f} ms {took / floor:7.1f}x  "
                 f"{'PASS' if ok else 'FAIL'}  ({last.released:,} released, "
-                f"{last.deployments:,} deployments, CFR {100 * (last.change_failure_rate or 0):.1f}%)"
+                f"{last.deployments:,} deployments, CFR {rate:.1f}%)"
             )
         return results
     finally:

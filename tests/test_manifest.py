@@ -29,6 +29,8 @@ SCOPE_OF_METHOD: dict[str, str | tuple[str, ...] | None] = {
     "chat_update": "chat:write",
     "chat_delete": "chat:write",
     "chat_getPermalink": None,
+    # files.uploadV2: getUploadURLExternal and completeUploadExternal (the stats chart).
+    "files_upload_v2": "files:write",
     "users_info": "users:read",
     "usergroups_list": "usergroups:read",
     "usergroups_users_list": "usergroups:read",

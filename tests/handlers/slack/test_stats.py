@@ -11,7 +11,7 @@ import pytest
 
 from handlers.rendering import stats_chart
 from handlers.rendering.refusals import Refused
-from handlers.slack import parsing
+from handlers.slack import ids, parsing
 from models.release.records import ReleaseStatus
 from tests.support.harness import CHANNEL, TEAM, Harness, ahead, iso, rendered_text
 from tests.support.release_history import History
@@ -253,3 +253,35 @@ def test_a_fix_cannot_name_a_private_release_it_cannot_see(harness: Harness) -> 
         )
     )
     assert "No release “payments@2.4.0” to fix" in reply
+
+
+def test_the_propose_form_marks_a_fix_and_answers_a_wrong_one_inline(harness: Harness) -> None:
+    from tests.handlers.slack.test_propose_modal import open_form, submit
+
+    harness.command(f"propose checkout 3.0.0 {iso(ahead())}")
+    when = int(ahead(days=4).timestamp())
+    wrong = submit(
+        harness,
+        open_form(harness),
+        service="checkout",
+        version="3.0.1",
+        when=when,
+        fixes="search@1.0",
+    )
+    body = wrong.json()
+    assert body["response_action"] == "errors"
+    assert "can't fix" in body["errors"][ids.FIELD_FIXES]
+    submit(
+        harness,
+        open_form(harness),
+        service="checkout",
+        version="3.0.1",
+        when=when,
+        fixes="3.0.0",
+    )
+    fixed, fix = harness.release("checkout@3.0.0"), harness.release("checkout@3.0.1")
+    assert (fix.is_fix, fix.fixes_release_id) == (True, fixed.id)
+    submit(harness, open_form(harness), service="checkout", version="3.0.2", when=when, fixes="fix")
+    assert harness.release("checkout@3.0.2").is_fix
+    submit(harness, open_form(harness), service="checkout", version="3.0.3", when=when)
+    assert not harness.release("checkout@3.0.3").is_fix
