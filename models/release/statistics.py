@@ -18,6 +18,7 @@ arithmetic so that both databases give the same answer.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -391,11 +392,10 @@ def _weeks(session: Session, scope: Scope) -> tuple[list[Week], int]:
             func.sum(fact.c.on_time).label("on_time"),
         ).group_by(week, fact.c.outcome)
     ).all()
-    count = max(1, int((scope.until - start) / WEEK) + (1 if (scope.until - start) % WEEK else 0))
+    count = max(1, math.ceil((scope.until - start) / WEEK))
+    counters = ("released", "rolled_back", "no_go", "cancelled", "failed")
     weeks: list[dict[str, Any]] = [
-        {"start": start + i * WEEK, "released": 0, "rolled_back": 0, "no_go": 0, "cancelled": 0}
-        | {"failed": 0}
-        for i in range(count)
+        {"start": start + i * WEEK, **dict.fromkeys(counters, 0)} for i in range(count)
     ]
     on_time = 0
     for row in rows:
