@@ -27,8 +27,10 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
+    String,
     and_,
     case,
+    cast,
     false,
     func,
     literal,
@@ -334,8 +336,16 @@ def _facts(scope: Scope) -> Any:
     def next_one(column: Any) -> Any:
         return func.lead(column).over(partition_by=partition, order_by=order)
 
+    # Only what the figures read: the window sorts these rows.
     with_next = select(
-        outcome,
+        outcome.c.release_id,
+        outcome.c.service,
+        outcome.c.outcome,
+        outcome.c.ended_at,
+        outcome.c.ended_s,
+        outcome.c.created_s,
+        outcome.c.committed_s,
+        outcome.c.deadline_s,
         next_one(outcome.c.is_fix).label("next_is_fix"),
         next_one(outcome.c.ended_s).label("next_s"),
         next_one(outcome.c.fixes_release_id).label("next_fixes"),
@@ -378,34 +388,6 @@ def _facts(scope: Scope) -> Any:
     )
 
 
-def _weeks(session: Session, scope: Scope) -> tuple[list[Week], int]:
-    """The outcomes counted by calendar week, and how many releases were on time."""
-    fact = _facts(scope)
-    start = scope.first_monday
-    week = floor_int((fact.c.ended_s - start.timestamp()) / WEEK.total_seconds())
-    rows = session.execute(
-        select(
-            week.label("week"),
-            fact.c.outcome,
-            func.count().label("n"),
-            func.sum(fact.c.failed).label("failed"),
-            func.sum(fact.c.on_time).label("on_time"),
-        ).group_by(week, fact.c.outcome)
-    ).all()
-    count = max(1, math.ceil((scope.until - start) / WEEK))
-    counters = ("released", "rolled_back", "no_go", "cancelled", "failed")
-    weeks: list[dict[str, Any]] = [
-        {"start": start + i * WEEK, **dict.fromkeys(counters, 0)} for i in range(count)
-    ]
-    on_time = 0
-    for row in rows:
-        index = min(max(int(row.week), 0), count - 1)
-        weeks[index][str(row.outcome)] += int(row.n)
-        weeks[index]["failed"] += int(row.failed or 0)
-        on_time += int(row.on_time or 0)
-    return [Week(**w) for w in weeks], on_time
-
-
 def _percentile(value: Any, rank: Any, n: Any, percent: int) -> Any:
     """The `percent` percentile of the rows' `value` (ranked 1..n by `rank`), linearly
     interpolated; summed over the rows of one group."""
@@ -424,8 +406,13 @@ def _percentile(value: Any, rank: Any, n: Any, percent: int) -> Any:
     )
 
 
-def _spreads(session: Session, scope: Scope) -> dict[tuple[str, str], tuple[int, float, float]]:
-    """(metric, key) -> (count, median, p90) for each duration measured, in seconds."""
+Spreads = dict[tuple[str, str], tuple[int, float, float]]
+
+
+def _aggregates(session: Session, scope: Scope) -> tuple[list[Week], int, Spreads]:
+    """In one statement, so that the outcomes are worked out once: the outcomes counted by
+    calendar week, how many releases were on time, and (metric, key) -> (count, median,
+    p90) of each duration measured, in seconds."""
     fact = _facts(scope)
     released = fact.c.outcome == ReleaseStatus.RELEASED.value
     went = fact.c.outcome.in_([ReleaseStatus.RELEASED.value, ReleaseStatus.ROLLED_BACK.value])
@@ -476,7 +463,7 @@ def _spreads(session: Session, scope: Scope) -> dict[tuple[str, str], tuple[int,
             literal("commit").label("metric"),
             key.label("key"),
             (ended - fact.c.committed_s).label("value"),
-        ).where(released, fact.c.committed_at.isnot(None)),
+        ).where(released, fact.c.committed_s.isnot(None)),
         select(
             literal("restore").label("metric"),
             key.label("key"),
@@ -518,16 +505,45 @@ def _spreads(session: Session, scope: Scope) -> dict[tuple[str, str], tuple[int,
         .where(measured.c.value.isnot(None))
         .subquery("ranked")
     )
-    rows = session.execute(
-        select(
-            ranked.c.metric,
-            ranked.c.key,
-            func.max(ranked.c.n).label("n"),
-            _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 50).label("median"),
-            _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 90).label("p90"),
-        ).group_by(ranked.c.metric, ranked.c.key)
-    ).all()
-    return {(str(r.metric), str(r.key)): (int(r.n), float(r.median), float(r.p90)) for r in rows}
+    percentiles = select(
+        ranked.c.metric,
+        ranked.c.key,
+        func.max(ranked.c.n).label("n"),
+        _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 50).label("a"),
+        _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 90).label("b"),
+    ).group_by(ranked.c.metric, ranked.c.key)
+    # The weeks' rows: metric "week:<outcome>", key the week's number, a failed, b on time.
+    start = scope.first_monday
+    week = floor_int((fact.c.ended_s - start.timestamp()) / WEEK.total_seconds())
+    by_week = select(
+        (literal(WEEK_ROW) + fact.c.outcome).label("metric"),
+        cast(week, String).label("key"),
+        func.count().label("n"),
+        cast(func.sum(fact.c.failed), Float).label("a"),
+        cast(func.sum(fact.c.on_time), Float).label("b"),
+    ).group_by(week, fact.c.outcome)
+    rows = session.execute(union_all(percentiles, by_week)).all()
+
+    count = max(1, math.ceil((scope.until - start) / WEEK))
+    counters = ("released", "rolled_back", "no_go", "cancelled", "failed")
+    weeks: list[dict[str, Any]] = [
+        {"start": start + i * WEEK, **dict.fromkeys(counters, 0)} for i in range(count)
+    ]
+    on_time = 0
+    spreads: Spreads = {}
+    for row in rows:
+        metric = str(row.metric)
+        if metric.startswith(WEEK_ROW):
+            index = min(max(int(row.key), 0), count - 1)
+            weeks[index][metric.removeprefix(WEEK_ROW)] += int(row.n)
+            weeks[index]["failed"] += int(row.a or 0)
+            on_time += int(row.b or 0)
+        else:
+            spreads[(metric, str(row.key))] = (int(row.n), float(row.a), float(row.b))
+    return [Week(**w) for w in weeks], on_time, spreads
+
+
+WEEK_ROW = "week:"
 
 
 def _overrides(session: Session, scope: Scope) -> int:
@@ -553,8 +569,7 @@ def compute(session: Session, scope: Scope) -> Statistics:
         session.execute(text("SET LOCAL jit = off"))
         # The percentiles sort every measured duration: in memory, not on disk.
         session.execute(text("SET LOCAL work_mem = '64MB'"))
-    weeks, on_time = _weeks(session, scope)
-    spreads = _spreads(session, scope)
+    weeks, on_time, spreads = _aggregates(session, scope)
 
     def spread(metric: str) -> Spread:
         found = spreads.get((metric, ""))
