@@ -54,7 +54,8 @@ def home_view(content: HomeContent) -> View:
     if content.mine:
         for release, missing in content.mine[:15]:
             still = (
-                "\n" + join_lines([f"• still missing: {missing_label(m)}" for m in missing], 2500)
+                "\n"
+                + join_lines([f"• still missing: {missing_label(m)}" for m in missing], 2500)
                 if missing
                 else "\nEverything is in."
             )

@@ -312,7 +312,7 @@ WORDINGS: dict[Code, Wording] = {
     ),
     Code.FREEZE_NAME_INVALID: lambda d: (
         f"Give the freeze a name of 1 to {d['limit']} characters, in quotes: "
-        '`/release freeze add "Black Friday" …`.'
+        "`/release freeze add \"Black Friday\" …`."
     ),
     Code.FREEZE_ZONE_UNKNOWN: lambda d: (
         f"I don't know the time zone {quoted(str(d['zone']), 64)}: use an IANA name such as "
@@ -363,7 +363,8 @@ WORDINGS: dict[Code, Wording] = {
         "500 characters."
     ),
     Code.COMMIT_INVALID: lambda d: (
-        f"{quoted(str(d['value']))} is not a commit: give its hash, 7 to 40 hexadecimal digits."
+        f"{quoted(str(d['value']))} is not a commit: give its hash, 7 to 40 hexadecimal "
+        "digits."
     ),
     Code.COMMIT_TIME_FUTURE: lambda d: (
         f"The commit time {quoted(str(d['value']))} is in the future: give when the commit "
@@ -396,6 +397,7 @@ WORDINGS: dict[Code, Wording] = {
     ),
     Code.TOKEN_SERVICES: lambda d: f"Limit a token to at most {d['limit']} services.",
     Code.TOKEN_SCOPE: lambda d: (
-        f"This token may not act on {quoted(str(d['service']))}: it is limited to other services."
+        f"This token may not act on {quoted(str(d['service']))}: it is limited to other "
+        "services."
     ),
 }

@@ -37,7 +37,9 @@ def weekly(
 
     span = WeeklySpan(start[0], minutes(start[1]), end[0], minutes(end[1]))
     with db.session() as session:
-        freeze = freezes.add_weekly(session, "T1", "U_PM", name, span, tz, service=service, now=now)
+        freeze = freezes.add_weekly(
+            session, "T1", "U_PM", name, span, tz, service=service, now=now
+        )
         session.expunge(freeze)
     return freeze
 
