@@ -93,6 +93,12 @@ class Code(StrEnum):
     # Where a release was built (from CI, through the API)
     PIPELINE_URL_INVALID = "pipeline_url_invalid"  # value
     COMMIT_INVALID = "commit_invalid"  # value
+    COMMIT_TIME_FUTURE = "commit_time_future"  # value: a commit time later than now
+
+    # What a fix names (`fixes <ref>`)
+    FIXES_INVALID = "fixes_invalid"  # value: not service@version nor a version
+    FIXES_UNKNOWN = "fixes_unknown"  # ref: no such release the proposer may see
+    FIXES_OTHER_SERVICE = "fixes_other_service"  # ref, service: a fix fixes its own service
 
     # API tokens
     TOKEN_NAME_INVALID = "token_name_invalid"  # value

@@ -22,6 +22,10 @@ FIELD_REASON: Final = "reason"
 def policy_field(key: str) -> str:
     """The policy form's input for a key: `owner-can-approve` -> policy_owner_can_approve."""
     return "policy_" + key.replace("-", "_")
+
+
 FIELD_PIPELINE_URL: Final = "pipeline_url"
 FIELD_COMMIT: Final = "commit_sha"
+FIELD_COMMITTED_AT: Final = "committed_at"
+FIELD_FIXES: Final = "fixes"
 FIELD_TOKEN_NAME: Final = "token_name"

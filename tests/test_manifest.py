@@ -38,7 +38,7 @@ SCOPE_OF_METHOD: dict[str, str | tuple[str, ...] | None] = {
     "views_publish": None,
     "auth_test": None,
     "conversations_open": "im:write",
-    # files.getUploadURLExternal + files.completeUploadExternal (e.g. /release audit's CSV).
+    # files.uploadV2: getUploadURLExternal + completeUploadExternal (audit CSV, stats chart).
     "files_upload_v2": "files:write",
     # Finding a post whose answer was lost, by its metadata: channels, private channels,
     # DMs and group DMs each need their own history scope.

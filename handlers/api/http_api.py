@@ -46,10 +46,11 @@ from handlers.api.schemas import (
     ReleaseOut,
     ServiceHistoryOut,
     ServiceOut,
+    StatsOut,
     stage_of,
 )
 from handlers.deps import Deps
-from handlers.flows import audit_files, deployment_reports, service_history
+from handlers.flows import audit_files, deployment_reports, service_history, stats_report
 from handlers.flows.new_release import create_release
 from handlers.flows.outcome import NotShownYet
 from handlers.rendering.refusals import text_for
@@ -60,7 +61,7 @@ from models.api import api_reads, api_tokens, idempotency
 from models.api import gate as gate_rules
 from models.api.api_tokens import ApiToken
 from models.errors import Code, Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
-from models.release import proposing, queries, service_records
+from models.release import proposing, queries, service_records, statistics
 from models.release.proposing import ApproverSpec, Proposal
 from models.release.queries import Actor
 from models.release.records import ApproverKind, Release
@@ -279,6 +280,33 @@ def create_api(
             body.model_dump(mode="json"),
             lambda key: (201, _propose(deps, client, token, body, key).model_dump(mode="json")),
         )
+
+    @api.get(
+        "/stats",
+        response_model=StatsOut,
+        responses=_COMMON,
+        summary="Release statistics (DORA-style) over the last days, public releases only",
+    )
+    def stats(
+        service: str | None = Query(None, max_length=200),  # noqa: B008
+        days: int = Query(  # noqa: B008
+            statistics.DEFAULT_DAYS, description="30, 90 or 365: the period, up to now"
+        ),
+        token: ApiToken = Depends(authenticated),  # noqa: B008
+    ) -> StatsOut:
+        if days not in statistics.PERIODS:
+            raise ApiProblem(422, "invalid_request", "days: give 30, 90 or 365.", field="days")
+        if service is not None:
+            token.require_scope(service)
+            service = proposing.clean_service(service)
+        figures = stats_report.figures(
+            deps,
+            token.team_id,
+            days,
+            service=service,
+            services=token.scope or None,
+        )
+        return StatsOut.of(figures, days)
 
     waits = GateWaits(lambda release_id: _service_of(deps, release_id))
     gate_audit = GroupedAuditWriter(deps.db)
@@ -609,6 +637,9 @@ def _propose(
         request_key=request_key,
         pipeline_url=body.pipeline_url,
         commit_sha=body.commit_sha,
+        committed_at=body.committed_at,
+        fix=body.fix,
+        fixes=body.fixes,
         via=f'via API token "{token.name}"',
     )
     # NotShownYet: the release stands; its card follows when Slack takes it (url is null).

@@ -8,11 +8,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
+from handlers.rendering.stats_messages import DEFINITIONS
 from models.api.api_reads import Shipped
 from models.audit import AuditEvent
 from models.release.queries import ReleaseView
 from models.release.records import ApproverKind, Release, ReleaseStatus, SignOffState
 from models.release.service_records import Outcome
+from models.release.statistics import Spread, Statistics
 
 SlackTarget = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9_]{1,31}$")]
 ChannelId = Annotated[str, StringConstraints(pattern=r"^[CGD][A-Z0-9_]{1,31}$")]
@@ -237,7 +239,20 @@ class ProposeIn(BaseModel):
     channel: ChannelId = Field(description="the Slack channel id where its card goes")
     notes: str = Field(default="", max_length=4000)
     commit_sha: str | None = Field(default=None, max_length=100)
+    committed_at: AwareDatetime | None = Field(
+        default=None,
+        description="when the commit was made, ISO 8601 with an offset: the start of the "
+        "commit-to-released lead time",
+    )
     pipeline_url: str | None = Field(default=None, max_length=1000)
+    fix: bool = Field(default=False, description="the release fixes an earlier one")
+    fixes: str | None = Field(
+        default=None,
+        max_length=200,
+        examples=["payments@2.3.0"],
+        description="the release it fixes (service@version, or a version of the same "
+        "service); implies fix",
+    )
 
 
 class ProposeOut(BaseModel):
@@ -302,3 +317,169 @@ class AuditRecord(BaseModel):
         description="where it came from: slack, api:<token name>, scheduler, cli; '' for "
         "events recorded before sources were kept"
     )
+
+
+# --- statistics (GET /stats) -------------------------------------------------------------
+
+
+class Durations(BaseModel):
+    count: int = Field(description="how many were measured")
+    median_seconds: float | None
+    p90_seconds: float | None
+    definition: str
+
+    @classmethod
+    def of(cls, spread: Spread, key: str) -> Durations:
+        return cls(
+            count=spread.count,
+            median_seconds=_seconds(spread.median),
+            p90_seconds=_seconds(spread.p90),
+            definition=DEFINITIONS[key],
+        )
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+class Outcomes(BaseModel):
+    released: int
+    rolled_back: int
+    no_go: int
+    cancelled: int
+
+
+class DeploymentFrequency(BaseModel):
+    per_week: float
+    released: int
+    definition: str
+
+
+class ChangeFailureRate(BaseModel):
+    rate: float | None = Field(description="failed / deployments, 0 to 1; null: none deployed")
+    failed: int
+    deployments: int = Field(description="released or rolled back")
+    definition: str
+
+
+class TimeToRestore(Durations):
+    unrestored: int = Field(description="rollbacks with no successful release since")
+
+
+class SlowestApprover(BaseModel):
+    slack_id: str
+    kind: ApproverKind
+    handle: str = Field(description="a user group's handle (empty for a person)")
+    count: int
+    median_seconds: float | None
+
+
+class SignOffWait(Durations):
+    slowest_approver: SlowestApprover | None
+
+
+class OnTime(BaseModel):
+    rate: float | None = Field(description="on time / released, 0 to 1; null: none released")
+    on_time: int
+    released: int
+    definition: str
+
+
+class FreezeOverrides(BaseModel):
+    count: int
+    definition: str
+
+
+class WeekOut(BaseModel):
+    start: datetime = Field(description="Monday 00:00 UTC")
+    released: int
+    rolled_back: int
+    no_go: int
+    cancelled: int
+    failed: int
+    change_failure_rate: float | None
+
+
+class StatsOut(BaseModel):
+    """Release statistics over the last `days` days, of public releases only."""
+
+    service: str | None = Field(description="null: every service the token may see")
+    days: int
+    since: datetime
+    until: datetime
+    outcomes: Outcomes
+    deployment_frequency: DeploymentFrequency
+    lead_time: Durations = Field(description="proposal to released")
+    commit_lead_time: Durations = Field(description="commit to released")
+    change_failure_rate: ChangeFailureRate
+    time_to_restore: TimeToRestore
+    sign_off_wait: SignOffWait
+    on_time: OnTime
+    freeze_overrides: FreezeOverrides
+    weeks: list[WeekOut] = Field(description="releases per calendar week, oldest first")
+
+    @classmethod
+    def of(cls, stats: Statistics, days: int) -> StatsOut:
+        slowest = stats.slowest_approver
+        return cls(
+            service=stats.scope.service,
+            days=days,
+            since=stats.scope.since,
+            until=stats.scope.until,
+            outcomes=Outcomes(
+                released=stats.released,
+                rolled_back=stats.rolled_back,
+                no_go=stats.no_go,
+                cancelled=stats.cancelled,
+            ),
+            deployment_frequency=DeploymentFrequency(
+                per_week=round(stats.per_week, 3),
+                released=stats.released,
+                definition=DEFINITIONS["deployment_frequency"],
+            ),
+            lead_time=Durations.of(stats.lead_time, "lead_time"),
+            commit_lead_time=Durations.of(stats.commit_lead_time, "commit_lead_time"),
+            change_failure_rate=ChangeFailureRate(
+                rate=stats.change_failure_rate,
+                failed=stats.failed,
+                deployments=stats.deployments,
+                definition=DEFINITIONS["change_failure_rate"],
+            ),
+            time_to_restore=TimeToRestore(
+                **Durations.of(stats.restore, "time_to_restore").model_dump(),
+                unrestored=stats.unrestored,
+            ),
+            sign_off_wait=SignOffWait(
+                **Durations.of(stats.sign_off_wait, "sign_off_wait").model_dump(),
+                slowest_approver=SlowestApprover(
+                    slack_id=slowest.slack_id,
+                    kind=ApproverKind(slowest.kind),
+                    handle=slowest.handle,
+                    count=slowest.wait.count,
+                    median_seconds=_seconds(slowest.wait.median),
+                )
+                if slowest
+                else None,
+            ),
+            on_time=OnTime(
+                rate=stats.on_time_rate,
+                on_time=stats.on_time,
+                released=stats.released,
+                definition=DEFINITIONS["on_time"],
+            ),
+            freeze_overrides=FreezeOverrides(
+                count=stats.freeze_overrides, definition=DEFINITIONS["freeze_overrides"]
+            ),
+            weeks=[
+                WeekOut(
+                    start=w.start,
+                    released=w.released,
+                    rolled_back=w.rolled_back,
+                    no_go=w.no_go,
+                    cancelled=w.cancelled,
+                    failed=w.failed,
+                    change_failure_rate=w.change_failure_rate,
+                )
+                for w in stats.weeks
+            ],
+        )

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from handlers.rendering.channel_messages import card_blocks, card_text, to_dicts
@@ -369,6 +369,12 @@ def _withdraw_cardless(session: Session, release: Release, code: str, now: datet
     events = session.exec(select(AuditEvent.action).where(AuditEvent.release_id == row.id)).all()
     if set(events) <= {"proposed"}:
         session.execute(delete(AuditEvent).where(col(AuditEvent.release_id) == row.id))
+        # A fix proposed meanwhile may name it: it then names nothing.
+        session.execute(
+            update(Release)
+            .where(col(Release.fixes_release_id) == row.id)
+            .values(fixes_release_id=None)
+        )
         session.delete(row)
         return
     if row.state.is_finished:

@@ -113,11 +113,12 @@ def card_blocks(
         blocks.append(ContextBlock(elements=[md(built)]))
     if record is not None:
         blocks.append(track_record_block(record))
+    fix = " · :adhesive_bandage: fix" if release.is_fix else ""
     blocks.append(
         ContextBlock(
             elements=[
                 md(
-                    f"`{escape(release.ref)}` · proposed by {user(release.owner_id)} "
+                    f"`{escape(release.ref)}`{fix} · proposed by {user(release.owner_id)} "
                     f"{slack_date(release.created_at, '{date_short_pretty}')}"
                 )
             ]

@@ -56,6 +56,20 @@ def propose_modal(channel_id: str, default_time: datetime) -> View:
                 ),
                 hint=PlainTextObject(text="Percentages in order; leave empty for big-bang."),
             ),
+            InputBlock(
+                block_id=ids.FIELD_FIXES,
+                label=PlainTextObject(text="Fix"),
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ids.FIELD_FIXES,
+                    max_length=130,
+                    placeholder=PlainTextObject(text="payments-api@2.4.0, or just: fix"),
+                ),
+                hint=PlainTextObject(
+                    text="If it fixes an earlier release: that one (service@version or its "
+                    "version), or “fix” when you can't name it."
+                ),
+            ),
             notes_input(None),
             ContextBlock(
                 elements=[

@@ -385,6 +385,21 @@ WORDINGS: dict[Code, Wording] = {
     Code.COMMIT_INVALID: lambda d: (
         f"{quoted(str(d['value']))} is not a commit: give its hash, 7 to 40 hexadecimal digits."
     ),
+    Code.COMMIT_TIME_FUTURE: lambda d: (
+        f"The commit time {quoted(str(d['value']))} is in the future: give when the commit "
+        "was made, ISO 8601 with an offset."
+    ),
+    Code.FIXES_INVALID: lambda d: (
+        f"{quoted(str(d['value']))} is not a release: name the one it fixes as "
+        "service@version, or by its version."
+    ),
+    Code.FIXES_UNKNOWN: lambda d: (
+        f"No release {quoted(str(d['ref']))} to fix: name one `/release status` shows you."
+    ),
+    Code.FIXES_OTHER_SERVICE: lambda d: (
+        f"A release of {quoted(str(d['service']))} can't fix {quoted(str(d['ref']))}: a fix "
+        "fixes a release of its own service."
+    ),
     Code.TOKEN_NAME_INVALID: lambda d: (
         f"{quoted(str(d['value']))} can't name a token: use up to 40 lowercase letters, "
         "digits, dots, dashes or underscores, e.g. ci-deploy."

@@ -17,6 +17,7 @@ from handlers.flows import (
     manager_role,
     policy_changes,
     shared_calendars,
+    stats_report,
     steps,
     token_admin,
     webhook_admin,
@@ -160,6 +161,9 @@ def register(app: App, deps: Deps) -> None:
             case parsing.Token():
                 # Asks Slack whether the person is a release manager, then writes: later.
                 later(lambda: respond(**token_reply(deps, client, actor, command)))
+            case parsing.Stats(service=service, days=days):
+                # Aggregates over the period, then a chart: after the ack, in the background.
+                later(lambda: stats_report.post_stats(deps, client, actor, service, days, respond))
             case parsing.WebhookCommand():
                 # Asks Slack whether the person is a release manager, resolves the URL's
                 # host, then writes: later.
@@ -372,6 +376,8 @@ def propose_from_text(
         approvers=directory.check_approvers(client, command.approvers),
         stages=command.stages,
         notes=command.notes,
+        fix=command.fix,
+        fixes=command.fixes,
         request_key=f"command:{body.get('trigger_id')}",
     )
     # The policy where it is proposed: its approvers join those named, its quorum rule

@@ -208,6 +208,12 @@ def _user_name(client: WebClient, user_id: str) -> str:
     return f"@{user.get('name') or user_id}"
 
 
+def user_name(client: WebClient, user_id: str) -> str:
+    """A person's name to show without mentioning them (a mention pings); their id when
+    Slack won't say."""
+    return _user_name(client, user_id).removeprefix("@")
+
+
 def unsignable(client: WebClient, view: ReleaseView) -> list[signers.Unsignable]:
     """Open sign-offs nobody may give any more, for the card to say so. Membership as
     remembered briefly; a group Slack won't tell about is left out."""

@@ -13,6 +13,7 @@ from handlers.slack.times import CLOCK_PATTERN, When, take_time
 from models import policy
 from models.freezes import WEEKDAYS, WeeklySpan
 from models.policy import Key, Value
+from models.release import proposing, statistics
 from models.release.default_checklist import MAX_ITEM_LENGTH
 from models.release.proposing import ApproverSpec
 from models.release.records import ApproverKind
@@ -21,7 +22,7 @@ MAX_COMMAND_TEXT = 3000
 
 USAGE = {
     "propose": "`/release propose <service> <version> <when> [@approver …] [phased 10,50,100] "
-    "[notes: …]` — or just `/release propose` for a form",
+    "[fix | fixes <service@version>] [notes: …]` — or just `/release propose` for a form",
     "list": "`/release list`",
     "status": "`/release status <service@version>`",
     "cancel": "`/release cancel <service@version> [reason]`",
@@ -55,6 +56,7 @@ USAGE = {
     "history": "`/release history [<service>] [n]` (the last n releases, default 10, at most 50)",
     "audit": "`/release audit [<service>] [<since>]` (release managers: the audit trail as a "
     "CSV file, by DM; since: 2026-11-01 or 30d)",
+    "stats": "`/release stats [service] [30d | 90d | 365d]` (figures and a chart, in this channel)",
     "help": "`/release help`",
 }
 
@@ -91,10 +93,22 @@ class Propose:
     groups: tuple[ApproverSpec, ...] = ()
     stages: tuple[int, ...] = ()
     notes: str = ""
+    # A fix (`fix`), naming what it fixes when it can (`fixes <service@version>` or
+    # `fixes <version>` of the same service).
+    fix: bool = False
+    fixes: str | None = None
 
     @property
     def approvers(self) -> tuple[ApproverSpec, ...]:
         return tuple(ApproverSpec(u) for u in self.users) + self.groups
+
+
+@dataclass(frozen=True)
+class Stats:
+    """`/release stats [service] [30d|90d|365d]`: figures and a chart, in the channel."""
+
+    service: str | None = None
+    days: int = statistics.DEFAULT_DAYS
 
 
 @dataclass(frozen=True)
@@ -237,6 +251,7 @@ Command = (
     | Token
     | WebhookCommand
     | AuditExport
+    | Stats
 )
 
 _USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
@@ -302,6 +317,8 @@ def parse(text: str) -> Command:
         return parse_webhook(rest)
     if sub == "audit":
         return parse_audit(rest)
+    if sub in ("stats", "statistics"):
+        return parse_stats(rest)
     raise unknown_subcommand(head)
 
 
@@ -357,6 +374,8 @@ def parse_propose(rest: str) -> Command:
     groups: list[ApproverSpec] = []
     stages: tuple[int, ...] = ()
     notes = ""
+    fix = False
+    fixes: str | None = None
     index = 2 + used
     while index < len(tokens):
         token, token_at = tokens[index], starts[index]
@@ -373,6 +392,16 @@ def parse_propose(rest: str) -> Command:
             index += 1
         elif lowered in ("big-bang", "bigbang", "--big-bang"):
             stages = ()
+        elif lowered in ("fix", "--fix"):
+            fix = True
+        elif lowered in ("fixes", "--fixes"):
+            if index + 1 >= len(tokens):
+                raise _usage_error(
+                    "Name the release it fixes, e.g. `fixes payments@2.4.0`.", "propose"
+                )
+            fixes = parse_fixes_ref(tokens[index + 1])
+            fix = True
+            index += 1
         elif lowered.startswith("notes:") or lowered == "--":
             notes_text = rest[token_at + len(token) :]
             if lowered.startswith("notes:"):
@@ -388,8 +417,8 @@ def parse_propose(rest: str) -> Command:
         else:
             raise _usage_error(
                 f"I don't understand “{truncate(escape(from_slack(token)), 60)}” here. "
-                "After the time come approvers (@mentions), `phased 10,50,100`, and "
-                "`notes: …` last.",
+                "After the time come approvers (@mentions), `phased 10,50,100`, `fix` or "
+                "`fixes <service@version>`, and `notes: …` last.",
                 "propose",
             )
         index += 1
@@ -401,7 +430,52 @@ def parse_propose(rest: str) -> Command:
         groups=tuple(groups),
         stages=stages,
         notes=notes,
+        fix=fix,
+        fixes=fixes,
     )
+
+
+def parse_fixes_ref(token: str) -> str:
+    """What `fixes` names: `service@version`, or a version of the same service."""
+    ref = from_slack(token)
+    service, at, version = ref.partition("@")
+    if at:
+        well_formed = bool(
+            proposing.SERVICE_PATTERN.match(service.lower())
+            and proposing.VERSION_PATTERN.match(version)
+        )
+    else:
+        well_formed = bool(proposing.VERSION_PATTERN.match(ref))
+    if not well_formed:
+        raise _usage_error(
+            f"“{truncate(escape(ref), 60)}” is not a release: after `fixes` name the one it "
+            "fixes as service@version (or its version).",
+            "propose",
+        )
+    return f"{service.lower()}@{version}" if at else ref
+
+
+_PERIOD = re.compile(r"^(\d{1,4})\s*(?:d|days?)?$", re.IGNORECASE)
+
+
+def parse_stats(rest: str) -> Stats:
+    service: str | None = None
+    days: int | None = None
+    for word in from_slack(rest).split():
+        period = _PERIOD.match(word)
+        if period and days is None:
+            days = int(period.group(1))
+            if days not in statistics.PERIODS:
+                raise _usage_error(f"Statistics cover 30, 90 or 365 days, not {days}.", "stats")
+        elif service is None and not period and proposing.SERVICE_PATTERN.match(word.lower()):
+            service = word.lower()
+        else:
+            raise _usage_error(
+                f"I don't understand “{truncate(escape(word), 60)}” here: name one service "
+                "and one period (30d, 90d or 365d).",
+                "stats",
+            )
+    return Stats(service=service, days=days or statistics.DEFAULT_DAYS)
 
 
 def parse_percentages(text: str) -> tuple[int, ...]:

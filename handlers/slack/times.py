@@ -123,7 +123,7 @@ def parse_time(text: str, *, tz: str | None, now: datetime) -> datetime:
 def take_time(tokens: Sequence[str]) -> tuple[When, int]:
     """The time at the start of `tokens` (as Slack sent them); returns it and how many
     tokens it used. The longest run of up to `MAX_TIME_TOKENS` tokens that reads as a time,
-    stopping before a mention, `phased`, `big-bang`, `notes:` or `--`.
+    stopping before a mention, `phased`, `big-bang`, `fix`, `fixes`, `notes:` or `--`.
 
     Only what doesn't depend on the person's zone or the clock is checked here (it reads,
     it has a time of day, it is not ambiguous); `When.resolve` checks the rest.
@@ -216,6 +216,7 @@ def _stops_time(token: str) -> bool:
     return (
         token.startswith(("<", "@"))
         or lowered in ("phased", "--phased", "big-bang", "bigbang", "--big-bang", "--")
+        or lowered in ("fix", "--fix", "fixes", "--fixes")
         or lowered.startswith("notes:")
     )
 

@@ -313,6 +313,14 @@ def proposal_from_modal(
             ids.FIELD_VERSION,
             lambda: _not_duplicate(deps, Actor(team_id, owner_id, channel_id), service, version),
         )
+    fixes_text = clean_plain(input_value(view, ids.FIELD_FIXES) or "").strip()
+    fix = bool(fixes_text)
+    fixes = None if fixes_text.lower() in ("", "fix", "yes") else fixes_text
+    if service and fixes:
+        fields.check(
+            ids.FIELD_FIXES,
+            lambda: _fixes_known(deps, Actor(team_id, owner_id, channel_id), service, fixes),
+        )
     if fields.errors:
         return fields.errors
     assert service and version and target_at and approvers is not None and groups is not None
@@ -330,6 +338,8 @@ def proposal_from_modal(
             approvers=[*approvers, *groups],
             stages=stages or (),
             notes=notes or "",
+            fix=fix,
+            fixes=fixes,
             request_key=f"view:{view.get('id')}",
         ),
     )
@@ -354,6 +364,12 @@ def _stages(text: str) -> tuple[int, ...]:
     stages = parsing.parse_percentages(text)
     proposing.clean_stages(stages)
     return stages
+
+
+def _fixes_known(deps: Deps, actor: Actor, service: str, fixes: str) -> None:
+    """What the form says it fixes names a release of the service the person may see."""
+    with deps.db.read_session() as session:
+        proposing.fixed_release(session, actor.team_id, service, fixes, actor.viewer)
 
 
 def _not_duplicate(deps: Deps, actor: Actor, service: str, version: str) -> None:

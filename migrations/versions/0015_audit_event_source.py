@@ -1,7 +1,7 @@
 """audit events say where they came from (source)
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-11-30 14:20:00
 
 Events recorded before this revision get the source their own row proves, and ""
@@ -21,7 +21,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

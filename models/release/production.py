@@ -18,7 +18,7 @@ class ProductionRecord(SQLModel, table=True):
     team_id: str = Field(max_length=32)
     service: str = Field(max_length=64)
     version: str = Field(max_length=64)
-    release_id: int = Field(foreign_key="release.id")
+    release_id: int = Field(foreign_key="release.id", index=True)
     released_by: str = Field(max_length=32)
     released_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models import audit
 from models.columns import utcnow
@@ -17,6 +17,8 @@ from models.errors import Code, Conflict, InvalidInput
 from models.fields import (
     FIELD_APPROVERS,
     FIELD_COMMIT,
+    FIELD_COMMITTED_AT,
+    FIELD_FIXES,
     FIELD_NOTES,
     FIELD_PIPELINE_URL,
     FIELD_REASON,
@@ -45,6 +47,8 @@ MAX_PIPELINE_URL = 500
 # An http(s) URL without spaces or the characters that end a Slack link (< > |).
 PIPELINE_URL_PATTERN = re.compile(r"^https?://[^\s<>|]+$", re.IGNORECASE)
 COMMIT_PATTERN = re.compile(r"^[0-9a-f]{7,40}$")
+# How far ahead of our clock a pipeline's commit time may be (its clock may be fast).
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,12 @@ class Proposal:
     # Proposed by a pipeline (through the API): where it was built, and which commit.
     pipeline_url: str | None = None
     commit_sha: str | None = None
+    committed_at: datetime | None = None
+    # A fix: a release of the same service released shortly before it counts as failed
+    # (models/release/statistics.py); `fixes` names the one it fixes (`service@version`,
+    # or a version of the same service), when the proposer knows.
+    fix: bool = False
+    fixes: str | None = None
     # How it was proposed, when not by a person in Slack (the audit event's detail).
     via: str = ""
 
@@ -160,6 +170,50 @@ def clean_commit(commit_sha: str | None) -> str | None:
     if not COMMIT_PATTERN.match(commit_sha):
         raise InvalidInput(Code.COMMIT_INVALID, field=FIELD_COMMIT, value=commit_sha)
     return commit_sha
+
+
+def clean_committed_at(committed_at: datetime | None, now: datetime) -> datetime | None:
+    if committed_at is None:
+        return None
+    if committed_at.tzinfo is None:
+        raise InvalidInput(Code.WHEN_NO_ZONE, field=FIELD_COMMITTED_AT)
+    if committed_at > now + CLOCK_SKEW:
+        raise InvalidInput(
+            Code.COMMIT_TIME_FUTURE, field=FIELD_COMMITTED_AT, value=committed_at.isoformat()
+        )
+    return committed_at
+
+
+def fixed_release(
+    session: Session, team_id: str, service: str, fixes: str, viewer: Viewer
+) -> Release:
+    """The release a fix of `service` names (`service@version`, or a version of the same
+    service), if the proposer may see it."""
+    fixes = fixes.strip()
+    named_service, at, version = fixes.partition("@")
+    if not at:
+        named_service, version = service, fixes
+    named_service = named_service.strip().lower()
+    version = version.strip()
+    if not SERVICE_PATTERN.match(named_service) or not VERSION_PATTERN.match(version):
+        raise InvalidInput(Code.FIXES_INVALID, field=FIELD_FIXES, value=fixes[:130])
+    ref = f"{named_service}@{version}"
+    if named_service != service:
+        raise InvalidInput(Code.FIXES_OTHER_SERVICE, field=FIELD_FIXES, ref=ref, service=service)
+    candidates = session.exec(
+        select(Release)
+        .where(
+            Release.team_id == team_id,
+            Release.service == named_service,
+            Release.version == version,
+            Release.status != ReleaseStatus.CANCELLED.value,
+        )
+        .order_by(col(Release.created_at).desc())
+    ).all()
+    for candidate in candidates:
+        if may_see(session, candidate, viewer):
+            return candidate
+    raise InvalidInput(Code.FIXES_UNKNOWN, field=FIELD_FIXES, ref=ref)
 
 
 def clean_reason(reason: str, *, required: bool = False) -> str:
@@ -252,11 +306,16 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
     required = {a.slack_id for a in proposal.required_approvers}
     pipeline_url = clean_pipeline_url(proposal.pipeline_url)
     commit_sha = clean_commit(proposal.commit_sha)
+    committed_at = clean_committed_at(proposal.committed_at, now)
+    viewer = Viewer(proposal.owner_id, proposal.channel_id)
+    fixed = (
+        fixed_release(session, proposal.team_id, service, proposal.fixes, viewer)
+        if proposal.fixes
+        else None
+    )
     if not 15 <= proposal.window_minutes <= 24 * 60:
         raise InvalidInput(Code.WINDOW_RANGE)
-    check_not_duplicate(
-        session, proposal.team_id, service, version, Viewer(proposal.owner_id, proposal.channel_id)
-    )
+    check_not_duplicate(session, proposal.team_id, service, version, viewer)
 
     release = Release(
         team_id=proposal.team_id,
@@ -279,6 +338,9 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
         escalation_channel=proposal.escalation_channel,
         pipeline_url=pipeline_url,
         commit_sha=commit_sha,
+        committed_at=committed_at,
+        is_fix=proposal.fix or fixed is not None,
+        fixes_release_id=fixed.id if fixed else None,
         status=(ReleaseStatus.PROPOSED if approvers else ReleaseStatus.APPROVED).value,
         created_at=now,
         updated_at=now,
@@ -320,7 +382,8 @@ def propose(session: Session, proposal: Proposal, *, now: datetime | None = None
                 "announce": release.announce_to,
                 "escalation": release.escalation_channel,
             },
-        },
+        }
+        | ({"fix": True, "fixes": fixed.ref if fixed else None} if release.is_fix else {}),
         detail=proposal.via,
         at=now,
     )

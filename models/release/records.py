@@ -6,7 +6,16 @@ import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, String, UniqueConstraint, event, text
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from models.columns import UTCDateTime, utcnow
@@ -87,6 +96,8 @@ class Release(SQLModel, table=True):
             postgresql_where=text("status != 'cancelled'"),
         ),
         Index("ix_release_team_target", "team_id", "target_at"),
+        # Statistics read the releases whose last change (their outcome) is recent.
+        Index("ix_release_team_updated", "team_id", "updated_at"),
         UniqueConstraint("uid", name="uq_release_uid"),
     )
 
@@ -136,6 +147,22 @@ class Release(SQLModel, table=True):
     # Where it was built, when a pipeline proposed it (through the API): shown on the card.
     pipeline_url: str | None = Field(default=None, max_length=500)
     commit_sha: str | None = Field(default=None, max_length=40)
+    # When that commit was made, if the pipeline said: the start of "commit to released".
+    committed_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
+    # A fix (`/release propose … fix`, or `fix: true` in the API): a release of the same
+    # service released shortly before it counts as failed (models/release/statistics.py);
+    # `fixes_release_id` names the release it fixes, when the proposer said which.
+    is_fix: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    fixes_release_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            ForeignKey("release.id"),
+            nullable=True,
+        ),
+    )
     # Incremented whenever the scheduled time changes (iCalendar SEQUENCE).
     sequence: int = Field(default=0)
     # Incremented by the database on every update of the row (see below): a sum of these

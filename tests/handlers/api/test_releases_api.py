@@ -285,6 +285,8 @@ def test_the_openapi_document_is_valid(harness: Harness) -> None:
         "/releases",
         "/gate",
         "/releases/{service}@{version}/deployments",
+        "/stats",
+        "/audit",
     }
     assert document["servers"] == [{"url": "/api/v1"}]
     assert "HTTPBearer" in document["components"]["securitySchemes"]
