@@ -426,6 +426,57 @@ def _percentile(value: Any, rank: Any, n: Any, percent: int) -> Any:
     )
 
 
+def _spread_rows(measured: Any, postgresql: bool, *, by_key: bool) -> Any:
+    """(metric, key, n, median, p90) of the `value`s of `measured` (rows of metric, key and
+    value), one row per key if `by_key`, else one row (none if there are no values)."""
+    measured = measured.subquery()
+    value = measured.c.value
+    key = bytewise(measured.c.key)
+    if postgresql:
+        # PostgreSQL's own ordered-set aggregate (both percentiles from one sort of the
+        # values): the same interpolation, without ranking every row in a window first.
+        query = select(
+            func.max(measured.c.metric).label("metric"),
+            (func.max(measured.c.key) if not by_key else key).label("key"),
+            func.count().label("n"),
+            func.percentile_cont(0.5).within_group(value).label("a"),
+            func.percentile_cont(0.9).within_group(value).label("b"),
+        ).where(value.isnot(None))
+        return query.group_by(key) if by_key else query.having(func.count() > 0)
+    # SQLite: one sort; the rank and the group's size come from the same window (the
+    # whole partition for the count), and only the rows a percentile reads are summed.
+    partition = [key] if by_key else None
+    ranked = (
+        select(
+            measured.c.metric,
+            measured.c.key,
+            value,
+            func.row_number().over(partition_by=partition, order_by=value).label("rank"),
+            func.count()
+            .over(partition_by=partition, order_by=value, rows=(None, None))
+            .label("n"),
+        )
+        .where(value.isnot(None))
+        .subquery("ranked")
+    )
+    picked = [
+        ranked.c.rank == ((ranked.c.n - 1) * percent) // 100 + step
+        for percent in (50, 90)
+        for step in (1, 2)
+    ]
+    return (
+        select(
+            ranked.c.metric,
+            ranked.c.key,
+            func.max(ranked.c.n).label("n"),
+            _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 50).label("a"),
+            _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 90).label("b"),
+        )
+        .where(or_(*picked))
+        .group_by(ranked.c.metric, ranked.c.key)
+    )
+
+
 Spreads = dict[tuple[str, str], tuple[int, float, float]]
 
 
@@ -486,7 +537,9 @@ def _aggregates(session: Session, scope: Scope) -> tuple[list[Week], int, Spread
         .prefix_with("MATERIALIZED")
     )
     key = literal("")
-    measured = union_all(
+    # Each measured set on its own (no sort of every duration by its metric's name): the
+    # durations, and for the approvers' their key.
+    measured = [
         select(
             literal("lead").label("metric"),
             key.label("key"),
@@ -513,59 +566,14 @@ def _aggregates(session: Session, scope: Scope) -> tuple[list[Week], int, Spread
             key.label("key"),
             func.max(signed.c.wait).label("value"),
         ).group_by(signed.c.release_id),
-        select(
-            literal("approver").label("metric"),
-            signed.c.approver.label("key"),
-            signed.c.wait.label("value"),
-        ),
-    ).subquery("measured")
-    group = [bytewise(measured.c.metric), bytewise(measured.c.key)]
-    if postgresql:
-        # PostgreSQL's own ordered-set aggregate: the same interpolation, without ranking
-        # every row in a window first.
-        percentiles = (
-            select(
-                group[0].label("metric"),
-                group[1].label("key"),
-                func.count().label("n"),
-                func.percentile_cont(0.5).within_group(measured.c.value).label("a"),
-                func.percentile_cont(0.9).within_group(measured.c.value).label("b"),
-            )
-            .where(measured.c.value.isnot(None))
-            .group_by(*group)
-        )
-    else:
-        # One sort: the rank and the group's size come from the same window (the whole
-        # partition for the count), and only the rows a percentile reads reach the GROUP BY.
-        ranked = (
-            select(
-                measured.c.metric,
-                measured.c.key,
-                measured.c.value,
-                func.row_number().over(partition_by=group, order_by=measured.c.value).label("rank"),
-                func.count()
-                .over(partition_by=group, order_by=measured.c.value, rows=(None, None))
-                .label("n"),
-            )
-            .where(measured.c.value.isnot(None))
-            .subquery("ranked")
-        )
-        picked = [
-            ranked.c.rank == ((ranked.c.n - 1) * percent) // 100 + step
-            for percent in (50, 90)
-            for step in (1, 2)
-        ]
-        percentiles = (
-            select(
-                ranked.c.metric,
-                ranked.c.key,
-                func.max(ranked.c.n).label("n"),
-                _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 50).label("a"),
-                _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 90).label("b"),
-            )
-            .where(or_(*picked))
-            .group_by(ranked.c.metric, ranked.c.key)
-        )
+    ]
+    by_approver = select(
+        literal("approver").label("metric"),
+        signed.c.approver.label("key"),
+        signed.c.wait.label("value"),
+    )
+    percentiles = [_spread_rows(each, postgresql, by_key=False) for each in measured]
+    percentiles.append(_spread_rows(by_approver, postgresql, by_key=True))
     # The weeks' rows: metric "week:<outcome>", key the week's number, a failed, b on time.
     start = scope.first_monday
     week = floor_int((fact.c.ended_s - start.timestamp()) / WEEK.total_seconds())
@@ -576,7 +584,7 @@ def _aggregates(session: Session, scope: Scope) -> tuple[list[Week], int, Spread
         cast(func.sum(fact.c.failed), Float).label("a"),
         cast(func.sum(fact.c.on_time), Float).label("b"),
     ).group_by(week, fact.c.outcome)
-    rows = session.execute(union_all(percentiles, by_week)).all()
+    rows = session.execute(union_all(*percentiles, by_week)).all()
 
     count = max(1, math.ceil((scope.until - start) / WEEK))
     counters = ("released", "rolled_back", "no_go", "cancelled", "failed")
