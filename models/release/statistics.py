@@ -452,9 +452,7 @@ def _spread_rows(measured: Any, postgresql: bool, *, by_key: bool) -> Any:
             measured.c.key,
             value,
             func.row_number().over(partition_by=partition, order_by=value).label("rank"),
-            func.count()
-            .over(partition_by=partition, order_by=value, rows=(None, None))
-            .label("n"),
+            func.count().over(partition_by=partition, order_by=value, rows=(None, None)).label("n"),
         )
         .where(value.isnot(None))
         .subquery("ranked")
