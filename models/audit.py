@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.columns import UTCDateTime, utcnow
@@ -23,6 +23,9 @@ from models.columns import UTCDateTime, utcnow
 
 class AuditEvent(SQLModel, table=True):
     __tablename__ = "audit_event"
+    # Statistics: when a release was rolled back, called off or cancelled, from the index
+    # alone.
+    __table_args__ = (Index("ix_audit_event_release_action_at", "release_id", "action", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32, index=True)

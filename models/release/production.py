@@ -12,7 +12,11 @@ from models.columns import UTCDateTime
 
 class ProductionRecord(SQLModel, table=True):
     __tablename__ = "production_record"
-    __table_args__ = (Index("ix_production_service", "team_id", "service", "released_at"),)
+    __table_args__ = (
+        Index("ix_production_service", "team_id", "service", "released_at"),
+        # Statistics: a release's first production time, read from the index alone.
+        Index("ix_production_release_at", "release_id", "released_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)

@@ -213,7 +213,11 @@ class Approver(SQLModel, table=True):
     """One required sign-off: a person, or a user group any member of which may sign."""
 
     __tablename__ = "approver"
-    __table_args__ = (UniqueConstraint("release_id", "slack_id", name="uq_approver_release_slack"),)
+    __table_args__ = (
+        UniqueConstraint("release_id", "slack_id", name="uq_approver_release_slack"),
+        # Statistics: a release's approved sign-offs and their approvers, from the index alone.
+        Index("ix_approver_release_signed", "release_id", "state", "signed_at", "kind", "slack_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True, ondelete="CASCADE")

@@ -80,7 +80,8 @@ def _epoch_default(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(epoch, "postgresql")
 def _epoch_postgresql(element: epoch, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) AS FLOAT)"
+    # date_part returns double precision as is; EXTRACT computes a numeric (slower), cast.
+    return f"date_part('epoch', {compiler.process(element.clauses, **kw)})"
 
 
 @compiles(epoch, "sqlite")
@@ -104,6 +105,25 @@ def _floor_default(element: floor_int, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(floor_int, "sqlite")
 def _floor_sqlite(element: floor_int, compiler: SQLCompiler, **kw: Any) -> str:
     return f"CAST({compiler.process(element.clauses, **kw)} AS INTEGER)"
+
+
+class bytewise(FunctionElement[str]):  # noqa: N801
+    """A text compared byte by byte, for grouping and partitioning only (where the order of
+    the groups does not matter): PostgreSQL's "C" collation, without the locale's rules
+    (SQLite compares bytes anyway)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(bytewise)
+def _bytewise_default(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(bytewise, "postgresql")
+def _bytewise_postgresql(element: bytewise, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
 
 
 # --- what is asked, and what is answered -----------------------------------------------
@@ -330,7 +350,7 @@ def _facts(scope: Scope) -> Any:
     """The outcomes, each with `failed` (1 or 0) and `on_time` (1 or 0)."""
     outcome = _outcomes(scope)
     # The next release of the same service to reach production (released ones only).
-    partition = [outcome.c.service, outcome.c.outcome]
+    partition = [bytewise(outcome.c.service), bytewise(outcome.c.outcome)]
     order = [outcome.c.ended_s, outcome.c.release_id]
 
     def next_one(column: Any) -> Any:
@@ -406,6 +426,55 @@ def _percentile(value: Any, rank: Any, n: Any, percent: int) -> Any:
     )
 
 
+def _spread_rows(measured: Any, postgresql: bool, *, by_key: bool) -> Any:
+    """(metric, key, n, median, p90) of the `value`s of `measured` (rows of metric, key and
+    value), one row per key if `by_key`, else one row (none if there are no values)."""
+    measured = measured.subquery()
+    value = measured.c.value
+    key = bytewise(measured.c.key)
+    if postgresql:
+        # PostgreSQL's own ordered-set aggregate (both percentiles from one sort of the
+        # values): the same interpolation, without ranking every row in a window first.
+        query = select(
+            func.max(measured.c.metric).label("metric"),
+            (func.max(measured.c.key) if not by_key else key).label("key"),
+            func.count().label("n"),
+            func.percentile_cont(0.5).within_group(value).label("a"),
+            func.percentile_cont(0.9).within_group(value).label("b"),
+        ).where(value.isnot(None))
+        return query.group_by(key) if by_key else query.having(func.count() > 0)
+    # SQLite: one sort; the rank and the group's size come from the same window (the
+    # whole partition for the count), and only the rows a percentile reads are summed.
+    partition = [key] if by_key else None
+    ranked = (
+        select(
+            measured.c.metric,
+            measured.c.key,
+            value,
+            func.row_number().over(partition_by=partition, order_by=value).label("rank"),
+            func.count().over(partition_by=partition, order_by=value, rows=(None, None)).label("n"),
+        )
+        .where(value.isnot(None))
+        .subquery("ranked")
+    )
+    picked = [
+        ranked.c.rank == ((ranked.c.n - 1) * percent) // 100 + step
+        for percent in (50, 90)
+        for step in (1, 2)
+    ]
+    return (
+        select(
+            ranked.c.metric,
+            ranked.c.key,
+            func.max(ranked.c.n).label("n"),
+            _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 50).label("a"),
+            _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 90).label("b"),
+        )
+        .where(or_(*picked))
+        .group_by(ranked.c.metric, ranked.c.key)
+    )
+
+
 Spreads = dict[tuple[str, str], tuple[int, float, float]]
 
 
@@ -413,6 +482,7 @@ def _aggregates(session: Session, scope: Scope) -> tuple[list[Week], int, Spread
     """In one statement, so that the outcomes are worked out once: the outcomes counted by
     calendar week, how many releases were on time, and (metric, key) -> (count, median,
     p90) of each duration measured, in seconds."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
     fact = _facts(scope)
     released = fact.c.outcome == ReleaseStatus.RELEASED.value
     went = fact.c.outcome.in_([ReleaseStatus.RELEASED.value, ReleaseStatus.ROLLED_BACK.value])
@@ -438,9 +508,16 @@ def _aggregates(session: Session, scope: Scope) -> tuple[list[Week], int, Spread
         select(fact.c.ended_at, fact.c.ended_s, restored_at.label("restored_at"))
         .where(fact.c.outcome == ReleaseStatus.ROLLED_BACK.value)
         .cte("rollback")
+        .prefix_with("MATERIALIZED")  # read twice; restored looked up once
     )
     # Each approved sign-off of the releases that went out, and how long after the
     # proposal it came (joined once; two figures read it).
+    by_release: Any = col(Approver.release_id)
+    if postgresql:
+        # PostgreSQL cannot estimate how many outcomes end in the period (a range over a
+        # computed time: it guesses 0.5%), and would look the sign-offs up one release at
+        # a time through the index; hashing them all is several times faster.
+        by_release = by_release + 0
     signed = (
         select(
             fact.c.release_id,
@@ -448,7 +525,7 @@ def _aggregates(session: Session, scope: Scope) -> tuple[list[Week], int, Spread
             (epoch(Approver.signed_at) - fact.c.created_s).label("wait"),
         )
         .select_from(fact)
-        .join(Approver, col(Approver.release_id) == fact.c.release_id)
+        .join(Approver, by_release == fact.c.release_id)
         .where(
             went,
             col(Approver.state) == SignOffState.APPROVED.value,
@@ -458,7 +535,9 @@ def _aggregates(session: Session, scope: Scope) -> tuple[list[Week], int, Spread
         .prefix_with("MATERIALIZED")
     )
     key = literal("")
-    measured = union_all(
+    # Each measured set on its own (no sort of every duration by its metric's name): the
+    # durations, and for the approvers' their key.
+    measured = [
         select(
             literal("lead").label("metric"),
             key.label("key"),
@@ -485,44 +564,14 @@ def _aggregates(session: Session, scope: Scope) -> tuple[list[Week], int, Spread
             key.label("key"),
             func.max(signed.c.wait).label("value"),
         ).group_by(signed.c.release_id),
-        select(
-            literal("approver").label("metric"),
-            signed.c.approver.label("key"),
-            signed.c.wait.label("value"),
-        ),
-    ).subquery("measured")
-    group = [measured.c.metric, measured.c.key]
-    if session.get_bind().dialect.name == "postgresql":
-        # PostgreSQL's own ordered-set aggregate: the same interpolation, without ranking
-        # every row in a window first.
-        percentiles = (
-            select(
-                *group,
-                func.count().label("n"),
-                func.percentile_cont(0.5).within_group(measured.c.value).label("a"),
-                func.percentile_cont(0.9).within_group(measured.c.value).label("b"),
-            )
-            .where(measured.c.value.isnot(None))
-            .group_by(*group)
-        )
-    else:
-        ranked = (
-            select(
-                *group,
-                measured.c.value,
-                func.row_number().over(partition_by=group, order_by=measured.c.value).label("rank"),
-                func.count().over(partition_by=group).label("n"),
-            )
-            .where(measured.c.value.isnot(None))
-            .subquery("ranked")
-        )
-        percentiles = select(
-            ranked.c.metric,
-            ranked.c.key,
-            func.max(ranked.c.n).label("n"),
-            _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 50).label("a"),
-            _percentile(ranked.c.value, ranked.c.rank, ranked.c.n, 90).label("b"),
-        ).group_by(ranked.c.metric, ranked.c.key)
+    ]
+    by_approver = select(
+        literal("approver").label("metric"),
+        signed.c.approver.label("key"),
+        signed.c.wait.label("value"),
+    )
+    percentiles = [_spread_rows(each, postgresql, by_key=False) for each in measured]
+    percentiles.append(_spread_rows(by_approver, postgresql, by_key=True))
     # The weeks' rows: metric "week:<outcome>", key the week's number, a failed, b on time.
     start = scope.first_monday
     week = floor_int((fact.c.ended_s - start.timestamp()) / WEEK.total_seconds())
@@ -533,7 +582,7 @@ def _aggregates(session: Session, scope: Scope) -> tuple[list[Week], int, Spread
         cast(func.sum(fact.c.failed), Float).label("a"),
         cast(func.sum(fact.c.on_time), Float).label("b"),
     ).group_by(week, fact.c.outcome)
-    rows = session.execute(union_all(percentiles, by_week)).all()
+    rows = session.execute(union_all(*percentiles, by_week)).all()
 
     count = max(1, math.ceil((scope.until - start) / WEEK))
     counters = ("released", "rolled_back", "no_go", "cancelled", "failed")
