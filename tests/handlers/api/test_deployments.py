@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from sqlmodel import select
+from sqlmodel import col, select
 
 from models.audit import AuditEvent
 from models.release.production import ProductionRecord
@@ -34,7 +34,11 @@ def report(client: httpx.Client, ref: str, key: str | None = None, **body: Any) 
 def actions(harness: Harness, ref: str) -> list[str]:
     release_id = harness.release(ref).id
     with harness.session() as session:
-        events = session.exec(select(AuditEvent).where(AuditEvent.release_id == release_id))
+        events = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.release_id == release_id)
+            .order_by(col(AuditEvent.id))
+        )
         return [e.action for e in events]
 
 

@@ -137,7 +137,9 @@ def test_a_proposal_from_ci_shows_in_slack_as_a_slash_commands_does(harness: Har
         from models.audit import AuditEvent
 
         proposed = session.exec(
-            select(AuditEvent).where(AuditEvent.release_id == release.id)
+            select(AuditEvent)
+            .where(AuditEvent.release_id == release.id)
+            .order_by(AuditEvent.id)  # type: ignore[arg-type]
         ).first()
     assert proposed is not None and proposed.actor_id == OWNER
     assert proposed.detail == 'via API token "ci"'
