@@ -12,7 +12,7 @@ from handlers.rendering.stats_messages import DEFINITIONS
 from models.api.api_reads import Shipped
 from models.audit import AuditEvent
 from models.release.queries import ReleaseView
-from models.release.records import ApproverKind, Release, ReleaseStatus, SignOffState
+from models.release.records import Approver, ApproverKind, Release, ReleaseStatus, SignOffState
 from models.release.service_records import Outcome
 from models.release.statistics import Spread, Statistics
 
@@ -42,6 +42,16 @@ class SignOff(BaseModel):
     state: SignOffState
     signed_by: str | None = Field(description="who signed (for a group: which member)")
     at: datetime | None = Field(description="when it was signed, ISO 8601 UTC")
+
+    @classmethod
+    def of(cls, approver: Approver) -> SignOff:
+        return cls(
+            who=approver.slack_id,
+            kind=ApproverKind(approver.kind),
+            state=approver.sign_off,
+            signed_by=approver.signed_by,
+            at=approver.signed_at,
+        )
 
 
 class Checklist(BaseModel):
@@ -94,16 +104,7 @@ class ReleaseOut(BaseModel):
             pipeline_url=release.pipeline_url,
             commit_sha=release.commit_sha,
             notes=release.notes,
-            sign_offs=[
-                SignOff(
-                    who=a.slack_id,
-                    kind=ApproverKind(a.kind),
-                    state=a.sign_off,
-                    signed_by=a.signed_by,
-                    at=a.signed_at,
-                )
-                for a in view.approvers
-            ],
+            sign_offs=[SignOff.of(a) for a in view.approvers],
             checklist=Checklist(
                 done=sum(1 for item in view.checklist if item.checked), total=len(view.checklist)
             ),
@@ -191,16 +192,7 @@ class HistoryRelease(BaseModel):
             at=outcome.at,
             target_at=release.target_at,
             owner=release.owner_id,
-            sign_offs=[
-                SignOff(
-                    who=a.slack_id,
-                    kind=ApproverKind(a.kind),
-                    state=a.sign_off,
-                    signed_by=a.signed_by,
-                    at=a.signed_at,
-                )
-                for a in outcome.approvers
-            ],
+            sign_offs=[SignOff.of(a) for a in outcome.approvers],
             url=release.permalink,
         )
 
