@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -340,3 +341,14 @@ def notice_blocks(text: str) -> list[Block]:
 
 def to_dicts(blocks: Sequence[Block]) -> list[dict]:
     return [block.to_dict() for block in blocks]
+
+
+def private_answer(blocks: Sequence[Block], text: str) -> dict[str, Any]:
+    """A reply through a command's response_url that its person alone sees, posted as a new
+    message (not over the one a button was on)."""
+    return {
+        "response_type": "ephemeral",
+        "replace_original": False,
+        "blocks": to_dicts(blocks),
+        "text": text,
+    }

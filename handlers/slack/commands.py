@@ -179,23 +179,13 @@ def register(app: App, deps: Deps) -> None:
 def managers_reply(deps: Deps, team_id: str, note: str | None = None) -> dict[str, Any]:
     listed = manager_role.manager_list(deps, team_id)
     blocks = role_messages.managers_blocks(listed.configured, listed.added, note)
-    return {
-        "response_type": "ephemeral",
-        "replace_original": False,
-        "blocks": channel_messages.to_dicts(blocks),
-        "text": "Release managers",
-    }
+    return channel_messages.private_answer(blocks, "Release managers")
 
 
 def freezes_reply(deps: Deps, team_id: str, note: str | None = None) -> dict[str, Any]:
     spans = freeze_admin.listed(deps, team_id)
     blocks = freeze_messages.freeze_list_blocks(spans, deps.clock(), note)
-    return {
-        "response_type": "ephemeral",
-        "replace_original": False,
-        "blocks": channel_messages.to_dicts(blocks),
-        "text": "Freezes",
-    }
+    return channel_messages.private_answer(blocks, "Freezes")
 
 
 def shared_calendar_reply(
@@ -223,12 +213,7 @@ def shared_calendar_reply(
     else:
         blocks = shared_calendar_messages.list_blocks(shared_calendars.shared(deps, client, actor))
         text = "Shared calendar links"
-    return {
-        "response_type": "ephemeral",
-        "replace_original": False,
-        "blocks": channel_messages.to_dicts(blocks),
-        "text": text,
-    }
+    return channel_messages.private_answer(blocks, text)
 
 
 def token_reply(
@@ -247,12 +232,7 @@ def token_reply(
     else:
         blocks = token_messages.list_blocks(token_admin.list_tokens(deps, client, actor))
         text = "API tokens"
-    return {
-        "response_type": "ephemeral",
-        "replace_original": False,
-        "blocks": channel_messages.to_dicts(blocks),
-        "text": text,
-    }
+    return channel_messages.private_answer(blocks, text)
 
 
 def webhook_reply(
@@ -274,12 +254,7 @@ def webhook_reply(
     else:
         blocks = webhook_messages.list_blocks(webhook_admin.listed(deps, client, actor))
         text = "Webhooks"
-    return {
-        "response_type": "ephemeral",
-        "replace_original": False,
-        "blocks": channel_messages.to_dicts(blocks),
-        "text": text,
-    }
+    return channel_messages.private_answer(blocks, text)
 
 
 def audit_reply(
@@ -289,14 +264,8 @@ def audit_reply(
     sent = audit_files.send_to_manager(
         deps, client, actor, service, since, audit_messages.file_comment
     )
-    return {
-        "response_type": "ephemeral",
-        "replace_original": False,
-        "blocks": channel_messages.to_dicts(
-            channel_messages.notice_blocks(audit_messages.sent_text(sent.count))
-        ),
-        "text": "Audit export sent",
-    }
+    notice = channel_messages.notice_blocks(audit_messages.sent_text(sent.count))
+    return channel_messages.private_answer(notice, "Audit export sent")
 
 
 # Answers that read the database are sent after the ack, through the response_url: the ack
@@ -312,12 +281,7 @@ def list_reply(deps: Deps, team_id: str, viewer: queries.Viewer, offset: int = 0
     with deps.db.read_session() as session:
         upcoming = queries.upcoming(session, team_id, viewer, limit=LIST_FETCH)
         blocks = channel_messages.list_blocks(upcoming, deps.clock(), offset)
-    return {
-        "response_type": "ephemeral",
-        "replace_original": False,
-        "blocks": channel_messages.to_dicts(blocks),
-        "text": "Upcoming releases",
-    }
+    return channel_messages.private_answer(blocks, "Upcoming releases")
 
 
 def status_reply(

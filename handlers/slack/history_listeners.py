@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from handlers.deps import Deps
 from handlers.flows.service_history import service_history, services_with_releases
-from handlers.rendering.channel_messages import to_dicts
+from handlers.rendering.channel_messages import private_answer
 from handlers.rendering.history_messages import history_blocks, services_blocks
 from handlers.slack import ids, parsing
 from handlers.slack.error_replies import in_background
@@ -37,12 +37,7 @@ def history_reply(
         history = service_history(deps, actor.team_id, service, visible, count=count, before=before)
         blocks = history_blocks(history, count, first_page=before is None)
         text = f"History of {history.service}"
-    return {
-        "response_type": "ephemeral",
-        "replace_original": False,
-        "blocks": to_dicts(blocks),
-        "text": text,
-    }
+    return private_answer(blocks, text)
 
 
 def reply_to(deps: Deps, actor: Actor, command: parsing.History) -> dict[str, Any]:
