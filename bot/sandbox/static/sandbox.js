@@ -11,6 +11,7 @@ const app = {
   seen: {}, // "person/channel" -> the newest ts they have seen there
   fetching: null,
   again: false,
+  drawn: new Map(), // "viewer/channel/…" -> { shape, node } of what the timeline shows
 };
 
 // ---- DOM helpers --------------------------------------------------------------------------
@@ -386,6 +387,7 @@ function act(element, block, ctx, value) {
   if (ctx.kind === "view") {
     return post("/sandbox/action", { ...base, view_id: ctx.view.id, values: collectValues(ctx.view) });
   }
+  forget(ctx.channel, ctx.ts); // its inputs may now differ from what the server has
   return post("/sandbox/action", { ...base, channel: ctx.channel, ts: ctx.ts });
 }
 
@@ -739,6 +741,30 @@ function renderMessage(message, channel, ephemeral) {
   }, el("div", { class: "avatar" + (isBot ? " bot" : "") }, isBot ? "RB" : initials(from.real_name)), body);
 }
 
+function forget(channel, ts) {
+  for (const key of [...app.drawn.keys()]) {
+    if (key.startsWith(`${app.me}/${channel}/m/${ts}/`)) app.drawn.delete(key);
+  }
+}
+
+// The node drawn before under this key while its shape is unchanged, else a new one.
+function drawn(key, shape, make, keep) {
+  const known = app.drawn.get(key);
+  const node = known && known.shape === shape ? known.node : make();
+  keep.set(key, { shape, node });
+  return node;
+}
+
+// Makes parent's children `wanted` without moving a node that is already in its place:
+// a moved or replaced node loses a click whose press it received.
+function reconcile(parent, wanted) {
+  wanted.forEach((node, index) => {
+    const current = parent.childNodes[index];
+    if (current !== node) parent.insertBefore(node, current || null);
+  });
+  while (parent.childNodes.length > wanted.length) parent.lastChild.remove();
+}
+
 function renderTimeline() {
   const timeline = $("timeline");
   const keepBottom = timeline.scrollTop + timeline.clientHeight >= timeline.scrollHeight - 40;
@@ -750,7 +776,8 @@ function renderTimeline() {
       ? el("div", { class: "message" }, el("div", { class: "message-body" }, renderBlocks(state.home.blocks, { kind: "view", view: state.home })))
       : el("div", { class: "empty" }, "The Home tab is loading…");
   } else {
-    const conversation = state.conversations[app.where] || { messages: [], ephemerals: [] };
+    const where = app.where;
+    const conversation = state.conversations[where] || { messages: [], ephemerals: [] };
     const items = [
       ...conversation.messages.map((m) => ({ m, eph: false })),
       ...conversation.ephemerals.map((m) => ({ m, eph: true })),
@@ -764,19 +791,33 @@ function renderTimeline() {
         replies.get(parent).push(item);
       } else top.push(item);
     }
-    content = el("div", { class: "messages" });
+    // Unchanged messages keep their nodes (keyed by viewer, channel and ts), so a message
+    // arriving or changing elsewhere doesn't swallow a click in progress.
+    const prefix = `${app.me}/${where}/`;
+    const keep = new Map();
+    const message = (item) => drawn(`${prefix}m/${item.m.ts}/${item.eph}`, JSON.stringify(item.m),
+      () => renderMessage(item.m, where, item.eph), keep);
+    const list = drawn(`${prefix}list`, "", () => el("div", { class: "messages" }), keep);
+    const wanted = [];
     for (const item of top) {
-      content.append(renderMessage(item.m, app.where, item.eph));
+      wanted.push(message(item));
       const thread = replies.get(item.m.ts);
       if (thread) {
-        content.append(el("div", { class: "thread-count" }, `${thread.length} ${thread.length === 1 ? "reply" : "replies"}`));
-        content.append(el("div", { class: "thread", dataset: { threadTs: item.m.ts } },
-          thread.map((r) => renderMessage(r.m, app.where, r.eph))));
+        const count = `${thread.length} ${thread.length === 1 ? "reply" : "replies"}`;
+        wanted.push(drawn(`${prefix}count/${item.m.ts}`, count, () => el("div", { class: "thread-count" }, count), keep));
+        const box = drawn(`${prefix}thread/${item.m.ts}`, "", () => el("div", { class: "thread", dataset: { threadTs: item.m.ts } }), keep);
+        reconcile(box, thread.map(message));
+        wanted.push(box);
       }
     }
-    if (!top.length) content = el("div", { class: "empty" }, "No messages yet. Type /release help below.");
+    reconcile(list, wanted);
+    for (const [key, value] of app.drawn) {
+      if (!key.startsWith(prefix)) keep.set(key, value);
+    }
+    app.drawn = keep;
+    content = top.length ? list : el("div", { class: "empty" }, "No messages yet. Type /release help below.");
   }
-  timeline.replaceChildren(content);
+  if (timeline.childNodes.length !== 1 || timeline.firstChild !== content) timeline.replaceChildren(content);
   timeline.scrollTop = keepBottom ? timeline.scrollHeight : keptScroll;
 }
 

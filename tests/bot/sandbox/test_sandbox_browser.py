@@ -265,6 +265,19 @@ def test_block_kit_is_drawn_as_slack_draws_it_and_nothing_runs(
     expect(dialog).to_be_hidden()
     assert len(sandbox.slack.calls()) == calls
 
+    # A click is not lost when another message arrives between pressing and releasing the
+    # button: unchanged messages keep their nodes when the page redraws.
+    box = message.get_by_role("button", name="Drop it").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    web.chat_postMessage(channel="C0ANNOUNCE", text="arrived mid-click")
+    expect(page.locator("article.message", has_text="arrived mid-click")).to_be_visible()
+    page.mouse.up()
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Keep it").click()
+    expect(dialog).to_be_hidden()
+
     # Picking, ticking and dating send what Slack sends (the bot has no listener for these
     # made-up action ids, and acks them).
     def sent(action_id: str) -> dict[str, Any]:
