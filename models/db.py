@@ -10,6 +10,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
+# Keeps each finished release's outcome rows current at every commit (statistics read them).
+import models.release.outcomes  # noqa: F401, E402
+
 # Execution option marking a read-only transaction (see `Database.read_session`).
 READ_ONLY = "releasebot_read_only"
 

@@ -141,9 +141,7 @@ class FreezeOverride(SQLModel, table=True):
 
     __tablename__ = "freeze_override"
     __table_args__ = (
-        UniqueConstraint(
-            "release_id", "freeze_uid", "occurrence_start", name="uq_freeze_override"
-        ),
+        UniqueConstraint("release_id", "freeze_uid", "occurrence_start", name="uq_freeze_override"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -339,9 +337,7 @@ def remove(
 
 def all_freezes(session: Session, team_id: str) -> list[Freeze]:
     return list(
-        session.exec(
-            select(Freeze).where(Freeze.team_id == team_id).order_by(col(Freeze.id))
-        )
+        session.exec(select(Freeze).where(Freeze.team_id == team_id).order_by(col(Freeze.id)))
     )
 
 
@@ -390,9 +386,7 @@ def blocking(
     """The spans covering `service` that no override lets this release through."""
     granted = {(o.freeze_uid, o.occurrence_start) for o in overrides}
     return [
-        s
-        for s in spans
-        if s.freeze.covers(service) and (s.freeze.uid, s.starts_at) not in granted
+        s for s in spans if s.freeze.covers(service) and (s.freeze.uid, s.starts_at) not in granted
     ]
 
 

@@ -7,6 +7,7 @@ from models.calendar_feed.tokens import CalendarToken
 from models.freezes import Freeze, FreezeOverride
 from models.outbox import OutboxMessage
 from models.policy import PolicySetting
+from models.release.outcomes import ReleaseOutcome, SignOffOutcome
 from models.release.production import ProductionRecord
 from models.release.records import Approver, ChecklistItem, Release
 from models.reminders.table import Reminder
@@ -27,6 +28,8 @@ __all__ = [
     "ProductionRecord",
     "Release",
     "ReleaseManager",
+    "ReleaseOutcome",
+    "SignOffOutcome",
     "Reminder",
     "Webhook",
     "WebhookDelivery",

@@ -103,9 +103,7 @@ def claim(
     if existing.request_hash != hashed:
         return Claim(Outcome.MISMATCH)
     if existing.status_code is not None:
-        return Claim(
-            Outcome.REPLAY, status_code=existing.status_code, response=existing.response
-        )
+        return Claim(Outcome.REPLAY, status_code=existing.status_code, response=existing.response)
     # Still running, unless its process died long ago: then this retry takes it over
     # (atomically: of two such retries, one does).
     taken = session.execute(

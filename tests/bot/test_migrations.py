@@ -156,3 +156,65 @@ def test_postgresql_releases_from_before_policies_keep_theirs() -> None:
         _releases_from_before_policies_keep_theirs(schema_url(schema))
     finally:
         drop_schema(schema)
+
+
+def _finished_releases_get_their_outcome_rows(url: str) -> None:
+    """Migration 0018 works out the outcome rows of releases finished before it."""
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    # As each database keeps times: SQLite as UTC text without a zone.
+    zone = "" if engine.dialect.name == "sqlite" else "+00"
+    try:
+        migrate.upgrade(engine, "0017")
+        with engine.begin() as connection:
+            for uid, version, status in (("u1", "1.0", "released"), ("u2", "1.1", "approved")):
+                connection.execute(
+                    text(
+                        "INSERT INTO release (uid, team_id, service, version, target_at, "
+                        "window_minutes, channel_id, private, owner_id, status, "
+                        "rollout_stages, notes, status_reason, sequence, revision, created_at,"
+                        " updated_at) VALUES (:uid, 'T1', 'payments', :version, :target, 60, "
+                        "'C1', false, 'U_OWNER', :status, '', '', '', 0, 0, :created, :target)"
+                    ),
+                    {
+                        "uid": uid,
+                        "version": version,
+                        "status": status,
+                        "target": f"2026-11-02 12:00:00{zone}",
+                        "created": f"2026-11-02 09:00:00{zone}",
+                    },
+                )
+            released = connection.execute(text("SELECT id FROM release WHERE uid = 'u1'")).one()
+            connection.execute(
+                text(
+                    "INSERT INTO production_record (team_id, service, version, release_id, "
+                    "released_by, released_at) VALUES ('T1', 'payments', '1.0', :id, "
+                    "'U_OWNER', :at)"
+                ),
+                {"id": released.id, "at": f"2026-11-02 11:00:00{zone}"},
+            )
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT release_id, outcome, lead_s, on_time FROM release_outcome")
+            ).all()
+        assert [(r.release_id, r.outcome, round(r.lead_s), bool(r.on_time)) for r in rows] == [
+            (released.id, "released", 7200, True)
+        ]
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_finished_releases_get_their_outcome_rows(tmp_path: Path) -> None:
+    _finished_releases_get_their_outcome_rows(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+def test_postgresql_finished_releases_get_their_outcome_rows() -> None:
+    skip_or_fail_without_postgres()
+    schema = f"rb_outcome_{uuid.uuid4().hex[:8]}"
+    create_schema(schema)
+    try:
+        _finished_releases_get_their_outcome_rows(schema_url(schema))
+    finally:
+        drop_schema(schema)

@@ -9,6 +9,7 @@ import httpx
 from sqlmodel import col, select
 
 from models.audit import AuditEvent
+from models.release.outcomes import ReleaseOutcome
 from models.release.production import ProductionRecord
 from models.release.records import ReleaseStatus
 from tests.handlers.api.conftest import MANAGER, api, make_token, propose
@@ -114,3 +115,37 @@ def test_who_may_report(harness: Harness) -> None:
     assert missing.status_code == 404
     bad = report(manager, "payments@2.4.0", state="exploded")
     assert bad.status_code == 422
+
+
+def outcome_of(harness: Harness, ref: str) -> ReleaseOutcome | None:
+    with harness.session() as session:
+        return session.get(ReleaseOutcome, harness.release(ref).id)
+
+
+def test_statistics_see_a_release_as_soon_as_it_ends(harness: Harness) -> None:
+    """The outcome rows statistics read (models/release/outcomes.py) are kept by every
+    commit: a deployment report that releases one release, a rollback in Slack of another."""
+    propose(harness, "payments@2.4.0")
+    tick_all(harness, "payments@2.4.0")
+    harness.command("go payments@2.4.0")
+    assert outcome_of(harness, "payments@2.4.0") is None  # rolling out: no outcome yet
+    client = api(harness, make_token(harness))
+    assert report(client, "payments@2.4.0", state="succeeded").status_code == 201
+    released = outcome_of(harness, "payments@2.4.0")
+    assert released is not None and released.outcome == ReleaseStatus.RELEASED.value
+    with harness.session() as session:
+        [record] = session.exec(select(ProductionRecord)).all()
+    assert released.ended_at == record.released_at and released.lead_s is not None
+    stats = client.get("/stats", params={"days": 30}).json()
+    assert stats["outcomes"]["released"] == 1, stats
+
+    propose(harness, "payments@2.5.0")
+    tick_all(harness, "payments@2.5.0")
+    harness.command("go payments@2.5.0")
+    harness.command("rollback payments@2.5.0 error rate up")
+    assert harness.release("payments@2.5.0").status == ReleaseStatus.ROLLED_BACK
+    rolled_back = outcome_of(harness, "payments@2.5.0")
+    assert rolled_back is not None and rolled_back.outcome == ReleaseStatus.ROLLED_BACK.value
+    assert rolled_back.lead_s is None and rolled_back.ended_at > record.released_at
+    stats = client.get("/stats", params={"days": 30}).json()
+    assert (stats["outcomes"]["released"], stats["outcomes"]["rolled_back"]) == (1, 1), stats
