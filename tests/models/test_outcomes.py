@@ -21,6 +21,8 @@ H = 3600.0
 
 def approx(value: float | None) -> object:
     return pytest.approx(value, abs=0.01)
+
+
 PROPOSED = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)  # a Tuesday
 
 
@@ -66,9 +68,7 @@ def write_history(db: Database) -> dict[str, int]:
             is_fix=True,
             fixes=released,
         )
-        in_flight = h.release(
-            "payments@1.3", proposed=PROPOSED, outcome=R.APPROVED, ended=PROPOSED
-        )
+        in_flight = h.release("payments@1.3", proposed=PROPOSED, outcome=R.APPROVED, ended=PROPOSED)
     ids = (released.id, rolled_back.id, no_go.id, in_flight.id)
     return dict(zip(("released", "rolled_back", "no_go", "in_flight"), ids, strict=True))  # type: ignore[arg-type]
 
