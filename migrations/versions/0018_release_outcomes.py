@@ -82,6 +82,12 @@ def upgrade() -> None:
             "release_id",
         ],
     )
+    op.create_index(
+        "ix_outcome_fixes_release",
+        "release_outcome",
+        ["fixes_release_id", "team_id", "is_fix", "outcome", "ended_at", "service", "private",
+         "channel_id"],
+    )
     op.create_table(
         "release_outcome_sign_off",
         sa.Column("release_id", sa.Integer(), nullable=False),
@@ -112,6 +118,7 @@ def downgrade() -> None:
     op.drop_index("ix_outcome_sign_off_approver", table_name="release_outcome_sign_off")
     op.drop_table("release_outcome_sign_off")
     for name in (
+        "ix_outcome_fixes_release",
         "ix_outcome_fix",
         "ix_outcome_service",
         "ix_outcome_sign_off",

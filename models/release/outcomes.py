@@ -104,6 +104,18 @@ class ReleaseOutcome(SQLModel, table=True):
             "fixes_release_id",
             "release_id",
         ),
+        # The fixes that name a release.
+        Index(
+            "ix_outcome_fixes_release",
+            "fixes_release_id",
+            "team_id",
+            "is_fix",
+            "outcome",
+            "ended_at",
+            "service",
+            "private",
+            "channel_id",
+        ),
     )
 
     release_id: int = Field(
