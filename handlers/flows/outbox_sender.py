@@ -34,7 +34,7 @@ from models.audit import AuditEvent
 from models.columns import utcnow
 from models.db import Database
 from models.outbox import MessageKind, OutboxMessage
-from models.release import service_records
+from models.release import outcomes, service_records
 from models.release.queries import ReleaseView, load_view
 from models.release.records import Release, ReleaseStatus
 from models.release.service_records import TrackRecord
@@ -369,12 +369,15 @@ def _withdraw_cardless(session: Session, release: Release, code: str, now: datet
     events = session.exec(select(AuditEvent.action).where(AuditEvent.release_id == row.id)).all()
     if set(events) <= {"proposed"}:
         session.execute(delete(AuditEvent).where(col(AuditEvent.release_id) == row.id))
-        # A fix proposed meanwhile may name it: it then names nothing.
+        # A fix proposed meanwhile may name it: it then names nothing (a Core update: its
+        # outcome rows, if it has any, are worked out again at the commit).
+        naming = session.exec(select(Release.id).where(Release.fixes_release_id == row.id)).all()
         session.execute(
             update(Release)
             .where(col(Release.fixes_release_id) == row.id)
             .values(fixes_release_id=None)
         )
+        outcomes.touch(session, [i for i in naming if i is not None])
         session.delete(row)
         return
     if row.state.is_finished:

@@ -332,6 +332,12 @@ def _release_of(instance: object) -> int | None:
     return None
 
 
+def touch(session: Session | OrmSession, release_ids: Iterable[int]) -> None:
+    """Has these releases' rows worked out again at the commit: for changes the session
+    does not see (Core statements)."""
+    session.info.setdefault(_TOUCHED, set()).update(release_ids)
+
+
 @event.listens_for(OrmSession, "after_flush")
 def _note_touched(session: OrmSession, _flush: UOWTransaction) -> None:
     touched: set[int] = session.info.setdefault(_TOUCHED, set())

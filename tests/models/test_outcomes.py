@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from models.audit import AuditEvent
@@ -159,3 +160,14 @@ def test_a_rebuild_finds_what_the_commits_kept(db: Database) -> None:
         outcomes.rebuild(session)
     assert rows(db) == kept
     assert kept[0] and kept[1]
+
+
+def test_a_change_made_with_core_is_worked_out_when_touched(db: Database) -> None:
+    ids = write_history(db)
+    with db.session() as session:
+        session.execute(
+            update(Release).where(col(Release.id) == ids["no_go"]).values(fixes_release_id=None)
+        )
+        outcomes.touch(session, [ids["no_go"]])
+    found, _ = rows(db)
+    assert [r.fixes_release_id for r in found if r.release_id == ids["no_go"]] == [None]
