@@ -462,7 +462,7 @@ def test_response_url_validates_and_replaces_the_original(fake: FakeSlack, web: 
 def test_wait_for(fake: FakeSlack, web: WebClient) -> None:
     timer = threading.Timer(0.05, lambda: web.chat_postMessage(channel="C1", text="later"))
     timer.start()
-    call = fake.wait_for("chat.postMessage", lambda c: c.args.get("text") == "later", timeout=2)
+    call = fake.wait_for("chat.postMessage", lambda c: c.args.get("text") == "later", timeout=10)
     assert call.ok
     with pytest.raises(AssertionError, match="chat.postMessage"):
         fake.wait_for("views.publish", timeout=0.05)
