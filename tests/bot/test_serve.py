@@ -52,7 +52,8 @@ def test_serve_migrates_answers_slack_and_stops_cleanly(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90  # a cold start on a loaded 2-core machine (imports, migrations)
+        # A cold start on a loaded 2-core machine: imports, migrations.
+        deadline = time.monotonic() + 90
         while True:
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
             try:
