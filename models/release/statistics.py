@@ -28,7 +28,6 @@ from sqlmodel import Session, col
 from models.freezes import FreezeOverride
 from models.release.outcomes import (
     FIRST_MONDAY_S,
-    OUTCOMES,
     WEEK_S,
     ReleaseOutcome,
     SignOffOutcome,
@@ -41,8 +40,6 @@ DEFAULT_DAYS = 30
 # A fix released this soon after a release marks that release as failed.
 FIX_WINDOW = timedelta(days=7)
 WEEK = timedelta(days=7)
-
-__all__ = ["OUTCOMES", "PERIODS", "Scope", "Spread", "Statistics", "Week", "compute"]
 
 
 # --- what is asked, and what is answered -----------------------------------------------
