@@ -265,55 +265,35 @@ def _sign_off_rows(release_ids: list[int] | None) -> Any:
     return query
 
 
-_OUTCOME_COLUMNS = [
-    "release_id",
-    "team_id",
-    "service",
-    "channel_id",
-    "private",
-    "outcome",
-    "ended_at",
-    "week",
-    "lead_s",
-    "commit_lead_s",
-    "sign_off_s",
-    "on_time",
-    "is_fix",
-    "fixes_release_id",
-]
-_SIGN_OFF_COLUMNS = [
-    "release_id",
-    "position",
-    "team_id",
-    "service",
-    "channel_id",
-    "private",
-    "ended_at",
-    "approver",
-    "wait_s",
-]
 BATCH = 500  # ids per statement: well under SQLite's bound-parameter limit
+
+
+def _work_out(executor: Any, release_ids: list[int] | None) -> None:
+    """Replaces the outcome rows of these releases (of all, for None) with what their own
+    rows say. `executor`: a Session or a Connection."""
+    for table in (SignOffOutcome, ReleaseOutcome):  # the sign-offs refer to the outcomes
+        gone = delete(table)
+        if release_ids is not None:
+            gone = gone.where(col(table.release_id).in_(release_ids))
+        executor.execute(gone)
+    # The sign-offs' rows read the outcomes' (when each ended): outcomes first.
+    for table, rows in (
+        (ReleaseOutcome, _outcome_rows(release_ids)),
+        (SignOffOutcome, _sign_off_rows(release_ids)),
+    ):
+        executor.execute(insert(table).from_select(list(rows.selected_columns.keys()), rows))
 
 
 def refresh(session: Session | OrmSession, release_ids: Iterable[int]) -> None:
     """Works out these releases' outcome rows again from their own rows."""
     ids = sorted(set(release_ids))
     for start in range(0, len(ids), BATCH):
-        batch = ids[start : start + BATCH]
-        session.execute(delete(SignOffOutcome).where(col(SignOffOutcome.release_id).in_(batch)))
-        session.execute(delete(ReleaseOutcome).where(col(ReleaseOutcome.release_id).in_(batch)))
-        session.execute(insert(ReleaseOutcome).from_select(_OUTCOME_COLUMNS, _outcome_rows(batch)))
-        session.execute(
-            insert(SignOffOutcome).from_select(_SIGN_OFF_COLUMNS, _sign_off_rows(batch))
-        )
+        _work_out(session, ids[start : start + BATCH])
 
 
 def rebuild(connection: Any) -> None:
     """Works out every release's outcome rows again (a Connection or a Session)."""
-    connection.execute(delete(SignOffOutcome))
-    connection.execute(delete(ReleaseOutcome))
-    connection.execute(insert(ReleaseOutcome).from_select(_OUTCOME_COLUMNS, _outcome_rows(None)))
-    connection.execute(insert(SignOffOutcome).from_select(_SIGN_OFF_COLUMNS, _sign_off_rows(None)))
+    _work_out(connection, None)
 
 
 # --- kept up to date at each commit -----------------------------------------------------

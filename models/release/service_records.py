@@ -18,23 +18,14 @@ from sqlmodel import Session, col, select
 from models.api.api_reads import Shipped
 from models.errors import Code, InvalidInput
 from models.release import rules
+from models.release.outcomes import OUTCOMES, WENT_OUT, ReleaseOutcome
 from models.release.production import ProductionRecord
-from models.release.records import Approver, Release, ReleaseStatus, SignOffState
+from models.release.records import Approver, Release, ReleaseStatus
 from models.release.rules import Activity
 
 DEFAULT_HISTORY = 10
 MAX_HISTORY_PAGE = 50
 TRACK_RECORD_SIZE = 10
-
-# The outcomes a release's history lists, once it has one.
-OUTCOMES = (
-    ReleaseStatus.RELEASED,
-    ReleaseStatus.ROLLED_BACK,
-    ReleaseStatus.NO_GO,
-    ReleaseStatus.CANCELLED,
-)
-# The releases that went out, counted in a service's track record.
-SHIPPED = (ReleaseStatus.RELEASED, ReleaseStatus.ROLLED_BACK)
 
 
 def public_only() -> ColumnElement[bool]:
@@ -251,49 +242,33 @@ class TrackRecord:
 def track_record(session: Session, release: Release) -> TrackRecord:
     """The record of `release`'s service before it: its last releases that went out, as
     every member of the release's channel may see them (a private release of another
-    channel never counts)."""
+    channel never counts). Read from the releases' outcome rows (outcomes.py): when each
+    ended, and its wait for the last sign-off."""
+    o = ReleaseOutcome
     of_service = and_(
-        col(Release.team_id) == release.team_id,
-        col(Release.service) == release.service,
-        col(Release.id) != release.id,
-        shown_in_channel(release.channel_id),
-        col(Release.status).in_(_values(SHIPPED)),
+        col(o.team_id) == release.team_id,
+        col(o.service) == release.service,
+        col(o.release_id) != release.id,
+        or_(col(o.private).is_(False), col(o.channel_id) == release.channel_id),
+        col(o.outcome).in_(_values(WENT_OUT)),
     )
-    last = (
-        select(
-            col(Release.id).label("id"),
-            col(Release.status).label("status"),
-            col(Release.created_at).label("created_at"),
-        )
+    last = session.exec(
+        select(col(o.outcome), col(o.sign_off_s))
         .where(of_service)
-        .order_by(col(Release.updated_at).desc(), col(Release.id).desc())
+        .order_by(col(o.ended_at).desc(), col(o.release_id).desc())
         .limit(TRACK_RECORD_SIZE)
-        .subquery()
-    )
-    by_status = dict(
-        session.exec(select(last.c.status, func.count()).group_by(last.c.status)).all()
-    )
+    ).all()
     last_rollback = session.exec(
-        select(func.max(col(Release.updated_at))).where(
-            of_service, Release.status == ReleaseStatus.ROLLED_BACK.value
+        select(func.max(col(o.ended_at))).where(
+            of_service, col(o.outcome) == ReleaseStatus.ROLLED_BACK.value
         )
     ).one()
-    signed = session.exec(
-        select(last.c.created_at, func.max(col(Approver.signed_at)))
-        .join(Approver, col(Approver.release_id) == last.c.id)
-        .where(Approver.state == SignOffState.APPROVED.value, col(Approver.signed_at).is_not(None))
-        .group_by(last.c.id, last.c.created_at)
-    ).all()
-    waits = [
-        _utc(signed_at) - _utc(created_at)
-        for created_at, signed_at in signed
-        if signed_at is not None
-    ]
-    released = int(by_status.get(ReleaseStatus.RELEASED.value, 0))
-    rolled_back = int(by_status.get(ReleaseStatus.ROLLED_BACK.value, 0))
+    released = sum(1 for outcome, _ in last if outcome == ReleaseStatus.RELEASED.value)
+    rolled_back = len(last) - released
+    waits = [timedelta(seconds=wait) for _, wait in last if wait is not None]
     return TrackRecord(
         service=release.service,
-        counted=released + rolled_back,
+        counted=len(last),
         released=released,
         rolled_back=rolled_back,
         last_rollback_at=_utc(last_rollback) if last_rollback is not None else None,

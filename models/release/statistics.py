@@ -222,11 +222,16 @@ def _spread(
 
 @dataclass
 class _Totals:
+    first_week: int  # the number (outcomes.py) of the period's first week
     weeks: list[dict[str, Any]]
     on_time: int = 0
     lead: int = 0
     commit_lead: int = 0
     sign_off: int = 0
+
+    def week(self, number: int) -> dict[str, Any]:
+        """The counters of week `number` (the period's first or last, outside it)."""
+        return self.weeks[min(max(number - self.first_week, 0), len(self.weeks) - 1)]
 
 
 def _weeks(session: Session, scope: Scope) -> _Totals:
@@ -236,10 +241,11 @@ def _weeks(session: Session, scope: Scope) -> _Totals:
     count = max(1, math.ceil((scope.until - scope.first_monday) / WEEK))
     counters = ("released", "rolled_back", "no_go", "cancelled", "failed")
     totals = _Totals(
+        first,
         [
             {"start": scope.first_monday + i * WEEK, **dict.fromkeys(counters, 0)}
             for i in range(count)
-        ]
+        ],
     )
     rows = session.execute(
         select(
@@ -256,10 +262,10 @@ def _weeks(session: Session, scope: Scope) -> _Totals:
         .group_by(col(o.week), col(o.outcome))
     ).all()
     for week, outcome, n, on_time, lead, commit_lead, sign_off in rows:
-        index = min(max(int(week - first), 0), count - 1)
-        totals.weeks[index][outcome] += int(n)
+        counters_of = totals.week(int(week))
+        counters_of[outcome] += int(n)
         if outcome == ROLLED_BACK:
-            totals.weeks[index]["failed"] += int(n)
+            counters_of["failed"] += int(n)
         totals.on_time += int(on_time or 0)
         totals.lead += int(lead)
         totals.commit_lead += int(commit_lead)
@@ -454,10 +460,8 @@ def compute(session: Session, scope: Scope) -> Statistics:
     o = ReleaseOutcome
     by_value = _counted(scope, o, in_value_order=True)
     totals = _weeks(session, scope)
-    first = int(scope.first_monday.timestamp() - FIRST_MONDAY_S) // WEEK_S
     for week, n in _fixed(session, scope):
-        index = min(max(int(week - first), 0), len(totals.weeks) - 1)
-        totals.weeks[index]["failed"] += n
+        totals.week(week)["failed"] += n
     restore, unrestored = _restores(session, scope)
     return Statistics(
         scope=scope,

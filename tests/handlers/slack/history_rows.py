@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, col
 
+from models.release import outcomes
 from models.release.production import ProductionRecord
 from models.release.records import Approver, ApproverKind, Release, ReleaseStatus, SignOffState
 from tests.support.harness import CHANNEL, OWNER, TEAM
@@ -76,6 +77,7 @@ def add_releases(
         session.execute(insert(Approver), approvers)
     if records:
         session.execute(insert(ProductionRecord), records)
+    outcomes.touch(session, ids.values())  # Core inserts: their outcome rows at the commit
     return [release for release, _signed in built]
 
 
