@@ -378,7 +378,7 @@ class Commands:
         self.when = when
 
     def form(self, text: str, response_url: str) -> dict[str, str]:
-        from tests.support.slack_requests import SignedSlackClient
+        from bot.sandbox.slack_requests import SignedSlackClient
 
         # The fields and order of SignedSlackClient.command.
         return {
@@ -418,7 +418,7 @@ class Commands:
 
 def send(http: httpx.Client, url: str, request: SlashCommand) -> Sample:
     """Sign at send time (Slack's 5-minute window), then time the POST to the full response."""
-    from tests.support.slack_requests import FORM, SLACK_USER_AGENT, sign
+    from bot.sandbox.slack_requests import FORM, SLACK_USER_AGENT, sign
 
     body = urlencode(request.form).encode()
     timestamp = int(time.time())
