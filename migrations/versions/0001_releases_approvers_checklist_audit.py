@@ -8,7 +8,7 @@ Create Date: 2026-11-26 12:40:00.521736
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import models.columns

@@ -25,9 +25,7 @@ def upgrade() -> None:
     ids = connection.execute(sa.select(release.c.id)).scalars().all()
     for release_id in ids:
         connection.execute(
-            release.update()
-            .where(release.c.id == release_id)
-            .values(uid=secrets.token_urlsafe(12))
+            release.update().where(release.c.id == release_id).values(uid=secrets.token_urlsafe(12))
         )
     with op.batch_alter_table("release", schema=None) as batch_op:
         batch_op.alter_column("uid", existing_type=sa.String(length=32), nullable=False)

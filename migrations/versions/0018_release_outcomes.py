@@ -85,8 +85,16 @@ def upgrade() -> None:
     op.create_index(
         "ix_outcome_fixes_release",
         "release_outcome",
-        ["fixes_release_id", "team_id", "is_fix", "outcome", "ended_at", "service", "private",
-         "channel_id"],
+        [
+            "fixes_release_id",
+            "team_id",
+            "is_fix",
+            "outcome",
+            "ended_at",
+            "service",
+            "private",
+            "channel_id",
+        ],
     )
     op.create_table(
         "release_outcome_sign_off",
