@@ -375,6 +375,9 @@ def test_without_the_setting_private_and_plain_http_urls_are_refused(
             ("https://127.0.0.1:8443/hook", "not a public address"),
             ("https://localhost/hook", "not a public address"),
             ("https://169.254.169.254/latest", "not a public address"),
+            # 6to4 addresses of loopback and of the cloud metadata service
+            ("https://[2002:7f00:1::]/", "not a public address"),
+            ("https://[2002:a9fe:a9fe::]/latest", "not a public address"),
             ("http://hooks.example.com/", "https://"),
         ):
             reply = harness.private_reply(harness.command(f"webhook add {url}", user_id=MANAGER))
@@ -383,10 +386,11 @@ def test_without_the_setting_private_and_plain_http_urls_are_refused(
             assert list(session.exec(select(Webhook))) == []
 
 
+@pytest.mark.parametrize("answer", ["127.0.0.1", "2002:7f00:1::", "2002:a9fe:a9fe::"])
 def test_a_name_that_points_inside_at_delivery_time_is_not_called(
-    database_url: str, receiver: Receiver
+    database_url: str, receiver: Receiver, answer: str
 ) -> None:
-    """DNS rebinding: public when added, loopback when sent."""
+    """DNS rebinding: public when added, loopback (or metadata, through 6to4) when sent."""
     db = Database(database_url)
     try:
         with db.session() as session:
@@ -401,7 +405,7 @@ def test_a_name_that_points_inside_at_delivery_time_is_not_called(
                     due_at=webhooks.utcnow(),
                 )
             )
-        sender = WebhookSender(db, resolve=lambda host, port: ["127.0.0.1"])
+        sender = WebhookSender(db, resolve=lambda host, port: [answer])
         try:
             assert sender.deliver_due() == 0
         finally:
