@@ -72,9 +72,7 @@ def _older_webhook_events_are_redacted(url: str) -> None:
             rows = connection.execute(
                 text("SELECT before, after FROM audit_event ORDER BY id")
             ).all()
-        loaded = [
-            tuple(json.loads(v) if isinstance(v, str) else v for v in row) for row in rows
-        ]
+        loaded = [tuple(json.loads(v) if isinstance(v, str) else v for v in row) for row in rows]
         assert loaded == [(before, after) for *_, before, after in BEFORE_0019]
         migrate.downgrade(engine, "0018")  # and back, still redacted
         with engine.connect() as connection:
