@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, update
 from sqlalchemy.engine import CursorResult
@@ -82,6 +83,17 @@ class Webhook(SQLModel, table=True):
 
     def wants(self, event: str) -> bool:
         return not self.events or event in self.events
+
+    @property
+    def shown_url(self) -> str:
+        return shown_url(self.url)
+
+
+def shown_url(url: str) -> str:
+    """A webhook's URL as shown after the answer that added it (list, deliveries, audit):
+    scheme, host and path; a query, where receivers often take a secret, is `?…`."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query else "")
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -167,10 +179,19 @@ def of_team(session: Session, team_id: str) -> list[Webhook]:
     )
 
 
-def find(session: Session, team_id: str, url: str) -> Webhook | None:
-    return session.exec(
+def matching(session: Session, team_id: str, url: str) -> list[Webhook]:
+    """The team's webhook at that URL, or else those shown as it (with or without its
+    `?…`): a person names one by what the list shows them."""
+    exact = session.exec(
         select(Webhook).where(Webhook.team_id == team_id, Webhook.url == url)
     ).first()
+    if exact is not None:
+        return [exact]
+    return [
+        hook
+        for hook in of_team(session, team_id)
+        if url in (hook.shown_url, hook.shown_url.removesuffix("?…"))
+    ]
 
 
 def remove(session: Session, webhook: Webhook) -> None:

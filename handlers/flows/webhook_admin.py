@@ -37,7 +37,8 @@ def add(deps: Deps, client: WebClient, actor: Actor, url: str, events: Sequence[
         webhook = webhooks.add(session, actor.team_id, url, events, actor.user_id, now=deps.clock())
         if webhook is None:
             raise Refused(
-                f"There is a webhook at {escape(url)} already; remove it first to change it."
+                f"There is a webhook at {escape(webhooks.shown_url(url))} already; remove it "
+                "first to change it."
             )
         audit.record(
             session,
@@ -45,7 +46,7 @@ def add(deps: Deps, client: WebClient, actor: Actor, url: str, events: Sequence[
             release_id=None,
             actor_id=actor.user_id,
             action="webhook_added",
-            after={"url": url, "events": list(webhook.events)},
+            after={"url": webhook.shown_url, "events": list(webhook.events)},
             at=deps.clock(),
         )
     return webhook
@@ -62,7 +63,7 @@ def remove(deps: Deps, client: WebClient, actor: Actor, url: str) -> Webhook:
             release_id=None,
             actor_id=actor.user_id,
             action="webhook_removed",
-            before={"url": webhook.url, "events": list(webhook.events)},
+            before={"url": webhook.shown_url, "events": list(webhook.events)},
             at=deps.clock(),
         )
     return webhook
@@ -85,7 +86,13 @@ def deliveries(
 
 
 def _find(session: webhooks.Session, team_id: str, url: str) -> Webhook:
-    webhook = webhooks.find(session, team_id, url)
-    if webhook is None:
-        raise Refused(f"There is no webhook at {escape(url)}. `/release webhook list` shows them.")
-    return webhook
+    found = webhooks.matching(session, team_id, url)
+    shown = truncate(escape(url), 200)  # as the person typed it
+    if not found:
+        raise Refused(f"There is no webhook at {shown}. `/release webhook list` shows them.")
+    if len(found) > 1:
+        raise Refused(
+            f"There are {len(found)} webhooks at {shown}, with different queries: give the "
+            "whole URL of the one you mean."
+        )
+    return found[0]

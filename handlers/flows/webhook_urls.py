@@ -2,7 +2,8 @@
 
 A webhook is a request the bot makes on someone's behalf, from inside the network it runs
 in; so its host is resolved and every address it names must be public (not private,
-loopback, link-local, multicast, reserved or unspecified). The check runs again at each
+loopback, link-local, multicast, reserved or unspecified), and so must every IPv4 address
+an IPv6 one embeds (6to4, Teredo, NAT64, IPv4-mapped). The check runs again at each
 delivery, and the request goes to the address that passed it, so a name that resolves to
 something else later (DNS rebinding) can't steer a delivery inside.
 
@@ -51,9 +52,32 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
-def is_public(address: Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+# IPv6 ranges whose last 32 bits are an IPv4 address the packets reach in the end.
+_NAT64 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),  # well-known prefix (RFC 6052)
+    ipaddress.IPv6Network("64:ff9b:1::/48"),  # local-use (RFC 8215)
+)
+_IPV4_TAIL = (
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated)
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT)
+    *_NAT64,
+)
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses a (not IPv4-mapped) IPv6 address carries: 6to4 (2002::/16),
+    Teredo (its server and client), NAT64, IPv4-compatible and -translated."""
+    found: list[ipaddress.IPv4Address] = []
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if any(address in network for network in _IPV4_TAIL):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
+def _is_global(address: Address) -> bool:
     return not (
         address.is_private
         or address.is_loopback
@@ -63,6 +87,16 @@ def is_public(address: Address) -> bool:
         or address.is_unspecified
         or not address.is_global
     )
+
+
+def is_public(address: Address) -> bool:
+    """Public itself and, for an IPv6 address that embeds IPv4 ones, all of those too
+    (Python counts 2002::/16 as global, whatever IPv4 address a 6to4 one carries)."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # it is that IPv4 address
+    if isinstance(address, ipaddress.IPv4Address):
+        return _is_global(address)
+    return _is_global(address) and all(_is_global(v4) for v4 in embedded_ipv4(address))
 
 
 def parse(url: str, *, allow_private: bool) -> tuple[str, str, int, str]:

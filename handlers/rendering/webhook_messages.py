@@ -45,12 +45,12 @@ def added_blocks(webhook: Webhook) -> list[Block]:
 
 
 def removed_text(webhook: Webhook) -> str:
-    return f":heavy_minus_sign: Webhook {escape(webhook.url)} removed."
+    return f":heavy_minus_sign: Webhook {escape(webhook.shown_url)} removed."
 
 
 def list_blocks(hooks: Sequence[Webhook]) -> list[Block]:
     lines = [
-        f"• {escape(h.url)} — {events_label(h)}; added by {user(h.created_by)} "
+        f"• {escape(h.shown_url)} — {events_label(h)}; added by {user(h.created_by)} "
         f"{slack_date(h.created_at, '{date_short_pretty}')}"
         for h in hooks
     ]
@@ -74,5 +74,7 @@ def deliveries_blocks(webhook: Webhook, rows: Sequence[WebhookDelivery]) -> list
         lines.append(line)
     body = join_lines(lines, SECTION_TEXT - 100) if lines else "No deliveries yet."
     return [
-        SectionBlock(text=md(f"*Recent deliveries to {escape(webhook.url)}*\n{body}", SECTION_TEXT))
+        SectionBlock(
+            text=md(f"*Recent deliveries to {escape(webhook.shown_url)}*\n{body}", SECTION_TEXT)
+        )
     ]

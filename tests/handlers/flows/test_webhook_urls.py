@@ -40,6 +40,15 @@ def test_a_public_https_url_passes_and_is_pinned_to_its_address() -> None:
         "fc00::1",
         "ff02::1",
         "::ffff:127.0.0.1",
+        # IPv6 forms that embed an IPv4 address the request would reach in the end
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254
+        "2002:0a00:0001:1::5",  # 6to4 of 10.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b:1::7f00:1",  # local-use NAT64 of 127.0.0.1
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo, client 10.0.0.1
+        "::a9fe:a9fe",  # IPv4-compatible 169.254.169.254
+        "::ffff:0:a9fe:a9fe",  # IPv4-translated 169.254.169.254
     ],
 )
 def test_a_host_resolving_to_a_private_address_is_refused(address: str) -> None:
@@ -47,6 +56,13 @@ def test_a_host_resolving_to_a_private_address_is_refused(address: str) -> None:
         webhook_urls.check(
             "https://hooks.example.com/", allow_private=False, resolve=resolving(address)
         )
+
+
+def test_a_6to4_address_of_a_public_ipv4_address_passes() -> None:
+    target = webhook_urls.check(
+        "https://hooks.example.com/", allow_private=False, resolve=resolving("2002:5db8:d822::")
+    )
+    assert target.address == "2002:5db8:d822::"
 
 
 def test_one_private_address_among_public_ones_is_enough_to_refuse() -> None:
@@ -58,7 +74,16 @@ def test_one_private_address_among_public_ones_is_enough_to_refuse() -> None:
         )
 
 
-@pytest.mark.parametrize("url", ["https://127.0.0.1/x", "https://[::1]:8443/", "https://10.0.0.1/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://127.0.0.1/x",
+        "https://[::1]:8443/",
+        "https://10.0.0.1/",
+        "https://[2002:7f00:1::]/",
+        "https://[2002:a9fe:a9fe::]/latest",
+    ],
+)
 def test_literal_private_addresses_are_refused(url: str) -> None:
     with pytest.raises(UnsafeUrl, match="not a public address"):
         webhook_urls.check(url, allow_private=False, resolve=PUBLIC)

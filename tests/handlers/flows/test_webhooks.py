@@ -24,6 +24,7 @@ from handlers.slack import ids
 from models import webhooks
 from models.db import Database
 from models.webhooks import DeliveryStatus, Webhook, WebhookDelivery
+from tests.handlers.api.conftest import api, make_token
 from tests.support.harness import Harness, ahead, iso
 
 MANAGER = "U_PM"
@@ -102,8 +103,7 @@ def add_webhook(harness: Harness, url: str, events: str = "") -> str:
     reply = harness.private_reply(harness.command(f"webhook add {url} {events}", user_id=MANAGER))
     assert "Webhook added" in reply, reply
     with harness.session() as session:
-        hook = webhooks.find(session, "T0001", url)
-        assert hook is not None
+        [hook] = webhooks.matching(session, "T0001", url)
     assert hook.secret in reply
     return hook.secret
 
@@ -367,6 +367,66 @@ def test_only_release_managers_manage_webhooks(harness: Harness, receiver: Recei
     assert deliveries(harness) == [] and receiver.answered == []
 
 
+def audit_records(harness: Harness, token: str, action: str) -> tuple[str, list[dict[str, Any]]]:
+    """The audit export as an unlimited API token of a release manager reads it: the whole
+    text, and the records of that action."""
+    with api(harness, token) as http:
+        answer = http.get("/audit", params={"format": "jsonl"})
+    assert answer.status_code == 200, answer.text
+    records = [json.loads(line) for line in answer.text.splitlines()]
+    return answer.text, [r for r in records if r["action"] == action]
+
+
+def test_a_webhooks_query_string_is_shown_only_when_it_is_added(
+    harness: Harness, receiver: Receiver
+) -> None:
+    """Receivers often take a secret in the query string: after the answer that added it,
+    the list, the deliveries, the removal and the audit trail show scheme, host and path."""
+    full = receiver.url("/hook?token=s3cr3t-in-query")
+    shown = receiver.url("/hook") + "?…"
+    add_webhook(harness, full, "release.proposed")
+    harness.command(f"propose payments 2.4.0 {iso(ahead())}")
+    settle(harness)
+    assert [r.payload["event"] for r in receiver.received] == ["release.proposed"]
+
+    token = make_token(harness, "auditor", owner=MANAGER)
+    export, [added] = audit_records(harness, token, "webhook_added")
+    assert added["after"] == {"url": shown, "events": ["release.proposed"]}
+    assert "s3cr3t" not in export
+
+    listing = harness.private_reply(harness.command("webhook list", user_id=MANAGER))
+    assert shown in listing and "s3cr3t" not in listing
+    # The form the list shows (with or without its `?…`) names the webhook.
+    for named in (shown, receiver.url("/hook")):
+        sent = harness.private_reply(
+            harness.command(f"webhook deliveries {named}", user_id=MANAGER)
+        )
+        assert shown in sent and "sent" in sent and "s3cr3t" not in sent, sent
+
+    removed = harness.private_reply(harness.command(f"webhook remove {shown}", user_id=MANAGER))
+    assert "removed" in removed and shown in removed and "s3cr3t" not in removed, removed
+    export, [gone] = audit_records(harness, token, "webhook_removed")
+    assert gone["before"] == {"url": shown, "events": ["release.proposed"]}
+    assert "s3cr3t" not in export
+
+
+def test_two_webhooks_on_one_path_are_told_apart_by_their_whole_url(
+    harness: Harness, receiver: Receiver
+) -> None:
+    add_webhook(harness, receiver.url("/hook?team=a"))
+    add_webhook(harness, receiver.url("/hook?team=b"))
+    both = harness.private_reply(
+        harness.command(f"webhook remove {receiver.url('/hook')}?…", user_id=MANAGER)
+    )
+    assert "2 webhooks" in both and "whole URL" in both and "team=" not in both, both
+    removed = harness.private_reply(
+        harness.command(f"webhook remove {receiver.url('/hook?team=b')}", user_id=MANAGER)
+    )
+    assert "removed" in removed, removed
+    with harness.session() as session:
+        assert [h.url for h in session.exec(select(Webhook))] == [receiver.url("/hook?team=a")]
+
+
 def test_without_the_setting_private_and_plain_http_urls_are_refused(
     database_url: str, fake_slack: FakeSlack
 ) -> None:
@@ -375,6 +435,9 @@ def test_without_the_setting_private_and_plain_http_urls_are_refused(
             ("https://127.0.0.1:8443/hook", "not a public address"),
             ("https://localhost/hook", "not a public address"),
             ("https://169.254.169.254/latest", "not a public address"),
+            # 6to4 addresses of loopback and of the cloud metadata service
+            ("https://[2002:7f00:1::]/", "not a public address"),
+            ("https://[2002:a9fe:a9fe::]/latest", "not a public address"),
             ("http://hooks.example.com/", "https://"),
         ):
             reply = harness.private_reply(harness.command(f"webhook add {url}", user_id=MANAGER))
@@ -383,10 +446,11 @@ def test_without_the_setting_private_and_plain_http_urls_are_refused(
             assert list(session.exec(select(Webhook))) == []
 
 
+@pytest.mark.parametrize("answer", ["127.0.0.1", "2002:7f00:1::", "2002:a9fe:a9fe::"])
 def test_a_name_that_points_inside_at_delivery_time_is_not_called(
-    database_url: str, receiver: Receiver
+    database_url: str, receiver: Receiver, answer: str
 ) -> None:
-    """DNS rebinding: public when added, loopback when sent."""
+    """DNS rebinding: public when added, loopback (or metadata, through 6to4) when sent."""
     db = Database(database_url)
     try:
         with db.session() as session:
@@ -401,7 +465,7 @@ def test_a_name_that_points_inside_at_delivery_time_is_not_called(
                     due_at=webhooks.utcnow(),
                 )
             )
-        sender = WebhookSender(db, resolve=lambda host, port: ["127.0.0.1"])
+        sender = WebhookSender(db, resolve=lambda host, port: [answer])
         try:
             assert sender.deliver_due() == 0
         finally:
