@@ -126,7 +126,7 @@ def test_an_override_of_a_freeze_on_an_api_release_is_escalated(harness: Harness
     assert harness.release(release.ref).status == ReleaseStatus.APPROVED
 
     said(harness, f'freeze add "Holidays" now to {iso(ahead(days=3))}')
-    said(harness, "go polsvc@1.0.0 override: the fix must go out")
+    harness.command("go polsvc@1.0.0 override: the fix must go out", user_id=MANAGER)
     assert harness.release(release.ref).status == ReleaseStatus.GO
     [escalated] = harness.slack.messages(ESCALATION)
     text = rendered_text(escalated)
