@@ -83,6 +83,8 @@ class Code(StrEnum):
     POLICY_CHECKLIST_EMPTY = "policy_checklist_empty"  # key
     POLICY_NOT_SET = "policy_not_set"  # key, scope, target: nothing set there to unset
     POLICY_UNCHANGED = "policy_unchanged"  # key, scope, target: set to that already
+    # scope, target: the policy whose approvers are only the proposer, who may not sign
+    POLICY_ONLY_OWNER = "policy_only_owner"
 
     # Another release holds it
     DUPLICATE = "duplicate"  # ref, state, permalink (None when the card is not posted)

@@ -616,10 +616,9 @@ def _propose(
         ApproverSpec(a, ApproverKind.USERGROUP if a.startswith("S") else ApproverKind.USER)
         for a in dict.fromkeys(body.approvers)
     ]
-    # As `/release propose` checks them: real, active people and groups, not the owner, and
-    # enough people to sign without the owner.
-    approvers = proposing.clean_approvers(directory.check_approvers(client, approvers), owner)
-    directory.check_quorum(client, approvers, owner)
+    # Real, active people and groups, as `/release propose` checks them; the policy, the
+    # owner rule and four eyes are the proposal's (create_release), as for every surface.
+    approvers = directory.check_approvers(client, approvers)
     # Names the release this request creates, so a retry (or the answer after Slack
     # failed to take its card) finds it.
     basis = f"{token.id}:{key}" if key is not None else uuid.uuid4().hex
@@ -633,7 +632,6 @@ def _propose(
         target_at=body.target_at or deps.clock() + DEFAULT_TARGET,
         approvers=approvers,
         notes=body.notes,
-        checklist=deps.config.checklist,
         request_key=request_key,
         pipeline_url=body.pipeline_url,
         commit_sha=body.commit_sha,

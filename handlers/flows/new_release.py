@@ -1,4 +1,6 @@
-"""Creating a release: written first with the messages it owes, then its card is posted.
+"""Creating a release, from any surface (slash command, form, API): under the policy in
+force where it is proposed (models/proposals.py, which Slack helps by saying who is in each
+group), written first with the messages it owes, then its card is posted.
 
 If Slack refuses the card for good (not in the channel, say), the release, untouched by
 anyone yet, is removed again, so no release exists that nobody can see; the person is told
@@ -13,22 +15,46 @@ from slack_sdk import WebClient
 
 from handlers.deps import Deps
 from handlers.flows.outcome import NotShownYet, not_shown_text, owe_messages, send_owed
+from handlers.flows.policy_changes import defaults
 from handlers.rendering.freeze_notes import blocking, window_warning
 from handlers.slack import directory
+from models import proposals
 from models.errors import Conflict
 from models.outbox import MessageKind
-from models.release import proposing, queries
+from models.release import queries
 from models.release.proposing import Proposal
+from models.release.signers import Members
+
+
+def under_policy(deps: Deps, proposal: Proposal) -> Proposal:
+    """The proposal under the policy in force where it is proposed (refused when the
+    policy leaves nobody to sign it)."""
+    with deps.db.read_session() as session:
+        return proposals.under_policy(session, proposal, defaults(deps.config))
+
+
+def check_sign_offs(client: WebClient, proposal: Proposal, *, plain: bool = False) -> Members:
+    """Refuse, worded for Slack, a proposal (under its policy) whose sign-offs could never
+    each come from a different person; returns the members of its groups. `plain`: for a
+    form, which shows no mentions."""
+    planned = proposals.sign_offs(proposal)
+    return directory.check_quorum(
+        client, planned.approvers, planned.barred, plain=plain, needed=planned.needed
+    )
 
 
 def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | None:
+    """Propose a release as every surface does; None when this request made it already."""
     # Asked before the transaction: a Slack call must not hold the database.
     proposal = replace(proposal, private=directory.channel_is_private(client, proposal.channel_id))
+    members = check_sign_offs(client, under_policy(deps, proposal))
     try:
         with deps.db.session() as session:
             if proposal.request_key and queries.by_request_key(session, proposal.request_key):
                 return None
-            release = proposing.propose(session, proposal, now=deps.clock())
+            release = proposals.propose(
+                session, proposal, defaults(deps.config), members, now=deps.clock()
+            )
             view = queries.load_view(session, release)
             # Accepted in a freeze, with a word in its thread (and on its card).
             owe_messages(deps, session, view, window_warning(blocking(view)))

@@ -1,5 +1,6 @@
 """The release policy as handlers use it: what is in force where, changing it (release
-managers only, values checked with Slack first), and proposals and edits under it.
+managers only, values checked with Slack first), and edits under it (a proposal is put
+under it by models/proposals.py, through handlers/flows/new_release.py).
 
 For other features: `effective_policy(deps, team_id, channel_id, service)` is the policy a
 release proposed now would get, with where each value comes from; a release already
@@ -19,7 +20,7 @@ from handlers.slack import directory
 from models import policy
 from models.policy import Effective, Key, Policy, Scope, Value
 from models.release import proposing, quorum
-from models.release.proposing import ApproverSpec, Proposal
+from models.release.proposing import ApproverSpec
 from models.release.queries import Actor, ReleaseView
 from models.release.records import ApproverKind
 
@@ -125,28 +126,7 @@ def history(deps: Deps, team_id: str, channel_id: str) -> list[policy.HistoryEnt
         return policy.history(session, team_id, channel_id)
 
 
-# --- proposals and edits under the policy -----------------------------------------------
-
-
-def under_policy(deps: Deps, proposal: Proposal) -> Proposal:
-    """The proposal with the policy in force where it is proposed (approvers added, the
-    quorum rule, checklist, window, reminders and channels kept on the release)."""
-    found = effective_policy(deps, proposal.team_id, proposal.channel_id, proposal.service)
-    return policy.apply_to(proposal, found.policy)
-
-
-def check_proposal_quorum(client: WebClient, proposal: Proposal, *, plain: bool = False) -> None:
-    """Refuse a proposal whose approvers (the policy's and those named) could never give
-    the sign-offs its quorum rule needs, each from a different person."""
-    approvers = proposing.with_required(
-        proposal.required_approvers,
-        proposal.approvers,
-        proposal.owner_id,
-        owner_may_sign=proposal.owner_can_approve,
-    )
-    needed = quorum.of(proposal.quorum).needed(len(approvers))
-    barred = "" if proposal.owner_can_approve else proposal.owner_id
-    directory.check_quorum(client, approvers, barred, plain=plain, needed=needed)
+# --- edits under the policy ---------------------------------------------------------------
 
 
 def edited_approvers(

@@ -375,6 +375,12 @@ WORDINGS: dict[Code, Wording] = {
     Code.POLICY_UNCHANGED: lambda d: (
         f"`{_policy_key(d)}` for {policy_place(d['scope'], d['target'])} is set to that already."
     ),
+    Code.POLICY_ONLY_OWNER: lambda d: (
+        f"The policy for {policy_place(d['scope'], d['target'])} names only you as approver, "
+        "and you can't sign your own release (`owner-can-approve` is no), so it would need "
+        "no sign-off: name another approver, or ask a release manager to change the policy "
+        "(`/release policy`)."
+    ),
     Code.DUPLICATE: _duplicate,
     Code.VERSION_TAKEN: lambda d: f"{_ref(d)} can't be used: pick a new version.",
     Code.PROPOSED_JUST_NOW: lambda d: f"{_ref(d)} was proposed a moment ago.",

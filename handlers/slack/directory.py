@@ -132,11 +132,12 @@ def check_quorum(
     *,
     plain: bool = False,
     needed: int | None = None,
-) -> None:
+) -> dict[str, frozenset[str]]:
     """Refuse approvers who could never all sign (or, for a quorum of N, `needed` of them):
     each sign-off needs its own person, and the owner signs none unless the policy lets
     them (pass "" as `owner_id` then; `signers.check_quorum`). `plain` words it for a
-    form, which shows no mentions. `approvers` must be cleaned (no duplicates) already."""
+    form, which shows no mentions. `approvers` must be cleaned (no duplicates) already.
+    Returns the members of their groups, as asked."""
     groups = [a.slack_id for a in approvers if a.kind == ApproverKind.USERGROUP]
     members = members_of(client, groups)
     try:
@@ -147,6 +148,7 @@ def check_quorum(
             _quorum_text(client, error, members, owner_id, plain),
             field=ids.FIELD_GROUPS if on_group else ids.FIELD_APPROVERS,
         ) from None
+    return members
 
 
 def _quorum_text(

@@ -173,6 +173,16 @@ def register(app: App, deps: Deps) -> None:
         if not channel_id:
             raise refusals.Refused("That form is out of date: run `/release policy` again.")
         actor = Actor(str(body["team"]["id"]), str(body["user"]["id"]), channel_id)
+        # Refuse someone who is no release manager (a forged form) before asking Slack
+        # about anyone or anything in it.
+        try:
+            require_manager(deps, client, actor, policy_changes.WHAT)
+        except DomainError as error:
+            ack(
+                response_action="errors",
+                errors={Key.APPROVERS.field: form_error(refusals.text_for(error))},
+            )
+            return
         values, errors = form_values(client, view)
         made: list[policy.Change] = []
         if not errors:

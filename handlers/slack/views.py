@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 
 from handlers.deps import Deps
 from handlers.flows import policy_changes, steps
-from handlers.flows.new_release import create_release
+from handlers.flows.new_release import check_sign_offs, create_release, under_policy
 from handlers.rendering import refusals
 from handlers.rendering.modals import groups_text_of
 from handlers.rendering.refusals import Refused
@@ -324,29 +324,25 @@ def proposal_from_modal(
     if fields.errors:
         return fields.errors
     assert service and version and target_at and approvers is not None and groups is not None
-    # The policy where it is proposed: its approvers join those picked, its quorum rule
-    # says how many different people must be able to sign.
-    proposal = policy_changes.under_policy(
-        deps,
-        Proposal(
-            team_id=team_id,
-            owner_id=owner_id,
-            channel_id=channel_id,
-            service=service,
-            version=version,
-            target_at=target_at,
-            approvers=[*approvers, *groups],
-            stages=stages or (),
-            notes=notes or "",
-            fix=fix,
-            fixes=fixes,
-            request_key=f"view:{view.get('id')}",
-        ),
+    proposal = Proposal(
+        team_id=team_id,
+        owner_id=owner_id,
+        channel_id=channel_id,
+        service=service,
+        version=version,
+        target_at=target_at,
+        approvers=[*approvers, *groups],
+        stages=stages or (),
+        notes=notes or "",
+        fix=fix,
+        fixes=fixes,
+        request_key=f"view:{view.get('id')}",
     )
-    fields.check(
-        ids.FIELD_GROUPS,
-        lambda: policy_changes.check_proposal_quorum(client, proposal, plain=True),
-    )
+    # Checked as creating it will (after the ack), to answer on the form: the policy where
+    # it is proposed leaves someone to sign, and each sign-off can have its own person.
+    planned = fields.check(ids.FIELD_APPROVERS, lambda: under_policy(deps, proposal))
+    if planned is not None:
+        fields.check(ids.FIELD_GROUPS, lambda: check_sign_offs(client, planned, plain=True))
     if fields.errors:
         return fields.errors
     return proposal

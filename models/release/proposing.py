@@ -1,4 +1,5 @@
-"""Proposing a release: validating what was typed, refusing duplicates, writing it."""
+"""Proposing a release: validating what was typed, refusing duplicates, writing it (under
+the policy: models/proposals.py)."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ class Proposal:
     window_minutes: int = 60
     request_key: str | None = None
     private: bool = False
-    # From the policy in force (models/policy.py `apply_to`), kept on the release.
+    # From the policy in force (models/proposals.py `under_policy`), kept on the release.
     required_approvers: Sequence[ApproverSpec] = ()  # join `approvers`, never removed
     quorum: str = "all"
     owner_can_approve: bool = False
@@ -289,8 +290,10 @@ def check_not_duplicate(
     raise duplicate_error(existing)
 
 
-def propose(session: Session, proposal: Proposal, *, now: datetime | None = None) -> Release:
-    """Create a release with its approvers and checklist; the caller's transaction commits."""
+def write_release(session: Session, proposal: Proposal, *, now: datetime | None = None) -> Release:
+    """Create a release with its approvers and checklist, as `proposal` says; the caller's
+    transaction commits. Surfaces propose through models/proposals.py, which applies the
+    policy first: this writes what it is given."""
     now = now or utcnow()
     service = clean_service(proposal.service)
     version = clean_version(proposal.version)

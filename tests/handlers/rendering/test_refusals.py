@@ -90,6 +90,7 @@ SAMPLES: dict[Code, dict[str, Any]] = {
     Code.POLICY_CHECKLIST_EMPTY: {"key": Key.CHECKLIST},
     Code.POLICY_NOT_SET: {"key": Key.WINDOW, "scope": Scope.SERVICE, "target": EVIL},
     Code.POLICY_UNCHANGED: {"key": Key.WINDOW, "scope": Scope.CHANNEL, "target": "C_OPS"},
+    Code.POLICY_ONLY_OWNER: {"scope": Scope.SERVICE, "target": EVIL},
     Code.DUPLICATE: {
         "ref": EVIL,
         "state": ReleaseStatus.APPROVED,

@@ -245,7 +245,7 @@ def test_list_shows_open_releases_soonest_first(harness: Harness) -> None:
 def test_a_long_list_says_what_it_left_out_and_shows_more(harness: Harness) -> None:
     with harness.session() as session:
         for i in range(63):
-            proposing.propose(
+            proposing.write_release(
                 session,
                 Proposal(
                     team_id=TEAM,

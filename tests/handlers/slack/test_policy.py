@@ -293,3 +293,67 @@ def test_racing_policy_changes_on_postgresql_leave_one_value_and_both_audited(
             assert last[1].before is not None and last[0].after is not None
             assert last[1].before["value"] == last[0].after["value"]
             assert last[1].after is not None and last[1].after["value"] == rows[0].value
+
+
+def test_a_policy_naming_only_the_owner_refuses_their_proposal(harness: Harness) -> None:
+    said(harness, "policy set approvers <@U_OWNER|owner>")
+    refused = said(harness, f"propose payments 1.0 {iso(ahead())}", user_id="U_OWNER")
+    assert "The policy for <#C_RELEASES> names only you as approver" in refused
+    assert "name another approver" in refused
+    assert harness.releases() == []
+
+    # The form says so next to the approvers.
+    harness.command("propose", user_id="U_OWNER")
+    view = harness.slack.last_view(ids.PROPOSE_FORM)
+    response = harness.client.view_submission(
+        view,
+        user_id="U_OWNER",
+        values={"service": "payments", "version": "1.0", "when": int(ahead().timestamp())},
+    )
+    errors = response.json()["errors"]
+    assert "names only you as approver" in errors[ids.FIELD_APPROVERS]
+    harness.wait()
+    assert harness.releases() == []
+
+    # Someone else named signs it; where the owner may sign, the owner does.
+    propose(harness, f"payments 1.0 {iso(ahead())} <@U_QA|qa>")
+    assert approvers(harness, "payments@1.0") == {"U_QA": False}
+    said(harness, "policy set owner-can-approve yes")
+    propose(harness, f"payments 1.1 {iso(ahead())}")
+    assert approvers(harness, "payments@1.1") == {"U_OWNER": True}
+
+
+def test_a_forged_policy_form_from_someone_not_a_manager_asks_slack_nothing(
+    harness: Harness,
+) -> None:
+    said(harness, "policy")
+    harness.client.click_button(
+        reply_message(harness),
+        "C_RELEASES",
+        user_id=PM,
+        action_id=ids.POLICY_EDIT,
+        is_ephemeral=True,
+        response_url=harness.slack.new_response_url(),
+    )
+    harness.wait()
+    view = harness.slack.last_view(ids.POLICY_FORM)
+    harness.slack.clear()
+    response = harness.client.view_submission(
+        view,
+        user_id="U_OTHER",
+        values={
+            "policy_approvers": ["U_NOBODY"],
+            "policy_approver_groups": "@nogroup",
+            "policy_escalation": "C_NOWHERE",
+        },
+    )
+    harness.wait()
+    errors = response.json()["errors"]
+    [refusal] = errors.values()
+    assert "Only release managers can change the release policy" in refusal
+    assert "NOBODY" not in refusal
+    # Only who U_OTHER is was asked (a workspace admin is a manager), nothing they typed.
+    asked = [(c.method, c.args.get("user")) for c in harness.slack.calls()]
+    assert asked == [("users.info", "U_OTHER")]
+    with harness.session() as session:
+        assert session.exec(select(PolicySetting)).all() == []
