@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Text, and_, cast, func, or_, select
 from sqlmodel import col
 
 from models.audit import AuditEvent
+from models.columns import in_utc
 from models.db import Database
 from models.errors import Code, InvalidInput
 from models.release.records import Release
@@ -113,7 +114,12 @@ def parse_moment(text: str, *, now: datetime) -> datetime:
         raise InvalidInput(Code.AUDIT_DATE_INVALID, value=text[:100]) from None
     if "T" not in value.upper() and " " not in value:
         raise InvalidInput(Code.AUDIT_DATE_INVALID, value=text[:100])
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    utc = in_utc(moment)
+    if utc is None:
+        raise InvalidInput(Code.DATE_OUT_OF_RANGE, value=text[:100])
+    return utc
 
 
 def _conditions(query: ExportQuery) -> list[ColumnElement[bool]]:

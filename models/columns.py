@@ -14,6 +14,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def in_utc(value: datetime) -> datetime | None:
+    """An aware `value` in UTC; None when UTC can't hold it: a time within hours of the
+    ends of the years 1 to 9999, written with an offset that takes it past them (what
+    a person types is checked with this where it is read, before anything converts it)."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every backend.
 

@@ -113,6 +113,7 @@ class Code(StrEnum):
     # Audit exports
     AUDIT_DATE_INVALID = "audit_date_invalid"  # value: as typed, for since or until
     AUDIT_RANGE_EMPTY = "audit_range_empty"  # since, until: UTC datetimes, since >= until
+    DATE_OUT_OF_RANGE = "date_out_of_range"  # value: as typed; not in the years 1-9999 in UTC
 
 
 class DomainError(Exception):

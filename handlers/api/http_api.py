@@ -63,7 +63,7 @@ from models.api.api_tokens import ApiToken
 from models.errors import Code, Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
 from models.release import proposing, queries, service_records, statistics
 from models.release.proposing import ApproverSpec, Proposal
-from models.release.queries import Actor
+from models.release.queries import PUBLIC_READER, Actor
 from models.release.records import ApproverKind, Release
 
 logger = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ def create_api(
     ) -> ReleaseOut:
         token.require_scope(service)
         with deps.db.read_session() as session:
-            release = api_reads.public_release(session, token.team_id, service, version)
+            release = queries.by_name(session, token.team_id, service, version, PUBLIC_READER)
             assert release.id is not None
             view = queries.load_view(session, release)
             events = audit.history(session, release.id)
@@ -423,7 +423,7 @@ def create_api(
 
         def run(_key: str | None) -> tuple[int, dict[str, Any]]:
             with deps.db.read_session() as session:
-                release = api_reads.public_release(session, token.team_id, service, version)
+                release = queries.by_name(session, token.team_id, service, version, PUBLIC_READER)
             assert release.id is not None
             actor = Actor(team_id=token.team_id, user_id=token.owner_id)
             rep = deployment_reports.Report(
@@ -638,6 +638,7 @@ def _propose(
         committed_at=body.committed_at,
         fix=body.fix,
         fixes=body.fixes,
+        reader=PUBLIC_READER,  # a token sees public releases only, whoever it acts for
         via=f'via API token "{token.name}"',
     )
     # NotShownYet: the release stands; its card follows when Slack takes it (url is null).

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from handlers.rendering.stats_messages import DEFINITIONS
 from models.api.api_reads import Shipped
 from models.audit import AuditEvent
+from models.columns import in_utc
 from models.release.queries import ReleaseView
 from models.release.records import Approver, ApproverKind, Release, ReleaseStatus, SignOffState
 from models.release.service_records import Outcome
@@ -213,6 +214,17 @@ class ServiceHistoryOut(BaseModel):
     )
 
 
+def _in_utc(value: datetime) -> datetime:
+    utc = in_utc(value)
+    if utc is None:
+        raise ValueError("out of range: a time must fall within the years 1 to 9999, in UTC")
+    return utc
+
+
+# A time a pipeline sends: ISO 8601 with an offset, read as UTC (422 when UTC can't hold it).
+Moment = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+
+
 class ProposeIn(BaseModel):
     """A release proposed by a pipeline: as `/release propose`, owned by the token's owner."""
 
@@ -220,7 +232,7 @@ class ProposeIn(BaseModel):
 
     service: str = Field(max_length=200, examples=["payments"])
     version: str = Field(max_length=200, examples=["2.4.0"])
-    target_at: AwareDatetime | None = Field(
+    target_at: Moment | None = Field(
         default=None, description="when, ISO 8601 with an offset; default: an hour from now"
     )
     approvers: list[SlackTarget] = Field(
@@ -231,7 +243,7 @@ class ProposeIn(BaseModel):
     channel: ChannelId = Field(description="the Slack channel id where its card goes")
     notes: str = Field(default="", max_length=4000)
     commit_sha: str | None = Field(default=None, max_length=100)
-    committed_at: AwareDatetime | None = Field(
+    committed_at: Moment | None = Field(
         default=None,
         description="when the commit was made, ISO 8601 with an offset: the start of the "
         "commit-to-released lead time",

@@ -428,6 +428,10 @@ WORDINGS: dict[Code, Wording] = {
         f"{quoted(str(d['value']))} is not a date: write 2026-11-01, an ISO 8601 time "
         "such as 2026-11-01T09:00Z, or how far back, such as 30d or 12h."
     ),
+    Code.DATE_OUT_OF_RANGE: lambda d: (
+        f"{quoted(str(d['value']))} is out of range: a date must fall within the years 1 to "
+        "9999, in UTC."
+    ),
     Code.AUDIT_RANGE_EMPTY: lambda d: (
         "Nothing can be exported: the start is not before the end "
         f"({d['since']:%Y-%m-%d %H:%M} to {d['until']:%Y-%m-%d %H:%M} UTC)."

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from handlers.rendering.refusals import Refused
 from handlers.slack import ids
 from handlers.slack.mrkdwn import escape, from_slack, truncate
+from models.columns import in_utc
 
 # "next monday at 9am" is five; more than that is not a time but what follows it.
 MAX_TIME_TOKENS = 5
@@ -72,6 +73,10 @@ RECENTLY_PAST = timedelta(days=60)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # A fixed base for "does this read as a time at all?": the answer doesn't depend on the day.
 _ANY_DAY = datetime(2000, 1, 3)
+# A time read lies a day inside what datetime holds (years 1 to 9999), so it can be shown
+# in any zone, as refusals show it: beyond that, converting it overflows.
+_EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ class When:
         a time that doesn't exist there, is ambiguous, or is not after `now`."""
         zone = _zone(tz_name)
         if self.absolute is not None:
-            value = self.absolute.astimezone(UTC)
+            value = _in_utc(self.absolute, self.text)
         elif self.local is not None:
             value = localize(self.local, tz_name, self.text)
         else:
@@ -165,15 +170,15 @@ def localize(naive: datetime, tz_name: str | None, shown: str) -> datetime:
     clocks skip; of one that happens twice (clocks going back) takes the first."""
     zone = _zone(tz_name)
     aware = naive.replace(tzinfo=zone)
+    utc = _in_utc(aware, shown)
     # A wall-clock time skipped by a DST jump does not survive a round trip through UTC.
-    round_trip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-    if round_trip != naive:
+    if utc.astimezone(zone).replace(tzinfo=None) != naive:
         raise Refused(
             f"{escape(shown)} does not exist in {zone.key}: the clocks jump forward then. "
             "Pick another time.",
             field=ids.FIELD_WHEN,
         )
-    return aware.astimezone(UTC)
+    return utc
 
 
 def understood(value: datetime, zone: ZoneInfo, now: datetime) -> str:
@@ -206,8 +211,17 @@ def _iso(candidate: str, shown: str) -> When:
     except ValueError:
         raise _unreadable(shown) from None
     if value.tzinfo is not None:
+        _in_utc(value, shown)  # refused now if out of range; kept as typed
         return When(shown, absolute=value)
     return When(shown, local=value)
+
+
+def _in_utc(value: datetime, shown: str) -> datetime:
+    """Aware `value` in UTC; refused when it is not a day inside the years 1 to 9999."""
+    utc = in_utc(value)
+    if utc is None or not _EARLIEST <= utc <= _LATEST:
+        raise _out_of_range(shown)
+    return utc
 
 
 def _stops_time(token: str) -> bool:
@@ -264,7 +278,10 @@ def _dateparse(text: str, zone_key: str, base: datetime) -> _Reading | None:
         "RELATIVE_BASE": base,  # naive: the wall clock in `zone_key`
         "RETURN_TIME_AS_PERIOD": True,
     }
-    data = DateDataParser(languages=["en"], settings=settings).get_date_data(text)
+    try:
+        data = DateDataParser(languages=["en"], settings=settings).get_date_data(text)
+    except OverflowError:  # a date at an end of the calendar, taken past it by a zone
+        raise _out_of_range(text) from None
     if data.date_obj is None:
         return None
     return _Reading(data.date_obj, str(data.period))
@@ -311,7 +328,7 @@ def _read_natural(text: str, zone: ZoneInfo, now: datetime) -> datetime:
     as_local = wall.replace(tzinfo=zone)
     if value.utcoffset() != as_local.utcoffset():
         # The text named its own zone or offset ("14:00 UTC"): that instant it is.
-        return value.astimezone(UTC)
+        return _in_utc(value, text)
     resolved = localize(wall, zone.key, text)
     _check_same_weekday(text, resolved, zone, local_now)
     _check_last_year(text, resolved, zone, local_now)
@@ -375,6 +392,13 @@ def _shown(text: str) -> str:
 def _unreadable(text: str) -> Refused:
     return Refused(
         f"I can't read {_shown(text)} as a time. Write e.g. {EXAMPLES}.", field=ids.FIELD_WHEN
+    )
+
+
+def _out_of_range(text: str) -> Refused:
+    return Refused(
+        f"{_shown(text)} is out of range: pick a time ahead. Write e.g. {EXAMPLES}.",
+        field=ids.FIELD_WHEN,
     )
 
 

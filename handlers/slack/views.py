@@ -351,7 +351,12 @@ def proposal_from_modal(
 def _target(epoch: Any, now: datetime) -> datetime:
     if epoch is None:
         raise Refused("Pick a date and a time.", field=ids.FIELD_WHEN)
-    return proposing.clean_target(datetime.fromtimestamp(int(epoch), UTC), now)
+    try:
+        target_at = datetime.fromtimestamp(int(epoch), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        # Not what Slack's picker sends: a forged or broken form.
+        raise Refused("Pick a date and a time with the picker.", field=ids.FIELD_WHEN) from None
+    return proposing.clean_target(target_at, now)
 
 
 def _stages(text: str) -> tuple[int, ...]:

@@ -1,8 +1,9 @@
 """What the HTTP API reads: a workspace's releases that are not private.
 
 A token is nobody in Slack: no channel shows it anything and it approves nothing, so it
-sees only releases everyone in the workspace may see. A private release reads exactly
-like a missing one, and a private release that reached production is not counted as the
+sees only releases everyone in the workspace may see (`queries.PUBLIC_READER`; one
+release is found by name with `queries.by_name`). A private release reads exactly like a
+missing one, and a private release that reached production is not counted as the
 service's version there either (that would say it exists).
 """
 
@@ -12,35 +13,12 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from models.errors import Code, NotFound
 from models.release import rules
 from models.release.production import ProductionRecord
-from models.release.records import Release, ReleaseStatus
+from models.release.records import Release
 from models.release.rules import Activity
 
 MAX_HISTORY = 50
-
-
-def public_release(session: Session, team_id: str, service: str, version: str) -> Release:
-    """`service@version` among the workspace's public releases (the live one if a
-    cancelled one had the same name), else NotFound."""
-    service, version = service.strip().lower(), version.strip()
-    candidates = list(
-        session.exec(
-            select(Release)
-            .where(
-                Release.team_id == team_id,
-                Release.service == service,
-                Release.version == version,
-                col(Release.private).is_(False),
-            )
-            .order_by(col(Release.created_at).desc(), col(Release.id).desc())
-        )
-    )
-    live = [r for r in candidates if r.status != ReleaseStatus.CANCELLED]
-    if live or candidates:
-        return (live or candidates)[0]
-    raise NotFound(Code.NO_RELEASE, ref=f"{service}@{version}")
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,9 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
-from models.api import api_reads
 from models.errors import NotFound
 from models.freezes import Span, blocking, in_force, overrides_of
-from models.release.queries import checklist_of
+from models.release.queries import PUBLIC_READER, by_name, checklist_of
 from models.release.records import Release, ReleaseStatus
 
 S = ReleaseStatus
@@ -74,7 +73,7 @@ def evaluate(
     """The gate's answer now. `waiting`: the pipeline will wait, so a release not
     proposed yet is `pending` rather than `deny`."""
     try:
-        release = api_reads.public_release(session, team_id, service, version)
+        release = by_name(session, team_id, service, version, PUBLIC_READER)
     except NotFound:
         ref = f"{service.strip().lower()}@{version.strip()}"
         reason = (Reason.NO_RELEASE, f"There is no release {ref} (or it is not public).")

@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from models import audit
 from models.columns import utcnow
-from models.errors import Code, Conflict, InvalidInput
+from models.errors import Code, Conflict, InvalidInput, NotFound
 from models.fields import (
     FIELD_APPROVERS,
     FIELD_COMMIT,
@@ -28,7 +28,7 @@ from models.fields import (
     FIELD_VERSION,
     FIELD_WHEN,
 )
-from models.release.queries import Viewer, may_see
+from models.release.queries import Viewer, by_name, may_see
 from models.release.records import (
     Approver,
     ApproverKind,
@@ -90,6 +90,9 @@ class Proposal:
     # or a version of the same service), when the proposer knows.
     fix: bool = False
     fixes: str | None = None
+    # Who looks up what it names by name (`fixes`, a duplicate): None for its owner in its
+    # channel; a pipeline's API token reads public releases only (queries.PUBLIC_READER).
+    reader: Viewer | None = None
     # How it was proposed, when not by a person in Slack (the audit event's detail).
     via: str = ""
 
@@ -189,7 +192,7 @@ def fixed_release(
     session: Session, team_id: str, service: str, fixes: str, viewer: Viewer
 ) -> Release:
     """The release a fix of `service` names (`service@version`, or a version of the same
-    service), if the proposer may see it."""
+    service), if the reader of the proposal may see it."""
     fixes = fixes.strip()
     named_service, at, version = fixes.partition("@")
     if not at:
@@ -201,20 +204,14 @@ def fixed_release(
     ref = f"{named_service}@{version}"
     if named_service != service:
         raise InvalidInput(Code.FIXES_OTHER_SERVICE, field=FIELD_FIXES, ref=ref, service=service)
-    candidates = session.exec(
-        select(Release)
-        .where(
-            Release.team_id == team_id,
-            Release.service == named_service,
-            Release.version == version,
-            Release.status != ReleaseStatus.CANCELLED.value,
-        )
-        .order_by(col(Release.created_at).desc())
-    ).all()
-    for candidate in candidates:
-        if may_see(session, candidate, viewer):
-            return candidate
-    raise InvalidInput(Code.FIXES_UNKNOWN, field=FIELD_FIXES, ref=ref)
+    try:
+        fixed = by_name(session, team_id, named_service, version, viewer)
+    except NotFound:
+        fixed = None
+    # A hidden release is unknown, and so is a cancelled one: nothing went out to fix.
+    if fixed is None or fixed.status == ReleaseStatus.CANCELLED:
+        raise InvalidInput(Code.FIXES_UNKNOWN, field=FIELD_FIXES, ref=ref)
+    return fixed
 
 
 def clean_reason(reason: str, *, required: bool = False) -> str:
@@ -310,7 +307,7 @@ def write_release(session: Session, proposal: Proposal, *, now: datetime | None 
     pipeline_url = clean_pipeline_url(proposal.pipeline_url)
     commit_sha = clean_commit(proposal.commit_sha)
     committed_at = clean_committed_at(proposal.committed_at, now)
-    viewer = Viewer(proposal.owner_id, proposal.channel_id)
+    viewer = proposal.reader or Viewer(proposal.owner_id, proposal.channel_id)
     fixed = (
         fixed_release(session, proposal.team_id, service, proposal.fixes, viewer)
         if proposal.fixes

@@ -30,10 +30,20 @@ class Viewer:
 
     user_id: str
     channel_id: str | None = None
+    # A reader who is nobody in Slack (an API token): public releases only, whoever it
+    # acts for.
+    public_only: bool = False
+
+
+# What an API token reads as: no channel shows it anything and it approves nothing.
+PUBLIC_READER = Viewer(user_id="", public_only=True)
 
 
 def visible_to(viewer: Viewer) -> ColumnElement[bool]:
-    """Public releases; private ones only to their owner and approvers, or in their channel."""
+    """Public releases; private ones only to their owner and approvers, or in their channel
+    (never to a public-only reader)."""
+    if viewer.public_only:
+        return col(Release.private).is_(False)
     approves = (
         select(Approver.id)
         .where(col(Approver.release_id) == col(Release.id), Approver.slack_id == viewer.user_id)
@@ -66,7 +76,11 @@ class Actor:
 
 def may_see(session: Session, release: Release, viewer: Viewer) -> bool:
     """The visibility rule of `visible_to`, for one release already loaded."""
-    if not release.private or viewer.user_id == release.owner_id:
+    if not release.private:
+        return True
+    if viewer.public_only:
+        return False
+    if viewer.user_id == release.owner_id:
         return True
     if viewer.channel_id and viewer.channel_id == release.channel_id:
         return True
@@ -114,31 +128,40 @@ def id_by_uid(session: Session, actor: Actor, uid: str) -> int:
     return release_id
 
 
-def find(session: Session, team_id: str, ref: str, viewer: Viewer) -> Release:
-    """Look a release up by `service@version`, or by service alone when one is open.
+def by_name(session: Session, team_id: str, service: str, version: str, viewer: Viewer) -> Release:
+    """`service@version` among the releases the viewer may see: the live one if a cancelled
+    one had the same name, else the newest cancelled one. The one lookup by name every
+    surface uses (a ref typed in Slack, an API path, the gate, `fixes`): a release the
+    viewer may not see is not found, exactly as if it did not exist."""
+    service, version = service.strip().lower(), version.strip()
+    candidates = list(
+        session.exec(
+            select(Release)
+            .where(
+                Release.team_id == team_id,
+                Release.service == service,
+                Release.version == version,
+                visible_to(viewer),
+            )
+            .order_by(col(Release.created_at).desc(), col(Release.id).desc())
+        )
+    )
+    live = [r for r in candidates if r.status != ReleaseStatus.CANCELLED]
+    if live or candidates:
+        return (live or candidates)[0]
+    raise NotFound(Code.NO_RELEASE, ref=f"{service}@{version}")
 
-    A private release the viewer may not see is not found, as if it did not exist.
-    """
-    ref = ref.strip()
-    service, _, version = ref.partition("@")
+
+def find(session: Session, team_id: str, ref: str, viewer: Viewer) -> Release:
+    """Look a release up by `service@version` (see `by_name`), or by service alone when
+    the viewer may see one open release of it."""
+    service, _, version = ref.strip().partition("@")
+    if version.strip():
+        return by_name(session, team_id, service, version, viewer)
     service = service.strip().lower()
     query = select(Release).where(
         Release.team_id == team_id, Release.service == service, visible_to(viewer)
     )
-    if version:
-        candidates = list(
-            session.exec(
-                query.where(Release.version == version.strip()).order_by(
-                    col(Release.created_at).desc()
-                )
-            )
-        )
-        active = [r for r in candidates if r.status != ReleaseStatus.CANCELLED]
-        if active:
-            return active[0]
-        if candidates:
-            return candidates[0]
-        raise NotFound(Code.NO_RELEASE, ref=ref)
     open_releases = [r for r in session.exec(query) if not r.state.is_finished]
     if len(open_releases) == 1:
         return open_releases[0]
