@@ -429,6 +429,18 @@ def test_two_webhooks_on_one_path_are_told_apart_by_their_whole_url(
         assert [h.url for h in session.exec(select(Webhook))] == [receiver.url("/hook?team=a")]
 
 
+def test_a_url_that_is_not_plain_ascii_is_refused_when_added(
+    harness: Harness, receiver: Receiver
+) -> None:
+    """It could never be sent (a request line is ASCII), and a delivery's error would
+    quote its query."""
+    for url in (receiver.url("/caf\u00e9"), receiver.url("/hook?token=s3cr3t\u00fc")):
+        reply = harness.private_reply(harness.command(f"webhook add {url}", user_id=MANAGER))
+        assert "plain ASCII" in reply and "s3cr3t" not in reply, reply
+    with harness.session() as session:
+        assert list(session.exec(select(Webhook))) == []
+
+
 def test_without_the_setting_private_and_plain_http_urls_are_refused(
     database_url: str, fake_slack: FakeSlack
 ) -> None:
