@@ -159,15 +159,15 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
     )
     deps.on_release_changed.append(scheduler.release_changed)
     scheduler.add_sweep("outbox", messages.deliver_due, OUTBOX_SWEEP)
-    # Webhook deliveries: sent on their own threads after each change's commit, and by a
-    # sweep (retries, and what a stopped process left).
+    # Webhook deliveries: sent in each receiver's lane after each change's commit, and
+    # after a sweep (retries, and what a stopped process left) that waits for no lane.
     hooks = WebhookSender(
         db,
         allow_private=settings.webhook_allow_private,
         clock=lambda: deps.clock(),  # tests swap the clock after creation
     )
     deps.on_release_changed.append(hooks.nudge)
-    scheduler.add_sweep("webhooks", hooks.deliver_due, WEBHOOK_SWEEP)
+    scheduler.add_sweep("webhooks", hooks.nudge, WEBHOOK_SWEEP)
     return Releasebot(
         settings=settings,
         db=db,

@@ -285,18 +285,35 @@ def owe(
 # --- sending ----------------------------------------------------------------------------
 
 
-def due(session: Session, now: datetime, *, limit: int = 100) -> list[tuple[int, int]]:
-    """(delivery id, webhook id) of what may be sent now, oldest first."""
+def due(session: Session, now: datetime, webhook_id: int, *, limit: int = 100) -> list[int]:
+    """The deliveries to that webhook that may be sent now, oldest first."""
+    return [
+        i
+        for i in session.exec(
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.webhook_id == webhook_id,
+                WebhookDelivery.status == DeliveryStatus.PENDING.value,
+                col(WebhookDelivery.due_at) <= now,
+            )
+            .order_by(col(WebhookDelivery.due_at), col(WebhookDelivery.id))
+            .limit(limit)
+        )
+        if i is not None
+    ]
+
+
+def due_webhooks(session: Session, now: datetime) -> list[int]:
+    """The webhooks that have deliveries to send now."""
     rows = session.exec(
-        select(WebhookDelivery.id, WebhookDelivery.webhook_id)
+        select(WebhookDelivery.webhook_id)
         .where(
             WebhookDelivery.status == DeliveryStatus.PENDING.value,
             col(WebhookDelivery.due_at) <= now,
         )
-        .order_by(col(WebhookDelivery.due_at), col(WebhookDelivery.id))
-        .limit(limit)
+        .distinct()
     )
-    return [(i, hook) for i, hook in rows if i is not None]
+    return sorted(rows)
 
 
 def claim(session: Session, delivery_id: int, now: datetime) -> WebhookDelivery | None:

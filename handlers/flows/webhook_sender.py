@@ -1,11 +1,12 @@
-"""Sends the webhook deliveries changes owe, from a few worker threads of its own.
+"""Sends the webhook deliveries changes owe, each receiver in a lane of its own.
 
 Never in an ack's path: a change only writes delivery rows (in its own transaction); after
 the commit the sender is nudged, and the scheduler's sweep picks up retries and whatever a
-stopped process left. Each request has a short timeout; each receiver's deliveries go in
-order on one worker at a time, a few receivers at once, and a receiver that fails has the
-rest of its deliveries left for the next sweep: so a slow or dead receiver delays no
-other.
+stopped process left. A nudge or a sweep only looks up which receivers have deliveries due
+and hands each to its lane, a thread that sends that receiver's deliveries in order, one at
+a time, and ends when it has none left. No lane waits for another, and nothing waits for a
+lane: a slow or dead receiver holds its own lane only, for at most the total timeout of a
+request, and when one fails the rest of its queue waits out of everyone's way.
 """
 
 from __future__ import annotations
@@ -20,13 +21,10 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
-
-from sqlmodel import col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from handlers.flows import webhook_urls
 from handlers.flows.webhook_urls import Resolver, Target, UnsafeUrl
@@ -43,8 +41,9 @@ DELIVERY_HEADER = "X-Releasebot-Delivery"
 EVENT_HEADER = "X-Releasebot-Event"
 USER_AGENT = "releasebot-webhooks/1"
 
-TIMEOUT_SECONDS = 5.0
-WORKERS = 4
+# For the whole request: connecting, TLS, sending and the answer. A total, not a bound on
+# each wait: a receiver answering a byte at a time is cut off as one answering nothing.
+TIMEOUT_SECONDS = 10.0
 # Answers worth trying again; any other 4xx (and 3xx: redirects are not followed) is final.
 RETRY_STATUSES = frozenset({408, 429})
 
@@ -82,13 +81,13 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         raw = socket.create_connection((self._address, self.port), self.timeout)
+        # The handshake as a whole is bounded by the socket's timeout (the request's).
         self.sock = self._tls.wrap_socket(raw, server_hostname=self.host)
 
 
 def post(target: Target, headers: dict[str, str], body: bytes, timeout: float) -> int:
-    """POST `body` to the checked target; its HTTP status. `timeout` bounds each wait on
-    the network, and twice that the whole request (a receiver answering a byte at a time
-    can't hold a worker)."""
+    """POST `body` to the checked target; its HTTP status. `timeout` bounds the whole
+    request, however the receiver spreads its answer over time."""
     connection: http.client.HTTPConnection = (
         _PinnedHTTPSConnection(target, timeout)
         if target.scheme == "https"
@@ -103,7 +102,7 @@ def post(target: Target, headers: dict[str, str], body: bytes, timeout: float) -
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    deadline = threading.Timer(2 * timeout, cut_off)
+    deadline = threading.Timer(timeout, cut_off)
     deadline.daemon = True
     deadline.start()
     try:
@@ -123,6 +122,18 @@ def post(target: Target, headers: dict[str, str], body: bytes, timeout: float) -
     return status
 
 
+@dataclass
+class _Lane:
+    """One receiver's sending, on a thread of its own while it has deliveries due."""
+
+    webhook_id: int
+    thread: threading.Thread | None = None
+    delivered: int = 0
+    # Set when more became due while it ran: it looks once more before it ends.
+    again: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+
 class WebhookSender:
     def __init__(
         self,
@@ -130,7 +141,6 @@ class WebhookSender:
         *,
         allow_private: bool = False,
         clock: Callable[[], datetime] = utcnow,
-        workers: int = WORKERS,
         timeout: float = TIMEOUT_SECONDS,
         resolve: Resolver = webhook_urls.system_resolver,
     ) -> None:
@@ -139,16 +149,17 @@ class WebhookSender:
         self.clock = clock
         self.timeout = timeout
         self.resolve = resolve
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook")
         self._nudger = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-nudge")
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._lanes: dict[int, _Lane] = {}  # webhook id -> its running lane
         self._nudge_queued = False
         self._closed = False
 
     # --- what callers use ---------------------------------------------------------------
 
     def nudge(self, _release_id: int | None = None) -> None:
-        """After a commit: send what is due soon, on the sender's own thread (never waits)."""
+        """After a commit, and the sweep: hand what is due to the receivers' lanes, on the
+        sender's own thread (never waits)."""
         with self._lock:
             if self._nudge_queued or self._closed:
                 return
@@ -159,54 +170,118 @@ class WebhookSender:
         with self._lock:
             self._nudge_queued = False
         try:
-            self.deliver_due()
+            self._dispatch()
         except Exception:
             logger.exception("webhook deliveries failed")
 
     def wait_idle(self, timeout: float = 30) -> bool:
-        """Until a nudge queued before now has run (for tests and shutdown)."""
+        """Until a nudge queued before now has run, and every lane has ended (for tests and
+        shutdown)."""
+        until = time.monotonic() + timeout
         done = self._nudger.submit(lambda: None)
         try:
             done.result(timeout=timeout)
         except TimeoutError:
             return False
-        return True
+        with self._lock:
+            return self._lock.wait_for(
+                lambda: not self._lanes, timeout=max(0.0, until - time.monotonic())
+            )
 
     def close(self) -> None:
+        """Stops taking work; each lane ends after the request it is making."""
         with self._lock:
             self._closed = True
         self._nudger.shutdown(wait=True)
-        self._pool.shutdown(wait=True)
+        with self._lock:
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            if lane.thread is not None:
+                lane.thread.join()
 
     def deliver_due(self) -> int:
-        """Every due delivery, a few at once (the scheduler's sweep); how many went."""
+        """Everything due now, each receiver in its lane, waiting for those lanes to end;
+        how many were delivered."""
+        lanes = self._dispatch()
+        for lane in lanes:
+            lane.done.wait()
+        return sum(lane.delivered for lane in lanes)
+
+    # --- lanes --------------------------------------------------------------------------
+
+    def _dispatch(self) -> list[_Lane]:
+        """Each receiver with deliveries due gets its lane going (or, when it is running,
+        looking again before it ends). Returns those lanes; waits for none."""
         now = self.clock()
         with self.db.session() as session:
             stale = webhooks.release_stale_claims(session, now)
         if stale:
             logger.warning("%d webhook deliveries were interrupted mid-send; resending", stale)
         with self.db.read_session() as session:
-            due = webhooks.due(session, now)
-            hooks = {h.id: h for h in session.exec(_webhooks_of(due))}
-        # One task per receiver, its deliveries in the order they were owed: a slow receiver
-        # holds one worker at most, and the others go on the rest.
-        queues: dict[int, list[int]] = {}
-        for delivery_id, hook_id in sorted(due):
-            queues.setdefault(hook_id, []).append(delivery_id)
-        futures = [
-            self._pool.submit(self._deliver_in_turn, hooks[hook_id], ids)
-            for hook_id, ids in queues.items()
-            if hook_id in hooks
-        ]
-        wait(futures)
-        return sum(f.result() for f in futures)
+            due = webhooks.due_webhooks(session, now)
+        lanes = []
+        with self._lock:
+            if self._closed:
+                return []
+            for webhook_id in due:
+                lane = self._lanes.get(webhook_id)
+                if lane is not None:
+                    lane.again = True
+                else:
+                    lane = self._lanes[webhook_id] = _Lane(webhook_id)
+                    lane.thread = threading.Thread(
+                        target=self._run_lane,
+                        args=(lane,),
+                        name=f"webhook-{webhook_id}",
+                        daemon=True,
+                    )
+                    lane.thread.start()
+                lanes.append(lane)
+        return lanes
+
+    def _run_lane(self, lane: _Lane) -> None:
+        try:
+            while True:
+                with self._lock:
+                    lane.again = False
+                    closed = self._closed
+                if not closed and self._deliver_what_is_due(lane):
+                    continue
+                with self._lock:
+                    if lane.again and not self._closed:
+                        continue
+                    del self._lanes[lane.webhook_id]
+                    self._lock.notify_all()
+                    return
+        except Exception:
+            logger.exception("webhook deliveries failed")
+            with self._lock:
+                self._lanes.pop(lane.webhook_id, None)
+                self._lock.notify_all()
+        finally:
+            lane.done.set()
+
+    def _deliver_what_is_due(self, lane: _Lane) -> bool:
+        """One round of the receiver's due deliveries; whether there may be more now."""
+        with self.db.read_session() as session:
+            hook = session.get(Webhook, lane.webhook_id)
+            ids = webhooks.due(session, self.clock(), lane.webhook_id) if hook else []
+        if hook is None or not ids:
+            return False
+        delivered, finished = self._deliver_in_turn(hook, ids)
+        lane.delivered += delivered
+        return finished
 
     # --- one receiver's deliveries ------------------------------------------------------
 
-    def _deliver_in_turn(self, hook: Webhook, delivery_ids: list[int]) -> int:
-        """Sends them in order; stops at the first that must wait (the rest go next sweep)."""
+    def _deliver_in_turn(self, hook: Webhook, delivery_ids: list[int]) -> tuple[int, bool]:
+        """Sends them in order: how many went, and whether all were tried (it stops at the
+        first that must wait, and so do the rest)."""
         delivered = 0
         for index, delivery_id in enumerate(delivery_ids):
+            with self._lock:
+                if self._closed:
+                    return delivered, False
             outcome = self._deliver_one(delivery_id, hook)
             if outcome is None:
                 continue  # another process has it, or it is done
@@ -218,8 +293,8 @@ class WebhookSender:
                     # long, out of the way of other receivers' deliveries.
                     with self.db.session() as session:
                         webhooks.hold(session, delivery_ids[index + 1 :], outcome.retry_at)
-                break
-        return delivered
+                return delivered, False
+        return delivered, True
 
     def _deliver_one(self, delivery_id: int, hook: Webhook) -> Outcome | None:
         now = self.clock()
@@ -288,7 +363,3 @@ def _logged(url: str) -> str:
     """Where a URL points, for the logs: its path and query may hold a receiver's token."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}/…"
-
-
-def _webhooks_of(due: list[tuple[int, int]]) -> SelectOfScalar[Webhook]:
-    return select(Webhook).where(col(Webhook.id).in_({hook for _, hook in due}))

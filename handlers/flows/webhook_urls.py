@@ -103,6 +103,12 @@ def parse(url: str, *, allow_private: bool) -> tuple[str, str, int, str]:
     """(scheme, host, port, path) of a URL a webhook may have; refused otherwise."""
     if len(url) > MAX_URL:
         raise UnsafeUrl(f"That URL is too long (at most {MAX_URL} characters).")
+    if not all("!" <= c <= "~" for c in url):
+        # A request line is ASCII: such a URL could never be sent.
+        raise UnsafeUrl(
+            "Write the URL in plain ASCII: %-encode anything else, and leave out spaces and "
+            "control characters (a host name goes in its xn-- form)."
+        )
     try:
         parts = urlsplit(url)
         port = parts.port

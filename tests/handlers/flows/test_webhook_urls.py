@@ -100,6 +100,10 @@ def test_literal_private_addresses_are_refused(url: str) -> None:
         ("https://hooks.example.com/#x", "fragment"),
         ("https://hooks.example.com:99999/", "not a URL"),
         ("https://hooks.example.com/" + "a" * 600, "too long"),
+        # A request line is ASCII: these would fail at every delivery, never sent.
+        ("https://hooks.example.com/caf\u00e9", "plain ASCII"),
+        ("https://hooks.example.com/in?token=a\x07b", "plain ASCII"),
+        ("https://h\u00f4te.example/", "plain ASCII"),
     ],
 )
 def test_malformed_or_plain_http_urls_are_refused(url: str, problem: str) -> None:
