@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 from sqlmodel import select
+from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from handlers.api.gate_waits import GateWaits
@@ -28,7 +29,7 @@ DEADLINE_S = 20.0
 
 
 def gate_waits(harness: Harness) -> GateWaits:
-    web = harness.server._server.config.app
+    web: Starlette = harness.server._server.config.app  # type: ignore[assignment]
     [mount] = [route for route in web.routes if isinstance(route, Mount)]
     waits: GateWaits = mount.app.state.gate_waits  # type: ignore[attr-defined]
     return waits
