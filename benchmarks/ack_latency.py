@@ -2,8 +2,8 @@
 
 One run, one machine, loopback only. It starts:
 
-1. a FakeSlack (tests/fake_slack.py) for the Web API calls, in a child process so its work
-   does not share the load generator's GIL;
+1. a FakeSlack (bot/sandbox/slack_standin.py) for the Web API calls, in a child process so
+   its work does not share the load generator's GIL;
 2. the real releasebot server, `python -m bot.cli serve --host 127.0.0.1 --port P`, on a fresh
    SQLite file (or `--database-url`);
 3. a bare Bolt app (AsyncApp + AsyncSlackRequestHandler under uvicorn, one listener that only
@@ -14,16 +14,18 @@ Then it sends both servers the same correctly signed slash commands, alternating
 new release), one at a time and 16 at a time, and prints p50/p99 per phase with the ratios
 releasebot / bare Bolt and the targets:
 
-- sequential p50 of releasebot <= 15 ms;
+- sequential p50 of releasebot <= 3 x sequential p50 of bare Bolt;
 - concurrent p99 of releasebot <= 2 x concurrent p99 of bare Bolt.
 
-Exit status: 1 on any non-200 answer (or a server that would not start); 1 when a target is
-missed and `--strict` is given; 2 when something needed is missing; 0 otherwise.
+Exit status: 1 on any non-200 answer, a proposal without its card or a status without its
+answer (or a server that would not start); 1 when a target is missed and `--strict` is given;
+2 when something needed is missing; 0 otherwise. `--smoke`: a few requests per phase, one
+round, targets not checked (the answers still are).
 
 The bare app needs aiohttp (slack_sdk's AsyncWebClient imports it), a development
 dependency of the project::
 
-    uv run python benchmarks/ack_latency.py
+    uv run python benchmarks/ack_latency.py [--smoke]
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ TEAM = "T0001"
 OWNER = "U_OWNER"
 CHANNEL = "C_RELEASES"
 STATUS_TEXT = "status payments@2.4.0"
-SEQ_P50_TARGET_MS = 15.0
+SEQ_P50_FACTOR = 3.0
 CONC_P99_FACTOR = 2.0
 BOT = "releasebot"
 BARE = "bare Bolt"
@@ -478,21 +480,19 @@ def run_concurrent(
     return [s for samples in per_worker for s in samples], wall
 
 
-def settle(fake: FakeSlackProcess, expected: int, quiet: float, early: bool) -> int:
-    """Wait for releasebot's background work: until its count of cards (chat.postMessage)
-    stops growing for `quiet` seconds (or, with `early`, reaches `expected`)."""
-    deadline = time.monotonic() + SETTLE_CAP
-    last, changed = fake.cards(), time.monotonic()
-    while time.monotonic() < deadline:
+def background_done(
+    fake: FakeSlackProcess, cards: int, answers: int, timeout: float = SETTLE_CAP
+) -> dict[str, Any]:
+    """Wait for releasebot's background work: until the FakeSlack has `cards` cards
+    (chat.postMessage) and `answers` status answers (response_url), or `timeout` seconds
+    have passed. Returns the FakeSlack's last counts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = fake.counts()
+        done = counts["cards"] >= cards and counts["answers"] >= answers
+        if done or time.monotonic() > deadline:
+            return counts
         time.sleep(0.05)
-        now_cards = fake.cards()
-        if now_cards != last:
-            last, changed = now_cards, time.monotonic()
-        else:
-            still = time.monotonic() - changed
-            if still >= quiet or (early and now_cards >= expected and still >= 0.1):
-                break
-    return last
 
 
 def unexpected(server: str, sample: Sample) -> bool:
@@ -570,15 +570,16 @@ def build_report(
             },
         }
     seq_p50 = phases["sequential"][BOT]["p50_ms"]
+    seq_limit = SEQ_P50_FACTOR * phases["sequential"][BARE]["p50_ms"]
     conc_p99 = phases["concurrent"][BOT]["p99_ms"]
     conc_limit = CONC_P99_FACTOR * phases["concurrent"][BARE]["p99_ms"]
     targets = [
         {
             "name": "sequential p50",
             "value_ms": seq_p50,
-            "limit_ms": SEQ_P50_TARGET_MS,
-            "rule": f"releasebot sequential p50 <= {SEQ_P50_TARGET_MS:g} ms",
-            "pass": seq_p50 <= SEQ_P50_TARGET_MS,
+            "limit_ms": seq_limit,
+            "rule": f"releasebot sequential p50 <= {SEQ_P50_FACTOR:g} x bare Bolt sequential p50",
+            "pass": seq_p50 <= seq_limit,
         },
         {
             "name": "concurrent p99",
@@ -605,6 +606,7 @@ def build_report(
             "rounds": args.rounds,
             "warmup": args.warmup,
             "bot_variant": args.bot_variant,
+            "smoke": args.smoke,
             "when": args.when or "ISO 8601, 3 days ahead",
             **info,
         },
@@ -661,15 +663,22 @@ def print_table(report: dict[str, Any]) -> None:
             )
         print()
     print("Targets")
-    for t in report["targets"]:
-        verdict = "PASS" if t["pass"] else "FAIL"
-        print(f"  {verdict}  {t['rule']}: {fmt(t['value_ms'])} ms (limit {fmt(t['limit_ms'])} ms)")
+    if report["config"]["smoke"]:
+        print("  smoke run: targets not checked")
+    else:
+        for t in report["targets"]:
+            verdict = "PASS" if t["pass"] else "FAIL"
+            print(
+                f"  {verdict}  {t['rule']}: {fmt(t['value_ms'])} ms (limit {fmt(t['limit_ms'])} ms)"
+            )
     n2 = report["non_200"]
     verdict = "PASS" if sum(n2.values()) == 0 else "FAIL"
     print(f"  {verdict}  non-200 responses: {n2[BOT]} releasebot, {n2[BARE]} bare Bolt (must be 0)")
     odd = report["unexpected_acks"]
     print(f"        unexpected ack bodies: {odd[BOT]} releasebot, {odd[BARE]} bare Bolt")
     cards = report["cards"]
+    verdict = "PASS" if cards["complete"] else "FAIL"
+    print(f"  {verdict}  a card per proposal and an answer per status command (must be all)")
     print(
         f"        cards posted (chat.postMessage): {cards['posted']} for "
         f"{cards['proposals_sent']} proposals sent to releasebot "
@@ -729,6 +738,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a few requests per phase, one round, a few seconds; targets not checked",
+    )
     # Internal: the child processes.
     parser.add_argument("--bare-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--api-url", help=argparse.SUPPRESS)
@@ -743,6 +757,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.warmup < 0:
         parser.error("--warmup must be at least 0")
+    if args.smoke:
+        args.requests, args.concurrent_requests, args.concurrency = 6, 8, 2
+        args.rounds, args.warmup = 1, 2
     return args
 
 
@@ -829,19 +846,22 @@ def measure(
         if first.status != 200:
             log(f"setup proposal answered {first.status}: {first.body[:300]!r}")
             return 1
-        extra_proposals = settle(fake, 1, quiet=5.0, early=True)  # 1: its card was posted
+        # 1 when its card was posted; 0 when it was already in a reused --database-url.
+        extra_proposals = min(1, background_done(fake, 1, 0, timeout=30)["cards"])
         if not extra_proposals:
             log("no card for payments 2.4.0 (already in this database?); status must still find it")
         check = send(http, bot.events_url, commands[BOT].one("status", STATUS_TEXT))
         if check.status != 200 or unexpected(BOT, check):
             log(f"status check answered {check.status}: {check.body[:300]!r}")
             return 1
-        deadline = time.monotonic() + 5
-        while fake.counts().get("answers", 0) < 1:
-            if time.monotonic() > deadline:
-                log("the status answer never reached its response_url")
-                return 1
-            time.sleep(0.05)
+        if background_done(fake, 0, 1, timeout=30)["answers"] < 1:
+            log("the status answer never reached its response_url")
+            return 1
+
+    def bot_background_done() -> dict[str, Any]:
+        """Every card and status answer of what releasebot was sent so far is out."""
+        expected_cards = commands[BOT].proposals + extra_proposals
+        return background_done(fake, expected_cards, commands[BOT].statuses)
 
     log(f"warming up ({args.warmup} requests per server)")
     for name, server in servers.items():
@@ -849,7 +869,7 @@ def measure(
         run_sequential(server, commands[name].batch(half))
         run_concurrent(server, commands[name].batch(args.warmup - half), args.concurrency)
         if name == BOT:
-            settle(fake, commands[BOT].proposals + extra_proposals, quiet=1.0, early=True)
+            bot_background_done()
 
     results = Results()
     for round_no in range(args.rounds):
@@ -872,13 +892,13 @@ def measure(
                     f"p50 {p50:6.2f} ms  p99 {p99:7.2f} ms  non-200 {bad}"
                 )
                 if name == BOT:  # its background work must not load the other's phase
-                    settle(fake, commands[BOT].proposals + extra_proposals, quiet=1.0, early=True)
+                    bot_background_done()
 
-    log("waiting for releasebot's background work (card count steady for 1 s)")
+    log("waiting for releasebot's background work (a card per proposal, an answer per status)")
     started = time.monotonic()
-    posted = settle(fake, 0, quiet=1.0, early=False)
+    counts = bot_background_done()
     settle_s = time.monotonic() - started
-    counts = fake.counts()
+    posted = counts["cards"]
     api_errors = {m: err for m, (_ok, err) in counts["by_method"].items() if err}
 
     info = {
@@ -899,9 +919,15 @@ def measure(
         "status_answers": counts.get("answers", 0),
         "statuses_sent": commands[BOT].statuses,
     }
+    complete = (
+        posted >= commands[BOT].proposals + extra_proposals
+        and counts["answers"] >= commands[BOT].statuses
+    )
+    report["cards"]["complete"] = complete
     non_200 = sum(report["non_200"].values())
     missed = [t["name"] for t in report["targets"] if not t["pass"]]
-    status = 1 if non_200 or (args.strict and missed) else 0
+    strict = args.strict and not args.smoke
+    status = 1 if non_200 or not complete or (strict and missed) else 0
     report["exit_status"] = status
     if args.json:
         print(json.dumps(report, indent=2, default=str))

@@ -40,7 +40,7 @@ import textwrap
 import time
 import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -138,10 +138,8 @@ def open_sockets(pid: int) -> int:
     """How many sockets a process holds open, from /proc."""
     count = 0
     for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
+        with suppress(OSError):  # closed meanwhile
             count += os.readlink(fd).startswith("socket:")
-        except OSError:  # closed meanwhile
-            pass
     return count
 
 

@@ -15,10 +15,13 @@ half with a commit time, one or two approved sign-offs each, 1% with a freeze ov
 - the floor: one bare `SELECT status, count(*), min(created_at), max(updated_at) FROM
   release WHERE team_id = … AND NOT private GROUP BY status` over the same rows.
 
-Target: statistics within 1 s (each case's median). Prints the ratio to the floor and
-PASS/FAIL; exit status 1 on a FAIL with `--strict`.
+Target: statistics within 15 times the floor (each case's median; the old target, 1 s,
+was 11 times the floor on SQLite and 21 times on PostgreSQL here). Prints the ratio to the
+floor and PASS/FAIL; exit status 1 on a FAIL with `--strict`. `--smoke`: 300 releases on
+SQLite, one run, targets not checked.
 
     uv run python benchmarks/stats.py [--releases 100000] [--runs 5] [--no-postgres] [--strict]
+        [--smoke]
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from models.release.records import Approver, Release, ReleaseStatus  # noqa: E40
 from models.release.statistics import Scope  # noqa: E402
 
 TEAM = "T0001"
-TARGET_S = 1.0
+FACTOR = 15.0  # × the bare aggregate
 SERVICES = 50
 BATCH = 5_000
 
@@ -201,7 +204,7 @@ def timed(runs: int, work: Callable[[], object]) -> float:
     return stats_math.median(samples)
 
 
-def bench(url: str, backend: str, releases: int, runs: int) -> list[bool]:
+def bench(url: str, backend: str, releases: int, runs: int, smoke: bool) -> list[bool]:
     db = Database(url)
     try:
         migrate.upgrade(db.engine)
@@ -229,7 +232,7 @@ def bench(url: str, backend: str, releases: int, runs: int) -> list[bool]:
             ("one service, 365 days", Scope.last_days(TEAM, 365, now, service="svc7")),
         ]
         print(f"  bare aggregate (GROUP BY status over every row): {floor * 1000:8.1f} ms")
-        print(f"  {'statistics':<28} {'median':>10} {'ratio':>8}  target ≤ {TARGET_S:.0f} s")
+        print(f"  {'statistics':<28} {'median':>10} {'ratio':>8}  target ≤ {FACTOR:g}x")
         results = []
         for name, scope in cases:
             figures: list[statistics.Statistics] = []
@@ -242,13 +245,13 @@ def bench(url: str, backend: str, releases: int, runs: int) -> list[bool]:
                 return figures[-1]
 
             took = timed(runs, compute)
-            ok = took <= TARGET_S
+            ok = took <= FACTOR * floor
             results.append(ok)
             last = figures[-1]
             rate = 100 * (last.change_failure_rate or 0)
             print(
                 f"  {name:<28} {took * 1000:8.1f} ms {took / floor:7.1f}x  "
-                f"{'PASS' if ok else 'FAIL'}  ({last.released:,} released, "
+                f"{'' if smoke else 'PASS' if ok else 'FAIL'}  ({last.released:,} released, "
                 f"{last.deployments:,} deployments, CFR {rate:.1f}%)"
             )
         return results
@@ -262,12 +265,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--smoke", action="store_true", help="300 releases on SQLite, targets not checked"
+    )
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.releases, args.runs, args.no_postgres = 300, 1, True
     results: list[bool] = []
     with ExitStack() as stack:
         directory = stack.enter_context(tempfile.TemporaryDirectory())
         results += bench(
-            f"sqlite:///{directory}/stats-bench.db", "SQLite", args.releases, args.runs
+            f"sqlite:///{directory}/stats-bench.db", "SQLite", args.releases, args.runs, args.smoke
         )
         if not args.no_postgres:
             from tests.support.databases import PostgresSchema, postgres_unavailable_reason
@@ -276,10 +284,13 @@ def main(argv: list[str] | None = None) -> int:
             if reason is None:
                 schema = PostgresSchema()
                 stack.callback(schema.close)
-                results += bench(schema.url, "PostgreSQL", args.releases, args.runs)
+                results += bench(schema.url, "PostgreSQL", args.releases, args.runs, args.smoke)
             else:
                 print(f"\nPostgreSQL skipped: {reason}")
-    print(f"\n{'PASS' if all(results) else 'FAIL'}: statistics within {TARGET_S:.0f} s")
+    if args.smoke:
+        print("\nsmoke run: targets not checked")
+        return 0
+    print(f"\n{'PASS' if all(results) else 'FAIL'}: statistics within {FACTOR:g}x the floor")
     return 1 if args.strict and not all(results) else 0
 
 

@@ -336,12 +336,6 @@ def create_api(
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
 
-        def check() -> gate_rules.Verdict:
-            with deps.db.read_session() as session:
-                return gate_rules.evaluate(
-                    session, token.team_id, service, version, deps.clock(), waiting=wait > 0
-                )
-
         def answer() -> tuple[gate_rules.Verdict, ReleaseOut | None]:
             with deps.db.read_session() as session:
                 verdict = gate_rules.evaluate(
@@ -349,9 +343,12 @@ def create_api(
                 )
                 return verdict, _release_out(session, verdict.release)
 
-        shared_key = (token.team_id, service, version)
-        if wait > 0:  # pipelines that wait often arrive together: one read for all
-            first, out = await waits.reads.read(shared_key + ("answer",), answer)
+        # Pipelines that wait often arrive together and re-check together: one read for all.
+        # The verdict and the release it shows come from one read, so an answer after a
+        # change is what that re-check found, never a copy kept from before the change.
+        shared_key = (token.team_id, service, version, "answer")
+        if wait > 0:
+            first, out = await waits.reads.read(shared_key, answer)
         else:
             first, out = await run_in_threadpool(answer)
         verdict = first
@@ -365,12 +362,10 @@ def create_api(
                         tick = GATE_RECHECK - loop.time() % GATE_RECHECK
                         await asyncio.wait_for(changed.wait(), min(left, tick))
                     changed.clear()
-                    verdict = await waits.reads.read(shared_key + ("check",), check)
+                    verdict, out = await waits.reads.read(shared_key, answer)
                     if (verdict.decision, verdict.codes) != (first.decision, first.codes):
                         break
-                # Stopping (GateWaits.stop): the answer is what stands now.
-            if verdict is not first:
-                verdict, out = await waits.reads.read(shared_key + ("answer",), answer)
+                # Stopping (GateWaits.stop): the answer is what the last re-check found.
         await asyncio.wrap_future(
             gate_audit.record(
                 team_id=token.team_id,
