@@ -1,7 +1,12 @@
-"""Fixtures: a database per backend, a fake Slack, and the real bot behind real HTTP."""
+"""Fixtures: a database per backend, a fake Slack, and the real bot behind real HTTP.
+
+Tests that take a database run on SQLite; those marked ``both_databases`` (what differs on
+PostgreSQL: row locks, concurrency, SQL dialect, partial indexes) run on PostgreSQL too, and
+``--all-databases`` (or ``RELEASEBOT_ALL_DATABASES=1``) runs every one on both."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +17,24 @@ from tests.support.databases import PostgresSchema, SqliteTemplate, skip_or_fail
 from tests.support.harness import Harness
 
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--all-databases",
+        action="store_true",
+        default=os.environ.get("RELEASEBOT_ALL_DATABASES") == "1",
+        help="run every test that takes a database on PostgreSQL too, not only those "
+        "marked both_databases (also RELEASEBOT_ALL_DATABASES=1)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database_url" not in metafunc.fixturenames:
+        return
+    marked = metafunc.definition.get_closest_marker("both_databases") is not None
+    on_both = marked or metafunc.config.getoption("--all-databases")
+    metafunc.parametrize("database_url", BACKENDS if on_both else BACKENDS[:1], indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +50,7 @@ def postgres_schema() -> Iterator[PostgresSchema]:
     schema.close()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         template: SqliteTemplate = request.getfixturevalue("sqlite_template")

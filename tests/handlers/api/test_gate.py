@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import select
 
 from handlers.slack import ids
@@ -33,6 +34,7 @@ def tick_all(harness: Harness, ref: str) -> None:
         harness.tick(harness.release(ref), position)
 
 
+@pytest.mark.both_databases
 def test_the_gate_through_every_state(harness: Harness) -> None:
     client = api(harness, make_token(harness))
     assert (gate(client, "payments@2.4.0")["decision"], codes(gate(client, "payments@2.4.0"))) == (
@@ -200,6 +202,7 @@ def test_a_stopping_server_ends_the_waits_at_once(harness: Harness) -> None:
     assert took < 10 and body["decision"] == "pending"
 
 
+@pytest.mark.both_databases
 def test_concurrent_answers_are_each_audited_but_stay_out_of_the_history(
     harness: Harness,
 ) -> None:

@@ -137,9 +137,7 @@ def test_a_proposal_from_ci_shows_in_slack_as_a_slash_commands_does(harness: Har
         from models.audit import AuditEvent
 
         proposed = session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.release_id == release.id)
-            .order_by(AuditEvent.id)  # type: ignore[arg-type]
+            select(AuditEvent).where(AuditEvent.release_id == release.id).order_by(AuditEvent.id)  # type: ignore[arg-type]
         ).first()
     assert proposed is not None and proposed.actor_id == OWNER
     assert proposed.detail == 'via API token "ci"'
@@ -173,6 +171,7 @@ def test_invalid_proposals_get_422_in_the_domains_words(
     assert harness.releases() == [] and harness.cards_posted() == 0
 
 
+@pytest.mark.both_databases
 def test_an_idempotency_key_replays_the_first_answer(harness: Harness) -> None:
     client = api(harness, make_token(harness))
     headers = {"Idempotency-Key": '"8e03978e-40d5-43e8-bc93-6894a57f9324"'}
@@ -197,6 +196,7 @@ def test_an_idempotency_key_replays_the_first_answer(harness: Harness) -> None:
     assert client.post("/releases", json=BODY, headers={"Idempotency-Key": ""}).status_code == 422
 
 
+@pytest.mark.both_databases
 def test_a_retry_while_the_first_runs_gets_409(harness: Harness) -> None:
     client = api(harness, make_token(harness))
     headers = {"Idempotency-Key": "k-1"}
