@@ -15,6 +15,7 @@ import pytest
 from bot.sandbox.slack_standin import FakeSlack
 from tests.support.databases import PostgresSchema, SqliteTemplate, skip_or_fail_without_postgres
 from tests.support.harness import Harness
+from tests.support.server import SERVERS
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -35,6 +36,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marked = metafunc.definition.get_closest_marker("both_databases") is not None
     on_both = marked or metafunc.config.getoption("--all-databases")
     metafunc.parametrize("database_url", BACKENDS if on_both else BACKENDS[:1], indirect=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _loopback_servers() -> Iterator[None]:
+    """The harnesses' uvicorn servers, started as needed and stopped with the session."""
+    yield
+    SERVERS.close()
 
 
 @pytest.fixture(scope="session")

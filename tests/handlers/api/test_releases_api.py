@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -20,6 +19,7 @@ from models.db import Database
 from tests.handlers.api.conftest import api, make_token, propose
 from tests.support.harness import CHANNEL, OWNER, Harness, rendered_text
 from tests.support.server import BackgroundServer
+from tests.support.waiting import wait_until
 
 BODY = {
     "service": "payments",
@@ -207,9 +207,7 @@ def test_a_retry_while_the_first_runs_gets_409(harness: Harness) -> None:
     )
     thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not claimed(harness) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: claimed(harness), what="the first request to claim its key")
         during = client.post("/releases", json=BODY, headers=headers)
     finally:
         gate.set()
