@@ -1,17 +1,91 @@
-"""Fixtures: a database per backend, a fake Slack, and the real bot behind real HTTP."""
+"""Fixtures: a database per backend, a fake Slack, and the real bot behind real HTTP.
+
+Tests that take a database run on SQLite; those marked ``both_databases`` (what differs on
+PostgreSQL: row locks, concurrency, SQL dialect, partial indexes) run on PostgreSQL too, and
+``--all-databases`` (or ``RELEASEBOT_ALL_DATABASES=1``) runs every one on both.
+
+``--travel-to=<ISO datetime with zone>`` runs the suite with the clock moved there (and
+ticking): what a test asserts must hold whatever day it runs. CI runs the ``clock`` tests
+so on weekends, on the nights clocks change and over the new year."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 
 from bot.sandbox.slack_standin import FakeSlack
 from tests.support.databases import PostgresSchema, SqliteTemplate, skip_or_fail_without_postgres
 from tests.support.harness import Harness
+from tests.support.server import SERVERS
 
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--all-databases",
+        action="store_true",
+        default=os.environ.get("RELEASEBOT_ALL_DATABASES") == "1",
+        help="run every test that takes a database on PostgreSQL too, not only those "
+        "marked both_databases (also RELEASEBOT_ALL_DATABASES=1)",
+    )
+    parser.addoption(
+        "--travel-to",
+        metavar="ISO_DATETIME",
+        type=travel_destination,
+        default=None,
+        help="run with the clock travelled to this moment, ticking on from there "
+        "(e.g. 2026-03-29T01:30+00:00; the zone is required)",
+    )
+
+
+def travel_destination(text: str) -> datetime:
+    when = datetime.fromisoformat(text)
+    if when.tzinfo is None:
+        raise pytest.UsageError(f"--travel-to {text}: give the zone too (Z or +01:00)")
+    return when
+
+
+_travel: list[time_machine.travel] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # From the start, so module-level dates computed at import travel too.
+    destination = config.getoption("--travel-to")
+    if destination is not None:
+        travel = time_machine.travel(destination, tick=True)
+        travel.start()
+        _travel.append(travel)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _travel:
+        _travel.pop().stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    destination = config.getoption("--travel-to")
+    return None if destination is None else f"clock travelled to {destination.isoformat()}"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database_url" not in metafunc.fixturenames:
+        return
+    marked = metafunc.definition.get_closest_marker("both_databases") is not None
+    on_both = marked or metafunc.config.getoption("--all-databases")
+    metafunc.parametrize("database_url", BACKENDS if on_both else BACKENDS[:1], indirect=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _loopback_servers() -> Iterator[None]:
+    """The harnesses' uvicorn servers, started as needed and stopped with the session."""
+    yield
+    SERVERS.close()
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +101,7 @@ def postgres_schema() -> Iterator[PostgresSchema]:
     schema.close()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         template: SqliteTemplate = request.getfixturevalue("sqlite_template")

@@ -49,6 +49,11 @@ class GateWaits:
                     if not entries:
                         del self._waiting[key]
 
+    def waiters(self, team_id: str, service: str) -> int:
+        """How many requests wait on `service` now."""
+        with self._lock:
+            return len(self._waiting.get((team_id, service.strip().lower()), ()))
+
     def release_changed(self, release_id: int) -> None:
         """A deps.on_release_changed listener; costs nothing while nobody waits."""
         with self._lock:

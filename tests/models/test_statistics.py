@@ -14,6 +14,9 @@ from models.release.records import ReleaseStatus
 from models.release.statistics import Scope, Spread, Week
 from tests.support.release_history import History
 
+# On PostgreSQL too: SQL aggregates and window functions, percentiles against percentile_cont.
+pytestmark = pytest.mark.both_databases
+
 TEAM = "T1"
 # A Monday noon: 30 days back is Saturday 31 October, in the week of Monday 26 October.
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -22,6 +22,9 @@ from models.reminders.table import Reminder, ReminderKind, ReminderStatus
 from scheduler.clock import ReminderScheduler
 from tests.support.harness import OWNER, Harness, rendered_text
 
+# On PostgreSQL too: reminders claimed by due time in the database.
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def harness(database_url: str, fake_slack: FakeSlack) -> Iterator[Harness]:

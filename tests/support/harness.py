@@ -18,7 +18,7 @@ from bot.sandbox.slack_standin import FakeSlack
 from bot.settings import load_settings
 from bot.web import create_web_app
 from models.release.records import Release
-from tests.support.server import BackgroundServer
+from tests.support.server import SERVERS, PooledServer
 
 SIGNING_SECRET = "test-signing-secret"
 TEAM = "T0001"
@@ -61,13 +61,12 @@ class Harness:
         )
         self.bot: Releasebot = create_releasebot(self.settings)
         self.bot.deps.clock = self.clock
-        self.server = BackgroundServer(
-            create_web_app(self.bot.bolt, self.bot.db, clock=self.clock, deps=self.bot.deps)
-        )
+        self.app = create_web_app(self.bot.bolt, self.bot.db, clock=self.clock, deps=self.bot.deps)
+        self.server: PooledServer
         self.client: SignedSlackClient
 
     def __enter__(self) -> Harness:
-        self.server.start()
+        self.server = SERVERS.borrow(self.app)
         self.client = SignedSlackClient(
             self.server.url, SIGNING_SECRET, team_id=TEAM, fake=self.slack
         )
@@ -75,7 +74,8 @@ class Harness:
 
     def __exit__(self, *exc: object) -> None:
         self.wait()
-        self.server.stop()
+        self.client.close()
+        self.server.give_back()
         self.bot.close()
         # Whatever a test did, Slack must never have refused the bot's Block Kit or message
         # (invalid_blocks, msg_blocks_too_long…), on any method or response_url.

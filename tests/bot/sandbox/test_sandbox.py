@@ -23,6 +23,7 @@ from bot.sandbox.slack_standin import FakeSlack
 from bot.sandbox.workspace import ANNOUNCEMENTS, PRIVATE, RELEASES, Sandbox, sandbox_settings
 from handlers.slack import ids
 from tests.support.harness import ahead, iso, rendered_text
+from tests.support.waiting import wait_until
 
 ADA, BEN, CHIE, DORA = "U0ADA", "U0BEN", "U0CHIE", "U0DORA"
 ROOT = Path(__file__).resolve().parents[3]
@@ -232,10 +233,7 @@ def test_reminders_really_fire(sandbox: Sandbox, page: httpx.Client) -> None:
             if "Go/no-go" not in rendered_text(m) and m["ts"] != thread_ts
         ]
 
-    deadline = time.monotonic() + 20
-    while not reminded() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert reminded(), "no reminder in the thread"
+    wait_until(reminded, timeout=20, every=0.2, what="a reminder in the thread")
     # Dora, the approver still pending, is told in her DM with the bot.
     dm = state(page, DORA)["conversations"]["D" + DORA]["messages"]
     assert any("billing" in rendered_text(m) for m in dm)

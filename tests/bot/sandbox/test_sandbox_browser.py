@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +12,7 @@ import pytest
 from bot.sandbox.workspace import Sandbox
 from handlers.slack import ids
 from tests.support.browser import screenshot
+from tests.support.waiting import wait_until
 
 ADA, BEN, CHIE, DORA = "U0ADA", "U0BEN", "U0CHIE", "U0DORA"
 
@@ -286,11 +286,7 @@ def test_block_kit_is_drawn_as_slack_draws_it_and_nothing_runs(
             actions = (payload or {}).get("actions") or [{}]
             return actions[0] if actions[0].get("action_id") == action_id else None
 
-        deadline = time.monotonic() + 10
-        while (action := last()) is None:
-            assert time.monotonic() < deadline, f"no {action_id} action reached the bot"
-            time.sleep(0.05)
-        return action
+        return wait_until(last, what=f"the {action_id} action to reach the bot")
 
     message.get_by_role("combobox", name="Pick one").select_option("b")
     assert sent("showcase_pick")["selected_option"]["value"] == "b"

@@ -6,10 +6,14 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from starlette.routing import Mount
 
 from bot.sandbox.slack_standin import FakeSlack
+from handlers.api import http_api
+from handlers.api.gate_waits import GateWaits
 from models.api import api_tokens
 from tests.support.harness import OWNER, TEAM, Harness, ahead, iso
+from tests.support.waiting import wait_until
 
 MANAGER = "U_PM"
 
@@ -45,3 +49,25 @@ def api(harness: Harness, raw: str | None = None, *, server_url: str | None = No
 def propose(harness: Harness, ref: str, extra: str = "", **kwargs: object) -> None:
     service, version = ref.split("@")
     harness.command(f"propose {service} {version} {iso(ahead())} {extra}".strip(), **kwargs)  # type: ignore[arg-type]
+
+
+def wake_ups_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate's periodic re-check (for other processes' changes) out of the way: what
+    ends a long-poll within a test is then a wake-up, nothing else."""
+    monkeypatch.setattr(http_api, "GATE_RECHECK", 3600.0)
+
+
+def gate_waits(harness: Harness) -> GateWaits:
+    [pipeline_api] = [route.app for route in harness.app.routes if isinstance(route, Mount)]
+    waits: GateWaits = pipeline_api.state.gate_waits
+    return waits
+
+
+def waiting_at_gate(harness: Harness, service: str, *, timeout: float = 10) -> None:
+    """Until a request waits at the gate for `service` (its long-poll has begun)."""
+    waits = gate_waits(harness)
+    wait_until(
+        lambda: waits.waiters(TEAM, service) == 1,
+        timeout=timeout,
+        what=f"a request waiting at the gate for {service}",
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import col, select
 
 from models.audit import AuditEvent
@@ -122,6 +123,7 @@ def outcome_of(harness: Harness, ref: str) -> ReleaseOutcome | None:
         return session.get(ReleaseOutcome, harness.release(ref).id)
 
 
+@pytest.mark.both_databases
 def test_statistics_see_a_release_as_soon_as_it_ends(harness: Harness) -> None:
     """The outcome rows statistics read (models/release/outcomes.py) are kept by every
     commit: a deployment report that releases one release, a rollback in Slack of another."""

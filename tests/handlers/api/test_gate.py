@@ -8,12 +8,20 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 from sqlmodel import select
 
 from handlers.slack import ids
 from models.audit import AuditEvent
 from models.release.records import ReleaseStatus
-from tests.handlers.api.conftest import MANAGER, api, make_token, propose
+from tests.handlers.api.conftest import (
+    MANAGER,
+    api,
+    make_token,
+    propose,
+    waiting_at_gate,
+    wake_ups_only,
+)
 from tests.support.harness import OWNER, Harness, ahead, iso
 
 
@@ -33,6 +41,7 @@ def tick_all(harness: Harness, ref: str) -> None:
         harness.tick(harness.release(ref), position)
 
 
+@pytest.mark.both_databases
 def test_the_gate_through_every_state(harness: Harness) -> None:
     client = api(harness, make_token(harness))
     assert (gate(client, "payments@2.4.0")["decision"], codes(gate(client, "payments@2.4.0"))) == (
@@ -133,38 +142,45 @@ def test_a_freeze_holds_the_gate_until_a_manager_overrides_it(harness: Harness) 
     assert gate(client, "payments@2.5.0")["decision"] == "allow"
 
 
-def test_a_long_poll_returns_when_an_approver_clicks(harness: Harness) -> None:
+def test_a_long_poll_returns_when_an_approver_clicks(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wake_ups_only(monkeypatch)
     propose(harness, "payments@2.4.0", "<@U_QA|qa>")
     tick_all(harness, "payments@2.4.0")
     client = api(harness, make_token(harness))
-    client.timeout = httpx.Timeout(60)
+    client.timeout = httpx.Timeout(90)
     answers: list[tuple[float, dict[str, Any]]] = []
 
     def wait_at_gate() -> None:
-        started = time.monotonic()
-        body = gate(client, "payments@2.4.0", wait=30)
-        answers.append((time.monotonic() - started, body))
+        body = gate(client, "payments@2.4.0", wait=60)
+        answers.append((time.monotonic(), body))
 
     waiting = threading.Thread(target=wait_at_gate)
     waiting.start()
-    time.sleep(1.0)  # it is waiting now
+    waiting_at_gate(harness, "payments")
     assert not answers
+    clicked = time.monotonic()
     harness.click(harness.card(harness.release("payments@2.4.0")), ids.APPROVE, user_id="U_QA")
-    waiting.join(timeout=20)
+    waiting.join(timeout=90)
     assert answers, "the gate did not answer"
-    took, body = answers[0]
-    assert took < 10, f"the gate answered after {took:.1f} s, not at the click"
+    answered, body = answers[0]
+    assert answered - clicked < 10, f"the gate answered {answered - clicked:.1f} s after the click"
     assert (body["decision"], codes(body)) == ("pending", ["NOT_GO"])
 
     # And once more, for the go: it answers allow as soon as the owner clicks Go.
     answers.clear()
     waiting = threading.Thread(target=wait_at_gate)
     waiting.start()
-    time.sleep(1.0)
+    waiting_at_gate(harness, "payments")
+    assert not answers
+    clicked = time.monotonic()
     harness.click(harness.checklist(harness.release("payments@2.4.0")), ids.GO, user_id=OWNER)
-    waiting.join(timeout=20)
-    took, body = answers[0]
-    assert took < 10 and body["decision"] == "allow"
+    waiting.join(timeout=90)
+    assert answers, "the gate did not answer"
+    answered, body = answers[0]
+    assert answered - clicked < 10, f"the gate answered {answered - clicked:.1f} s after Go"
+    assert body["decision"] == "allow"
 
     # Allowed already: a wait answers at once.
     started = time.monotonic()
@@ -180,7 +196,10 @@ def test_a_wait_for_a_release_not_proposed_yet_is_pending(harness: Harness) -> N
     assert (body["decision"], codes(body)) == ("pending", ["NO_RELEASE"])
 
 
-def test_a_stopping_server_ends_the_waits_at_once(harness: Harness) -> None:
+def test_a_stopping_server_ends_the_waits_at_once(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wake_ups_only(monkeypatch)
     propose(harness, "payments@2.4.0")
     client = api(harness, make_token(harness))
     answers: list[tuple[float, dict[str, Any]]] = []
@@ -192,14 +211,16 @@ def test_a_stopping_server_ends_the_waits_at_once(harness: Harness) -> None:
 
     waiting = threading.Thread(target=wait_at_gate)
     waiting.start()
-    time.sleep(1.0)
-    [stop] = harness.server._server.config.app.state.on_stopping
+    waiting_at_gate(harness, "payments")
+    [stop] = harness.app.state.on_stopping
     stop()  # as `releasebot serve` does on SIGTERM
-    waiting.join(timeout=20)
+    waiting.join(timeout=90)
+    assert answers, "the gate did not answer"
     took, body = answers[0]
     assert took < 10 and body["decision"] == "pending"
 
 
+@pytest.mark.both_databases
 def test_concurrent_answers_are_each_audited_but_stay_out_of_the_history(
     harness: Harness,
 ) -> None:

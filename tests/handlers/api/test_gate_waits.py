@@ -33,7 +33,7 @@ def test_waiters_woken_together_share_one_read() -> None:
 
     async def main() -> list[int]:
         waiting = [asyncio.create_task(reads.read(KEY, work)) for _ in range(50)]
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # one turn of the loop: each task starts and joins the read
         gate.set()
         return await asyncio.gather(*waiting)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from models.release.records import ReleaseStatus
 from tests.handlers.api.conftest import api, make_token
 from tests.handlers.slack.history_rows import NOW, add_release
@@ -40,6 +42,7 @@ def build(harness: Harness) -> None:
         add_release(session, "payments", "9.9", S.RELEASED, proposed=NOW, team="T_OTHER")
 
 
+@pytest.mark.both_databases
 def test_the_history_pages_with_a_before_cursor(harness: Harness) -> None:
     build(harness)
     client = api(harness, make_token(harness))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -20,6 +19,7 @@ from models.db import Database
 from tests.handlers.api.conftest import api, make_token, propose
 from tests.support.harness import CHANNEL, OWNER, Harness, rendered_text
 from tests.support.server import BackgroundServer
+from tests.support.waiting import wait_until
 
 BODY = {
     "service": "payments",
@@ -137,9 +137,7 @@ def test_a_proposal_from_ci_shows_in_slack_as_a_slash_commands_does(harness: Har
         from models.audit import AuditEvent
 
         proposed = session.exec(
-            select(AuditEvent)
-            .where(AuditEvent.release_id == release.id)
-            .order_by(AuditEvent.id)  # type: ignore[arg-type]
+            select(AuditEvent).where(AuditEvent.release_id == release.id).order_by(AuditEvent.id)  # type: ignore[arg-type]
         ).first()
     assert proposed is not None and proposed.actor_id == OWNER
     assert proposed.detail == 'via API token "ci"'
@@ -173,6 +171,7 @@ def test_invalid_proposals_get_422_in_the_domains_words(
     assert harness.releases() == [] and harness.cards_posted() == 0
 
 
+@pytest.mark.both_databases
 def test_an_idempotency_key_replays_the_first_answer(harness: Harness) -> None:
     client = api(harness, make_token(harness))
     headers = {"Idempotency-Key": '"8e03978e-40d5-43e8-bc93-6894a57f9324"'}
@@ -197,6 +196,7 @@ def test_an_idempotency_key_replays_the_first_answer(harness: Harness) -> None:
     assert client.post("/releases", json=BODY, headers={"Idempotency-Key": ""}).status_code == 422
 
 
+@pytest.mark.both_databases
 def test_a_retry_while_the_first_runs_gets_409(harness: Harness) -> None:
     client = api(harness, make_token(harness))
     headers = {"Idempotency-Key": "k-1"}
@@ -207,9 +207,7 @@ def test_a_retry_while_the_first_runs_gets_409(harness: Harness) -> None:
     )
     thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not claimed(harness) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda: claimed(harness), what="the first request to claim its key")
         during = client.post("/releases", json=BODY, headers=headers)
     finally:
         gate.set()

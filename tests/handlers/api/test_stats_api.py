@@ -81,6 +81,7 @@ def build(harness: Harness) -> None:
         )
 
 
+@pytest.mark.both_databases
 def test_the_figures_over_the_api(harness: Harness) -> None:
     build(harness)
     answer = api(harness, make_token(harness)).get("/stats")

@@ -7,12 +7,16 @@ import hashlib
 import re
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from models.api.api_tokens import ApiToken
 from models.audit import AuditEvent
 from tests.handlers.api.conftest import MANAGER, api, make_token, propose
 from tests.support.harness import Harness, rendered_text
+
+# On PostgreSQL too: a partial unique index on live tokens; last use written at most once a minute.
+pytestmark = pytest.mark.both_databases
 
 TOKEN = re.compile(r"rbk_[A-Za-z0-9_-]{43}")
 

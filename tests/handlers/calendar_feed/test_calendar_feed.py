@@ -347,6 +347,7 @@ def test_a_sign_off_moves_the_releases_revision(harness: Harness) -> None:
 # --- conditional requests ---------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_etag_and_if_modified_since_answer_304(harness: Harness) -> None:
     propose(harness, "payments@2.4.0")
     path = subscribe(harness)
@@ -371,6 +372,7 @@ def test_etag_and_if_modified_since_answer_304(harness: Harness) -> None:
     assert fetch(harness, path, **both).status_code == 200
 
 
+@pytest.mark.both_databases
 def test_any_change_after_a_304_gives_a_new_etag(harness: Harness) -> None:
     release = propose(harness, "payments@2.4.0", "<@U_QA|qa> <@U_QA2|qa2>")
     path = subscribe(harness)
@@ -389,6 +391,7 @@ def test_any_change_after_a_304_gives_a_new_etag(harness: Harness) -> None:
     assert fetch(harness, path, **{"If-None-Match": etag}).headers["etag"] != etag
 
 
+@pytest.mark.both_databases
 def test_releases_ageing_out_change_the_validators(harness: Harness) -> None:
     """Time alone changes the feed: each release leaving it is a modification."""
     now = datetime.now(UTC).replace(microsecond=0)
@@ -468,6 +471,7 @@ def test_a_change_without_an_audit_event_shows_within_the_cache_age(harness: Har
     assert later.body and b"edited directly" in later.body
 
 
+@pytest.mark.both_databases
 def test_a_change_committed_after_a_later_stamped_one_still_changes_the_etag(
     harness: Harness,
 ) -> None:

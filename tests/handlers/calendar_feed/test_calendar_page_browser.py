@@ -27,17 +27,10 @@ from tests.handlers.calendar_feed.test_calendar_page import (
     propose,
 )
 from tests.support.browser import screenshot
-from tests.support.databases import SqliteTemplate
 from tests.support.harness import Harness, ahead, iso
 
 pytestmark = pytest.mark.browser
 DOCS = Path(__file__).resolve().parents[3] / "docs"
-
-
-@pytest.fixture
-def database_url(sqlite_template: SqliteTemplate) -> str:
-    """SQLite only: what is tested here is the browser's side."""
-    return sqlite_template.fresh()
 
 
 @pytest.fixture

@@ -140,6 +140,7 @@ def test_listing_shows_scope_creator_and_last_use(
     assert len(harness.slack.calls("chat.postMessage")) == posted  # never in a channel
 
 
+@pytest.mark.both_databases
 def test_uses_are_audited_at_most_hourly_per_link(
     harness: Harness, releases: dict[str, str]
 ) -> None:
@@ -194,6 +195,7 @@ def test_unsharing_revokes_both_the_feed_and_the_page_and_is_audited(
     assert get(harness, share(harness, '"support"') + ".ics").status_code == 200
 
 
+@pytest.mark.both_databases
 def test_names_are_unique_per_workspace_whatever_their_case(harness: Harness) -> None:
     share(harness, '"Support"')
     reply = said(harness, 'calendar share "  sUPPORT "')

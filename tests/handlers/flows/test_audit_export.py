@@ -124,6 +124,7 @@ def cli_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, *args:
     return out.read_bytes()
 
 
+@pytest.mark.both_databases
 def test_the_command_line_exports_every_event_as_csv_and_jsonl(
     harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
 ) -> None:

@@ -17,6 +17,9 @@ from models.outbox import OutboxMessage, OutboxStatus
 from models.release.records import ReleaseStatus
 from tests.support.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text
 
+# On PostgreSQL too: the outbox's claims and retries.
+pytestmark = pytest.mark.both_databases
+
 ANNOUNCE = "CANNOUNCE"
 
 

@@ -135,6 +135,7 @@ def running(database_url: str, fake_slack: FakeSlack) -> Harness:
     )
 
 
+@pytest.mark.both_databases
 def test_a_receiver_failing_twice_gets_the_event_once_signed_across_a_restart(
     database_url: str, fake_slack: FakeSlack, receiver: Receiver
 ) -> None:
@@ -302,6 +303,7 @@ def test_a_4xx_fails_for_good_and_a_429_is_retried(harness: Harness, receiver: R
     assert receiver.answered == [429, 410]
 
 
+@pytest.mark.both_databases
 def test_a_dead_receiver_is_retried_with_growing_pauses_for_a_day_then_failed(
     harness: Harness, receiver: Receiver
 ) -> None:
@@ -492,6 +494,7 @@ def test_a_name_that_points_inside_at_delivery_time_is_not_called(
         db.dispose()
 
 
+@pytest.mark.both_databases
 def test_two_senders_on_one_database_send_each_delivery_once(
     database_url: str, receiver: Receiver
 ) -> None:
@@ -694,6 +697,7 @@ def test_a_receiver_answering_a_byte_at_a_time_is_cut_off(database_url: str) -> 
         server.server_close()
 
 
+@pytest.mark.both_databases
 def test_a_dead_receivers_queue_waits_out_of_the_way_of_others(
     database_url: str, receiver: Receiver
 ) -> None:

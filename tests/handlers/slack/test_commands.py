@@ -37,6 +37,7 @@ def test_empty_text_answers_with_help(harness: Harness) -> None:
     assert "/release propose" in harness.private_reply(harness.command(""))
 
 
+@pytest.mark.both_databases
 def test_propose_posts_the_card_and_records_everything(harness: Harness) -> None:
     when = ahead(days=3)
     harness.command(
@@ -206,6 +207,7 @@ def test_hostile_text_cannot_ping_or_break_the_card(harness: Harness) -> None:
     assert "|click me>" not in card
 
 
+@pytest.mark.both_databases
 def test_duplicate_release_is_refused_with_a_pointer(harness: Harness) -> None:
     harness.command(f"propose payments 2.4.0 {iso(ahead())}")
     [release] = harness.releases()
@@ -232,6 +234,7 @@ def test_card_that_slack_refuses_leaves_no_release(harness: Harness) -> None:
     assert harness.releases() == []
 
 
+@pytest.mark.both_databases
 def test_list_shows_open_releases_soonest_first(harness: Harness) -> None:
     harness.command(f"propose later 1.0 {iso(ahead(days=6))}")
     harness.command(f"propose sooner 1.0 {iso(ahead(days=2))}")

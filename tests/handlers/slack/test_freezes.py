@@ -75,6 +75,7 @@ def date_token(when: datetime) -> str:
 # --- adding, listing, removing ----------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_managers_add_list_and_remove_freezes_and_it_is_audited(harness: Harness) -> None:
     # A Wednesday: the weekly freeze below is not in force, whatever day the suite runs.
     now = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)
@@ -153,6 +154,7 @@ def test_go_is_refused_in_a_one_off_freeze_with_its_end_and_an_override_button(
     assert harness.release(release.ref).status == ReleaseStatus.GO
 
 
+@pytest.mark.both_databases
 def test_a_weekly_freeze_across_a_dst_change_holds_until_its_wall_clock_end(
     harness: Harness,
 ) -> None:

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from slack_sdk.models.blocks import Block
 
 from handlers.rendering.limits import MESSAGE_TEXT, text_length
@@ -63,6 +64,7 @@ def within_slack_limits(message: dict[str, Any]) -> None:
 # --- history ---------------------------------------------------------------------------
 
 
+@pytest.mark.both_databases
 def test_history_shows_production_in_flight_and_pages_with_more(harness: Harness) -> None:
     with harness.session() as session:
         for i in range(25):
@@ -108,6 +110,7 @@ def test_history_shows_production_in_flight_and_pages_with_more(harness: Harness
     assert ":rewind: Rolled back" in rendered_text(latest)
 
 
+@pytest.mark.both_databases
 def test_without_a_service_history_lists_the_services_a_page_at_a_time(harness: Harness) -> None:
     with harness.session() as session:
         for i in range(75):
@@ -293,6 +296,7 @@ def date_of(text: str, what: str) -> int:
     return int(match.group(1))
 
 
+@pytest.mark.both_databases
 def test_the_card_shows_the_services_track_record(harness: Harness) -> None:
     waits = [1, 2, 2, 3, 3, 3, 4, 4, 5, 6]  # hours to the last sign-off: median 3 h
     rolled_back_on = {3, 4}  # days ago

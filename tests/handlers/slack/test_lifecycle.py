@@ -47,6 +47,7 @@ def private(harness: Harness) -> str:
     return rendered_text(posts[-1].args)
 
 
+@pytest.mark.both_databases
 def test_big_bang_release_end_to_end(harness: Harness) -> None:
     release = propose(harness)
     assert "Go/no-go checklist" in rendered_text(harness.checklist(release))
@@ -99,6 +100,7 @@ def test_big_bang_release_end_to_end(harness: Harness) -> None:
         assert step in timeline
 
 
+@pytest.mark.both_databases
 def test_phased_rollout_end_to_end(harness: Harness) -> None:
     propose(harness, "<@U_QA|qa> phased 10,50")
     approve_all(harness, users=("U_QA",))
@@ -235,6 +237,7 @@ def test_go_is_refused_with_what_is_missing(harness: Harness) -> None:
     assert "Only <@U_OWNER>" in private(harness)
 
 
+@pytest.mark.both_databases
 def test_unticking_is_recorded_and_ticks_by_two_people_do_not_clobber(harness: Harness) -> None:
     release = propose(harness, "<@U_QA|qa>")
     stale = harness.checklist(release)  # what the approver still sees

@@ -17,6 +17,9 @@ from models.policy import PolicySetting
 from models.release.records import Approver, ReleaseStatus
 from tests.support.harness import Harness, ahead, iso, rendered_text
 
+# On PostgreSQL too: upserts (ON CONFLICT) and rows locked for update.
+pytestmark = pytest.mark.both_databases
+
 PM = "U_PM"  # a release manager from the settings
 
 
