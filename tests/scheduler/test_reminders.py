@@ -15,7 +15,7 @@ from bot.sandbox.slack_standin import FakeSlack
 from bot.settings import parse_offsets
 from handlers.flows.reminder_sender import ReminderSender
 from models.db import Database
-from models.release.proposing import Proposal, propose
+from models.release.proposing import Proposal, write_release
 from models.release.records import Release
 from models.reminders import planning
 from models.reminders.table import Reminder, ReminderKind, ReminderStatus
@@ -297,7 +297,7 @@ def test_two_schedulers_on_postgresql_deliver_200_reminders_exactly_once(
     db = Database(postgres_url)
     with db.session() as session:
         for n in range(200):
-            release = propose(
+            release = write_release(
                 session,
                 Proposal(
                     team_id="T0001",
