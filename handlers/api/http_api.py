@@ -50,7 +50,13 @@ from handlers.api.schemas import (
     stage_of,
 )
 from handlers.deps import Deps
-from handlers.flows import audit_files, deployment_reports, service_history, stats_report
+from handlers.flows import (
+    audit_files,
+    deployment_reports,
+    service_history,
+    stats_report,
+    token_admin,
+)
 from handlers.flows.new_release import create_release
 from handlers.flows.outcome import NotShownYet
 from handlers.rendering.refusals import text_for
@@ -63,7 +69,7 @@ from models.api.api_tokens import ApiToken
 from models.errors import Code, Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
 from models.release import proposing, queries, service_records, statistics
 from models.release.proposing import ApproverSpec, Proposal
-from models.release.queries import PUBLIC_READER, Actor
+from models.release.queries import PUBLIC_READER
 from models.release.records import ApproverKind, Release
 
 logger = logging.getLogger(__name__)
@@ -425,7 +431,8 @@ def create_api(
             with deps.db.read_session() as session:
                 release = queries.by_name(session, token.team_id, service, version, PUBLIC_READER)
             assert release.id is not None
-            actor = Actor(team_id=token.team_id, user_id=token.owner_id)
+            # A manager now may report on others' releases (deployment_reports asks).
+            actor = api_tokens.acting_for(token)
             rep = deployment_reports.Report(
                 state=body.state,
                 stage=body.stage,
@@ -486,6 +493,8 @@ def create_api(
         if service is not None:
             token.require_scope(service)
             service = proposing.clean_service(service)
+        # Its person's rights now: a manager who made it and was removed since exports none.
+        token_admin.acting_for(deps, client, token, api_tokens.Use.EXPORT_AUDIT)
         now = deps.clock()
         query = audit_export.ExportQuery(
             team_id=token.team_id,

@@ -222,7 +222,7 @@ def test_the_command_line_refuses_bad_dates_and_names_none(
 
 def test_the_api_streams_the_tokens_workspace_without_private_releases(harness: Harness) -> None:
     history(harness)
-    raw = make_token(harness, "auditor")
+    raw = make_token(harness, "auditor", owner=MANAGER)
     with api(harness, raw) as http:
         answer = http.get("/audit", params={"format": "jsonl"})
         assert answer.status_code == 200, answer.text
@@ -250,7 +250,7 @@ def test_the_api_streams_the_tokens_workspace_without_private_releases(harness: 
 
 def test_a_token_limited_to_services_sees_their_events_only(harness: Harness) -> None:
     history(harness)
-    raw = make_token(harness, "deploy-payments", ("payments",))
+    raw = make_token(harness, "deploy-payments", ("payments",), owner=MANAGER)
     with api(harness, raw) as http:
         records = parse_jsonl(http.get("/audit", params={"format": "jsonl"}).content)
         assert records and {r["release"] for r in records} == {"payments@2.4.0"}
@@ -262,7 +262,7 @@ def test_a_token_limited_to_services_sees_their_events_only(harness: Harness) ->
 
 
 def test_the_api_refuses_what_it_cannot_read(harness: Harness) -> None:
-    raw = make_token(harness, "ci")
+    raw = make_token(harness, "ci", owner=MANAGER)
     with api(harness) as anonymous:
         assert anonymous.get("/audit").status_code == 401
     with api(harness, raw) as http:
