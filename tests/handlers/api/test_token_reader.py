@@ -116,3 +116,23 @@ def test_a_token_of_a_manager_by_group_loses_the_rights_with_the_group(
     assert client.get("/audit").status_code == 200
     harness.slack.add_usergroup("S_LEADS", "leads", [])
     assert client.get("/audit").status_code == 403
+
+
+def test_a_body_json_cannot_hold_gets_the_documented_error_shape(harness: Harness) -> None:
+    client = api(harness, make_token(harness))
+    headers = {"Content-Type": "application/json"}
+    nested = b'{"service": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    long_number = b'{"service": "payments", "version": ' + b"9" * 5000 + b"}"
+    for body in (nested, long_number):
+        answer = client.post("/releases", content=body, headers=headers)
+        assert answer.status_code == 400, answer.text
+        assert answer.json() == {
+            "error": "invalid_request",
+            "message": "The body can't be read: JSON nested too deeply, or a number too long.",
+        }
+    # Whatever FastAPI answers itself takes the same shape.
+    unknown = client.get("/nowhere")
+    assert unknown.status_code == 404 and set(unknown.json()) == {"error", "message"}
+    wrong = client.delete("/releases")
+    assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
+    assert harness.releases() == []

@@ -35,6 +35,9 @@ HOSTILE = [
     "@SUM(A1:A9)",
     'line one\nline two\r\nthree, with commas; and "quotes"',
     "<!channel> *bold* & <@U_EVIL> \x07 ünïcødé ✓",
+    # Starts with the guard itself: guarded too, or stripping one ' would change it.
+    "'=1+1",
+    "'quoted already",
 ]
 
 
@@ -70,8 +73,8 @@ def parse_jsonl(data: bytes) -> list[dict[str, Any]]:
 
 
 def unformula(cell: str) -> str:
-    """A CSV cell as it was before the export guarded it against formulas."""
-    return cell[1:] if cell[:2] in {"'=", "'+", "'-", "'@", "'\t", "'\r"} else cell
+    """A CSV cell as it was recorded, undone as the README says: strip one leading '."""
+    return cell.removeprefix("'")
 
 
 def history(harness: Harness) -> None:
