@@ -217,6 +217,8 @@ def test_the_command_line_refuses_bad_dates_and_names_none(
     assert "“yesterday” is not a date" in capsys.readouterr().err
     assert cli.main(["audit", "export", "--since", "2026-12-01", "--until", "2026-11-01"]) == 2
     assert "the start is not before the end" in capsys.readouterr().err
+    assert cli.main(["audit", "export", "--until", "9999-12-31T23:00-05:00"]) == 2
+    assert "is out of range" in capsys.readouterr().err
     assert cli.main(["audit", "export", "--service", "Bad Name!"]) == 2
     monkeypatch.setenv("DATABASE_URL", "mysql://nope")
     assert cli.main(["audit", "export"]) == 2
