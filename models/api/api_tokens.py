@@ -104,7 +104,7 @@ def acting_for(token: ApiToken, use: Use | None = None, *, manager: bool = False
     """Who the token acts as: its person, in its workspace, a release manager if they are
     one now (`manager`, asked at this use). Refused for a `use` that needs a manager
     when they are not one."""
-    if use in MANAGER_USES and not manager:
+    if use is not None and use in MANAGER_USES and not manager:
         raise NotAllowed(Code.TOKEN_NOT_MANAGER, person=token.owner_id, what=use.value)
     return Actor(team_id=token.team_id, user_id=token.owner_id, manager=manager)
 
