@@ -242,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             SLACK_SIGNING_SECRET="bench",
             DATABASE_URL=url,
             RELEASEBOT_API_RATE_PER_MINUTE=1_000_000,
+            # The token's person: exporting over the API needs a release manager.
+            RELEASEBOT_RELEASE_MANAGERS="U0001",
         )
         bot = create_releasebot(settings, db)
         server = BackgroundServer(create_web_app(bot.bolt, db, deps=bot.deps)).start()

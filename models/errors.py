@@ -109,6 +109,7 @@ class Code(StrEnum):
     TOO_MANY_TOKENS = "too_many_tokens"  # limit: live tokens one workspace may hold
     TOKEN_SERVICES = "token_services"  # limit: services one token may be limited to
     TOKEN_SCOPE = "token_scope"  # service: a token limited to other services used on it
+    TOKEN_NOT_MANAGER = "token_not_manager"  # person, what: the token's person is no manager now
 
     # Audit exports
     AUDIT_DATE_INVALID = "audit_date_invalid"  # value: as typed, for since or until

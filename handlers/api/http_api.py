@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from datetime import timedelta
+from http import HTTPStatus
 from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Header, Query, Request
@@ -26,6 +27,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from handlers.api.gate_audit import GroupedAuditWriter
@@ -50,7 +52,13 @@ from handlers.api.schemas import (
     stage_of,
 )
 from handlers.deps import Deps
-from handlers.flows import audit_files, deployment_reports, service_history, stats_report
+from handlers.flows import (
+    audit_files,
+    deployment_reports,
+    service_history,
+    stats_report,
+    token_admin,
+)
 from handlers.flows.new_release import create_release
 from handlers.flows.outcome import NotShownYet
 from handlers.rendering.refusals import text_for
@@ -63,7 +71,7 @@ from models.api.api_tokens import ApiToken
 from models.errors import Code, Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
 from models.release import proposing, queries, service_records, statistics
 from models.release.proposing import ApproverSpec, Proposal
-from models.release.queries import PUBLIC_READER, Actor
+from models.release.queries import PUBLIC_READER
 from models.release.records import ApproverKind, Release
 
 logger = logging.getLogger(__name__)
@@ -420,7 +428,8 @@ def create_api(
             with deps.db.read_session() as session:
                 release = queries.by_name(session, token.team_id, service, version, PUBLIC_READER)
             assert release.id is not None
-            actor = Actor(team_id=token.team_id, user_id=token.owner_id)
+            # A manager now may report on others' releases (deployment_reports asks).
+            actor = api_tokens.acting_for(token)
             rep = deployment_reports.Report(
                 state=body.state,
                 stage=body.stage,
@@ -453,8 +462,8 @@ def create_api(
             200: {
                 "description": "the events, oldest recorded first, streamed as they are "
                 "read: CSV (a header line, then one event a line; a cell starting with = + "
-                "- @ has a ' in front, against spreadsheet formula injection) or JSON Lines "
-                "(one object a line)",
+                "- @ ' has a ' in front, against spreadsheet formula injection) or JSON "
+                "Lines (one object a line)",
                 "content": {
                     "text/csv": {"schema": {"type": "string"}},
                     "application/jsonl": {"schema": AuditRecord.model_json_schema()},
@@ -481,6 +490,8 @@ def create_api(
         if service is not None:
             token.require_scope(service)
             service = proposing.clean_service(service)
+        # Its person's rights now: a manager who made it and was removed since exports none.
+        token_admin.acting_for(deps, client, token, api_tokens.Use.EXPORT_AUDIT)
         now = deps.clock()
         query = audit_export.ExportQuery(
             team_id=token.team_id,
@@ -708,7 +719,28 @@ def _install_errors(api: FastAPI, extra: Mapping[Any, Callable[..., Any]]) -> No
         )
         return JSONResponse(body.model_dump(mode="json", exclude_none=True), 502)
 
+    async def http_error(_request: Request, error: Exception) -> Response:
+        # What FastAPI and Starlette answer themselves (a body json can't hold, no such
+        # route, another method), in the documented shape rather than {"detail": …}.
+        assert isinstance(error, StarletteHTTPException)
+        phrase = HTTPStatus(error.status_code).phrase
+        if error.status_code == 400:
+            # json.loads failed past its syntax: RecursionError, or an int's digit limit.
+            code, message = "invalid_request", _UNREADABLE_BODY
+        else:
+            code = phrase.lower().replace(" ", "_").replace("-", "_")
+            message = (
+                f"{phrase}: see {PREFIX}/openapi.json." if error.status_code == 404 else phrase
+            )
+        body = ApiError(error=code, message=message)
+        return JSONResponse(
+            body.model_dump(mode="json", exclude_none=True),
+            error.status_code,
+            headers=dict(error.headers or {}),
+        )
+
     api.add_exception_handler(ApiProblem, problem)
+    api.add_exception_handler(StarletteHTTPException, http_error)
     api.add_exception_handler(DomainError, domain)
     api.add_exception_handler(RequestValidationError, invalid)
     api.add_exception_handler(SlackApiError, slack)
@@ -717,3 +749,4 @@ def _install_errors(api: FastAPI, extra: Mapping[Any, Callable[..., Any]]) -> No
 
 
 _TAKEN = {Code.DUPLICATE, Code.VERSION_TAKEN, Code.PROPOSED_JUST_NOW}
+_UNREADABLE_BODY = "The body can't be read: JSON nested too deeply, or a number too long."

@@ -7,7 +7,8 @@ source.
 
 CSV (RFC 4180, UTF-8, a header line): a cell that starts with = + - @ (or a tab or
 carriage return) gets a ' in front, so a spreadsheet shows it as text instead of running
-it as a formula (CSV injection). JSON Lines: one JSON object a line, values untouched.
+it as a formula (CSV injection); so does one that starts with ', so that stripping one
+leading ' gives every value as recorded. JSON Lines: one JSON object a line, values untouched.
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ MEDIA_TYPES: dict[Format, str] = {
 }
 CHUNK = 64 * 1024  # bytes handed on at a time
 
-# What a spreadsheet reads as the start of a formula: such a cell gets a ' in front.
-_FORMULA_STARTS = frozenset(("=", "+", "-", "@", "\t", "\r"))
+# What a spreadsheet reads as the start of a formula: such a cell gets a ' in front. So
+# does one that starts with ' already, so that stripping one leading ' always undoes it.
+_FORMULA_STARTS = frozenset(("=", "+", "-", "@", "\t", "\r", "'"))
 
 
 def _jsonl_line(row: ExportRow) -> str:

@@ -1,4 +1,5 @@
-"""API tokens from Slack: release managers create, list and revoke them (each audited)."""
+"""API tokens from Slack: release managers create, list and revoke them (each audited);
+and who a token acts as at each use, with its person's rights as they are then."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
-from handlers.flows.manager_role import require_manager
+from handlers.flows.manager_role import is_release_manager, require_manager
 from models.api import api_tokens
 from models.api.api_tokens import ApiToken
 from models.release.queries import Actor
@@ -30,10 +31,22 @@ def create_token(
         )
 
 
-def list_tokens(deps: Deps, client: WebClient, actor: Actor) -> list[ApiToken]:
+def acting_for(deps: Deps, client: WebClient, token: ApiToken, use: api_tokens.Use) -> Actor:
+    """Who `token` acts as for `use`: its person, asked now whether they are a release
+    manager; refused when the use needs one and they are not."""
+    manager = is_release_manager(deps, client, token.team_id, token.owner_id)
+    return api_tokens.acting_for(token, use, manager=manager)
+
+
+def list_tokens(deps: Deps, client: WebClient, actor: Actor) -> list[api_tokens.ListedToken]:
     require_manager(deps, client, actor, "see the API tokens")
     with deps.db.read_session() as session:
-        return api_tokens.live_tokens(session, actor.team_id)
+        tokens = api_tokens.live_tokens(session, actor.team_id)
+    managers = {
+        person: is_release_manager(deps, client, actor.team_id, person)
+        for person in {t.owner_id for t in tokens}
+    }
+    return [api_tokens.ListedToken.of(t, manager=managers[t.owner_id]) for t in tokens]
 
 
 def revoke_token(deps: Deps, client: WebClient, actor: Actor, name: str) -> ApiToken:

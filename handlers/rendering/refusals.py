@@ -424,6 +424,10 @@ WORDINGS: dict[Code, Wording] = {
     Code.TOKEN_SCOPE: lambda d: (
         f"This token may not act on {quoted(str(d['service']))}: it is limited to other services."
     ),
+    Code.TOKEN_NOT_MANAGER: lambda d: (
+        f"This token acts for <@{d['person']}>, who is not a release manager now: only "
+        f"release managers can {d['what']}."
+    ),
     Code.AUDIT_DATE_INVALID: lambda d: (
         f"{quoted(str(d['value']))} is not a date: write 2026-11-01, an ISO 8601 time "
         "such as 2026-11-01T09:00Z, or how far back, such as 30d or 12h."

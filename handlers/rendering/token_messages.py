@@ -10,7 +10,7 @@ from handlers.rendering.channel_messages import md
 from handlers.rendering.limits import SECTION_TEXT
 from handlers.rendering.parts import slack_date, user
 from handlers.slack.mrkdwn import escape, join_lines
-from models.api.api_tokens import CLI_ACTOR, ApiToken
+from models.api.api_tokens import CLI_ACTOR, ApiToken, ListedToken
 
 
 def scope_label(token: ApiToken) -> str:
@@ -37,17 +37,8 @@ def created_blocks(token: ApiToken, raw: str, api_url: str) -> list[Block]:
     ]
 
 
-def list_blocks(tokens: Sequence[ApiToken]) -> list[Block]:
-    lines = [
-        f"• *{escape(t.name)}* — {scope_label(t)}; created by {_creator(t)} "
-        f"{slack_date(t.created_at, '{date_short_pretty}')}, acting for {user(t.owner_id)}; "
-        + (
-            f"last used {slack_date(t.last_used_at, '{date_short_pretty} at {time}')}"
-            if t.last_used_at
-            else "never used"
-        )
-        for t in tokens
-    ]
+def list_blocks(tokens: Sequence[ListedToken]) -> list[Block]:
+    lines = [_listed_line(t) for t in tokens]
     body = join_lines(lines, SECTION_TEXT - 100) if lines else "No live tokens."
     return [
         SectionBlock(text=md(f"*API tokens*\n{body}", SECTION_TEXT)),
@@ -57,6 +48,26 @@ def list_blocks(tokens: Sequence[ApiToken]) -> list[Block]:
             ]
         ),
     ]
+
+
+def _listed_line(listed: ListedToken) -> str:
+    t = listed.token
+    line = (
+        f"• *{escape(t.name)}* — {scope_label(t)}; created by {_creator(t)} "
+        f"{slack_date(t.created_at, '{date_short_pretty}')}, acting for {user(t.owner_id)}; "
+        + (
+            f"last used {slack_date(t.last_used_at, '{date_short_pretty} at {time}')}"
+            if t.last_used_at
+            else "never used"
+        )
+    )
+    if listed.lost:
+        line += (
+            f"\n   :warning: {user(t.owner_id)} is not a release manager now, so it can't "
+            + " nor ".join(use.value for use in listed.lost)
+            + "."
+        )
+    return line
 
 
 def revoked_text(token: ApiToken) -> str:

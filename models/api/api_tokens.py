@@ -2,9 +2,10 @@
 
 A token is a bearer secret, so only its SHA-256 is stored (as for calendar links): a
 database leak reveals no working token. Each acts in its own workspace, on behalf of the
-person who created it (a release it proposes is theirs), and only on its services when it
-names any. Release managers create and revoke them; both are audited, and each token
-keeps when it was last used (written at most once a minute, so reads stay reads).
+person who created it (a release it proposes is theirs), with that person's rights as they
+are at each use (not when it was made), and only on its services when it names any.
+Release managers create and revoke them; both are audited, and each token keeps when it
+was last used (written at most once a minute, so reads stay reads).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import hashlib
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import Column, Index, text
 from sqlalchemy import update as sql_update
@@ -24,6 +27,7 @@ from models.columns import UTCDateTime, utcnow
 from models.errors import Code, Conflict, InvalidInput, NotAllowed, NotFound
 from models.fields import FIELD_TOKEN_NAME
 from models.release.proposing import clean_service
+from models.release.queries import Actor
 
 PREFIX = "rbk_"
 # `secrets.token_urlsafe(32)`: 256 random bits, 43 URL-safe base64 characters.
@@ -36,6 +40,19 @@ MAX_SERVICES = 20
 LAST_USED_EVERY = timedelta(minutes=1)
 # Who created a token from the command line (set-up scripts), in its audit events.
 CLI_ACTOR = "cli"
+
+
+class Use(StrEnum):
+    """What a token is used for, where its person's rights decide."""
+
+    EXPORT_AUDIT = "export the audit trail"
+    # Reports of a release its person doesn't own: as the rollout buttons, a release
+    # manager's (checked by `queries.require_owner` on the actor of each report).
+    REPORT_FOR_OTHERS = "report deployments of releases others own"
+
+
+# What a token does only while its person is a release manager, asked at each use.
+MANAGER_USES = (Use.EXPORT_AUDIT, Use.REPORT_FOR_OTHERS)
 
 
 class ApiToken(SQLModel, table=True):
@@ -81,6 +98,27 @@ class ApiToken(SQLModel, table=True):
         """Refused when the token is limited to other services."""
         if not self.may_act_on(service):
             raise NotAllowed(Code.TOKEN_SCOPE, service=service.strip().lower())
+
+
+def acting_for(token: ApiToken, use: Use | None = None, *, manager: bool = False) -> Actor:
+    """Who the token acts as: its person, in its workspace, a release manager if they are
+    one now (`manager`, asked at this use). Refused for a `use` that needs a manager
+    when they are not one."""
+    if use is not None and use in MANAGER_USES and not manager:
+        raise NotAllowed(Code.TOKEN_NOT_MANAGER, person=token.owner_id, what=use.value)
+    return Actor(team_id=token.team_id, user_id=token.owner_id, manager=manager)
+
+
+@dataclass(frozen=True)
+class ListedToken:
+    """A live token, and what it no longer does: its person is not a release manager now."""
+
+    token: ApiToken
+    lost: tuple[Use, ...] = ()
+
+    @classmethod
+    def of(cls, token: ApiToken, *, manager: bool) -> ListedToken:
+        return cls(token, () if manager else MANAGER_USES)
 
 
 def hash_token(raw: str) -> str:

@@ -126,7 +126,9 @@ SAMPLES: dict[Code, dict[str, Any]] = {
     Code.TOO_MANY_TOKENS: {"limit": 50},
     Code.TOKEN_SERVICES: {"limit": 20},
     Code.TOKEN_SCOPE: {"service": EVIL},
+    Code.TOKEN_NOT_MANAGER: {"person": "U_LEAD", "what": "export the audit trail"},
     Code.AUDIT_DATE_INVALID: {"value": EVIL},
+    Code.DATE_OUT_OF_RANGE: {"value": EVIL},
     Code.AUDIT_RANGE_EMPTY: {
         "since": datetime(2026, 12, 1, tzinfo=UTC),
         "until": datetime(2026, 11, 1, tzinfo=UTC),
