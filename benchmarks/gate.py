@@ -156,6 +156,26 @@ async def all_connected(port: int, waiters: int) -> None:
         await asyncio.sleep(0.05)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def settled(pid: int) -> None:
+    """Until the server has taken in its waiters: under a tenth of a core for half a second."""
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    used = cpu_seconds(pid)
+    while True:
+        await asyncio.sleep(0.5)
+        now_used = cpu_seconds(pid)
+        if now_used - used < 0.05:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the server was still busy {CONNECT_TIMEOUT:.0f} s after its waiters")
+        used = now_used
+
+
 def proc_status(pid: int) -> tuple[float, int]:
     """(resident MiB, threads) of a process, from /proc."""
     rss, threads = 0.0, 0
@@ -254,6 +274,7 @@ async def wait_at_gate(
 
         tasks = [asyncio.create_task(wait_once()) for _ in range(waiters)]
         await all_connected(int(urllib.parse.urlsplit(base_url).port or 80), waiters)
+        await settled(pid)  # their first answers read: they wait now
         waiting_rss, waiting_threads = proc_status(pid)
         acks_during = await asyncio.to_thread(signed_help, base_url, acks)
         pending = sum(1 for t in tasks if not t.done())
