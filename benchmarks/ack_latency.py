@@ -304,7 +304,7 @@ class Server:
     def events_url(self) -> str:
         return f"{self.url}/slack/events"
 
-    def start(self, env: dict[str, str], cwd: Path) -> None:
+    def launch(self, env: dict[str, str], cwd: Path) -> None:
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 self.command,
@@ -314,6 +314,9 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    def wait_until_up(self) -> None:
+        assert self.proc is not None, "launch() first"
         deadline = time.monotonic() + START_TIMEOUT
         with httpx.Client(timeout=2, trust_env=False) as http:
             while time.monotonic() < deadline:
@@ -810,9 +813,11 @@ def run(args: argparse.Namespace) -> int:
                 }
             )
             for server, env in ((bot, bot_env), (bare, child_env({}))):
+                # cwd: a scratch directory, so no .env file is read.
+                server.launch(env, cwd=tmp)
+            for server in servers:
                 try:
-                    # cwd: a scratch directory, so no .env file is read.
-                    server.start(env, cwd=tmp)
+                    server.wait_until_up()
                 except RuntimeError as error:
                     log(f"{error}\n--- {server.name} log ---\n{server.log_tail()}")
                     return 1

@@ -40,7 +40,7 @@ import textwrap
 import time
 import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -94,17 +94,21 @@ def free_port() -> int:
 
 
 @contextmanager
-def process(
-    command: list[str], env: dict[str, str], port: int
-) -> Iterator[subprocess.Popen[bytes]]:
-    with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-        try:
+def processes(
+    *servers: tuple[list[str], dict[str, str], int],
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Each (command, environment, port) started at once, then each waited for."""
+    with ExitStack() as stack:
+        started = []
+        for command, env, port in servers:
+            log = stack.enter_context(tempfile.TemporaryFile())
+            server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+            stack.callback(server.wait, timeout=30)
+            stack.callback(server.terminate)
+            started.append((server, log, port))
+        for server, log, port in started:
             wait_until_up(f"http://127.0.0.1:{port}", server, log)
-            yield server
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        yield [server for server, _log, _port in started]
 
 
 def prepare(database_url: str) -> str:
@@ -134,22 +138,42 @@ def prepare(database_url: str) -> str:
     return raw
 
 
-def open_sockets(pid: int) -> int:
-    """How many sockets a process holds open, from /proc."""
+def connections_to(port: int) -> int:
+    """How many open (ESTABLISHED) TCP connections a loopback server on `port` has."""
     count = 0
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        with suppress(OSError):  # closed meanwhile
-            count += os.readlink(fd).startswith("socket:")
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, _remote, state = line.split()[1:4]
+        count += state == "01" and int(local.rsplit(":", 1)[1], 16) == port
     return count
 
 
-async def all_connected(pid: int, before: int, waiters: int) -> None:
+async def all_connected(port: int, waiters: int) -> None:
     """Until the server holds a connection for each waiter (a deadline, not a guess)."""
     deadline = time.monotonic() + CONNECT_TIMEOUT
-    while open_sockets(pid) < before + waiters:
+    while connections_to(port) < waiters:
         if time.monotonic() > deadline:
             raise SystemExit(f"{waiters} waiters did not connect within {CONNECT_TIMEOUT:.0f} s")
         await asyncio.sleep(0.05)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def settled(pid: int) -> None:
+    """Until the server has taken in its waiters: under a tenth of a core for half a second."""
+    deadline = time.monotonic() + CONNECT_TIMEOUT
+    used = cpu_seconds(pid)
+    while True:
+        await asyncio.sleep(0.5)
+        now_used = cpu_seconds(pid)
+        if now_used - used < 0.05:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the server was still busy {CONNECT_TIMEOUT:.0f} s after its waiters")
+        used = now_used
 
 
 def proc_status(pid: int) -> tuple[float, int]:
@@ -236,7 +260,6 @@ async def wait_at_gate(
 ) -> dict[str, Any]:
     before_rss, before_threads = proc_status(pid)
     acks_before = await asyncio.to_thread(signed_help, base_url, acks)
-    sockets_before = open_sockets(pid)
     # aiohttp for the waiters: httpx's pool slows down with hundreds of connections open,
     # which measured the client rather than the server.
     connector = aiohttp.TCPConnector(limit=0)
@@ -250,7 +273,8 @@ async def wait_at_gate(
                 return answer.status, await answer.text()
 
         tasks = [asyncio.create_task(wait_once()) for _ in range(waiters)]
-        await all_connected(pid, sockets_before, waiters)
+        await all_connected(int(urllib.parse.urlsplit(base_url).port or 80), waiters)
+        await settled(pid)  # their first answers read: they wait now
         waiting_rss, waiting_threads = proc_status(pid)
         acks_during = await asyncio.to_thread(signed_help, base_url, acks)
         pending = sum(1 for t in tasks if not t.done())
@@ -331,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             str(port),
         ]
         floor = [sys.executable, "-c", FLOOR_APP, str(floor_port)]
-        with process(serve, env, port) as server, process(floor, dict(os.environ), floor_port):
+        with processes((serve, env, port), (floor, dict(os.environ), floor_port)) as [server, _]:
             base_url = f"http://127.0.0.1:{port}"
             live = f"{base_url}/api/v1/gate?service=live&version=1.0.0"
             bare = f"http://127.0.0.1:{floor_port}/api/v1/gate?service=live&version=1.0.0"

@@ -15,8 +15,6 @@ from typing import Any
 
 import httpx
 from sqlmodel import select
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
 from handlers.api.gate_waits import GateWaits
 from handlers.api.http_api import GATE_RECHECK
@@ -29,9 +27,11 @@ DEADLINE_S = 20.0
 
 
 def gate_waits(harness: Harness) -> GateWaits:
-    web: Starlette = harness.server._server.config.app  # type: ignore[assignment]
-    [mount] = [route for route in web.routes if isinstance(route, Mount)]
-    waits: GateWaits = mount.app.state.gate_waits  # type: ignore[attr-defined]
+    """The API's waiters, found through the release-change listener they registered."""
+    owners = [
+        getattr(listener, "__self__", None) for listener in harness.bot.deps.on_release_changed
+    ]
+    [waits] = [owner for owner in owners if isinstance(owner, GateWaits)]
     return waits
 
 
