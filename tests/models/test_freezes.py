@@ -14,6 +14,9 @@ from models.db import Database
 from models.errors import Code, DomainError
 from models.freezes import Freeze, WeeklySpan
 
+# Dates, weekdays and times of day: CI runs these with the clock travelled (.ci/run).
+pytestmark = pytest.mark.clock
+
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 
 
@@ -37,9 +40,7 @@ def weekly(
 
     span = WeeklySpan(start[0], minutes(start[1]), end[0], minutes(end[1]))
     with db.session() as session:
-        freeze = freezes.add_weekly(
-            session, "T1", "U_PM", name, span, tz, service=service, now=now
-        )
+        freeze = freezes.add_weekly(session, "T1", "U_PM", name, span, tz, service=service, now=now)
         session.expunge(freeze)
     return freeze
 

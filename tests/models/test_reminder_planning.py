@@ -18,6 +18,9 @@ from models.reminders.planning import MAX_ATTEMPTS, OVERDUE_GRACE, STALE_CLAIM, 
 from models.reminders.table import Reminder, ReminderKind, ReminderStatus
 from tests.models.conftest import NewRelease
 
+# Dates, weekdays and times of day: CI runs these with the clock travelled (.ci/run).
+pytestmark = pytest.mark.clock
+
 TARGET = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 OFFSETS = (timedelta(hours=24), timedelta(hours=1))
 BEFORE, WINDOW, OVERDUE = ReminderKind.BEFORE, ReminderKind.WINDOW_OPEN, ReminderKind.OVERDUE

@@ -15,7 +15,7 @@ from models.release.statistics import Scope, Spread, Week
 from tests.support.release_history import History
 
 # On PostgreSQL too: SQL aggregates and window functions, percentiles against percentile_cont.
-pytestmark = pytest.mark.both_databases
+pytestmark = [pytest.mark.both_databases, pytest.mark.clock]
 
 TEAM = "T1"
 # A Monday noon: 30 days back is Saturday 31 October, in the week of Monday 26 October.

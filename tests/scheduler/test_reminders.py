@@ -23,7 +23,7 @@ from scheduler.clock import ReminderScheduler
 from tests.support.harness import OWNER, Harness, rendered_text
 
 # On PostgreSQL too: reminders claimed by due time in the database.
-pytestmark = pytest.mark.both_databases
+pytestmark = [pytest.mark.both_databases, pytest.mark.clock]
 
 
 @pytest.fixture

@@ -16,6 +16,8 @@ from tests.support.harness import OWNER, TEAM, Harness, ahead, iso
 from tests.support.waiting import wait_until
 
 MANAGER = "U_PM"
+# One TLS context for every client (httpx would load the CA bundle for each one).
+TLS = httpx.create_ssl_context()
 
 
 @pytest.fixture
@@ -42,7 +44,10 @@ def make_token(
 def api(harness: Harness, raw: str | None = None, *, server_url: str | None = None) -> httpx.Client:
     headers = {"Authorization": f"Bearer {raw}"} if raw else {}
     return httpx.Client(
-        base_url=(server_url or harness.server.url) + "/api/v1", headers=headers, timeout=20
+        base_url=(server_url or harness.server.url) + "/api/v1",
+        headers=headers,
+        timeout=20,
+        verify=TLS,
     )
 
 

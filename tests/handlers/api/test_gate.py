@@ -116,6 +116,7 @@ def test_a_private_release_or_another_service_reads_as_none(harness: Harness) ->
     assert client.get("/gate?service=a&version=1&wait=901").status_code == 422
 
 
+@pytest.mark.clock
 def test_a_freeze_holds_the_gate_until_a_manager_overrides_it(harness: Harness) -> None:
     client = api(harness, make_token(harness))
     propose(harness, "payments@2.4.0")

@@ -120,6 +120,7 @@ def test_the_figures_over_the_api(harness: Harness) -> None:
     assert all(datetime.fromisoformat(w["start"]).weekday() == 0 for w in body["weeks"])
 
 
+@pytest.mark.clock
 def test_a_service_and_a_longer_period(harness: Harness) -> None:
     build(harness)
     client = api(harness, make_token(harness))

@@ -122,6 +122,7 @@ def test_a_private_release_reads_exactly_like_a_missing_one(harness: Harness) ->
     }
 
 
+@pytest.mark.clock
 def test_use_is_recorded_at_most_once_a_minute(harness: Harness) -> None:
     client = api(harness, make_token(harness))
     start = harness.clock()

@@ -102,6 +102,7 @@ def token_of(path: str) -> str:
 # --- the feed itself --------------------------------------------------------------------
 
 
+@pytest.mark.clock
 def test_feed_is_valid_icalendar_with_everything_a_calendar_app_needs(harness: Harness) -> None:
     when = ahead(days=3)
     payments = propose(
@@ -204,6 +205,7 @@ def test_a_cancelled_release_stays_marked_cancelled(harness: Harness) -> None:
     assert "Cancelled by U_OWNER: found a blocker" in str(event["DESCRIPTION"])
 
 
+@pytest.mark.clock
 def test_old_cancellations_and_long_past_releases_leave_the_feed(harness: Harness) -> None:
     for ref in ("stale@1.0", "recent@1.0", "ancient@1.0", "kept@1.0"):
         propose(harness, ref)
@@ -391,6 +393,7 @@ def test_any_change_after_a_304_gives_a_new_etag(harness: Harness) -> None:
     assert fetch(harness, path, **{"If-None-Match": etag}).headers["etag"] != etag
 
 
+@pytest.mark.clock
 @pytest.mark.both_databases
 def test_releases_ageing_out_change_the_validators(harness: Harness) -> None:
     """Time alone changes the feed: each release leaving it is a modification."""
@@ -497,6 +500,7 @@ def test_a_change_committed_after_a_later_stamped_one_still_changes_the_etag(
     assert after != polled
 
 
+@pytest.mark.clock
 def test_cached_validators_expire_when_a_release_is_due_to_age_out(harness: Harness) -> None:
     propose(harness, "payments@2.4.0")
     propose(harness, "search@1.0.0")

@@ -73,6 +73,7 @@ def not_found_shape(response: httpx.Response) -> tuple[int, bytes, str]:
 # --- the page ---------------------------------------------------------------------------
 
 
+@pytest.mark.clock
 def test_the_page_shows_releases_with_names_status_links_and_subscribe_buttons(
     harness: Harness,
 ) -> None:
@@ -153,6 +154,7 @@ def test_every_value_is_escaped(harness: Harness) -> None:
     assert "&amp;" in notes.group(1) and "&#34;q&#34;" in notes.group(1)
 
 
+@pytest.mark.clock
 def test_month_navigation_by_query(harness: Harness) -> None:
     when = ahead(days=5)
     propose(harness, "payments@2.4.0", when=when)
@@ -206,6 +208,7 @@ def test_filters_apply_to_the_page(harness: Harness) -> None:
     assert "search 1.0.0" in by_channel and "payments 2.4.0" not in by_channel
 
 
+@pytest.mark.clock
 def test_freezes_show_in_the_month_and_the_agenda(harness: Harness) -> None:
     start = ahead(days=4, hour=8)
     harness.command(

@@ -140,6 +140,7 @@ def test_listing_shows_scope_creator_and_last_use(
     assert len(harness.slack.calls("chat.postMessage")) == posted  # never in a channel
 
 
+@pytest.mark.clock
 @pytest.mark.both_databases
 def test_uses_are_audited_at_most_hourly_per_link(
     harness: Harness, releases: dict[str, str]

@@ -127,6 +127,7 @@ def cli_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, *args:
     return out.read_bytes()
 
 
+@pytest.mark.clock
 @pytest.mark.both_databases
 def test_the_command_line_exports_every_event_as_csv_and_jsonl(
     harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
@@ -325,6 +326,7 @@ def test_others_are_refused_privately_and_get_no_file(harness: Harness) -> None:
     assert harness.slack.files() == []
 
 
+@pytest.mark.clock
 def test_audit_commands_and_dates_are_read_as_written() -> None:
     from handlers.rendering.refusals import Refused
     from handlers.slack.parsing import AuditExport, parse

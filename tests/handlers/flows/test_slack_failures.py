@@ -64,6 +64,7 @@ def unsent(harness: Harness) -> list[OutboxMessage]:
         )
 
 
+@pytest.mark.clock
 def test_a_card_slack_does_not_take_is_posted_later_with_its_checklist(
     harness: Harness,
 ) -> None:

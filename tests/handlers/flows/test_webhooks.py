@@ -303,6 +303,7 @@ def test_a_4xx_fails_for_good_and_a_429_is_retried(harness: Harness, receiver: R
     assert receiver.answered == [429, 410]
 
 
+@pytest.mark.clock
 @pytest.mark.both_databases
 def test_a_dead_receiver_is_retried_with_growing_pauses_for_a_day_then_failed(
     harness: Harness, receiver: Receiver

@@ -70,6 +70,7 @@ def test_propose_posts_the_card_and_records_everything(harness: Harness) -> None
         assert len(session.exec(select(ChecklistItem)).all()) == 5
 
 
+@pytest.mark.clock
 def test_local_time_is_read_in_the_proposers_slack_time_zone(harness: Harness) -> None:
     # U_OWNER lives in America/New_York: 14:00 there on a winter day is 19:00 UTC.
     day = (datetime.now(UTC) + timedelta(days=400)).replace(month=1, day=15)
@@ -78,6 +79,7 @@ def test_local_time_is_read_in_the_proposers_slack_time_zone(harness: Harness) -
     assert release.target_at == datetime(day.year, 1, 15, 19, 0, tzinfo=UTC)
 
 
+@pytest.mark.clock
 def test_a_time_skipped_by_daylight_saving_is_refused(harness: Harness) -> None:
     year = datetime.now(UTC).year + 1
     # 2:30 on the second Sunday of March does not exist in New York.
@@ -88,6 +90,7 @@ def test_a_time_skipped_by_daylight_saving_is_refused(harness: Harness) -> None:
     assert harness.releases() == []
 
 
+@pytest.mark.clock
 def test_natural_times_in_two_time_zones(harness: Harness) -> None:
     # A winter Thursday, 15:30 UTC: 10:30 for U_OWNER in New York, already Friday 00:30
     # for U_SEC in Tokyo. "tomorrow 14:00" is a different day and hour for each.
@@ -106,6 +109,7 @@ def test_natural_times_in_two_time_zones(harness: Harness) -> None:
     assert harness.release("payments@2.4.0").target_at == monday.replace(hour=14, minute=0)
 
 
+@pytest.mark.clock
 def test_a_natural_time_in_the_past_is_refused_privately_and_writes_nothing(
     harness: Harness,
 ) -> None:
@@ -234,6 +238,7 @@ def test_card_that_slack_refuses_leaves_no_release(harness: Harness) -> None:
     assert harness.releases() == []
 
 
+@pytest.mark.clock
 @pytest.mark.both_databases
 def test_list_shows_open_releases_soonest_first(harness: Harness) -> None:
     harness.command(f"propose later 1.0 {iso(ahead(days=6))}")

@@ -23,6 +23,9 @@ from models.freezes import Freeze, FreezeOverride
 from models.release.records import Release, ReleaseStatus
 from tests.support.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text
 
+# Dates, weekdays and times of day: CI runs these with the clock travelled (.ci/run).
+pytestmark = pytest.mark.clock
+
 PM = "U_PM"
 ESCALATION = "CESCALATE1"
 

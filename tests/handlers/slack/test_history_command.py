@@ -64,6 +64,7 @@ def within_slack_limits(message: dict[str, Any]) -> None:
 # --- history ---------------------------------------------------------------------------
 
 
+@pytest.mark.clock
 @pytest.mark.both_databases
 def test_history_shows_production_in_flight_and_pages_with_more(harness: Harness) -> None:
     with harness.session() as session:

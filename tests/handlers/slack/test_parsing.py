@@ -27,6 +27,9 @@ from models.release.default_checklist import MAX_ITEM_LENGTH
 from models.release.proposing import ApproverSpec
 from models.release.records import ApproverKind
 
+# Dates, weekdays and times of day: CI runs these with the clock travelled (.ci/run).
+pytestmark = pytest.mark.clock
+
 AT = "2026-12-03T14:00Z"
 AT_UTC = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
 

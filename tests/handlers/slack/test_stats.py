@@ -80,6 +80,7 @@ def posted(harness: Harness, channel: str) -> str:
     return rendered_text(message)
 
 
+@pytest.mark.clock
 def test_stats_post_the_figures_and_one_chart_in_the_channel(harness: Harness) -> None:
     build(harness)
     response = harness.command("stats")
