@@ -61,7 +61,7 @@ from models.api import api_reads, api_tokens, idempotency
 from models.api import gate as gate_rules
 from models.api.api_tokens import ApiToken
 from models.errors import Code, Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
-from models.release import proposing, queries, service_records, statistics
+from models.release import deployments, proposing, queries, service_records, statistics
 from models.release.proposing import ApproverSpec, Proposal
 from models.release.queries import Actor
 from models.release.records import ApproverKind, Release
@@ -426,8 +426,8 @@ def create_api(
                 release = api_reads.public_release(session, token.team_id, service, version)
             assert release.id is not None
             actor = Actor(team_id=token.team_id, user_id=token.owner_id)
-            rep = deployment_reports.Report(
-                state=body.state,
+            rep = deployments.Report(
+                state=deployments.DeploymentState(body.state),
                 stage=body.stage,
                 environment=body.environment,
                 url=body.url,

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from models.api import api_reads
 from models.errors import NotFound
-from models.freezes import Span, blocking, in_force, overrides_of
+from models.freezes import holding
 from models.release.queries import checklist_of
 from models.release.records import Release, ReleaseStatus
 
@@ -96,8 +96,7 @@ def evaluate(
         reasons.append((Reason.NOT_GO, "The owner has not given the go."))
     if state == S.PAUSED:
         reasons.append((Reason.PAUSED, "The rollout is paused."))
-    holding = holding_freezes(session, release, now)
-    for span in holding:
+    for span in holding(session, release.team_id, release.id, release.service, now):
         reasons.append(
             (
                 Reason.FREEZE_ACTIVE,
@@ -108,10 +107,3 @@ def evaluate(
     if reasons:
         return Verdict(Decision.PENDING, reasons, release)
     return Verdict(Decision.ALLOW, [], release)
-
-
-def holding_freezes(session: Session, release: Release, now: datetime) -> list[Span]:
-    """The freezes in force that hold this release: not overridden for it."""
-    assert release.id is not None
-    spans = in_force(session, release.team_id, now)
-    return blocking(spans, release.service, overrides_of(session, release.id))
