@@ -621,13 +621,12 @@ class Overridden:
     step_due: bool  # the step asked with the override is still to be taken
 
 
-def step_passed(release: Release, step: Activity) -> bool:
+def _step_passed(release: Release, step: Activity) -> bool:
     """The release is past `step` (or never takes it): the go of a release that is go
     already, the advance of a big-bang release in flight."""
     in_flight = rules.allows(Activity.IN_FLIGHT, release.state)
     return in_flight and (
-        step in (Activity.GO, Activity.START_ROLLOUT)
-        or (step == Activity.ADVANCE and not release.is_phased)
+        step == Activity.GO or (step == Activity.ADVANCE and not release.is_phased)
     )
 
 
@@ -643,7 +642,7 @@ def override_freezes(
     """A release manager lets this release through the freezes in force that hold it (each
     for its current occurrence), for whatever move it makes next; audited. Asked with the
     `step` that was refused, which the caller then takes, unless the release is past it
-    (`step_passed`): then the override stands alone, and must override something."""
+    (`_step_passed`): then the override stands alone, and must override something."""
     now = now or utcnow()
     if not actor.manager:
         raise NotAllowed(Code.NOT_MANAGER, what="override a freeze")
@@ -652,7 +651,7 @@ def override_freezes(
     assert release.id is not None
     rules.check(release, Activity.OVERRIDE_FREEZE)
     holding = freezes.holding(session, release.team_id, release.id, release.service, now)
-    step_due = not step_passed(release, step)
+    step_due = not _step_passed(release, step)
     if not holding and not step_due:
         raise InvalidInput(Code.NOTHING_FROZEN, ref=release.ref)
     made = [
