@@ -73,7 +73,9 @@ class Code(StrEnum):
 
     # A freeze holds it
     FROZEN = "frozen"  # ref, release_uid, action (rules.Activity), freeze, freeze_uid,
-    # service (the freeze's; None: the whole workspace), ends_at (UTC datetime)
+    # service (the freeze's; None: the whole workspace), ends_at (UTC datetime);
+    # surfaces may add overridable (bool): the person refused may override it
+    NOTHING_FROZEN = "nothing_frozen"  # ref: an override alone, and no freeze holds it
 
     # Policy (models/policy.py): `key` is the policy key it is about, as typed
     POLICY_UNKNOWN_KEY = "policy_unknown_key"  # key
@@ -96,6 +98,10 @@ class Code(StrEnum):
     PIPELINE_URL_INVALID = "pipeline_url_invalid"  # value
     COMMIT_INVALID = "commit_invalid"  # value
     COMMIT_TIME_FUTURE = "commit_time_future"  # value: a commit time later than now
+
+    # Deployment reports (models/release/deployments.py)
+    DEPLOYMENT_STAGE_UNKNOWN = "deployment_stage_unknown"  # ref, stage, stages (() big-bang)
+    URL_INVALID = "url_invalid"  # value: a report's link, not http(s)
 
     # What a fix names (`fixes <ref>`)
     FIXES_INVALID = "fixes_invalid"  # value: not service@version nor a version

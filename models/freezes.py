@@ -1,5 +1,6 @@
-"""Freeze windows: times when releases must not go out (go, advance), workspace-wide or
-for one service, and the overrides release managers grant one release during one.
+"""Freeze windows: times when releases must not move toward production (go, advance,
+mark released: `rules.TOWARD_PRODUCTION`), workspace-wide or for one service, and the
+overrides release managers grant one release during one.
 
 A one-off freeze is a span [starts_at, ends_at). A recurring one is an RFC 5545
 recurrence rule (`rrule`, e.g. FREQ=WEEKLY;BYDAY=FR;BYHOUR=16;BYMINUTE=0;BYSECOND=0)
@@ -388,6 +389,14 @@ def blocking(
     return [
         s for s in spans if s.freeze.covers(service) and (s.freeze.uid, s.starts_at) not in granted
     ]
+
+
+def holding(
+    session: Session, team_id: str, release_id: int, service: str, now: datetime
+) -> list[Span]:
+    """The freezes in force at `now` that hold this release: covering its service, and not
+    overridden for it. The one answer to "is it frozen?" (lifecycle moves, the gate)."""
+    return blocking(in_force(session, team_id, now), service, overrides_of(session, release_id))
 
 
 def record_override(

@@ -69,7 +69,7 @@ from models.api import api_reads, api_tokens, idempotency
 from models.api import gate as gate_rules
 from models.api.api_tokens import ApiToken
 from models.errors import Code, Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
-from models.release import proposing, queries, service_records, statistics
+from models.release import deployments, proposing, queries, service_records, statistics
 from models.release.proposing import ApproverSpec, Proposal
 from models.release.queries import PUBLIC_READER
 from models.release.records import ApproverKind, Release
@@ -430,8 +430,8 @@ def create_api(
             assert release.id is not None
             # A manager now may report on others' releases (deployment_reports asks).
             actor = api_tokens.acting_for(token)
-            rep = deployment_reports.Report(
-                state=body.state,
+            rep = deployments.Report(
+                state=deployments.DeploymentState(body.state),
                 stage=body.stage,
                 environment=body.environment,
                 url=body.url,

@@ -1,7 +1,7 @@
-"""A pipeline reports a deployment of a release: recorded (history and thread), then acted
-on through the same steps as the Slack buttons, as the person the API token acts for.
+"""A pipeline reports a deployment of a release: checked and recorded (history and
+thread, `models/release/deployments.py`), then acted on through the same steps as the
+Slack buttons, as the person the API token acts for.
 
-That person must own the release or be a release manager (as for the buttons):
 `succeeded` moves the rollout on (to the stage reported, or the next one; the last stage,
 or a big-bang release, is released); `failed` pauses a rollout in progress and tells the
 owner, leaving the roll back to a person; `started` is recorded only.
@@ -10,35 +10,26 @@ owner, leaving the roll back to a person; `started` is recorded only.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from slack_sdk import WebClient
-from sqlmodel import Session
 
 from handlers.deps import Deps
 from handlers.flows import steps
 from handlers.flows.manager_role import acting_on
 from handlers.flows.outcome import apply_change
 from handlers.slack.mrkdwn import escape
-from models import audit
-from models.release import queries, rules
-from models.release.queries import Actor, require_owner
+from models.release import deployments, queries
+from models.release.deployments import DeploymentState, Report
+from models.release.queries import Actor
 from models.release.records import Release, ReleaseStatus
-from models.release.rules import Activity
 
 logger = logging.getLogger(__name__)
 
-_ICON = {"started": ":rocket:", "succeeded": ":white_check_mark:", "failed": ":x:"}
-
-
-@dataclass(frozen=True)
-class Report:
-    state: str  # started | succeeded | failed
-    stage: int | None = None
-    environment: str = "production"
-    url: str | None = None
-    description: str = ""
-    via: str = "the API"  # e.g. 'API token "ci"'
+_ICON = {
+    DeploymentState.STARTED: ":rocket:",
+    DeploymentState.SUCCEEDED: ":white_check_mark:",
+    DeploymentState.FAILED: ":x:",
+}
 
 
 def report_line(ref: str, report: Report) -> str:
@@ -56,40 +47,18 @@ def report_line(ref: str, report: Report) -> str:
 
 def report(deps: Deps, client: WebClient, actor: Actor, release_id: int, rep: Report) -> Release:
     """Record `rep` and act on it; returns the release as it is afterwards."""
-    actor = acting_on(deps, client, actor, release_id)
-    with deps.db.read_session() as session:
-        # The token's person must be one who may press the rollout's buttons.
-        current = queries.get(session, actor, release_id)
-        require_owner(current, actor, Activity.PAUSE)
-        if rep.state == "succeeded":
-            # Refused before anything is recorded, as the button would be.
-            rules.check(current, Activity.MARK_RELEASED)
-
-    def record(session: Session) -> Release:
-        release = queries.get_for_update(session, actor, release_id)
-        audit.record(
-            session,
-            team_id=release.team_id,
-            release_id=release.id,
-            actor_id=actor.user_id,
-            action=f"deployment_{rep.state}",
-            after={
-                "stage": rep.stage,
-                "environment": rep.environment,
-                "url": rep.url,
-                "description": rep.description,
-                "via": rep.via,
-            },
-            detail=f"{rep.stage}%" if rep.stage is not None else rep.environment,
-            at=deps.clock(),
-        )
-        return release
-
-    view = apply_change(deps, client, record, lambda v: report_line(v.release.ref, rep))
+    actor = acting_on(deps, client, actor, release_id)  # a release manager may report too
+    now = deps.clock()
+    view = apply_change(
+        deps,
+        client,
+        lambda session: deployments.record(session, actor, release_id, rep, now),
+        lambda v: report_line(v.release.ref, rep),
+    )
     release = view.release
-    if rep.state == "succeeded":
+    if rep.state == DeploymentState.SUCCEEDED:
         release = _succeeded(deps, client, actor, release, rep.stage)
-    elif rep.state == "failed":
+    elif rep.state == DeploymentState.FAILED:
         release = _failed(deps, client, actor, release, rep)
     return release
 

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from handlers.deps import Deps
 from handlers.flows.escalation import escalate_overrides
 from handlers.flows.home_publisher import publish_homes
-from handlers.flows.manager_role import acting_on, require_manager
+from handlers.flows.manager_role import acting_on, is_release_manager, require_manager
 from handlers.flows.outcome import (
     NotShownYet,
     actor_groups,
@@ -27,12 +27,13 @@ from handlers.rendering import step_notes as say
 from handlers.rendering.parts import slack_date
 from handlers.slack import directory
 from handlers.slack.mrkdwn import escape
-from models import freezes
-from models.freezes import FreezeOverride, Span
+from models.errors import Code, NotAllowed
+from models.freezes import FreezeOverride
 from models.release import lifecycle, queries
 from models.release.proposing import ApproverSpec
 from models.release.queries import Actor, ReleaseView
 from models.release.records import ApproverKind, Release
+from models.release.rules import Activity
 
 
 def approve(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> str | None:
@@ -173,10 +174,6 @@ def add_item(deps: Deps, client: WebClient, actor: Actor, release_id: int, text:
     apply_change(deps, client, change, lambda view: say.item_added(actor.user_id, text))
 
 
-def _with_overrides(text: str, overrides: Sequence[FreezeOverride]) -> str:
-    return "\n".join([text, *(freeze_notes.override_line(o) for o in overrides)])
-
-
 def go(
     deps: Deps, client: WebClient, actor: Actor, release_id: int, override: str | None = None
 ) -> None:
@@ -187,7 +184,8 @@ def go(
         actor,
         release_id,
         override,
-        lambda s, a, in_force, now: lifecycle.go(s, a, release_id, in_force=in_force, now=now),
+        Activity.GO,
+        lambda s, a, now: lifecycle.go(s, a, release_id, now=now),
         say.decided_go,
     )
 
@@ -218,15 +216,30 @@ def advance(
         actor,
         release_id,
         override,
-        lambda s, a, in_force, now: lifecycle.advance(
-            s, a, release_id, to_percentage=to_percentage, in_force=in_force, now=now
-        ),
+        Activity.ADVANCE,
+        lambda s, a, now: lifecycle.advance(s, a, release_id, to_percentage=to_percentage, now=now),
         say.advanced,
     )
 
 
-# A step freezes can hold (go, advance): (session, actor, freezes in force, now) -> release.
-FrozenStep = Callable[[Session, Actor, Sequence[Span], datetime], Release]
+def mark_released(
+    deps: Deps, client: WebClient, actor: Actor, release_id: int, override: str | None = None
+) -> None:
+    """`override`: as for `go`."""
+    _through_freezes(
+        deps,
+        client,
+        actor,
+        release_id,
+        override,
+        Activity.MARK_RELEASED,
+        lambda s, a, now: lifecycle.mark_released(s, a, release_id, now=now),
+        say.released,
+    )
+
+
+# A move toward production, which freezes hold: (session, actor, now) -> the release.
+HeldStep = Callable[[Session, Actor, datetime], Release]
 
 
 def _through_freezes(
@@ -235,36 +248,53 @@ def _through_freezes(
     actor: Actor,
     release_id: int,
     override: str | None,
-    step: FrozenStep,
+    activity: Activity,
+    step: HeldStep,
     note: Callable[[Release, str], str],
 ) -> None:
-    """Run `step` against the freezes in force; with `override` (a release manager's
-    reason), override them first, in the same transaction, then escalate once committed."""
+    """Run `step` (the domain refuses it while a freeze holds the release); with `override`
+    (a release manager's reason), override the freezes first, in the same transaction, then
+    take the step unless the release is past it, and escalate once committed."""
     actor = acting_on(deps, client, actor, release_id)  # a release manager may act too
     if override is not None:
         actor = require_manager(deps, client, actor, "override a freeze")
     now = deps.clock()
     made: list[FreezeOverride] = []
+    notes: list[str] = []
 
     def change(session: Session) -> Release:
-        in_force = freezes.in_force(session, actor.team_id, now)
         if override is not None:
-            made.extend(
-                lifecycle.override_freezes(session, actor, release_id, in_force, override, now=now)
+            overridden = lifecycle.override_freezes(
+                session, actor, release_id, override, activity, now=now
             )
-        return step(session, actor, in_force, now)
+            made.extend(overridden.overrides)
+            if not overridden.step_due:
+                return overridden.release
+        release = step(session, actor, now)
+        notes.append(note(release, actor.user_id))
+        return release
 
     try:
         apply_change(
             deps,
             client,
             change,
-            lambda view: _with_overrides(note(view.release, actor.user_id), made),
+            lambda view: "\n".join([*notes, *(freeze_notes.override_line(o) for o in made)]),
         )
     except NotShownYet:
         _escalate(deps, client, actor, release_id, made)  # committed all the same
         raise
+    except NotAllowed as error:
+        if error.code == Code.FROZEN:
+            raise _frozen_for(deps, client, actor, error) from None
+        raise
     _escalate(deps, client, actor, release_id, made)
+
+
+def _frozen_for(deps: Deps, client: WebClient, actor: Actor, error: NotAllowed) -> NotAllowed:
+    """The freeze refusal, saying whether this person may override it (its button)."""
+    may = actor.manager or is_release_manager(deps, client, actor.team_id, actor.user_id)
+    return NotAllowed(Code.FROZEN, field=error.field, **{**error.data, "overridable": may})
 
 
 def _escalate(
@@ -282,17 +312,6 @@ def check_may_override(deps: Deps, client: WebClient, actor: Actor, release_id: 
     """Before the override form opens: only release managers, on a release they see."""
     acting_on(deps, client, actor, release_id)  # refuses a release they may not see
     require_manager(deps, client, actor, "override a freeze")
-
-
-def mark_released(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:
-    actor = acting_on(deps, client, actor, release_id)  # a release manager may act too
-    now = deps.clock()
-    apply_change(
-        deps,
-        client,
-        lambda s: lifecycle.mark_released(s, actor, release_id, now=now),
-        lambda view: say.released(view.release, actor.user_id),
-    )
 
 
 def pause(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> None:

@@ -19,11 +19,13 @@ from handlers.rendering.channel_messages import md, notice_blocks
 from handlers.rendering.freeze_notes import name, schedule, scope
 from handlers.rendering.limits import SECTION_TEXT
 from handlers.rendering.parts import slack_date
+from handlers.rendering.refusals import override_command
 from handlers.slack import ids
 from handlers.slack.mrkdwn import join_lines
 from handlers.slack.payloads import FreezeOverrideButton
 from models.errors import Code, DomainError
 from models.freezes import Span
+from models.release.rules import Activity
 
 
 def span_line(span: Span, now: datetime) -> str:
@@ -50,8 +52,9 @@ def freeze_list_blocks(
         ContextBlock(
             elements=[
                 md(
-                    "During a freeze, releases of the services it covers can't go or advance "
-                    "unless a release manager overrides it. Release managers add and remove "
+                    "During a freeze, releases of the services it covers can't go, advance or "
+                    "be released unless a release manager overrides it. Release managers add "
+                    "and remove "
                     'freezes: `/release freeze add "<name>" <from> to <until> [service …]` · '
                     '`/release freeze remove "<name>"`'
                 )
@@ -62,14 +65,19 @@ def freeze_list_blocks(
 
 
 def refusal_blocks(error: Exception, text: str) -> list[Block]:
-    """A refusal's blocks: the words, and for a freeze, the button to override it."""
+    """A refusal's blocks: the words, and for a freeze, the button to override it (for a
+    person who may)."""
     blocks = notice_blocks(text)
-    if isinstance(error, DomainError) and error.code == Code.FROZEN:
+    if (
+        isinstance(error, DomainError)
+        and error.code == Code.FROZEN
+        and error.data.get("overridable")
+    ):
         data = error.data
         value = FreezeOverrideButton(
             release=str(data["release_uid"]),
             freeze=str(data["freeze_uid"]),
-            step="advance" if data["action"] == "advance" else "go",
+            step=override_command(Activity(str(data["action"]))),
         ).encode()
         blocks.append(
             ActionsBlock(

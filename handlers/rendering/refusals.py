@@ -10,7 +10,7 @@ Refusals that handlers find themselves (a command they can't parse, a stale butt
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from handlers.rendering.parts import slack_date, spec_label
 from handlers.slack.mrkdwn import escape
@@ -83,6 +83,8 @@ _PHRASES = {
     Activity.WITHDRAW: "withdraw your sign-off on {ref}",
     Activity.TICK: "tick items of the checklist of {ref}",
     Activity.ADD_ITEM: "add to the checklist of {ref}",
+    Activity.OVERRIDE_FREEZE: "override a freeze for {ref}",
+    Activity.REPORT_DEPLOYMENT: "report a deployment of {ref}",
 }
 
 # Where a release is, said after "it": "it is already released".
@@ -192,15 +194,40 @@ def _missing_for_go(data: Mapping[str, Any]) -> str:
     )
 
 
+# The commands that take `override: <reason>` (and the Override freeze button's steps).
+OverrideStep = Literal["go", "advance", "done"]
+
+
+def override_command(action: Activity) -> OverrideStep:
+    """The command that overrides a freeze holding `action`, then takes the step."""
+    if action == Activity.ADVANCE:
+        return "advance"
+    if action == Activity.MARK_RELEASED:
+        return "done"
+    return "go"  # the go, and the rollout's start that comes with it
+
+
 def _frozen(data: Mapping[str, Any]) -> str:
     service = data.get("service")
     scope = "the whole workspace" if service is None else f"`{escape(str(service))}`"
+    action = Activity(data["action"])
     return (
-        f":snowflake: Can't {phrase(Activity(data['action']), str(data['ref']))}: the freeze "
+        f":snowflake: Can't {phrase(action, str(data['ref']))}: the freeze "
         f"{quoted(str(data['freeze']))} on {scope} is in force until "
         f"{slack_date(data['ends_at'])}. A release manager can override it for this release "
-        f"(`/release go {_ref(data)} override: &lt;reason&gt;`)."
+        f"(`/release {override_command(action)} {_ref(data)} override: &lt;reason&gt;`)."
     )
+
+
+def _stage_unknown(data: Mapping[str, Any]) -> str:
+    stages: tuple[int, ...] = data["stages"]
+    if not stages:
+        return (
+            f"{_ref(data)} is a big-bang release: report it without a stage (or at 100%), "
+            f"not at {data['stage']}%."
+        )
+    listed = ", ".join(f"{stage}%" for stage in stages)
+    return f"{_ref(data)} rolls out at {listed}: {data['stage']}% is not one of its stages."
 
 
 # What each policy key accepts, said when a value is refused (and in the policy's help).
@@ -346,6 +373,7 @@ WORDINGS: dict[Code, Wording] = {
         "ask for it again with `/release history`."
     ),
     Code.FROZEN: _frozen,
+    Code.NOTHING_FROZEN: lambda d: f"No freeze holds {_ref(d)} now: there is nothing to override.",
     Code.FREEZE_EXISTS: lambda d: (
         f"A freeze named {quoted(str(d['name']))} exists already: remove it first, "
         "or pick another name."
@@ -387,6 +415,10 @@ WORDINGS: dict[Code, Wording] = {
     Code.PIPELINE_URL_INVALID: lambda d: (
         f"{quoted(str(d['value']))} is not a pipeline link: give an http(s) URL of up to "
         "500 characters."
+    ),
+    Code.DEPLOYMENT_STAGE_UNKNOWN: _stage_unknown,
+    Code.URL_INVALID: lambda d: (
+        f"{quoted(str(d['value']))} is not a link: give an http(s) URL of up to 1000 characters."
     ),
     Code.COMMIT_INVALID: lambda d: (
         f"{quoted(str(d['value']))} is not a commit: give its hash, 7 to 40 hexadecimal digits."

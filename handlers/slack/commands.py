@@ -96,6 +96,10 @@ def register(app: App, deps: Deps) -> None:
                 later(lambda: propose_from_text(deps, client, body, command))
             case parsing.Override(name="go", ref=ref, reason=reason):
                 on_release(ref, lambda rid: steps.go(deps, client, actor, rid, override=reason))
+            case parsing.Override(name="done", ref=ref, reason=reason):
+                on_release(
+                    ref, lambda rid: steps.mark_released(deps, client, actor, rid, override=reason)
+                )
             case parsing.Override(ref=ref, reason=reason):
                 on_release(
                     ref, lambda rid: steps.advance(deps, client, actor, rid, override=reason)

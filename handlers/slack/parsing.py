@@ -31,11 +31,11 @@ USAGE = {
     "go": "`/release go <service@version> [override: <reason>]` (release managers override a "
     "freeze)",
     "nogo": "`/release nogo <service@version> <reason>`",
-    "advance": "`/release advance <service@version>`",
+    "advance": "`/release advance <service@version> [override: <reason>]`",
     "pause": "`/release pause <service@version>`",
     "resume": "`/release resume <service@version>`",
     "withdraw": "`/release withdraw <service@version>` (an approver takes back a sign-off)",
-    "done": "`/release done <service@version>`",
+    "done": "`/release done <service@version> [override: <reason>]`",
     "rollback": "`/release rollback <service@version> <reason>`",
     "checklist": "`/release checklist <service@version> add <item>`",
     "calendar": "`/release calendar [#channel | <service> | revoke]` · "
@@ -163,10 +163,10 @@ class Managers:
 
 @dataclass(frozen=True)
 class Override:
-    """`/release go|advance <ref> override: <reason>`: a release manager overrides the
-    freezes holding the release, then the step runs."""
+    """`/release go|advance|done <ref> override: <reason>`: a release manager overrides the
+    freezes holding the release, then the step runs (unless the release is past it)."""
 
-    name: str  # go | advance
+    name: str  # go | advance | done
     ref: str
     reason: str
 
@@ -287,7 +287,7 @@ def parse(text: str) -> Command:
         return parse_history(rest)
     if sub == "propose":
         return parse_propose(rest)
-    if sub in ("go", "advance") and _OVERRIDE.search(rest):
+    if sub in ("go", "advance", "done") and _OVERRIDE.search(rest):
         return parse_override(sub, rest)
     if sub == "freeze":
         return parse_freeze(rest)

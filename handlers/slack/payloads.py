@@ -7,11 +7,11 @@ version of the bot), is refused as out of date, privately, like any other stale 
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, TypeVar
+from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from handlers.rendering.refusals import Refused
+from handlers.rendering.refusals import OverrideStep, Refused
 
 # A release's public name (models.release.new_uid): never reused, unlike row ids.
 _UID = r"^[A-Za-z0-9_-]{8,32}$"
@@ -121,7 +121,7 @@ class FreezeOverrideButton(_Payload):
 
     release: str = Field(pattern=_UID)
     freeze: str = Field(pattern=_UID)
-    step: Literal["go", "advance"]
+    step: OverrideStep
 
     def encode(self) -> str:
         return _SEPARATOR.join((self.step, self.release, self.freeze))
@@ -160,7 +160,7 @@ class FormMetadata(_Payload):
     channel_id: str | None = Field(default=None, max_length=32)
     response_url: str | None = Field(default=None, max_length=500)
     # The override-freeze form: the step to take once the freeze is overridden.
-    step: Literal["go", "advance"] | None = None
+    step: OverrideStep | None = None
 
     def encode(self) -> str:
         return self.model_dump_json(exclude_none=True)

@@ -94,6 +94,8 @@ def register(app: App, deps: Deps) -> None:
         def override(deps: Deps, client: WebClient, actor: Actor, rid: int, reason: str) -> None:
             if step == "advance":
                 steps.advance(deps, client, actor, rid, override=reason)
+            elif step == "done":
+                steps.mark_released(deps, client, actor, rid, override=reason)
             else:
                 steps.go(deps, client, actor, rid, override=reason)
 

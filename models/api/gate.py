@@ -16,7 +16,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 from models.errors import NotFound
-from models.freezes import Span, blocking, in_force, overrides_of
+from models.freezes import holding
 from models.release.queries import PUBLIC_READER, by_name, checklist_of
 from models.release.records import Release, ReleaseStatus
 
@@ -95,8 +95,7 @@ def evaluate(
         reasons.append((Reason.NOT_GO, "The owner has not given the go."))
     if state == S.PAUSED:
         reasons.append((Reason.PAUSED, "The rollout is paused."))
-    holding = holding_freezes(session, release, now)
-    for span in holding:
+    for span in holding(session, release.team_id, release.id, release.service, now):
         reasons.append(
             (
                 Reason.FREEZE_ACTIVE,
@@ -107,10 +106,3 @@ def evaluate(
     if reasons:
         return Verdict(Decision.PENDING, reasons, release)
     return Verdict(Decision.ALLOW, [], release)
-
-
-def holding_freezes(session: Session, release: Release, now: datetime) -> list[Span]:
-    """The freezes in force that hold this release: not overridden for it."""
-    assert release.id is not None
-    spans = in_force(session, release.team_id, now)
-    return blocking(spans, release.service, overrides_of(session, release.id))

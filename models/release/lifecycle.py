@@ -579,24 +579,34 @@ def missing_for_go_many(session: Session, release_ids: list[int]) -> dict[int, l
     return missing
 
 
-# --- freezes ----------------------------------------------------------------------------
+# --- freezes and the moves toward production -------------------------------------------
+
+
+def _check_move(
+    session: Session, release: Release, activity: Activity, now: datetime
+) -> ReleaseStatus:
+    """The one check every move passes: the state machine, then, for a move toward
+    production, the freezes. Returns the state the move leads to."""
+    target = rules.check(release, activity)
+    if activity in rules.TOWARD_PRODUCTION:
+        _check_not_frozen(session, release, activity, now)
+    return target
 
 
 def _check_not_frozen(
-    session: Session, release: Release, action: Activity, in_force: Sequence[freezes.Span]
+    session: Session, release: Release, activity: Activity, now: datetime
 ) -> None:
-    """Refuse `action` while a freeze covering the release's service is in force, unless a
+    """Refuse `activity` while a freeze covering the release's service is in force, unless a
     release manager overrode that freeze for this release."""
     assert release.id is not None
-    overrides = freezes.overrides_of(session, release.id)
-    blocking = freezes.blocking(in_force, release.service, overrides)
-    if blocking:
-        span = max(blocking, key=lambda s: s.ends_at)  # the one that holds it longest
+    holding = freezes.holding(session, release.team_id, release.id, release.service, now)
+    if holding:
+        span = max(holding, key=lambda s: s.ends_at)  # the one that holds it longest
         raise NotAllowed(
             Code.FROZEN,
             ref=release.ref,
             release_uid=release.uid,
-            action=action,
+            action=activity,
             freeze=span.freeze.name,
             freeze_uid=span.freeze.uid,
             service=span.freeze.service,
@@ -604,48 +614,60 @@ def _check_not_frozen(
         )
 
 
+@dataclass(frozen=True)
+class Overridden:
+    release: Release
+    overrides: list[freezes.FreezeOverride]  # those made (none when nothing held it)
+    step_due: bool  # the step asked with the override is still to be taken
+
+
+def _step_passed(release: Release, step: Activity) -> bool:
+    """The release is past `step` (or never takes it): the go of a release that is go
+    already, the advance of a big-bang release in flight."""
+    in_flight = rules.allows(Activity.IN_FLIGHT, release.state)
+    return in_flight and (
+        step == Activity.GO or (step == Activity.ADVANCE and not release.is_phased)
+    )
+
+
 def override_freezes(
     session: Session,
     actor: Actor,
     release_id: int,
-    in_force: Sequence[freezes.Span],
     reason: str,
+    step: Activity,
     *,
     now: datetime | None = None,
-) -> list[freezes.FreezeOverride]:
-    """A release manager lets this release go and roll out during the freezes in force
-    that hold it (each for its current occurrence); audited. Returns the overrides made
-    (none when nothing holds it)."""
+) -> Overridden:
+    """A release manager lets this release through the freezes in force that hold it (each
+    for its current occurrence), for whatever move it makes next; audited. Asked with the
+    `step` that was refused, which the caller then takes, unless the release is past it
+    (`_step_passed`): then the override stands alone, and must override something."""
     now = now or utcnow()
     if not actor.manager:
         raise NotAllowed(Code.NOT_MANAGER, what="override a freeze")
     reason = clean_reason(reason, required=True)
     release = get_for_update(session, actor, release_id)
     assert release.id is not None
-    overrides = freezes.overrides_of(session, release.id)
-    blocking = freezes.blocking(in_force, release.service, overrides)
+    rules.check(release, Activity.OVERRIDE_FREEZE)
+    holding = freezes.holding(session, release.team_id, release.id, release.service, now)
+    step_due = not _step_passed(release, step)
+    if not holding and not step_due:
+        raise InvalidInput(Code.NOTHING_FROZEN, ref=release.ref)
     made = [
         freezes.record_override(
             session, release.team_id, release.id, span, actor.user_id, reason, now
         )
-        for span in blocking
+        for span in holding
     ]
     if made:
         release.updated_at = now  # the card and the feed show it
         session.add(release)
     session.flush()
-    return made
+    return Overridden(release, made, step_due)
 
 
-def go(
-    session: Session,
-    actor: Actor,
-    release_id: int,
-    *,
-    in_force: Sequence[freezes.Span] = (),
-    now: datetime | None = None,
-) -> Release:
-    """`in_force`: the freezes in force now (`freezes.in_force`)."""
+def go(session: Session, actor: Actor, release_id: int, *, now: datetime | None = None) -> Release:
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
     require_owner(release, actor, Activity.GO)
@@ -653,14 +675,13 @@ def go(
         missing = missing_for_go(session, release)
         if missing:
             raise NotAllowed(Code.MISSING_FOR_GO, ref=release.ref, missing=tuple(missing))
-    target = rules.check(release, Activity.GO)
-    _check_not_frozen(session, release, Activity.GO, in_force)
+    target = _check_move(session, release, Activity.GO, now)
     before = snapshot(release)
     _move(release, target, now)
     _record(session, release, actor.user_id, "go", now, before=before, after=snapshot(release))
     if release.is_phased:
         release.stage_index = 0
-        _move(release, rules.check(release, Activity.START_ROLLOUT), now)
+        _move(release, _check_move(session, release, Activity.START_ROLLOUT, now), now)
         _record(
             session,
             release,
@@ -681,11 +702,10 @@ def advance(
     release_id: int,
     *,
     to_percentage: int | None = None,
-    in_force: Sequence[freezes.Span] = (),
     now: datetime | None = None,
 ) -> Release:
     """Move a phased rollout one stage on. A button names the stage it leads to, so a
-    second click on the same button can't skip a stage. `in_force`: as for `go`."""
+    second click on the same button can't skip a stage."""
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
     require_owner(release, actor, Activity.ADVANCE)
@@ -694,12 +714,11 @@ def advance(
     current = release.current_percentage
     if to_percentage is not None and current is not None and current >= to_percentage:
         raise InvalidInput(Code.ALREADY_AT, ref=release.ref, percentage=current)
-    rules.check(release, Activity.ADVANCE)
-    _check_not_frozen(session, release, Activity.ADVANCE, in_force)
+    target = _check_move(session, release, Activity.ADVANCE, now)
     assert release.stage_index is not None
     before = snapshot(release)
+    _move(release, target, now)
     release.stage_index += 1
-    release.updated_at = now
     _record(
         session,
         release,
@@ -718,8 +737,9 @@ def advance(
 
 
 def _release(session: Session, release: Release, actor_id: str, now: datetime) -> None:
+    target = _check_move(session, release, Activity.MARK_RELEASED, now)
     before = snapshot(release)
-    _move(release, rules.check(release, Activity.MARK_RELEASED), now)
+    _move(release, target, now)
     if release.is_phased:
         release.stage_index = len(release.stages) - 1
     session.add(
@@ -763,7 +783,7 @@ def _owner_transition(
         reason = clean_reason(reason, required=action != Activity.CANCEL)
     release = get_for_update(session, actor, release_id)
     require_owner(release, actor, action)
-    target = rules.check(release, action)
+    target = _check_move(session, release, action, now)
     before = snapshot(release)
     _move(release, target, now)
     if reason is not None:

@@ -37,6 +37,8 @@ class Activity(StrEnum):
     TICK = "tick"  # tick or untick a checklist item
     ADD_ITEM = "add_item"  # add a checklist item
     ASK_AGAIN = "ask_again"  # the owner's update answers an objection: sign-offs reopen
+    OVERRIDE_FREEZE = "override_freeze"  # a release manager lets it through a freeze
+    REPORT_DEPLOYMENT = "report_deployment"  # a pipeline reports deploying it (in flight)
     # How it shows.
     OPEN = "open"  # listed as upcoming/open (not finished); reminders still due
     IN_FLIGHT = "in_flight"  # go given and not finished: announced, never overdue
@@ -75,6 +77,9 @@ ALLOWED: dict[Activity, frozenset[ReleaseStatus]] = {
     Activity.TICK: _CHANGEABLE,
     Activity.ADD_ITEM: _CHANGEABLE,
     Activity.ASK_AGAIN: frozenset({S.CHANGES_REQUESTED, S.NO_GO}),
+    # While a move toward production is still to come.
+    Activity.OVERRIDE_FREEZE: _BEFORE_DECISION | _IN_FLIGHT,
+    Activity.REPORT_DEPLOYMENT: _IN_FLIGHT,  # nothing is deployed before the go
     Activity.OPEN: frozenset(ReleaseStatus) - _FINISHED,
     Activity.IN_FLIGHT: _IN_FLIGHT,
     Activity.AWAIT_SIGN_OFF: _BEFORE_DECISION,
@@ -124,6 +129,12 @@ def check(release: Release, activity: Activity) -> ReleaseStatus:
     return TRANSITIONS.get(activity, release.state)
 
 
+# The moves toward production: a freeze covering the release holds each of them, unless a
+# release manager overrode that freeze for that release (`lifecycle` checks, for every move).
+TOWARD_PRODUCTION = frozenset(
+    {Activity.GO, Activity.START_ROLLOUT, Activity.ADVANCE, Activity.MARK_RELEASED}
+)
+
 # What a release manager may do to any release, as its owner would; editing a release
 # (its version, time, notes, approvers) stays its owner's.
 MANAGERS_MAY = frozenset(
@@ -136,5 +147,6 @@ MANAGERS_MAY = frozenset(
         Activity.MARK_RELEASED,
         Activity.ROLL_BACK,
         Activity.CANCEL,
+        Activity.REPORT_DEPLOYMENT,
     }
 )

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ from tests.handlers.api.conftest import (
     waiting_at_gate,
     wake_ups_only,
 )
-from tests.support.harness import Harness
+from tests.support.harness import Harness, iso
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -136,3 +137,20 @@ def test_a_wait_survives_the_bot_restarting(monkeypatch: pytest.MonkeyPatch) -> 
     )
     with pytest.raises(httpx.ConnectError):  # never answered: an error at once (exit 2)
         pipeline_cli._gate(never, "payments@2.4.0", 60)
+
+
+def test_a_managers_override_opens_the_gate_for_a_release_go_before_the_freeze(
+    harness: Harness,
+) -> None:
+    now = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)  # pinned: freezes depend on now
+    harness.clock.pin(now)
+    harness.command(f"propose payments 2.4.0 {iso(now + timedelta(days=1))}")
+    tick_all(harness, "payments@2.4.0")
+    harness.command("go payments@2.4.0")  # big-bang: go, waiting for the deployment
+    harness.command(f'freeze add "Holidays" now to {iso(now + timedelta(days=2))}', user_id=MANAGER)
+    env = cli_env(harness.server.url, make_token(harness))
+    code, out, _ = run(env, "gate", "payments@2.4.0")
+    assert code == 3 and "FREEZE_ACTIVE" in out and "Holidays" in out
+    harness.command("go payments@2.4.0 override: security fix", user_id=MANAGER)
+    code, out, _ = run(env, "gate", "payments@2.4.0")
+    assert (code, out.splitlines()[0]) == (0, "payments@2.4.0: allow")

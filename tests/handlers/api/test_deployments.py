@@ -3,6 +3,7 @@ moves the rollout on (and releases at the end), a failure pauses it and tells th
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,7 +15,7 @@ from models.release.outcomes import ReleaseOutcome
 from models.release.production import ProductionRecord
 from models.release.records import ReleaseStatus
 from tests.handlers.api.conftest import MANAGER, api, make_token, propose
-from tests.support.harness import OWNER, Harness, rendered_text
+from tests.support.harness import OWNER, Harness, iso, rendered_text
 
 
 def tick_all(harness: Harness, ref: str) -> None:
@@ -151,3 +152,93 @@ def test_statistics_see_a_release_as_soon_as_it_ends(harness: Harness) -> None:
     assert rolled_back.lead_s is None and rolled_back.ended_at > record.released_at
     stats = client.get("/stats", params={"days": 30}).json()
     assert (stats["outcomes"]["released"], stats["outcomes"]["rolled_back"]) == (1, 1), stats
+
+
+# --- what a report may not do ---------------------------------------------------------
+# The clock is pinned where a freeze is involved: freezes depend on now.
+
+NOW = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)  # a Wednesday
+
+
+def going_at(harness: Harness, ref: str, extra: str = "") -> None:
+    """Proposed for the day after NOW, every item ticked, go given."""
+    harness.clock.pin(NOW)
+    service, version = ref.split("@")
+    harness.command(f"propose {service} {version} {iso(NOW + timedelta(days=1))} {extra}")
+    tick_all(harness, ref)
+    harness.command(f"go {ref}")
+
+
+def test_a_success_during_a_freeze_is_refused_until_a_manager_overrides(
+    harness: Harness,
+) -> None:
+    going_at(harness, "payments@2.4.0")  # big-bang, go
+    going_at(harness, "payments@2.5.0", "phased 10,50,100")
+    harness.command(
+        f'freeze add "Incident" now to {iso(NOW + timedelta(days=2))} service payments',
+        user_id=MANAGER,
+    )
+    client = api(harness, make_token(harness))
+    for ref in ("payments@2.4.0", "payments@2.5.0"):
+        refused = report(client, ref, state="succeeded")
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"] == "frozen" and "Incident" in refused.json()["message"]
+        assert "deployment_succeeded" in actions(harness, ref)  # the report is recorded
+    assert harness.release("payments@2.4.0").status == ReleaseStatus.GO
+    assert harness.release("payments@2.5.0").current_percentage == 10
+    with harness.session() as session:
+        assert session.exec(select(ProductionRecord)).all() == []
+
+    harness.command("go payments@2.4.0 override: security fix", user_id=MANAGER)
+    done = report(client, "payments@2.4.0", state="succeeded")
+    assert done.status_code == 201, done.text
+    assert done.json()["status"] == "released"
+
+
+def test_a_stage_that_is_not_one_of_the_rollouts_is_refused(harness: Harness) -> None:
+    rolling(harness, "payments@2.4.0", "phased 10,50,100")
+    client = api(harness, make_token(harness))
+    before = actions(harness, "payments@2.4.0")
+    for state in ("succeeded", "started", "failed"):
+        refused = report(client, "payments@2.4.0", state=state, stage=37)
+        assert refused.status_code == 422, refused.text
+        body = refused.json()
+        assert (body["error"], body["field"]) == ("deployment_stage_unknown", "stage")
+        assert "10%, 50%, 100%" in body["message"] and "37" in body["message"]
+    release = harness.release("payments@2.4.0")
+    assert (release.status, release.current_percentage) == (ReleaseStatus.ROLLING_OUT, 10)
+    assert actions(harness, "payments@2.4.0") == before
+    assert report(client, "payments@2.4.0", state="succeeded", stage=50).status_code == 201
+
+    propose(harness, "billing@1.0.0")  # big-bang: no stage but the whole
+    tick_all(harness, "billing@1.0.0")
+    harness.command("go billing@1.0.0")
+    refused = report(client, "billing@1.0.0", state="succeeded", stage=50)
+    assert refused.status_code == 422 and "big-bang" in refused.json()["message"]
+    assert report(client, "billing@1.0.0", state="succeeded", stage=100).status_code == 201
+
+
+def test_reports_before_the_go_are_refused_and_nothing_is_recorded(harness: Harness) -> None:
+    propose(harness, "payments@2.4.0", "phased 10,50")
+    tick_all(harness, "payments@2.4.0")
+    client = api(harness, make_token(harness))
+    before = actions(harness, "payments@2.4.0")
+    for state in ("started", "failed", "succeeded"):
+        refused = report(client, "payments@2.4.0", state=state, description="boom")
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"] == "bad_state"
+    assert actions(harness, "payments@2.4.0") == before
+    assert harness.slack.messages(OWNER) == []  # no DM about a failure
+    assert not any("Deployment of" in t for t in harness.thread(harness.release("payments@2.4.0")))
+
+
+def test_a_report_link_must_be_http_or_https(harness: Harness) -> None:
+    rolling(harness, "payments@2.4.0")
+    client = api(harness, make_token(harness))
+    before = actions(harness, "payments@2.4.0")
+    for url in ("javascript:alert(1)", "data:text/html,hi", "https://ci/1 |x", "ftp://ci/1"):
+        refused = report(client, "payments@2.4.0", state="started", url=url)
+        assert refused.status_code == 422, (url, refused.text)
+        assert (refused.json()["error"], refused.json()["field"]) == ("url_invalid", "url")
+    assert actions(harness, "payments@2.4.0") == before
+    assert report(client, "payments@2.4.0", state="started", url="HTTPS://ci/2").status_code == 201

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -249,3 +250,23 @@ def test_concurrent_answers_are_each_audited_but_stay_out_of_the_history(
     assert history and all(event["action"] != "gate_checked" for event in history)
     status = harness.private_reply(harness.command("status payments@2.4.0"))
     assert "payments" in status and "gate" not in status.lower()
+
+
+def test_an_override_opens_the_gate_for_a_release_already_go_when_the_freeze_began(
+    harness: Harness,
+) -> None:
+    now = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)  # pinned: freezes depend on now
+    harness.clock.pin(now)
+    harness.command(f"propose payments 2.4.0 {iso(now + timedelta(days=1))}")
+    tick_all(harness, "payments@2.4.0")
+    harness.command("go payments@2.4.0")  # big-bang: go, waiting for the deployment
+    client = api(harness, make_token(harness))
+    assert gate(client, "payments@2.4.0")["decision"] == "allow"
+    harness.command(f'freeze add "Holidays" now to {iso(now + timedelta(days=2))}', user_id=MANAGER)
+    body = gate(client, "payments@2.4.0")
+    assert (body["decision"], codes(body)) == ("pending", ["FREEZE_ACTIVE"])
+
+    harness.command("go payments@2.4.0 override: security fix", user_id=MANAGER)
+    body = gate(client, "payments@2.4.0")
+    assert (body["decision"], codes(body)) == ("allow", [])
+    assert body["release"]["status"] == "go"
