@@ -125,6 +125,10 @@ SAMPLES: dict[Code, dict[str, Any]] = {
     Code.TOO_MANY_TOKENS: {"limit": 50},
     Code.TOKEN_SERVICES: {"limit": 20},
     Code.TOKEN_SCOPE: {"service": EVIL},
+    Code.GITHUB_REPOSITORY_INVALID: {"value": EVIL},
+    Code.GITHUB_ENVIRONMENT_INVALID: {"value": EVIL},
+    Code.GITHUB_ENVIRONMENT_TAKEN: {"repository": "acme/payments", "environment": EVIL, "service": EVIL},
+    Code.GITHUB_NOT_LINKED: {"repository": "acme/payments", "service": EVIL},
     Code.AUDIT_DATE_INVALID: {"value": EVIL},
     Code.AUDIT_RANGE_EMPTY: {
         "since": datetime(2026, 12, 1, tzinfo=UTC),
