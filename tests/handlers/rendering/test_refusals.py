@@ -127,7 +127,11 @@ SAMPLES: dict[Code, dict[str, Any]] = {
     Code.TOKEN_SCOPE: {"service": EVIL},
     Code.GITHUB_REPOSITORY_INVALID: {"value": EVIL},
     Code.GITHUB_ENVIRONMENT_INVALID: {"value": EVIL},
-    Code.GITHUB_ENVIRONMENT_TAKEN: {"repository": "acme/payments", "environment": EVIL, "service": EVIL},
+    Code.GITHUB_ENVIRONMENT_TAKEN: {
+        "repository": "acme/payments",
+        "environment": EVIL,
+        "service": EVIL,
+    },
     Code.GITHUB_NOT_LINKED: {"repository": "acme/payments", "service": EVIL},
     Code.AUDIT_DATE_INVALID: {"value": EVIL},
     Code.AUDIT_RANGE_EMPTY: {
