@@ -234,7 +234,10 @@ def fit_comment(text: str) -> str:
 
 
 def reasons_key(v: Verdict) -> str:
-    return hashlib.sha256(json.dumps(v.reasons).encode()).hexdigest()[:32]
+    """What a status report is about: the reasons' codes, and which freezes hold it (so a
+    checklist ticked item by item is one change, not one report per item)."""
+    named = [(code.value, text if code == Reason.FREEZE_ACTIVE else "") for code, text in v.reasons]
+    return hashlib.sha256(json.dumps(named).encode()).hexdigest()[:32]
 
 
 def answer(

@@ -1,0 +1,206 @@
+"""GitHub's deployment protection rule over the wire: signed deliveries to /github/events,
+answers and status reports POSTed to a fake GitHub, decided by clicks in Slack."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import col, select
+
+from handlers.slack import ids
+from models.audit import AuditEvent
+from models.github.github_deliveries import GitHubDelivery
+from models.github.protection_requests import Callback, DeploymentRequest
+from tests.handlers.github.conftest import MANAGER, SHA, ask, eventually, link, settled
+from tests.support.fake_github import FakeGitHub, deliver, protection_rule, signed
+from tests.support.harness import Harness, ahead, iso
+
+REF = "payments@2.4.0"
+
+
+def propose(harness: Harness, extra: str = "") -> None:
+    harness.command(f"propose payments 2.4.0 {iso(ahead())} {extra}".strip())
+
+
+def tick_all(harness: Harness) -> None:
+    for position in range(5):
+        harness.tick(harness.release(REF), position)
+
+
+def audit_rows(harness: Harness, prefix: str = "github_") -> list[AuditEvent]:
+    with harness.session() as session:
+        return list(
+            session.exec(
+                select(AuditEvent)
+                .where(col(AuditEvent.action).startswith(prefix))
+                .order_by(col(AuditEvent.id))
+            )
+        )
+
+
+def test_a_missing_or_wrong_signature_gets_401_and_nothing_is_recorded(
+    harness: Harness, github: FakeGitHub
+) -> None:
+    link(harness)
+    propose(harness)
+    payload = protection_rule(github, sha=SHA)
+    body = json.dumps(payload).encode()
+    url = harness.server.url
+    wrong = deliver(url, "deployment_protection_rule", payload, signature="sha256=00")
+    other_secret = deliver(
+        harness.server.url,
+        "deployment_protection_rule",
+        payload,
+        signature=signed(body, "not-the-secret"),
+    )
+    missing = deliver(harness.server.url, "deployment_protection_rule", payload, signature="")
+    assert [r.status_code for r in (wrong, other_secret, missing)] == [401, 401, 401]
+    settled(harness)
+    with harness.session() as session:
+        assert session.exec(select(GitHubDelivery)).all() == []
+        assert session.exec(select(DeploymentRequest)).all() == []
+    assert github.posted == []
+    # Signed, but an event it does not handle: acknowledged and ignored.
+    ping = deliver(harness.server.url, "ping", {"zen": "Design for failure."})
+    assert ping.status_code == 204
+
+
+def test_pending_with_status_reports_then_approved_once_after_sign_offs_and_go(
+    harness: Harness, github: FakeGitHub
+) -> None:
+    assert "linked to *payments* for `production`" in link(harness)
+    propose(harness, "<@U_QA|qa>")
+    accepted = ask(harness, github)
+    assert accepted.status_code == 202, accepted.text
+    eventually(lambda: github.status_reports(), what="a status report")
+    [report] = github.status_reports()
+    assert report["environment_name"] == "production"
+    assert "NOT_APPROVED" in report["comment"] and "NOT_GO" in report["comment"]
+    assert harness.release(REF).permalink in report["comment"]
+    assert github.answers() == []
+
+    harness.click(harness.card(harness.release(REF)), ids.APPROVE, user_id="U_QA")
+    eventually(lambda: len(github.status_reports()) == 2, what="a report of the new reasons")
+    assert "NOT_APPROVED" not in github.status_reports()[-1]["comment"]
+    tick_all(harness)
+    settled(harness)
+    assert github.answers() == []  # still no go
+    harness.command(f"go {REF}")
+    eventually(lambda: github.answers(), what="the answer")
+    settled(harness)
+    [answer] = github.answers()
+    assert answer["state"] == "approved" and answer["environment_name"] == "production"
+    assert REF in answer["comment"]
+    # One status report per change of reasons (sign-offs, checklist), never more than 10.
+    reports = github.status_reports()
+    assert 2 <= len(reports) <= 4, reports
+    assert all(len(p.body["comment"]) <= 1024 for p in github.posted)
+
+    thread = "\n".join(harness.thread(harness.release(REF)))
+    assert "GitHub asks whether deployment 1001 of acme/payments" in thread
+    assert "Answered GitHub: deployment 1001" in thread and "is approved" in thread
+    rows = audit_rows(harness)
+    assert [(r.action, r.source) for r in rows if r.release_id] == [
+        ("github_deployment_requested", "github"),
+        ("github_deployment_approved", "github"),
+    ]
+
+
+def test_the_same_delivery_three_times_is_answered_once(
+    harness: Harness, github: FakeGitHub
+) -> None:
+    link(harness)
+    propose(harness)  # no approvers: approved at once
+    tick_all(harness)
+    harness.command(f"go {REF}")
+    first = ask(harness, github, delivery_id="d-1")
+    again = [ask(harness, github, delivery_id="d-1") for _ in range(2)]
+    assert first.status_code == 202
+    assert [r.status_code for r in again] == [200, 200]
+    eventually(lambda: github.answers())
+    settled(harness)
+    assert [a["state"] for a in github.answers()] == ["approved"]
+    with harness.session() as session:
+        assert len(session.exec(select(DeploymentRequest)).all()) == 1
+
+
+def test_no_go_rejects_it_with_the_reason(harness: Harness, github: FakeGitHub) -> None:
+    link(harness)
+    propose(harness)
+    ask(harness, github)
+    eventually(lambda: github.status_reports())
+    harness.command(f"nogo {REF} the error budget is spent")
+    eventually(lambda: github.answers())
+    settled(harness)
+    [answer] = github.answers()
+    assert answer["state"] == "rejected"
+    assert "NO_GO" in answer["comment"]
+    thread = "\n".join(harness.thread(harness.release(REF)))
+    assert "is rejected" in thread
+
+
+def test_a_freeze_holds_it_pending_until_a_manager_overrides_it(
+    harness: Harness, github: FakeGitHub
+) -> None:
+    link(harness)
+    propose(harness)
+    tick_all(harness)
+    harness.command(f'freeze add "Holidays" now to {iso(ahead(days=5))}', user_id=MANAGER)
+    harness.command(f"go {REF}")  # refused: the freeze holds it
+    ask(harness, github)
+    eventually(lambda: github.status_reports())
+    settled(harness)
+    assert github.answers() == []
+    assert "FREEZE_ACTIVE" in github.status_reports()[-1]["comment"]
+    assert "Holidays" in github.status_reports()[-1]["comment"]
+    harness.command(f"go {REF} override: the fix must go out", user_id=MANAGER)
+    eventually(lambda: github.answers())
+    settled(harness)
+    assert [a["state"] for a in github.answers()] == ["approved"]
+
+
+def test_a_deployment_of_another_commit_is_rejected(harness: Harness, github: FakeGitHub) -> None:
+    link(harness)
+    propose(harness)
+    with harness.session() as session:
+        release = harness.release(REF)
+        release.commit_sha = "a" * 40
+        session.add(release)
+    tick_all(harness)
+    harness.command(f"go {REF}")
+    ask(harness, github)  # the tag names the release, the commit is another
+    eventually(lambda: github.answers())
+    [answer] = github.answers()
+    assert answer["state"] == "rejected" and "COMMIT_MISMATCH" in answer["comment"]
+    assert SHA[:12] in answer["comment"] and "a" * 12 in answer["comment"]
+
+
+def test_a_callback_that_fails_is_retried_and_answered_once(
+    harness: Harness, github: FakeGitHub
+) -> None:
+    harness.clock.pin(datetime.now(UTC))
+    link(harness)
+    propose(harness)
+    tick_all(harness)
+    harness.command(f"go {REF}")
+    github.fail_next(502, 503)
+    ask(harness, github)
+    for tries in (1, 2):
+        eventually(lambda n=tries: _answer_waits_after(harness, n), what=f"try {tries} failed")
+        assert github.answers() == []
+        # Past the pause after that try: the sweep tries again.
+        harness.clock.advance(timedelta(seconds=15))
+        settled(harness)
+    eventually(lambda: github.answers())
+    settled(harness)
+    assert [a["state"] for a in github.answers()] == ["approved"]
+    with harness.session() as session:
+        [callback] = session.exec(select(Callback).where(Callback.kind == "answer")).all()
+    assert (callback.status, callback.attempts) == ("sent", 3)
+
+
+def _answer_waits_after(harness: Harness, tries: int) -> bool:
+    with harness.session() as session:
+        rows = session.exec(select(Callback).where(Callback.kind == "answer")).all()
+    return [(r.status, r.attempts) for r in rows] == [("pending", tries)]
