@@ -4,17 +4,28 @@ answers and status reports POSTed to a fake GitHub, decided by clicks in Slack."
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
 
+from bot.sandbox.slack_standin import FakeSlack
 from handlers.slack import ids
 from models.audit import AuditEvent
 from models.github.github_deliveries import GitHubDelivery
 from models.github.protection_requests import Callback, DeploymentRequest
-from tests.handlers.github.conftest import MANAGER, SHA, ask, eventually, link, settled
+from models.release.records import Approver
+from tests.handlers.github.conftest import (
+    MANAGER,
+    SHA,
+    ask,
+    eventually,
+    github_bot,
+    link,
+    settled,
+)
 from tests.support.fake_github import FakeGitHub, deliver, protection_rule, signed
-from tests.support.harness import Harness, ahead, iso
+from tests.support.harness import Harness, ahead, iso, rendered_text
 
 REF = "payments@2.4.0"
 
@@ -204,3 +215,85 @@ def _answer_waits_after(harness: Harness, tries: int) -> bool:
     with harness.session() as session:
         rows = session.exec(select(Callback).where(Callback.kind == "answer")).all()
     return [(r.status, r.attempts) for r in rows] == [("pending", tries)]
+
+
+def test_a_deployment_with_no_release_proposes_one_under_the_policy(
+    harness: Harness, github: FakeGitHub
+) -> None:
+    harness.command("policy payments set approvers <@U_QA|qa>", user_id=MANAGER)
+    link(harness)
+    ask(harness, github, ref="main")  # a branch: the version is the commit's
+    eventually(lambda: github.status_reports(), what="a status report")
+    release = harness.release(f"payments@{SHA[:12]}")
+    assert (release.owner_id, release.commit_sha, release.status) == (MANAGER, SHA, "proposed")
+    assert release.pipeline_url == "https://github.com/acme/payments/actions/runs/4242"
+    with harness.session() as session:
+        approvers = session.exec(select(Approver).where(Approver.release_id == release.id)).all()
+        proposed = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.release_id == release.id, AuditEvent.action == "proposed"
+            )
+        ).one()
+    assert [(a.slack_id, a.required) for a in approvers] == [("U_QA", True)]
+    assert proposed.detail == "via GitHub acme/payments"
+    assert "Proposed by GitHub" in rendered_text(harness.card(release))
+    assert "NOT_APPROVED" in github.status_reports()[0]["comment"]
+
+    # A tag: the release is that version (`v2.5.0` and `2.5.0` are one).
+    ask(harness, github, ref="refs/tags/v2.5.0", sha="b" * 40, deployment_id=1002)
+    eventually(lambda: len(github.status_reports()) == 2)
+    assert harness.release("payments@v2.5.0").commit_sha == "b" * 40
+    # `2.5.0` names that release too, none is proposed: but it is of another commit.
+    ask(harness, github, ref="2.5.0", sha="c" * 40, deployment_id=1003)
+    eventually(lambda: github.answers())
+    [answer] = github.answers()
+    assert answer["state"] == "rejected" and "COMMIT_MISMATCH" in answer["comment"]
+    assert len(harness.releases()) == 2
+
+
+def test_a_request_waiting_across_a_restart_is_answered_once_after_it(
+    database_url: str, fake_slack: FakeSlack, github: FakeGitHub
+) -> None:
+    with github_bot(database_url, fake_slack, github) as first:
+        link(first)
+        propose(first)
+        tick_all(first)
+        ask(first, github)
+        eventually(lambda: github.status_reports())
+    assert github.answers() == []
+    with github_bot(database_url, fake_slack, github) as second:
+        second.command(f"go {REF}")
+        eventually(lambda: github.answers())
+        settled(second)
+    assert [a["state"] for a in github.answers()] == ["approved"]
+
+
+def test_two_processes_on_postgresql_answer_once(
+    postgres_url: str, fake_slack: FakeSlack, github: FakeGitHub
+) -> None:
+    with (
+        github_bot(postgres_url, fake_slack, github) as one,
+        github_bot(postgres_url, fake_slack, github) as two,
+    ):
+        link(one)
+        propose(one)
+        tick_all(one)
+        # GitHub redelivers to the other process while the first handles it.
+        with ThreadPoolExecutor(4) as pool:
+            codes = sorted(
+                pool.map(
+                    lambda bot: ask(bot, github, delivery_id="twice").status_code,
+                    [one, two, one, two],
+                )
+            )
+        assert codes == [200, 200, 200, 202]
+        eventually(lambda: github.status_reports())
+        one.command(f"go {REF}")
+        # Both look at once, as their sweeps would.
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(settled, [one, two, one, two]))
+        eventually(lambda: github.answers())
+        settled(one)
+        settled(two)
+    assert [a["state"] for a in github.answers()] == ["approved"]
+    assert len(github.status_reports()) == 1
