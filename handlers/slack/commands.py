@@ -40,6 +40,7 @@ from handlers.slack import directory, history_listeners, ids, parsing, policy_li
 from handlers.slack.error_replies import in_background
 from handlers.slack.mrkdwn import escape
 from models import audit
+from models.github import repository_links
 from models.release import production, queries
 from models.release.proposing import Proposal
 from models.release.queries import Actor
@@ -272,7 +273,8 @@ def github_reply(
         made = github_links.link(
             deps, client, actor, command.repository, command.service, command.environments
         )
-        note = github_messages.linked_text(made, command.repository, command.service)
+        repository = repository_links.clean_repository(command.repository)
+        note = github_messages.linked_text(made, repository, command.service)
     elif command.verb == "unlink":
         removed = github_links.unlink(deps, client, actor, command.repository, command.service)
         note = github_messages.unlinked_text(removed)
