@@ -206,6 +206,7 @@ def github_app_settings(settings: Settings) -> GitHubAppSettings | None:
             f"{missing[0]} is not set; the GitHub App needs GITHUB_APP_ID, its private key "
             "and GITHUB_WEBHOOK_SECRET (or set none of them)"
         )
+    name = "GITHUB_APP_PRIVATE_KEY" if key else "GITHUB_APP_PRIVATE_KEY_FILE"
     if not key:
         assert key_file is not None
         try:
@@ -216,8 +217,7 @@ def github_app_settings(settings: Settings) -> GitHubAppSettings | None:
             ) from None
     if "-----BEGIN" not in key or "PRIVATE KEY-----" not in key:
         raise SettingsError(
-            "GITHUB_APP_PRIVATE_KEY_FILE must hold the app's private key as PEM (the .pem "
-            "file GitHub generated)"
+            f"{name} must hold the app's private key as PEM (the .pem file GitHub generated)"
         )
     assert settings.github_app_id and settings.github_webhook_secret
     return GitHubAppSettings(

@@ -297,3 +297,48 @@ def test_two_processes_on_postgresql_answer_once(
         settled(two)
     assert [a["state"] for a in github.answers()] == ["approved"]
     assert len(github.status_reports()) == 1
+
+
+def test_a_callback_github_refuses_is_not_retried_and_the_thread_says_so(
+    harness: Harness, github: FakeGitHub
+) -> None:
+    harness.clock.pin(datetime.now(UTC))
+    link(harness)
+    propose(harness)
+    tick_all(harness)
+    harness.command(f"go {REF}")
+    github.fail_next(422)
+    ask(harness, github)
+    eventually(lambda: _answer_states(harness) == [("failed", 1)], what="refused for good")
+    harness.clock.advance(timedelta(minutes=10))
+    settled(harness)
+    assert _answer_states(harness) == [("failed", 1)] and github.answers() == []
+    eventually(
+        lambda: "GitHub did not take the answer" in "\n".join(harness.thread(harness.release(REF)))
+    )
+    assert "(HTTP 422)" in "\n".join(harness.thread(harness.release(REF)))
+
+
+def _answer_states(harness: Harness) -> list[tuple[str, int]]:
+    with harness.session() as session:
+        rows = session.exec(select(Callback).where(Callback.kind == "answer")).all()
+    return [(r.status, r.attempts) for r in rows]
+
+
+def test_a_request_github_stopped_waiting_for_is_dropped_and_said_so(
+    harness: Harness, github: FakeGitHub
+) -> None:
+    harness.clock.pin(datetime.now(UTC))
+    link(harness)
+    harness.command(f"propose payments 2.4.0 {iso(ahead(days=40))}")
+    ask(harness, github)
+    eventually(lambda: github.status_reports())
+    harness.clock.advance(timedelta(days=31))
+    settled(harness)
+    with harness.session() as session:
+        [request] = session.exec(select(DeploymentRequest)).all()
+    assert request.state == "dropped"
+    assert "GitHub stopped waiting for deployment 1001" in "\n".join(
+        harness.thread(harness.release(REF))
+    )
+    assert github.answers() == []
