@@ -134,7 +134,8 @@ class CallbackSender:
             )
             if callback.kind == CallbackKind.ANSWER.value:
                 _say_refused(session, request, error, now)
-        self.deps.messages.flush(request.release_id)
+        if request.release_id is not None:
+            self.deps.messages.flush(request.release_id)
         return None
 
     def _post(self, request: DeploymentRequest, callback: Callback) -> tuple[str | None, bool]:

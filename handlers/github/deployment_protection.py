@@ -27,8 +27,11 @@ from handlers.flows.new_release import create_release
 from handlers.flows.outcome import NotShownYet
 from handlers.github.callback_sender import CallbackSender
 from handlers.rendering import github_messages as say
+from handlers.rendering.refusals import text_for
+from handlers.slack.mrkdwn import to_plain
 from models import audit, outbox
 from models.api.gate import Decision
+from models.errors import DomainError
 from models.github import protection_requests as requests
 from models.github import repository_links
 from models.github.protection_requests import Answer, DeploymentRequest, RequestState
@@ -124,13 +127,24 @@ class ProtectionRule:
                 asked.environment,
             )
             return
+        with self.deps.db.read_session() as session:
+            kept = requests.find_request(session, asked.deployment_id, asked.environment)
+        if kept is not None:  # handled before, up to a failure: carry on from there
+            assert kept.id is not None
+            self.settle(kept.id)
+            return
+        refusal: DomainError | None = None
         if release is None:
-            release = self._propose(link, asked, delivery_id)
+            try:
+                release = self._propose(link, asked, delivery_id)
+            except DomainError as error:
+                refusal = error  # GitHub hears why, and stops waiting
+        now = self.deps.clock()
         with audit.acting_from(GITHUB), self.deps.db.session() as session:
-            current = session.get(Release, release.id)
-            assert current is not None
+            current = session.get(Release, release.id) if release is not None else None
             request = requests.open_request(
                 session,
+                team_id=link.team_id,
                 release=current,
                 repository=asked.repository,
                 environment=asked.environment,
@@ -138,13 +152,20 @@ class ProtectionRule:
                 installation_id=asked.installation_id,
                 sha=asked.sha,
                 callback_url=asked.callback_url,
-                now=self.deps.clock(),
+                now=now,
             )
-            outbox.enqueue(
-                session, current, (), replies=(say.requested(request),), now=self.deps.clock()
-            )
-        assert request.id is not None and release.id is not None
-        self.deps.messages.flush(release.id)
+            if current is None:
+                assert refusal is not None
+                comment = say.proposal_refused(to_plain(text_for(refusal)))
+                requests.answer(session, request, Answer.REJECTED, comment, now)
+            else:
+                replies = (say.requested(request),)
+                outbox.enqueue(session, current, (), replies=replies, now=now)
+        if current is None:
+            self.callbacks.nudge()
+            return
+        assert request.id is not None and current.id is not None
+        self.deps.messages.flush(current.id)
         self.settle(request.id)
 
     def _propose(self, link: RepositoryLink, asked: Asked, delivery_id: str) -> Release:
@@ -204,8 +225,9 @@ class ProtectionRule:
             request = session.get(DeploymentRequest, request_id, populate_existing=True)
             if request is None or request.state != RequestState.WAITING.value:
                 return
-            release = session.get(Release, request.release_id)
-            assert release is not None
+            release = session.get(Release, request.release_id) if request.release_id else None
+            if release is None or release.id is None:
+                return
             reply = None
             if requests.is_expired(request, now):
                 if requests.drop(session, request, now):
@@ -229,7 +251,7 @@ class ProtectionRule:
         if owed:
             self.callbacks.nudge()
         if reply is not None:
-            self.deps.messages.flush(request.release_id)
+            self.deps.messages.flush(release.id)
 
     def _has_news(self, request_id: int) -> bool:
         now = self.deps.clock()
@@ -239,8 +261,9 @@ class ProtectionRule:
                 return False
             if requests.is_expired(request, now):
                 return True
-            release = session.get(Release, request.release_id)
-            assert release is not None
+            release = session.get(Release, request.release_id) if request.release_id else None
+            if release is None:
+                return False
             verdict = requests.verdict(session, request, release, now)
             if verdict.decision != Decision.PENDING:
                 return True

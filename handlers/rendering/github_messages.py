@@ -73,6 +73,10 @@ def status_comment(release: Release, verdict: Verdict) -> str:
     return f"releasebot: {release.ref} is waiting. {reasons}{_thread(release)}"
 
 
+def proposal_refused(refusal: str) -> str:
+    return f"releasebot could not propose a release for this deployment: {refusal}"
+
+
 def proposal_notes(repository: str, environment: str) -> str:
     return f"Proposed by GitHub: a deployment of {repository} to {environment} asked for it."
 

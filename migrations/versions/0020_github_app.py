@@ -1,8 +1,8 @@
-"""github app: links, deliveries, deployment requests and callbacks
+"""github app
 
 Revision ID: 0020
 Revises: 0018 (the lead re-chains it after 0019)
-Create Date: 2026-12-07 15:59:04.811459
+Create Date: 2026-12-07 16:18:29.129444
 """
 
 from collections.abc import Sequence
@@ -59,7 +59,7 @@ def upgrade() -> None:
         "github_deployment_request",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("team_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("release_id", sa.Integer(), nullable=False),
+        sa.Column("release_id", sa.Integer(), nullable=True),
         sa.Column("repository", sqlmodel.sql.sqltypes.AutoString(length=140), nullable=False),
         sa.Column("environment", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
         sa.Column("deployment_id", sa.BigInteger(), nullable=False),
@@ -76,6 +76,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("github_deployment_request", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_github_deployment_request_deployment_id"),
+            ["deployment_id"],
+            unique=False,
+        )
         batch_op.create_index(
             batch_op.f("ix_github_deployment_request_release_id"), ["release_id"], unique=False
         )
@@ -120,6 +125,7 @@ def downgrade() -> None:
     with op.batch_alter_table("github_deployment_request", schema=None) as batch_op:
         batch_op.drop_index("ix_github_deployment_request_state")
         batch_op.drop_index(batch_op.f("ix_github_deployment_request_release_id"))
+        batch_op.drop_index(batch_op.f("ix_github_deployment_request_deployment_id"))
 
     op.drop_table("github_deployment_request")
     with op.batch_alter_table("github_link", schema=None) as batch_op:

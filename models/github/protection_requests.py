@@ -51,10 +51,13 @@ class DeploymentRequest(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
-    release_id: int = Field(foreign_key="release.id", index=True, ondelete="CASCADE")
+    # None: no release could be proposed for it (it was rejected at once, saying why).
+    release_id: int | None = Field(
+        default=None, foreign_key="release.id", index=True, ondelete="CASCADE"
+    )
     repository: str = Field(max_length=140)
     environment: str = Field(max_length=255)
-    deployment_id: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    deployment_id: int = Field(sa_column=Column(BigInteger(), nullable=False, index=True))
     installation_id: int = Field(sa_column=Column(BigInteger(), nullable=False))
     sha: str = Field(default="", max_length=40)
     callback_url: str = Field(sa_column=Column(Text, nullable=False))
@@ -160,7 +163,8 @@ def release_for(session: Session, team_id: str, service: str, sha: str, ref: str
 def open_request(
     session: Session,
     *,
-    release: Release,
+    team_id: str,
+    release: Release | None,
     repository: str,
     environment: str,
     deployment_id: int,
@@ -169,10 +173,9 @@ def open_request(
     callback_url: str,
     now: datetime,
 ) -> DeploymentRequest:
-    assert release.id is not None
     request = DeploymentRequest(
-        team_id=release.team_id,
-        release_id=release.id,
+        team_id=team_id,
+        release_id=release.id if release is not None else None,
         repository=repository,
         environment=environment,
         deployment_id=deployment_id,
@@ -185,8 +188,8 @@ def open_request(
     session.flush()
     audit.record(
         session,
-        team_id=release.team_id,
-        release_id=release.id,
+        team_id=team_id,
+        release_id=request.release_id,
         actor_id="github",
         action="github_deployment_requested",
         after={
@@ -199,6 +202,18 @@ def open_request(
         at=now,
     )
     return request
+
+
+def find_request(
+    session: Session, deployment_id: int, environment: str
+) -> DeploymentRequest | None:
+    """The request already kept for this deployment (a delivery handled again)."""
+    return session.exec(
+        select(DeploymentRequest).where(
+            DeploymentRequest.deployment_id == deployment_id,
+            DeploymentRequest.environment == environment,
+        )
+    ).first()
 
 
 def waiting(session: Session, *, release_id: int | None = None, limit: int = 1000) -> list[int]:

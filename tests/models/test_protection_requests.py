@@ -22,6 +22,7 @@ def waiting_request(db: Database, new_release: NewRelease) -> DeploymentRequest:
     with db.session() as session:
         return requests.open_request(
             session,
+            team_id=release.team_id,
             release=release,
             repository="acme/payments",
             environment="production",

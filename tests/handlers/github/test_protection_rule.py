@@ -342,3 +342,20 @@ def test_a_request_github_stopped_waiting_for_is_dropped_and_said_so(
         harness.thread(harness.release(REF))
     )
     assert github.answers() == []
+
+
+def test_a_deployment_no_release_can_be_proposed_for_is_rejected_saying_why(
+    harness: Harness, github: FakeGitHub
+) -> None:
+    link(harness)
+    # 2.4.0 is a private release: not the deployment's, and its version is taken.
+    harness.command(f"propose payments 2.4.0 {iso(ahead())}", channel_id="G_SECRET")
+    assert harness.release(REF).private
+    ask(harness, github, ref="2.4.0")
+    eventually(lambda: github.answers())
+    settled(harness)
+    [answer] = github.answers()
+    assert answer["state"] == "rejected"
+    assert "could not propose a release for this deployment" in answer["comment"]
+    assert len(harness.releases()) == 1
+    assert "<@" not in answer["comment"] and "*" not in answer["comment"]
