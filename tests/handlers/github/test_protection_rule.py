@@ -116,6 +116,10 @@ def test_pending_with_status_reports_then_approved_once_after_sign_offs_and_go(
         ("github_deployment_requested", "github"),
         ("github_deployment_approved", "github"),
     ]
+    # The history names GitHub, not a person called "github".
+    status = harness.private_reply(harness.command(f"status {REF}"))
+    assert "GitHub asked to deploy" in status and "answered GitHub: approved" in status
+    assert "<@github>" not in status
 
 
 def test_the_same_delivery_three_times_is_answered_once(
