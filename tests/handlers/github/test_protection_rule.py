@@ -363,3 +363,27 @@ def test_a_deployment_no_release_can_be_proposed_for_is_rejected_saying_why(
     assert "could not propose a release for this deployment" in answer["comment"]
     assert len(harness.releases()) == 1
     assert "<@" not in answer["comment"] and "*" not in answer["comment"]
+
+
+def test_a_freeze_that_ends_lets_the_waiting_deployment_go(
+    harness: Harness, github: FakeGitHub
+) -> None:
+    now = datetime(2026, 12, 9, 10, 0, tzinfo=UTC)  # a Wednesday
+    harness.clock.pin(now)
+    link(harness)
+    harness.command(f"propose payments 2.4.0 {iso(now + timedelta(hours=3))}")
+    tick_all(harness)
+    harness.command(f"go {REF}")
+    harness.command(
+        f'freeze add "Incident" now to {iso(now + timedelta(hours=1))}', user_id=MANAGER
+    )
+    ask(harness, github)
+    eventually(lambda: github.status_reports())
+    assert "FREEZE_ACTIVE" in github.status_reports()[0]["comment"]
+    settled(harness)
+    assert github.answers() == []
+    # Nothing changes the release: the sweep sees the freeze is over.
+    harness.clock.advance(timedelta(hours=1, minutes=1))
+    settled(harness)
+    eventually(lambda: github.answers())
+    assert [a["state"] for a in github.answers()] == ["approved"]
