@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from handlers.deps import Deps
 from handlers.flows.manager_role import require_manager
 from handlers.rendering.refusals import Refused
+from handlers.slack import directory
 from models import audit
 from models.github import repository_links
 from models.github.repository_links import RepositoryLink
@@ -26,8 +27,13 @@ def link(
     environments: Sequence[str],
 ) -> list[RepositoryLink]:
     actor = require_manager(deps, client, actor, "link a GitHub repository")
-    if not actor.channel_id:
-        raise Refused("Link a repository from the channel its releases should be posted in.")
+    # GitHub is outside Slack, where nobody's membership can be checked (as for API
+    # tokens): the releases it proposes and asks about are public ones.
+    if not actor.channel_id or directory.channel_is_private(client, actor.channel_id):
+        raise Refused(
+            "Link a repository from a public channel: the one its releases should be posted "
+            "in (GitHub sees only public releases)."
+        )
     now = deps.clock()
     with deps.db.session() as session:
         made = repository_links.link(

@@ -167,8 +167,9 @@ class CallbackSender:
         if 200 <= status < 300:
             return None, False
         if status == 401:
-            self.credentials.forget(request.installation_id)  # revoked? a fresh one next
-            return "HTTP 401", True
+            # The cached token revoked? Tried once more, with a fresh one.
+            self.credentials.forget(request.installation_id)
+            return "HTTP 401", callback.attempts < 2
         return f"HTTP {status}", status >= 500 or status == 429
 
 

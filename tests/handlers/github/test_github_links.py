@@ -61,6 +61,12 @@ def test_others_and_bad_input_are_refused_privately(harness: Harness) -> None:
         harness, "link acme/payments payments production"
     )
     assert "is not a service name" in said(harness, "link acme/payments pay$ments")
+    private = harness.private_reply(
+        harness.command(
+            "github link acme/payments payments", user_id=MANAGER, channel_id="G_SECRET"
+        )
+    )
+    assert "Link a repository from a public channel" in private
     link(harness, "acme/payments payments")
     taken = said(harness, "link acme/payments billing")
     assert "“acme/payments” (“production”) is linked to “payments” already" in taken
