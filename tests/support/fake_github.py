@@ -90,6 +90,11 @@ class FakeGitHub:
         with self._lock:
             self._failures.extend(statuses)
 
+    def revoke_tokens(self) -> None:
+        """Every installation token issued so far stops working (as when revoked)."""
+        with self._lock:
+            self._tokens.clear()
+
     def callback_url(self, run_id: int = 4242, repository: str = "acme/payments") -> str:
         return f"{self.url}/repos/{repository}/actions/runs/{run_id}/deployment_protection_rule"
 

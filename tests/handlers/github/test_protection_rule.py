@@ -387,3 +387,26 @@ def test_a_freeze_that_ends_lets_the_waiting_deployment_go(
     settled(harness)
     eventually(lambda: github.answers())
     assert [a["state"] for a in github.answers()] == ["approved"]
+
+
+def test_a_revoked_installation_token_is_replaced(harness: Harness, github: FakeGitHub) -> None:
+    harness.clock.pin(datetime.now(UTC))
+    link(harness)
+    propose(harness)
+    ask(harness, github)
+    eventually(lambda: github.status_reports())  # a token is cached now
+    github.revoke_tokens()
+    tick_all(harness)
+    harness.command(f"go {REF}")
+    eventually(lambda: _refused_once(harness), what="refused with the old token")
+    harness.clock.advance(timedelta(seconds=15))
+    settled(harness)
+    eventually(lambda: github.answers())
+    assert [a["state"] for a in github.answers()] == ["approved"]
+    assert github.tokens_issued == 2
+
+
+def _refused_once(harness: Harness) -> bool:
+    with harness.session() as session:
+        rows = session.exec(select(Callback)).all()
+    return any((r.status, r.attempts, r.last_error) == ("pending", 1, "HTTP 401") for r in rows)
