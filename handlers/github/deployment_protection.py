@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from handlers.deps import Deps
 from handlers.flows import policy_changes
@@ -83,6 +84,14 @@ class Asked:
         return f"{self.html_url.rstrip('/')}/actions/runs/{found.group(1)}"
 
 
+class NotProposed(Exception):
+    """No release could be proposed for a deployment: why, in plain words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class ProtectionRule:
     def __init__(
         self, deps: Deps, client: WebClient, callbacks: CallbackSender, api_url: str
@@ -133,12 +142,12 @@ class ProtectionRule:
             assert kept.id is not None
             self.settle(kept.id)
             return
-        refusal: DomainError | None = None
+        refusal: str | None = None
         if release is None:
             try:
                 release = self._propose(link, asked, delivery_id)
-            except DomainError as error:
-                refusal = error  # GitHub hears why, and stops waiting
+            except NotProposed as error:
+                refusal = error.reason  # GitHub hears why, and stops waiting
         now = self.deps.clock()
         with audit.acting_from(GITHUB), self.deps.db.session() as session:
             current = session.get(Release, release.id) if release is not None else None
@@ -156,7 +165,7 @@ class ProtectionRule:
             )
             if current is None:
                 assert refusal is not None
-                comment = say.proposal_refused(to_plain(text_for(refusal)))
+                comment = say.proposal_refused(refusal)
                 requests.answer(session, request, Answer.REJECTED, comment, now)
             else:
                 replies = (say.requested(request),)
@@ -186,14 +195,20 @@ class ProtectionRule:
             notes=say.proposal_notes(asked.repository, asked.environment),
             via=f"via GitHub {asked.repository}",
         )
-        proposal = policy_changes.under_policy(self.deps, proposal)
-        policy_changes.check_proposal_quorum(self.client, proposal, plain=True)
-        with audit.acting_from(f"{GITHUB}:{asked.repository}"), suppress(NotShownYet):
-            create_release(self.deps, self.client, proposal)
+        try:
+            proposal = policy_changes.under_policy(self.deps, proposal)
+            policy_changes.check_proposal_quorum(self.client, proposal, plain=True)
+            with audit.acting_from(f"{GITHUB}:{asked.repository}"), suppress(NotShownYet):
+                create_release(self.deps, self.client, proposal)
+        except DomainError as error:
+            raise NotProposed(to_plain(text_for(error))) from None
+        except SlackApiError as error:
+            code = error.response.get("error", "unknown")
+            raise NotProposed(f"Slack refused its card in the linked channel ({code}).") from None
         with self.deps.db.read_session() as session:
             release = queries.by_request_key(session, key)
-        if release is None:
-            raise RuntimeError("Slack refused the proposed release's card")
+        if release is None:  # its card was refused for good: it is gone again
+            raise NotProposed("Slack refused its card in the linked channel.")
         return release
 
     # --- answering ----------------------------------------------------------------------

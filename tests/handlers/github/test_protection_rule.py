@@ -410,3 +410,17 @@ def _refused_once(harness: Harness) -> bool:
     with harness.session() as session:
         rows = session.exec(select(Callback)).all()
     return any((r.status, r.attempts, r.last_error) == ("pending", 1, "HTTP 401") for r in rows)
+
+
+def test_a_proposal_slack_refuses_the_card_of_is_rejected_saying_so(
+    harness: Harness, github: FakeGitHub
+) -> None:
+    link(harness)
+    harness.slack.fail_next("chat.postMessage", error="not_in_channel")
+    ask(harness, github)
+    eventually(lambda: github.answers())
+    settled(harness)
+    [answer] = github.answers()
+    assert answer["state"] == "rejected"
+    assert "Slack refused its card in the linked channel" in answer["comment"]
+    assert harness.releases() == []  # the card-less release is gone again
