@@ -19,11 +19,17 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
 from bot.background import BackgroundWork
-from bot.settings import Settings
+from bot.settings import Settings, github_app_settings
 from handlers.deps import Deps, HandlerConfig
 from handlers.flows.outbox_sender import MessageSender
 from handlers.flows.reminder_sender import ReminderSender
 from handlers.flows.webhook_sender import WebhookSender
+from handlers.github.github_integration import (
+    CALLBACK_SWEEP,
+    DELIVERY_SWEEP,
+    RULE_SWEEP,
+    GitHubIntegration,
+)
 from handlers.slack import (
     actions,
     commands,
@@ -107,10 +113,13 @@ class Releasebot:
     bolt: App
     scheduler: ReminderScheduler
     webhooks: WebhookSender
+    github: GitHubIntegration | None = None  # None: the GitHub App is not set up
 
     def close(self) -> None:
         self.scheduler.shutdown()
         self.webhooks.close()
+        if self.github is not None:
+            self.github.close()
         self.work.wait_idle(timeout=30)
         self.work.shutdown()
         self.db.dispose()
@@ -176,4 +185,31 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
         bolt=bolt,
         scheduler=scheduler,
         webhooks=hooks,
+        github=_github(settings, deps, bolt.client, scheduler),
     )
+
+
+def _github(
+    settings: Settings, deps: Deps, client: WebClient, scheduler: ReminderScheduler
+) -> GitHubIntegration | None:
+    app = github_app_settings(settings)
+    if app is None:
+        logger.info(
+            "GitHub App off: set GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY_FILE and "
+            "GITHUB_WEBHOOK_SECRET to have deployments ask releasebot"
+        )
+        return None
+    github = GitHubIntegration(
+        deps,
+        client,
+        app_id=app.app_id,
+        private_key=app.private_key,
+        webhook_secret=app.webhook_secret,
+        api_url=app.api_url,
+    )
+    deps.on_release_changed.append(github.release_changed)
+    scheduler.add_sweep("github-deliveries", github.events.handle_due, DELIVERY_SWEEP)
+    scheduler.add_sweep("github-rule", github.rule.settle_all, RULE_SWEEP)
+    scheduler.add_sweep("github-callbacks", github.callbacks.deliver_due, CALLBACK_SWEEP)
+    logger.info("GitHub App %s on: webhooks at /github/events", app.app_id)
+    return github

@@ -14,7 +14,12 @@ import threading
 from types import FrameType
 
 from bot import audit_cli, pipeline_cli
-from bot.settings import SettingsError, load_settings, require_mode_settings
+from bot.settings import (
+    SettingsError,
+    github_app_settings,
+    load_settings,
+    require_mode_settings,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "serve":
             require_mode_settings(settings, socket_mode=args.socket)
+            github_app_settings(settings)
     except SettingsError as error:
         print(f"releasebot: {error}", file=sys.stderr)
         return 2
@@ -178,6 +184,7 @@ def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
         releasebot.db,
         deps=releasebot.deps,
         api_rate_per_minute=settings.api_rate_per_minute,
+        github=releasebot.github.events if releasebot.github else None,
     )
     if socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler

@@ -7,7 +7,9 @@ A missing or malformed setting ends start-up with one line naming the variable
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import (
@@ -108,6 +110,14 @@ class Settings(BaseSettings):
     escalation_channel: str | None = Field(default=None, alias="RELEASEBOT_ESCALATION_CHANNEL")
     # Webhooks may also use http and private or loopback addresses (local receivers, tests).
     webhook_allow_private: bool = Field(default=False, alias="RELEASEBOT_WEBHOOK_ALLOW_PRIVATE")
+    # The GitHub App (deployment protection rule, deployment statuses): off unless set.
+    github_app_id: str | None = Field(default=None, alias="GITHUB_APP_ID")
+    github_app_private_key_file: Path | None = Field(
+        default=None, alias="GITHUB_APP_PRIVATE_KEY_FILE"
+    )
+    github_app_private_key: str | None = Field(default=None, alias="GITHUB_APP_PRIVATE_KEY")
+    github_webhook_secret: str | None = Field(default=None, alias="GITHUB_WEBHOOK_SECRET")
+    github_api_url: SiteUrl = Field(default="https://api.github.com", alias="GITHUB_API_URL")
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -127,6 +137,13 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         return _check_database_url(value)
+
+    @field_validator("github_app_id")
+    @classmethod
+    def _github_app_id(cls, value: str | None) -> str | None:
+        if value and not value.strip().isdigit():
+            raise ValueError("must be the app's numeric App ID (its settings page, About)")
+        return value.strip() if value else None
 
     @field_validator("announce_channel", "escalation_channel")
     @classmethod
@@ -161,6 +178,54 @@ def load_settings(**overrides: object) -> Settings:
             ) from None
         message = str(first.get("msg", "is invalid")).removeprefix("Value error, ")
         raise SettingsError(f"{name} {message}") from None
+
+
+@dataclass(frozen=True)
+class GitHubAppSettings:
+    app_id: str
+    private_key: str  # PEM
+    webhook_secret: str
+    api_url: str  # no trailing slash
+
+
+def github_app_settings(settings: Settings) -> GitHubAppSettings | None:
+    """The GitHub App's settings; None when none is set (the GitHub part is off). Some
+    set but not all, or a key that is no PEM, ends start-up naming what is missing."""
+    key = settings.github_app_private_key
+    key_file = settings.github_app_private_key_file
+    given = {
+        "GITHUB_APP_ID": bool(settings.github_app_id),
+        "GITHUB_APP_PRIVATE_KEY_FILE or GITHUB_APP_PRIVATE_KEY": bool(key or key_file),
+        "GITHUB_WEBHOOK_SECRET": bool(settings.github_webhook_secret),
+    }
+    if not any(given.values()):
+        return None
+    missing = [name for name, present in given.items() if not present]
+    if missing:
+        raise SettingsError(
+            f"{missing[0]} is not set; the GitHub App needs GITHUB_APP_ID, its private key "
+            "and GITHUB_WEBHOOK_SECRET (or set none of them)"
+        )
+    name = "GITHUB_APP_PRIVATE_KEY" if key else "GITHUB_APP_PRIVATE_KEY_FILE"
+    if not key:
+        assert key_file is not None
+        try:
+            key = key_file.read_text()
+        except OSError as error:
+            raise SettingsError(
+                f"GITHUB_APP_PRIVATE_KEY_FILE can't be read: {error.strerror or error}"
+            ) from None
+    if "-----BEGIN" not in key or "PRIVATE KEY-----" not in key:
+        raise SettingsError(
+            f"{name} must hold the app's private key as PEM (the .pem file GitHub generated)"
+        )
+    assert settings.github_app_id and settings.github_webhook_secret
+    return GitHubAppSettings(
+        app_id=settings.github_app_id,
+        private_key=key,
+        webhook_secret=settings.github_webhook_secret,
+        api_url=settings.github_api_url,
+    )
 
 
 def require_mode_settings(settings: Settings, *, socket_mode: bool) -> None:

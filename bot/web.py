@@ -26,6 +26,7 @@ from handlers.calendar_feed.display_names import slack_display_names
 from handlers.calendar_feed.membership import slack_membership
 from handlers.calendar_feed.route import ValidatorCache, calendar_endpoint, redact
 from handlers.deps import Deps
+from handlers.github.github_events import GitHubEvents
 from models.columns import utcnow
 from models.db import Database
 
@@ -44,9 +45,11 @@ def create_web_app(
     max_body: int = MAX_BODY,
     deps: Deps | None = None,
     api_rate_per_minute: int = DEFAULT_RATE,
+    github: GitHubEvents | None = None,
 ) -> Starlette:
     """`deps` given: the HTTP API too, at /api/v1 (it acts through the same flows), and
-    the calendar page at /calendar/<token> (its links need the public URL)."""
+    the calendar page at /calendar/<token> (its links need the public URL). `github`
+    given: GitHub's webhooks at /github/events."""
     # A few dispatch threads, not one per request: acks are short and CPU-bound, and
     # fewer threads contending for the GIL answer a burst sooner than many.
     dispatchers = anyio.CapacityLimiter(DISPATCH_THREADS)
@@ -103,6 +106,8 @@ def create_web_app(
         )
         api.append(Mount(PREFIX, app=pipeline_api))
         stopping.append(pipeline_api.state.gate_waits.stop)
+    if github is not None:
+        api.append(Route("/github/events", github.endpoint, methods=["POST"]))
 
     members = slack_membership(bolt.client)
     page = None

@@ -117,6 +117,13 @@ class Code(StrEnum):
     TOKEN_SCOPE = "token_scope"  # service: a token limited to other services used on it
     TOKEN_NOT_MANAGER = "token_not_manager"  # person, what: the token's person is no manager now
 
+    # GitHub repositories linked to services (models/github/repository_links.py)
+    GITHUB_REPOSITORY_INVALID = "github_repository_invalid"  # value: as typed
+    GITHUB_ENVIRONMENT_INVALID = "github_environment_invalid"  # value: as typed
+    GITHUB_ENVIRONMENT_TAKEN = "github_environment_taken"  # repository, environment,
+    # service (the other service of this workspace holding it; None: another workspace's)
+    GITHUB_NOT_LINKED = "github_not_linked"  # repository, service (None: any)
+
     # Audit exports
     AUDIT_DATE_INVALID = "audit_date_invalid"  # value: as typed, for since or until
     AUDIT_RANGE_EMPTY = "audit_range_empty"  # since, until: UTC datetimes, since >= until

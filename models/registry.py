@@ -5,6 +5,9 @@ from models.api.idempotency import IdempotencyKey
 from models.audit import AuditEvent
 from models.calendar_feed.tokens import CalendarToken
 from models.freezes import Freeze, FreezeOverride
+from models.github.github_deliveries import GitHubDelivery
+from models.github.protection_requests import Callback, DeploymentRequest
+from models.github.repository_links import RepositoryLink
 from models.outbox import OutboxMessage
 from models.policy import PolicySetting
 from models.release.outcomes import ReleaseOutcome, SignOffOutcome
@@ -18,10 +21,13 @@ __all__ = [
     "ApiToken",
     "Approver",
     "AuditEvent",
+    "Callback",
     "CalendarToken",
     "Freeze",
     "FreezeOverride",
     "ChecklistItem",
+    "DeploymentRequest",
+    "GitHubDelivery",
     "IdempotencyKey",
     "OutboxMessage",
     "PolicySetting",
@@ -29,6 +35,7 @@ __all__ = [
     "Release",
     "ReleaseManager",
     "ReleaseOutcome",
+    "RepositoryLink",
     "SignOffOutcome",
     "Reminder",
     "Webhook",

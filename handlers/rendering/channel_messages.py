@@ -230,12 +230,18 @@ _EVENT_WORDS = {
     "released": "marked it released",
     "rolled_back": "rolled it back",
     "reopened": "asked for sign-off again",
+    "github_deployment_requested": "GitHub asked to deploy",
+    "github_deployment_approved": "answered GitHub: approved",
+    "github_deployment_rejected": "answered GitHub: rejected",
+    "github_deployment_dropped": "GitHub stopped waiting",
 }
+# Actors that are no person: the bot itself, GitHub's protection rule.
+_NOBODY = ("system", "github")
 
 
 def timeline_line(event: AuditEvent) -> str:
     words = _EVENT_WORDS.get(event.action, escape(event.action.replace("_", " ")))
-    actor = "" if event.actor_id == "system" else user(event.actor_id) + " "
+    actor = "" if event.actor_id in _NOBODY else user(event.actor_id) + " "
     detail = f": {escape(truncate(event.detail, 200))}" if event.detail else ""
     return f"{slack_date(event.at, '{date_short_pretty} {time}')} {actor}{words}{detail}"
 

@@ -164,6 +164,17 @@ def _quorum(data: Mapping[str, Any]) -> str:
     return f"This release could never be approved: {problem}."
 
 
+def _github_environment_taken(d: Mapping[str, Any]) -> str:
+    where = f"{quoted(str(d['repository']))} ({quoted(str(d['environment']))})"
+    if d["service"] is None:
+        return f"{where} is linked in another workspace; unlink it there first."
+    return (
+        f"{where} is linked to {quoted(str(d['service']))} already: "
+        f"`/release github unlink {escape(str(d['repository']))} {escape(str(d['service']))}` "
+        "first."
+    )
+
+
 def _duplicate(data: Mapping[str, Any]) -> str:
     permalink = data.get("permalink")
     where = f" <{permalink}|(see it here)>" if permalink else ""
@@ -459,6 +470,20 @@ WORDINGS: dict[Code, Wording] = {
     Code.TOKEN_NOT_MANAGER: lambda d: (
         f"This token acts for <@{d['person']}>, who is not a release manager now: only "
         f"release managers can {d['what']}."
+    ),
+    Code.GITHUB_REPOSITORY_INVALID: lambda d: (
+        f"{quoted(str(d['value']))} is not a GitHub repository: write it as owner/repo, "
+        "e.g. acme/payments."
+    ),
+    Code.GITHUB_ENVIRONMENT_INVALID: lambda d: (
+        f"{quoted(str(d['value']))} can't name environments: name up to 10, each without "
+        "spaces or commas, e.g. `environment production staging`."
+    ),
+    Code.GITHUB_ENVIRONMENT_TAKEN: _github_environment_taken,
+    Code.GITHUB_NOT_LINKED: lambda d: (
+        f"{quoted(str(d['repository']))} is not linked"
+        + (f" to {quoted(str(d['service']))}" if d["service"] else "")
+        + ". `/release github links` shows the links."
     ),
     Code.AUDIT_DATE_INVALID: lambda d: (
         f"{quoted(str(d['value']))} is not a date: write 2026-11-01, an ISO 8601 time "

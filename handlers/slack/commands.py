@@ -14,6 +14,7 @@ from handlers.deps import Deps
 from handlers.flows import (
     audit_files,
     freeze_admin,
+    github_links,
     manager_role,
     policy_changes,
     shared_calendars,
@@ -27,6 +28,7 @@ from handlers.rendering import (
     audit_messages,
     channel_messages,
     freeze_messages,
+    github_messages,
     modals,
     role_messages,
     shared_calendar_messages,
@@ -38,6 +40,7 @@ from handlers.slack import directory, history_listeners, ids, parsing, policy_li
 from handlers.slack.error_replies import in_background
 from handlers.slack.mrkdwn import escape
 from models import audit
+from models.github import repository_links
 from models.release import production, queries
 from models.release.proposing import Proposal
 from models.release.queries import Actor
@@ -172,6 +175,9 @@ def register(app: App, deps: Deps) -> None:
                 # Asks Slack whether the person is a release manager, resolves the URL's
                 # host, then writes: later.
                 later(lambda: respond(**webhook_reply(deps, client, actor, command)))
+            case parsing.GitHubCommand():
+                # Asks Slack whether the person is a release manager, then writes: later.
+                later(lambda: respond(**github_reply(deps, client, actor, command)))
             case parsing.AuditExport(service=service, since=since):
                 # Asks Slack whether the person is a release manager, reads every event
                 # and uploads a file: later.
@@ -259,6 +265,25 @@ def webhook_reply(
         blocks = webhook_messages.list_blocks(webhook_admin.listed(deps, client, actor))
         text = "Webhooks"
     return channel_messages.private_answer(blocks, text)
+
+
+def github_reply(
+    deps: Deps, client: WebClient, actor: Actor, command: parsing.GitHubCommand
+) -> dict[str, Any]:
+    """The answer to `/release github …`, for the person alone."""
+    note = None
+    if command.verb == "link":
+        assert command.service is not None
+        made = github_links.link(
+            deps, client, actor, command.repository, command.service, command.environments
+        )
+        repository = repository_links.clean_repository(command.repository)
+        note = github_messages.linked_text(made, repository, command.service)
+    elif command.verb == "unlink":
+        removed = github_links.unlink(deps, client, actor, command.repository, command.service)
+        note = github_messages.unlinked_text(removed)
+    blocks = github_messages.links_blocks(github_links.listed(deps, client, actor), note)
+    return channel_messages.private_answer(blocks, "GitHub repositories")
 
 
 def audit_reply(

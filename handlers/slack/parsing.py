@@ -53,6 +53,9 @@ USAGE = {
     "`/release token revoke <name>` (release managers; API tokens for pipelines)",
     "webhook": "`/release webhook add <https-url> [event …]` · `/release webhook list` · "
     "`/release webhook remove <url>` · `/release webhook deliveries <url>` (release managers)",
+    "github": "`/release github link <owner>/<repo> <service> [environment <name> …]` · "
+    "`/release github links` · `/release github unlink <owner>/<repo> [<service>]` "
+    "(release managers; deployments in those GitHub environments ask releasebot)",
     "history": "`/release history [<service>] [n]` (the last n releases, default 10, at most 50)",
     "audit": "`/release audit [<service>] [<since>]` (release managers: the audit trail as a "
     "CSV file, by DM; since: 2026-11-01 or 30d)",
@@ -224,6 +227,17 @@ class WebhookCommand:
 
 
 @dataclass(frozen=True)
+class GitHubCommand:
+    """`/release github link <owner>/<repo> <service> [environment <name> …] | links |
+    unlink <owner>/<repo> [<service>]`."""
+
+    verb: str  # link | links | unlink
+    repository: str = ""
+    service: str | None = None
+    environments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class AuditExport:
     """`/release audit [<service>] [<since>]`: the audit trail as a CSV file, by DM."""
 
@@ -250,6 +264,7 @@ Command = (
     | PolicyCommand
     | Token
     | WebhookCommand
+    | GitHubCommand
     | AuditExport
     | Stats
 )
@@ -315,6 +330,8 @@ def parse(text: str) -> Command:
         return parse_token(rest)
     if sub in ("webhook", "webhooks"):
         return parse_webhook(rest)
+    if sub == "github":
+        return parse_github(rest)
     if sub == "audit":
         return parse_audit(rest)
     if sub in ("stats", "statistics"):
@@ -672,6 +689,23 @@ def parse_webhook(rest: str) -> WebhookCommand:
     if verb in ("remove", "deliveries") and len(words) == 2:
         return WebhookCommand(verb, words[1])
     raise _usage_error("Add, list or remove a webhook, or see its deliveries.", "webhook")
+
+
+def parse_github(rest: str) -> GitHubCommand:
+    words = from_slack(rest).split()
+    verb = words[0].lower() if words else "links"
+    if verb in ("links", "list") and len(words) <= 1:
+        return GitHubCommand("links")
+    if verb == "link" and len(words) >= 3:
+        environments: tuple[str, ...] = ()
+        if len(words) > 3:
+            if words[3].lower() not in ("environment", "environments", "env") or len(words) < 5:
+                raise _usage_error("Name the environments after `environment`.", "github")
+            environments = tuple(w.rstrip(",") for w in words[4:])
+        return GitHubCommand("link", words[1], words[2].lower(), environments)
+    if verb == "unlink" and len(words) in (2, 3):
+        return GitHubCommand("unlink", words[1], words[2].lower() if len(words) == 3 else None)
+    raise _usage_error("Link a repository to a service, list the links, or unlink one.", "github")
 
 
 # A date (2026-11-01, or an ISO 8601 time) or how far back (30d, 12h).

@@ -40,6 +40,7 @@ class Reason(StrEnum):
     CANCELLED = "CANCELLED"
     ROLLED_BACK = "ROLLED_BACK"
     ALREADY_RELEASED = "ALREADY_RELEASED"
+    COMMIT_MISMATCH = "COMMIT_MISMATCH"
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,11 @@ def evaluate(
         ref = f"{service.strip().lower()}@{version.strip()}"
         reason = (Reason.NO_RELEASE, f"There is no release {ref} (or it is not public).")
         return Verdict(Decision.PENDING if waiting else Decision.DENY, [reason])
+    return judge(session, release, now)
+
+
+def judge(session: Session, release: Release, now: datetime) -> Verdict:
+    """The gate's answer now about a release found already."""
     state = release.state
     if state in _FINAL:
         return Verdict(Decision.DENY, [_FINAL[state]], release)

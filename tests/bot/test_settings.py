@@ -16,7 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "RELEASEBOT_"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "RELEASEBOT_", "GITHUB_"))
+    }
     clean.pop("DATABASE_URL", None)
     clean.pop("PORT", None)
     clean["PYTHONPATH"] = str(ROOT)
@@ -59,6 +63,47 @@ def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
                 "RELEASEBOT_ANNOUNCE_CHANNEL": "#releases",
             },
             "RELEASEBOT_ANNOUNCE_CHANNEL must be a channel id",
+        ),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "GITHUB_APP_ID": "12"},
+            "GITHUB_APP_PRIVATE_KEY_FILE or GITHUB_APP_PRIVATE_KEY is not set",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": "s",
+                "GITHUB_APP_ID": "12",
+                "GITHUB_APP_PRIVATE_KEY_FILE": "missing.pem",
+            },
+            "GITHUB_WEBHOOK_SECRET is not set",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": "s",
+                "GITHUB_APP_ID": "12",
+                "GITHUB_APP_PRIVATE_KEY_FILE": "missing.pem",
+                "GITHUB_WEBHOOK_SECRET": "w",
+            },
+            "GITHUB_APP_PRIVATE_KEY_FILE can't be read",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": "s",
+                "GITHUB_APP_ID": "my-app",
+            },
+            "GITHUB_APP_ID must be the app's numeric App ID",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": "s",
+                "GITHUB_APP_ID": "12",
+                "GITHUB_APP_PRIVATE_KEY": "not a key",
+                "GITHUB_WEBHOOK_SECRET": "w",
+            },
+            "must hold the app's private key as PEM",
         ),
     ],
 )

@@ -61,7 +61,13 @@ class Harness:
         )
         self.bot: Releasebot = create_releasebot(self.settings)
         self.bot.deps.clock = self.clock
-        self.app = create_web_app(self.bot.bolt, self.bot.db, clock=self.clock, deps=self.bot.deps)
+        self.app = create_web_app(
+            self.bot.bolt,
+            self.bot.db,
+            clock=self.clock,
+            deps=self.bot.deps,
+            github=self.bot.github.events if self.bot.github else None,
+        )
         self.server: PooledServer
         self.client: SignedSlackClient
 

@@ -130,6 +130,14 @@ SAMPLES: dict[Code, dict[str, Any]] = {
     Code.TOKEN_SERVICES: {"limit": 20},
     Code.TOKEN_SCOPE: {"service": EVIL},
     Code.TOKEN_NOT_MANAGER: {"person": "U_LEAD", "what": "export the audit trail"},
+    Code.GITHUB_REPOSITORY_INVALID: {"value": EVIL},
+    Code.GITHUB_ENVIRONMENT_INVALID: {"value": EVIL},
+    Code.GITHUB_ENVIRONMENT_TAKEN: {
+        "repository": "acme/payments",
+        "environment": EVIL,
+        "service": EVIL,
+    },
+    Code.GITHUB_NOT_LINKED: {"repository": "acme/payments", "service": EVIL},
     Code.AUDIT_DATE_INVALID: {"value": EVIL},
     Code.DATE_OUT_OF_RANGE: {"value": EVIL},
     Code.AUDIT_RANGE_EMPTY: {
