@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import partial
 
-from sqlalchemy import Column, Index, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import Column, Index
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.columns import UTCDateTime, utcnow
+from models.durable_queue import Backoff, Queue
 from models.release.records import Release
 
 
@@ -76,12 +77,24 @@ class OutboxMessage(SQLModel, table=True):
         return f"{release.uid}:{self.kind}"
 
 
-# After a temporary failure: 5 s, 15 s, 45 s … up to 10 minutes apart, for a day at most.
+# After a temporary failure: 5 s, then three times longer each try up to 10 minutes, for a
+# day. A claim older than STALE_CLAIM belongs to a process that died mid-send: try it
+# again, carefully (it may have arrived).
 FIRST_RETRY = timedelta(seconds=5)
 MAX_RETRY = timedelta(minutes=10)
 GIVE_UP_AFTER = timedelta(days=1)
-# A claim older than this belongs to a process that died mid-send: try it again, carefully.
 STALE_CLAIM = timedelta(minutes=5)
+MESSAGES = Queue(
+    OutboxMessage,
+    backoff=Backoff(
+        pauses=(FIRST_RETRY,), pause_factor=3, longest=MAX_RETRY, give_up_after=GIVE_UP_AFTER
+    ),
+    stale_after=STALE_CLAIM,
+)
+# Taking a message (a sweep or a nudge may find it before its due time), giving it up.
+claim = partial(MESSAGES.claim, due=False)
+put_back = MESSAGES.put_back
+failed = MESSAGES.fail
 
 
 def enqueue(
@@ -152,26 +165,6 @@ def releases_due(session: Session, now: datetime, *, limit: int = 200) -> list[i
     )
 
 
-def claim(session: Session, message_id: int, now: datetime) -> OutboxMessage | None:
-    """Take one message for this process; None when another has it or it is done."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            col(OutboxMessage.id) == message_id,
-            col(OutboxMessage.status) == OutboxStatus.PENDING.value,
-        )
-        .values(
-            status=OutboxStatus.SENDING.value,
-            claimed_at=now,
-            attempts=OutboxMessage.attempts + 1,  # type: ignore[operator]
-        )
-    )
-    assert isinstance(result, CursorResult)
-    if result.rowcount != 1:
-        return None
-    return session.get(OutboxMessage, message_id, populate_existing=True)
-
-
 def pending_before(session: Session, message: OutboxMessage) -> bool:
     """Whether an older message of the release is still unsent (its card, say): keep order."""
     earlier = session.exec(
@@ -185,14 +178,7 @@ def pending_before(session: Session, message: OutboxMessage) -> bool:
 
 
 def sent(session: Session, message_id: int, content: str = "") -> None:
-    _set(
-        session,
-        message_id,
-        status=OutboxStatus.SENT.value,
-        last_error="",
-        uncertain=False,
-        content=content,
-    )
+    MESSAGES.finish(session, message_id, uncertain=False, content=content)
 
 
 def last_content(session: Session, message: OutboxMessage) -> str | None:
@@ -211,53 +197,19 @@ def last_content(session: Session, message: OutboxMessage) -> str | None:
     ).first()
 
 
-def put_back(session: Session, message_id: int) -> None:
-    """Unclaimed without counting as a try (it waits for an older message)."""
-    _set(
-        session,
-        message_id,
-        status=OutboxStatus.PENDING.value,
-        attempts=OutboxMessage.attempts - 1,
-    )
-
-
-def failed(session: Session, message_id: int, error: str) -> None:
-    _set(session, message_id, status=OutboxStatus.FAILED.value, last_error=error[:500])
-
-
 def retry_later(
     session: Session, message: OutboxMessage, now: datetime, error: str, *, uncertain: bool
 ) -> datetime | None:
-    """Back in the queue after a temporary failure; None once it has been tried too long."""
-    assert message.id is not None
-    if now - message.created_at > GIVE_UP_AFTER:
-        failed(session, message.id, f"gave up: {error}")
-        return None
-    pause = min(FIRST_RETRY * 3 ** max(message.attempts - 1, 0), MAX_RETRY)
-    due_at = now + pause
-    _set(
-        session,
-        message.id,
-        status=OutboxStatus.PENDING.value,
-        due_at=due_at,
-        last_error=error[:500],
-        uncertain=message.uncertain or uncertain,
+    """Back in the queue after a temporary failure; None once it has been tried too long.
+    A message that may have arrived stays marked so (it is looked for before it is sent)."""
+    return MESSAGES.retry_later(
+        session, message, now, error, uncertain=message.uncertain or uncertain
     )
-    return due_at
 
 
 def release_stale_claims(session: Session, now: datetime) -> int:
     """Messages a dead process was sending: pending again, and looked for before posting."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            col(OutboxMessage.status) == OutboxStatus.SENDING.value,
-            col(OutboxMessage.claimed_at) < now - STALE_CLAIM,
-        )
-        .values(status=OutboxStatus.PENDING.value, uncertain=True, due_at=now)
-    )
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
+    return MESSAGES.release_stale_claims(session, now, uncertain=True)
 
 
 def unsent(session: Session, release_id: int) -> list[OutboxMessage]:
@@ -271,10 +223,4 @@ def unsent(session: Session, release_id: int) -> list[OutboxMessage]:
                 ),
             )
         )
-    )
-
-
-def _set(session: Session, message_id: int, **values: object) -> None:
-    session.execute(
-        update(OutboxMessage).where(col(OutboxMessage.id) == message_id).values(**values)
     )

@@ -17,12 +17,12 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.audit import AuditEvent
 from models.columns import UTCDateTime, utcnow
+from models.durable_queue import HOURLY_FOR_A_DAY, Queue
 from models.release.records import Release
 
 # The events a webhook may ask for; a webhook that names none gets them all.
@@ -123,19 +123,9 @@ class WebhookDelivery(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
-# After a temporary failure: about 2 s, 10 s, 1 min, 5 min, 30 min, then hourly, for a day.
-RETRY_PAUSES = (
-    timedelta(seconds=2),
-    timedelta(seconds=10),
-    timedelta(minutes=1),
-    timedelta(minutes=5),
-    timedelta(minutes=30),
-)
-LATER_PAUSE = timedelta(hours=1)
-GIVE_UP_AFTER = timedelta(hours=24)
 # A claim older than this belongs to a process that died mid-send: send again (receivers
 # drop duplicates by the delivery id).
-STALE_CLAIM = timedelta(minutes=2)
+DELIVERIES = Queue(WebhookDelivery, backoff=HOURLY_FOR_A_DAY, stale_after=timedelta(minutes=2))
 
 
 # --- webhooks ---------------------------------------------------------------------------
@@ -316,89 +306,6 @@ def due_webhooks(session: Session, now: datetime) -> list[int]:
     return sorted(rows)
 
 
-def claim(session: Session, delivery_id: int, now: datetime) -> WebhookDelivery | None:
-    """Take one delivery for this process; None when another has it or it is done."""
-    result = session.execute(
-        update(WebhookDelivery)
-        .where(
-            col(WebhookDelivery.id) == delivery_id,
-            col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
-            col(WebhookDelivery.due_at) <= now,
-        )
-        .values(
-            status=DeliveryStatus.SENDING.value,
-            claimed_at=now,
-            attempts=WebhookDelivery.attempts + 1,  # type: ignore[operator]
-        )
-    )
-    assert isinstance(result, CursorResult)
-    if result.rowcount != 1:
-        return None
-    return session.get(WebhookDelivery, delivery_id, populate_existing=True)
-
-
-def sent(session: Session, delivery_id: int, now: datetime) -> None:
-    _set(session, delivery_id, status=DeliveryStatus.SENT.value, last_error="", sent_at=now)
-
-
-def failed(session: Session, delivery_id: int, error: str) -> None:
-    _set(session, delivery_id, status=DeliveryStatus.FAILED.value, last_error=error[:500])
-
-
-def pause_after(attempts: int) -> timedelta:
-    """How long to wait after the `attempts`-th try failed."""
-    if 1 <= attempts <= len(RETRY_PAUSES):
-        return RETRY_PAUSES[attempts - 1]
-    return LATER_PAUSE
-
-
-def retry_later(
-    session: Session, delivery: WebhookDelivery, now: datetime, error: str
-) -> datetime | None:
-    """Back in the queue after a temporary failure; None once it has been tried a day."""
-    assert delivery.id is not None
-    due_at = now + pause_after(delivery.attempts)
-    if due_at - delivery.created_at > GIVE_UP_AFTER:
-        failed(session, delivery.id, f"gave up after {delivery.attempts} tries: {error}")
-        return None
-    _set(
-        session,
-        delivery.id,
-        status=DeliveryStatus.PENDING.value,
-        due_at=due_at,
-        last_error=error[:500],
-    )
-    return due_at
-
-
-def hold(session: Session, delivery_ids: Sequence[int], until: datetime) -> None:
-    """Pending deliveries wait until then (their receiver is failing), untried."""
-    if not delivery_ids:
-        return
-    session.execute(
-        update(WebhookDelivery)
-        .where(
-            col(WebhookDelivery.id).in_(delivery_ids),
-            col(WebhookDelivery.status) == DeliveryStatus.PENDING.value,
-            col(WebhookDelivery.due_at) < until,
-        )
-        .values(due_at=until)
-    )
-
-
-def release_stale_claims(session: Session, now: datetime) -> int:
-    result = session.execute(
-        update(WebhookDelivery)
-        .where(
-            col(WebhookDelivery.status) == DeliveryStatus.SENDING.value,
-            col(WebhookDelivery.claimed_at) < now - STALE_CLAIM,
-        )
-        .values(status=DeliveryStatus.PENDING.value, due_at=now)
-    )
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
-
-
 def recent(session: Session, webhook_id: int, *, limit: int = 20) -> list[WebhookDelivery]:
     return list(
         session.exec(
@@ -407,10 +314,4 @@ def recent(session: Session, webhook_id: int, *, limit: int = 20) -> list[Webhoo
             .order_by(col(WebhookDelivery.created_at).desc(), col(WebhookDelivery.id).desc())
             .limit(limit)
         )
-    )
-
-
-def _set(session: Session, delivery_id: int, **values: object) -> None:
-    session.execute(
-        update(WebhookDelivery).where(col(WebhookDelivery.id) == delivery_id).values(**values)
     )

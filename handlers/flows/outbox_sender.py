@@ -29,6 +29,7 @@ from handlers.rendering.thread_messages import (
     checklist_text,
 )
 from handlers.slack import directory
+from handlers.slack.web_api_errors import is_permanent
 from models import audit, outbox, webhooks
 from models.audit import AuditEvent
 from models.columns import utcnow
@@ -42,27 +43,6 @@ from models.release.service_records import TrackRecord
 logger = logging.getLogger(__name__)
 
 METADATA_TYPE = "releasebot_message"
-# Slack errors no retry will fix.
-PERMANENT_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "account_inactive",
-        "invalid_auth",
-        "token_revoked",
-        "missing_scope",
-        "restricted_action",
-        "msg_too_long",
-        "msg_blocks_too_long",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "message_not_found",
-        "cant_update_message",
-        "edit_window_closed",
-        "no_text",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -320,7 +300,7 @@ class MessageSender:
             if isinstance(error, SlackApiError)
             else type(error).__name__
         )
-        permanent = code in PERMANENT_ERRORS
+        permanent = is_permanent(code)
         kind = message.message_kind
         # A post that failed in transit may have arrived: look for it before posting again.
         posting = self._render_target_missing(message, view)

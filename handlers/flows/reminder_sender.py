@@ -10,28 +10,12 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from handlers.rendering.freeze_notes import blocking, window_warning
 from handlers.rendering.parts import approver_label, slack_date, status_label, user
 from handlers.slack.mrkdwn import escape
+from handlers.slack.web_api_errors import is_permanent
 from models.release.queries import ReleaseView
 from models.reminders.planning import DeliveryError
 from models.reminders.table import Reminder, ReminderKind
 
 logger = logging.getLogger(__name__)
-
-# Slack errors that no retry will fix.
-PERMANENT_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "account_inactive",
-        "user_not_found",
-        "invalid_auth",
-        "token_revoked",
-        "missing_scope",
-        "restricted_action",
-        "msg_too_long",
-        "invalid_blocks",
-    }
-)
 
 
 def missing_lines(view: ReleaseView) -> list[str]:
@@ -109,6 +93,6 @@ class ReminderSender:
             )
         except SlackApiError as exc:
             code = str(exc.response.get("error", "unknown"))
-            raise DeliveryError(code, permanent=code in PERMANENT_ERRORS) from exc
+            raise DeliveryError(code, permanent=is_permanent(code)) from exc
         except SlackClientError as exc:  # connection trouble after slack_sdk's own retries
             raise DeliveryError(str(exc), permanent=False) from exc

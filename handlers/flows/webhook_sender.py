@@ -214,7 +214,7 @@ class WebhookSender:
         looking again before it ends). Returns those lanes; waits for none."""
         now = self.clock()
         with self.db.session() as session:
-            stale = webhooks.release_stale_claims(session, now)
+            stale = webhooks.DELIVERIES.release_stale_claims(session, now)
         if stale:
             logger.warning("%d webhook deliveries were interrupted mid-send; resending", stale)
         with self.db.read_session() as session:
@@ -292,23 +292,25 @@ class WebhookSender:
                     # The receiver is down or struggling: the rest of its queue waits as
                     # long, out of the way of other receivers' deliveries.
                     with self.db.session() as session:
-                        webhooks.hold(session, delivery_ids[index + 1 :], outcome.retry_at)
+                        webhooks.DELIVERIES.hold(
+                            session, delivery_ids[index + 1 :], outcome.retry_at
+                        )
                 return delivered, False
         return delivered, True
 
     def _deliver_one(self, delivery_id: int, hook: Webhook) -> Outcome | None:
         now = self.clock()
         with self.db.session() as session:
-            delivery = webhooks.claim(session, delivery_id, now)
+            delivery = webhooks.DELIVERIES.claim(session, delivery_id, now)
         if delivery is None:
             return None
         outcome = self._attempt(hook, delivery)
         now = self.clock()
         with self.db.session() as session:
             if outcome.delivered:
-                webhooks.sent(session, delivery_id, now)
+                webhooks.DELIVERIES.finish(session, delivery_id, sent_at=now)
             elif outcome.temporary:
-                retry_at = webhooks.retry_later(session, delivery, now, outcome.error)
+                retry_at = webhooks.DELIVERIES.retry_later(session, delivery, now, outcome.error)
                 outcome = replace(outcome, retry_at=retry_at)
                 logger.warning(
                     "webhook %s to %s failed (%s); retry at %s",
@@ -318,7 +320,7 @@ class WebhookSender:
                     retry_at,
                 )
             else:
-                webhooks.failed(session, delivery_id, outcome.error)
+                webhooks.DELIVERIES.fail(session, delivery_id, outcome.error)
                 logger.error(
                     "webhook %s to %s refused for good: %s",
                     delivery.event,

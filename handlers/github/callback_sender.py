@@ -82,7 +82,7 @@ class CallbackSender:
         now = self.clock()
         db = self.deps.db
         with db.session() as session:
-            if requests.release_stale_callbacks(session, now):
+            if requests.CALLBACKS.release_stale_claims(session, now):
                 logger.warning("GitHub callbacks were interrupted mid-send; sending again")
         with db.read_session() as session:
             due = requests.due_callbacks(session, now)
@@ -102,7 +102,7 @@ class CallbackSender:
         """True: sent; False: to be tried again; None: not ours, or refused for good."""
         db = self.deps.db
         with db.session() as session:
-            callback = requests.claim_callback(session, callback_id, self.clock())
+            callback = requests.CALLBACKS.claim(session, callback_id, self.clock())
             if callback is None:
                 return None
             request = session.get(DeploymentRequest, callback.request_id)
@@ -111,10 +111,10 @@ class CallbackSender:
         now = self.clock()
         with db.session() as session:
             if error is None:
-                requests.callback_sent(session, callback_id, now)
+                requests.CALLBACKS.finish(session, callback_id, sent_at=now)
                 return True
             if temporary:
-                retry_at = requests.retry_callback(session, callback, now, error)
+                retry_at = requests.CALLBACKS.retry_later(session, callback, now, error)
                 logger.warning(
                     "GitHub %s for deployment %s failed (%s); retry at %s",
                     callback.kind,
@@ -125,7 +125,7 @@ class CallbackSender:
                 if retry_at is not None:
                     return False
             else:
-                requests.callback_failed(session, callback_id, error)
+                requests.CALLBACKS.fail(session, callback_id, error)
             logger.error(
                 "GitHub refused the %s for deployment %s: %s",
                 callback.kind,

@@ -80,7 +80,7 @@ class GitHubEvents:
         """The sweep: deliveries not handled yet (retries, or left by a stopped process)."""
         now = self.deps.clock()
         with self.deps.db.session() as session:
-            deliveries.release_stale_claims(session, now)
+            deliveries.DELIVERIES.release_stale_claims(session, now)
         with self.deps.db.read_session() as session:
             due = deliveries.due(session, now)
         for row_id in due:
@@ -88,7 +88,7 @@ class GitHubEvents:
 
     def handle_one(self, row_id: int) -> None:
         with self.deps.db.session() as session:
-            row = deliveries.claim(session, row_id, self.deps.clock())
+            row = deliveries.DELIVERIES.claim(session, row_id, self.deps.clock(), due=False)
         if row is None:
             return  # another process has it, or it is done
         assert row.id is not None
@@ -100,15 +100,15 @@ class GitHubEvents:
                 "GitHub delivery %s (%s) not handled: %r", row.delivery_id, row.event, error
             )
             with self.deps.db.session() as session:
-                deliveries.done(session, row.id)
+                deliveries.DELIVERIES.finish(session, row.id)
             return
         except Exception as error:
             logger.exception("GitHub delivery %s (%s) failed", row.delivery_id, row.event)
             with self.deps.db.session() as session:
-                deliveries.retry_later(session, row, self.deps.clock(), repr(error))
+                deliveries.DELIVERIES.retry_later(session, row, self.deps.clock(), repr(error))
             return
         with self.deps.db.session() as session:
-            deliveries.done(session, row.id)
+            deliveries.DELIVERIES.finish(session, row.id)
 
     def wait_idle(self, timeout: float = 30) -> bool:
         try:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, update
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import Column, Index, Text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.columns import UTCDateTime, utcnow
+from models.durable_queue import Backoff, Queue
 
 
 class DeliveryState(StrEnum):
@@ -45,9 +45,17 @@ class GitHubDelivery(SQLModel, table=True):
     )
 
 
-MAX_ATTEMPTS = 5
-RETRY_PAUSE = timedelta(seconds=10)
-STALE_CLAIM = timedelta(minutes=2)
+# Handled after the answer to GitHub: a failure (the database, Slack) is tried again after
+# 10 s, 30 s, 90 s…, five times in all.
+DELIVERIES = Queue(
+    GitHubDelivery,
+    backoff=Backoff(pauses=(timedelta(seconds=10),), pause_factor=3, max_attempts=5),
+    stale_after=timedelta(minutes=2),
+    claimed=DeliveryState.HANDLING.value,
+    done=DeliveryState.DONE.value,
+    status_column="state",
+    created_column="received_at",
+)
 
 
 def receive(session: Session, delivery_id: str, event: str, body: str, now: datetime) -> int | None:
@@ -77,61 +85,3 @@ def due(session: Session, now: datetime, *, limit: int = 100) -> list[int]:
         )
         if i is not None
     ]
-
-
-def claim(session: Session, row_id: int, now: datetime) -> GitHubDelivery | None:
-    """Take one delivery for this process; None when another has it or it is done."""
-    result = session.execute(
-        update(GitHubDelivery)
-        .where(
-            col(GitHubDelivery.id) == row_id,
-            col(GitHubDelivery.state) == DeliveryState.PENDING.value,
-        )
-        .values(
-            state=DeliveryState.HANDLING.value,
-            claimed_at=now,
-            attempts=GitHubDelivery.attempts + 1,  # type: ignore[operator]
-        )
-    )
-    assert isinstance(result, CursorResult)
-    if result.rowcount != 1:
-        return None
-    return session.get(GitHubDelivery, row_id, populate_existing=True)
-
-
-def done(session: Session, row_id: int) -> None:
-    _set(session, row_id, state=DeliveryState.DONE.value, last_error="")
-
-
-def retry_later(session: Session, row: GitHubDelivery, now: datetime, error: str) -> bool:
-    """Back in the queue after a failure; False (failed for good) after MAX_ATTEMPTS."""
-    assert row.id is not None
-    if row.attempts >= MAX_ATTEMPTS:
-        _set(session, row.id, state=DeliveryState.FAILED.value, last_error=error[:500])
-        return False
-    pause = RETRY_PAUSE * 3 ** (row.attempts - 1)
-    _set(
-        session,
-        row.id,
-        state=DeliveryState.PENDING.value,
-        due_at=now + pause,
-        last_error=error[:500],
-    )
-    return True
-
-
-def release_stale_claims(session: Session, now: datetime) -> int:
-    result = session.execute(
-        update(GitHubDelivery)
-        .where(
-            col(GitHubDelivery.state) == DeliveryState.HANDLING.value,
-            col(GitHubDelivery.claimed_at) < now - STALE_CLAIM,
-        )
-        .values(state=DeliveryState.PENDING.value, due_at=now)
-    )
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
-
-
-def _set(session: Session, row_id: int, **values: object) -> None:
-    session.execute(update(GitHubDelivery).where(col(GitHubDelivery.id) == row_id).values(**values))

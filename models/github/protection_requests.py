@@ -26,6 +26,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 from models import audit
 from models.api.gate import Decision, Reason, Verdict, judge
 from models.columns import UTCDateTime, utcnow
+from models.durable_queue import HOURLY_FOR_A_DAY, Queue
 from models.release.records import Release, ReleaseStatus
 
 MAX_REPORTS = 10
@@ -364,16 +365,7 @@ def _owe(
 # --- sending the callbacks --------------------------------------------------------------
 
 # After a temporary failure: 2 s, 10 s, 1 min, 5 min, 30 min, then hourly, for a day.
-RETRY_PAUSES = (
-    timedelta(seconds=2),
-    timedelta(seconds=10),
-    timedelta(minutes=1),
-    timedelta(minutes=5),
-    timedelta(minutes=30),
-)
-LATER_PAUSE = timedelta(hours=1)
-GIVE_UP_AFTER = timedelta(hours=24)
-STALE_CLAIM = timedelta(minutes=2)
+CALLBACKS = Queue(Callback, backoff=HOURLY_FOR_A_DAY, stale_after=timedelta(minutes=2))
 
 
 def due_callbacks(session: Session, now: datetime, *, limit: int = 200) -> list[tuple[int, int]]:
@@ -385,71 +377,3 @@ def due_callbacks(session: Session, now: datetime, *, limit: int = 200) -> list[
         .limit(limit)
     )
     return [(i, r) for i, r in rows if i is not None]
-
-
-def claim_callback(session: Session, callback_id: int, now: datetime) -> Callback | None:
-    result = session.execute(
-        update(Callback)
-        .where(
-            col(Callback.id) == callback_id,
-            col(Callback.status) == CallbackStatus.PENDING.value,
-            col(Callback.due_at) <= now,
-        )
-        .values(
-            status=CallbackStatus.SENDING.value,
-            claimed_at=now,
-            attempts=Callback.attempts + 1,  # type: ignore[operator]
-        )
-    )
-    assert isinstance(result, CursorResult)
-    if result.rowcount != 1:
-        return None
-    return session.get(Callback, callback_id, populate_existing=True)
-
-
-def callback_sent(session: Session, callback_id: int, now: datetime) -> None:
-    _set_callback(
-        session, callback_id, status=CallbackStatus.SENT.value, last_error="", sent_at=now
-    )
-
-
-def callback_failed(session: Session, callback_id: int, error: str) -> None:
-    _set_callback(session, callback_id, status=CallbackStatus.FAILED.value, last_error=error[:500])
-
-
-def retry_callback(
-    session: Session, callback: Callback, now: datetime, error: str
-) -> datetime | None:
-    """Back in the queue after a temporary failure; None once it has been tried a day."""
-    assert callback.id is not None
-    attempts = callback.attempts
-    pause = RETRY_PAUSES[attempts - 1] if 1 <= attempts <= len(RETRY_PAUSES) else LATER_PAUSE
-    due_at = now + pause
-    if due_at - callback.created_at > GIVE_UP_AFTER:
-        callback_failed(session, callback.id, f"gave up after {attempts} tries: {error}")
-        return None
-    _set_callback(
-        session,
-        callback.id,
-        status=CallbackStatus.PENDING.value,
-        due_at=due_at,
-        last_error=error[:500],
-    )
-    return due_at
-
-
-def release_stale_callbacks(session: Session, now: datetime) -> int:
-    result = session.execute(
-        update(Callback)
-        .where(
-            col(Callback.status) == CallbackStatus.SENDING.value,
-            col(Callback.claimed_at) < now - STALE_CLAIM,
-        )
-        .values(status=CallbackStatus.PENDING.value, due_at=now)
-    )
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
-
-
-def _set_callback(session: Session, callback_id: int, **values: object) -> None:
-    session.execute(update(Callback).where(col(Callback.id) == callback_id).values(**values))
