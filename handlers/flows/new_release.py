@@ -21,8 +21,11 @@ from handlers.slack import directory
 from models import proposals
 from models.errors import Conflict
 from models.outbox import MessageKind
-from models.release import queries
+from models.release import conflicts, queries
+from models.release.conflicts import WindowConflict
 from models.release.proposing import Proposal
+from models.release.queries import Viewer
+from models.release.records import Release
 from models.release.signers import Members
 
 
@@ -76,3 +79,11 @@ def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | N
 def _already_handled(deps: Deps, request_key: str) -> bool:
     with deps.db.read_session() as session:
         return queries.by_request_key(session, request_key) is not None
+
+
+def conflicts_for(deps: Deps, release_id: int, reader: Viewer) -> list[WindowConflict]:
+    """The release's window conflicts as `reader` may read them: what a surface answers the
+    person who proposed or moved it (the card says them as its channel may)."""
+    with deps.db.read_session() as session:
+        release = session.get(Release, release_id)
+        return [] if release is None else conflicts.find(session, release, reader)
