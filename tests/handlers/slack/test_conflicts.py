@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.sandbox.slack_standin import FakeSlack
+from handlers.slack import ids
 from models.release.records import Release
 from tests.handlers.api.conftest import api, make_token
 from tests.support.harness import Harness, iso, rendered_text
@@ -180,3 +181,23 @@ def test_the_api_answers_the_warnings_as_a_token_may_read_them(harness: Harness)
     warnings = answer.json()["warnings"]
     assert any(HIDDEN in w for w in warnings) and not any("payments@2.4.0" in w for w in warnings)
     assert any("search@1.0" in w and "payments depends on search" in w for w in warnings)
+
+
+def test_the_propose_form_tells_the_proposer_of_its_conflicts(harness: Harness) -> None:
+    propose(harness, "payments@2.4.0")
+    harness.command("propose")
+    view = harness.slack.last_view(ids.PROPOSE_FORM)
+    before = len(harness.slack.calls("chat.postEphemeral"))
+    response = harness.client.view_submission(
+        view,
+        user_id="U_OWNER",
+        values={"service": "payments", "version": "2.5.0", "when": int(AT.timestamp())},
+    )
+    assert response.status_code == 200
+    harness.wait()
+    [told] = harness.slack.calls("chat.postEphemeral")[before:]
+    assert told.args["user"] == "U_OWNER" and told.args["channel"] == "C_RELEASES"
+    assert "payments@2.4.0" in rendered_text(told.args) and "same service" in rendered_text(
+        told.args
+    )
+    assert "same service" in card(harness, "payments@2.5.0")
