@@ -184,8 +184,10 @@ def status_blocks(
     events: Sequence[AuditEvent],
     in_production: ProductionRecord | None = None,
     unsignable: Sequence[Unsignable] = (),
+    conflicts: Sequence[WindowConflict] = (),
 ) -> list[Block]:
-    blocks = card_blocks(view, unsignable)
+    """The card as the reader may read it (`conflicts` worded for them), then more."""
+    blocks = card_blocks(view, unsignable, conflicts=conflicts)
     if in_production is not None:
         blocks.append(
             ContextBlock(

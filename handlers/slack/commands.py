@@ -325,9 +325,10 @@ def status_reply(
         view = queries.load_view(session, release)
         events = audit.history(session, release.id)
         in_production = production.current_version(session, team_id, release.service)
+        calendar = conflicts.find(session, release, viewer)
     # Slack is asked after the snapshot: no transaction waits on it.
     blocks = channel_messages.status_blocks(
-        view, events, in_production, directory.unsignable(client, view)
+        view, events, in_production, directory.unsignable(client, view), calendar
     )
     return {
         "response_type": "ephemeral",

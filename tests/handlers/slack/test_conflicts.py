@@ -139,6 +139,8 @@ def test_a_reschedule_is_checked_and_the_card_follows(harness: Harness) -> None:
     assert "payments@2.4.0" in answer and "same service" in answer
     assert "same service" in card(harness, "payments@2.5.0")
     assert "same service" in harness.thread(harness.release("payments@2.5.0"))[-1]
+    status = said(harness, "status payments@2.4.0")
+    assert "payments@2.5.0" in status and "same service" in status
     # `/release list` marks both releases of the clash.
     listed = said(harness, "list")
     assert listed.count(":warning: conflicts") == 2
