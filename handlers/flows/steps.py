@@ -19,7 +19,9 @@ from handlers.flows.outcome import (
     actor_groups,
     apply_change,
     group_memberships,
+    owe_cards,
     owe_messages,
+    send_cards,
     show_change,
 )
 from handlers.rendering import conflict_notes, freeze_notes
@@ -107,6 +109,8 @@ def update(
     """`approvers`, when given, must have passed `directory.check_quorum` already. Returns
     the conflicts of its new window, as the person may read them (none if not moved)."""
     with deps.db.session() as session:
+        before = queries.get(session, actor, release_id)
+        neighbours = conflicts.involved(session, before) if target_at is not None else set()
         result = lifecycle.update(
             session,
             actor,
@@ -142,10 +146,14 @@ def update(
             ):
                 if warning:
                     text = f"{text}\n{warning}" if text else warning
+            # Those it conflicted with before or does now: their cards change too.
+            neighbours |= conflicts.involved(session, result.release)
+            owe_cards(deps, session, neighbours)
         owe_messages(deps, session, view, text)
     if result.removed:
         # Their Home tabs no longer wait for them; `show_change` reaches only who is left.
         publish_homes(deps, client, actor.team_id, _people(client, result.removed))
+    send_cards(deps, neighbours)
     show_change(deps, client, view)
     return moved
 

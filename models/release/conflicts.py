@@ -157,6 +157,17 @@ def find(session: Session, release: Release, reader: Viewer) -> list[WindowConfl
     return conflicts
 
 
+def involved(session: Session, release: Release) -> set[int]:
+    """The ids of the other releases in its window's conflicts, whoever may see them (their
+    cards say the conflict too)."""
+    if release.state.is_finished:
+        return set()
+    start, end = _window(release)
+    around = _open_around(session, release.team_id, start, end)
+    found = _of(release, around, _Policies(session, release.team_id))
+    return {o.id for c in found for o in c.others if o.id is not None}
+
+
 def conflicting(session: Session, team_id: str, releases: Sequence[Release]) -> set[int]:
     """The ids of those of `releases` (open ones) that have a conflict, whoever reads."""
     open_ones = [r for r in releases if not r.state.is_finished]

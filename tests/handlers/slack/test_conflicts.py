@@ -71,6 +71,7 @@ def test_two_releases_of_one_service_in_one_window_are_warned_about_not_refused(
     assert "payments@2.4.0" in answer and "same service" in answer
     shown = card(harness, "payments@2.5.0")
     assert "payments@2.4.0" in shown and "same service" in shown
+    assert "payments@2.5.0" in card(harness, "payments@2.4.0")  # the other's card too
     # Right after the other's window: no conflict.
     assert propose(harness, "payments@2.6.0", AT + timedelta(minutes=90)) == ""
 
@@ -144,8 +145,11 @@ def test_a_reschedule_is_checked_and_the_card_follows(harness: Harness) -> None:
     # `/release list` marks both releases of the clash.
     listed = said(harness, "list")
     assert listed.count(":warning: conflicts") == 2
+    # The other's card says the clash as well, and stops when it is gone.
+    assert "payments@2.5.0" in card(harness, "payments@2.4.0")
     harness.command(f"update payments@2.5.0 when={iso(AT + timedelta(days=2))}")
     assert "same service" not in card(harness, "payments@2.5.0")
+    assert "same service" not in card(harness, "payments@2.4.0")
     assert ":warning: conflicts" not in said(harness, "list")
 
 
