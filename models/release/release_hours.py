@@ -8,7 +8,6 @@ saving time; a window must start and end within the hours of one day.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -122,14 +121,3 @@ class ReleaseHours:
             return False
         opens, closes = self._open_on(day)
         return opens <= start and end <= closes
-
-    def spans(self, since: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """The hours' spans (UTC) that end after `since` and start before `until`."""
-        day = since.astimezone(self.zone).date() - timedelta(days=1)
-        last = until.astimezone(self.zone).date()
-        while day <= last:
-            if day.weekday() in self.weekdays:
-                opens, closes = self._open_on(day)
-                if closes > since and opens < until:
-                    yield opens, closes
-            day += timedelta(days=1)
