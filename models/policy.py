@@ -29,14 +29,17 @@ from models.columns import UTCDateTime, utcnow
 from models.errors import Code, InvalidInput
 from models.fields import policy_field
 from models.release.default_checklist import MAX_ITEM_LENGTH, MAX_ITEMS
-from models.release.proposing import MAX_APPROVERS, ApproverSpec, Proposal
+from models.release.proposing import MAX_APPROVERS, SERVICE_PATTERN, ApproverSpec, Proposal
 from models.release.quorum import Quorum, QuorumKind
 from models.release.records import ApproverKind
+from models.release.release_hours import BadHours, ReleaseHours
 
 MIN_WINDOW = 15
 MAX_WINDOW = 24 * 60
 MAX_REMINDERS = 5
 MAX_REMINDER_AHEAD = timedelta(days=14)
+MAX_CONCURRENT = 100
+MAX_DEPENDENCIES = 20
 HISTORY_LIMIT = 30
 
 
@@ -49,6 +52,11 @@ class Key(StrEnum):
     ESCALATION = "escalation"
     REMINDERS = "reminders"
     WINDOW = "window"
+    # The calendar's: read when a window is checked (models/release/conflicts.py), not
+    # copied into a release.
+    RELEASE_HOURS = "release-hours"
+    MAX_CONCURRENT = "max-concurrent"
+    DEPENDS_ON = "depends-on"
 
     @property
     def field(self) -> str:
@@ -77,9 +85,16 @@ def key_of(text: str) -> Key:
 
 
 # What a key holds once read: approvers, a quorum, a flag, checklist items, a channel id,
-# reminder offsets, or window minutes.
+# reminder offsets, window minutes, release hours, or service names.
 Value = (
-    tuple[ApproverSpec, ...] | Quorum | bool | tuple[str, ...] | str | tuple[timedelta, ...] | int
+    tuple[ApproverSpec, ...]
+    | Quorum
+    | bool
+    | tuple[str, ...]
+    | str
+    | tuple[timedelta, ...]
+    | int
+    | ReleaseHours
 )
 
 
@@ -93,6 +108,9 @@ class Policy:
     escalation: str | None = None  # None: nowhere set
     reminders: tuple[timedelta, ...] = ()
     window_minutes: int = 60
+    release_hours: ReleaseHours | None = None  # None: any time
+    max_concurrent: int | None = None  # None: unlimited
+    depends_on: tuple[str, ...] = ()
 
     def get(self, key: Key) -> Value | None:
         return getattr(self, _ATTRIBUTES[key])  # type: ignore[no-any-return]
@@ -107,6 +125,9 @@ _ATTRIBUTES = {
     Key.ESCALATION: "escalation",
     Key.REMINDERS: "reminders",
     Key.WINDOW: "window_minutes",
+    Key.RELEASE_HOURS: "release_hours",
+    Key.MAX_CONCURRENT: "max_concurrent",
+    Key.DEPENDS_ON: "depends_on",
 }
 
 
@@ -206,6 +227,36 @@ def clean_window(text: str) -> int:
     return minutes
 
 
+def clean_release_hours(text: str) -> ReleaseHours:
+    """`mon-fri 09:00-16:00 Europe/Berlin`: days, hours of one day, an IANA zone."""
+    try:
+        return ReleaseHours.parse(text)
+    except BadHours:
+        key = Key.RELEASE_HOURS
+        raise InvalidInput(Code.POLICY_BAD_VALUE, field=key.field, key=key, value=text) from None
+
+
+def clean_max_concurrent(text: str) -> int:
+    key = Key.MAX_CONCURRENT
+    value = text.strip()
+    if not value.isdigit() or not 1 <= int(value) <= MAX_CONCURRENT:
+        raise InvalidInput(Code.POLICY_BAD_VALUE, field=key.field, key=key, value=text)
+    return int(value)
+
+
+def clean_depends_on(text: str) -> tuple[str, ...]:
+    """`payments, search` -> service names (a service's own name is no dependency)."""
+    key = Key.DEPENDS_ON
+    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+    if (
+        not names
+        or len(names) > MAX_DEPENDENCIES
+        or not all(SERVICE_PATTERN.match(n) for n in names)
+    ):
+        raise InvalidInput(Code.POLICY_BAD_VALUE, field=key.field, key=key, value=text)
+    return names
+
+
 def clean_approvers(approvers: Sequence[ApproverSpec], typed: str = "") -> tuple[ApproverSpec, ...]:
     key = Key.APPROVERS
     unique = tuple({a.slack_id: a for a in approvers}.values())
@@ -238,7 +289,7 @@ def _encode(key: Key, value: Value) -> Any:
             for a in value
             if isinstance(a, ApproverSpec)
         ]
-    if isinstance(value, Quorum):
+    if isinstance(value, (Quorum, ReleaseHours)):
         return value.text
     if key == Key.REMINDERS:
         assert isinstance(value, tuple)
@@ -258,11 +309,13 @@ def _decode(key: Key, stored: Any) -> Value:
         return Quorum.parse(str(stored))
     if key == Key.REMINDERS:
         return tuple(timedelta(minutes=int(m)) for m in stored)
-    if key == Key.CHECKLIST:
+    if key in (Key.CHECKLIST, Key.DEPENDS_ON):
         return tuple(str(item) for item in stored)
+    if key == Key.RELEASE_HOURS:
+        return ReleaseHours.parse(str(stored))
     if key == Key.OWNER_CAN_APPROVE:
         return bool(stored)
-    if key == Key.WINDOW:
+    if key in (Key.WINDOW, Key.MAX_CONCURRENT):
         return int(stored)
     return str(stored)
 

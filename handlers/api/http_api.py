@@ -13,7 +13,7 @@ import hashlib
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import timedelta
 from http import HTTPStatus
@@ -59,8 +59,9 @@ from handlers.flows import (
     stats_report,
     token_admin,
 )
-from handlers.flows.new_release import create_release
+from handlers.flows.new_release import conflicts_for, create_release
 from handlers.flows.outcome import NotShownYet
+from handlers.rendering import conflict_notes
 from handlers.rendering.refusals import text_for
 from handlers.slack import directory
 from handlers.slack.mrkdwn import to_plain
@@ -654,11 +655,20 @@ def _propose(
         release = queries.by_request_key(session, request_key)
     if release is None:  # removed again: Slack refused its card for good (said above)
         raise ApiProblem(502, "slack_refused", "Slack refused the release's card.")
-    return _proposed(release)
+    assert release.id is not None
+    # Worded as a token reads them: a private release it collides with is not named.
+    warnings = conflict_notes.lines(conflicts_for(deps, release.id, PUBLIC_READER))
+    return _proposed(release, [to_plain(w) for w in warnings])
 
 
-def _proposed(release: Release) -> ProposeOut:
-    return ProposeOut(ref=release.ref, id=release.uid, status=release.state, url=release.permalink)
+def _proposed(release: Release, warnings: Sequence[str] = ()) -> ProposeOut:
+    return ProposeOut(
+        ref=release.ref,
+        id=release.uid,
+        status=release.state,
+        url=release.permalink,
+        warnings=list(warnings),
+    )
 
 
 # --- errors -----------------------------------------------------------------------------

@@ -264,6 +264,11 @@ class ProposeOut(BaseModel):
     id: str = Field(description="the release's uid")
     status: ReleaseStatus
     url: str | None = Field(description="the permalink of its card, when Slack has it")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="its window's conflicts in the calendar (other releases, release "
+        "hours): warnings, the release is proposed all the same",
+    )
 
 
 class GateReason(BaseModel):

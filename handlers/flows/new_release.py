@@ -14,15 +14,25 @@ from dataclasses import replace
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
-from handlers.flows.outcome import NotShownYet, not_shown_text, owe_messages, send_owed
+from handlers.flows.outcome import (
+    NotShownYet,
+    not_shown_text,
+    owe_cards,
+    owe_messages,
+    send_cards,
+    send_owed,
+)
 from handlers.flows.policy_changes import defaults
 from handlers.rendering.freeze_notes import blocking, window_warning
 from handlers.slack import directory
 from models import proposals
 from models.errors import Conflict
 from models.outbox import MessageKind
-from models.release import queries
+from models.release import conflicts, queries
+from models.release.conflicts import WindowConflict
 from models.release.proposing import Proposal
+from models.release.queries import Viewer
+from models.release.records import Release
 from models.release.signers import Members
 
 
@@ -58,6 +68,9 @@ def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | N
             view = queries.load_view(session, release)
             # Accepted in a freeze, with a word in its thread (and on its card).
             owe_messages(deps, session, view, window_warning(blocking(view)))
+            # The releases it conflicts with say so on their cards too.
+            neighbours = conflicts.involved(session, release)
+            owe_cards(deps, session, neighbours)
             release_id = release.id
     except Conflict:
         # A retry racing its original waits on the unique key, then loses: stay silent.
@@ -65,6 +78,7 @@ def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | N
             return None
         raise
     failures = send_owed(deps, client, view)
+    send_cards(deps, neighbours)
     refused = [f for f in failures if f.kind == MessageKind.CARD and f.permanent]
     if refused:
         raise refused[0].exception  # the release is gone again; say why, as Slack said it
@@ -76,3 +90,11 @@ def create_release(deps: Deps, client: WebClient, proposal: Proposal) -> int | N
 def _already_handled(deps: Deps, request_key: str) -> bool:
     with deps.db.read_session() as session:
         return queries.by_request_key(session, request_key) is not None
+
+
+def conflicts_for(deps: Deps, release_id: int, reader: Viewer) -> list[WindowConflict]:
+    """The release's window conflicts as `reader` may read them: what a surface answers the
+    person who proposed or moved it (the card says them as its channel may)."""
+    with deps.db.read_session() as session:
+        release = session.get(Release, release_id)
+        return [] if release is None else conflicts.find(session, release, reader)

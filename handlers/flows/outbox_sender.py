@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,7 +35,8 @@ from models.audit import AuditEvent
 from models.columns import utcnow
 from models.db import Database
 from models.outbox import MessageKind, OutboxMessage
-from models.release import outcomes, service_records
+from models.release import conflicts, outcomes, service_records
+from models.release.conflicts import WindowConflict
 from models.release.queries import ReleaseView, load_view
 from models.release.records import Release, ReleaseStatus
 from models.release.service_records import TrackRecord
@@ -136,15 +137,15 @@ class MessageSender:
             last_sent = outbox.last_content(session, message)
             # The card shows the service's track record (a few aggregates), read here,
             # after the ack, with the card.
-            record = (
-                service_records.track_record(session, release)
-                if release is not None and message.message_kind == MessageKind.CARD
-                else None
-            )
+            record, calendar = None, []
+            if release is not None and message.message_kind == MessageKind.CARD:
+                record = service_records.track_record(session, release)
+                # Its window's conflicts, as the card's channel may read them.
+                calendar = conflicts.find(session, release, conflicts.card_reader(release))
         if view is None:
             return None
         try:
-            content = self._send(message, view, last_sent, record)
+            content = self._send(message, view, last_sent, record, calendar)
         except Exception as error:
             return self._failed(message, view, error, now)
         with self.db.session() as session:
@@ -157,9 +158,10 @@ class MessageSender:
         view: ReleaseView,
         last_sent: str | None,
         record: TrackRecord | None = None,
+        calendar: Sequence[WindowConflict] = (),
     ) -> str:
         """Post or update; returns the content's digest, kept to spare unchanged updates."""
-        rendered = self._render(message, view, record)
+        rendered = self._render(message, view, record, calendar)
         if rendered is None:
             return ""  # nothing to show (no checklist) or nowhere to show it yet
         digest = rendered.digest()
@@ -252,13 +254,17 @@ class MessageSender:
     # --- rendering ----------------------------------------------------------------------
 
     def _render(
-        self, message: OutboxMessage, view: ReleaseView, record: TrackRecord | None = None
+        self,
+        message: OutboxMessage,
+        view: ReleaseView,
+        record: TrackRecord | None = None,
+        calendar: Sequence[WindowConflict] = (),
     ) -> Rendered | None:
         release = view.release
         kind = message.message_kind
         if kind == MessageKind.CARD:
             # Sign-offs nobody left can give are said on the card (Slack knows the groups).
-            blocks = card_blocks(view, directory.unsignable(self.client, view), record)
+            blocks = card_blocks(view, directory.unsignable(self.client, view), record, calendar)
             return Rendered(release.channel_id, card_text(view), blocks, ts=release.message_ts)
         if kind == MessageKind.ANNOUNCEMENT:
             channel = release.announcement_channel or self.announcement_channel(release)

@@ -59,6 +59,21 @@ def owe_messages(deps: Deps, session: Session, view: ReleaseView, text: str | No
     webhooks.owe(session, release, audit.take_recorded(session, release.id), now=deps.clock())
 
 
+def owe_cards(deps: Deps, session: Session, release_ids: set[int]) -> None:
+    """In a change's transaction: the cards of other releases whose conflicts it changed
+    (a window moved into or out of theirs)."""
+    for release_id in sorted(release_ids):
+        other = session.get(Release, release_id)
+        if other is not None:
+            outbox.enqueue(session, other, (MessageKind.CARD,), now=deps.clock())
+
+
+def send_cards(deps: Deps, release_ids: set[int]) -> None:
+    """After the commit: those cards; one Slack doesn't take now is retried by the outbox."""
+    for release_id in sorted(release_ids):
+        deps.messages.flush(release_id)
+
+
 def live_messages(view: ReleaseView) -> tuple[MessageKind, ...]:
     """The messages that show this release's state: the card, its checklist once it has
     items, and the rollout announcement from the go on."""

@@ -19,17 +19,20 @@ from handlers.flows.outcome import (
     actor_groups,
     apply_change,
     group_memberships,
+    owe_cards,
     owe_messages,
+    send_cards,
     show_change,
 )
-from handlers.rendering import freeze_notes
+from handlers.rendering import conflict_notes, freeze_notes
 from handlers.rendering import step_notes as say
 from handlers.rendering.parts import slack_date
 from handlers.slack import directory
 from handlers.slack.mrkdwn import escape
 from models.errors import Code, NotAllowed
 from models.freezes import FreezeOverride
-from models.release import lifecycle, queries
+from models.release import conflicts, lifecycle, queries
+from models.release.conflicts import WindowConflict
 from models.release.proposing import ApproverSpec
 from models.release.queries import Actor, ReleaseView
 from models.release.records import ApproverKind, Release
@@ -102,9 +105,12 @@ def update(
     target_at: datetime | None,
     notes: str | None,
     approvers: Sequence[ApproverSpec] | None = None,
-) -> None:
-    """`approvers`, when given, must have passed `directory.check_quorum` already."""
+) -> list[WindowConflict]:
+    """`approvers`, when given, must have passed `directory.check_quorum` already. Returns
+    the conflicts of its new window, as the person may read them (none if not moved)."""
     with deps.db.session() as session:
+        before = queries.get(session, actor, release_id)
+        neighbours = conflicts.involved(session, before) if target_at is not None else set()
         result = lifecycle.update(
             session,
             actor,
@@ -127,14 +133,29 @@ def update(
             removed=result.removed,
             quorum_reached=result.quorum_reached,
         )
-        warning = freeze_notes.window_warning(freeze_notes.blocking(view))
-        if result.time_changed and warning:
-            text = f"{text}\n{warning}" if text else warning
+        moved: list[WindowConflict] = []
+        if result.time_changed:
+            # A new window is checked against the calendar: warned about, never refused.
+            in_thread = conflicts.find(
+                session, result.release, conflicts.card_reader(result.release)
+            )
+            moved = conflicts.find(session, result.release, actor.viewer)
+            for warning in (
+                freeze_notes.window_warning(freeze_notes.blocking(view)),
+                conflict_notes.warning(in_thread),
+            ):
+                if warning:
+                    text = f"{text}\n{warning}" if text else warning
+            # Those it conflicted with before or does now: their cards change too.
+            neighbours |= conflicts.involved(session, result.release)
+            owe_cards(deps, session, neighbours)
         owe_messages(deps, session, view, text)
     if result.removed:
         # Their Home tabs no longer wait for them; `show_change` reaches only who is left.
         publish_homes(deps, client, actor.team_id, _people(client, result.removed))
+    send_cards(deps, neighbours)
     show_change(deps, client, view)
+    return moved
 
 
 def _people(client: WebClient, approvers: Sequence[ApproverSpec]) -> set[str]:

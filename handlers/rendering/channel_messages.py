@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from handlers.rendering import conflict_notes
 from handlers.rendering.controls import edit_button, sign_off_actions
 from handlers.rendering.freeze_notes import card_lines
 from handlers.rendering.history_messages import track_record_block
@@ -45,6 +46,7 @@ from handlers.slack.mrkdwn import escape, join_lines, truncate
 from handlers.slack.parsing import USAGE
 from handlers.slack.payloads import ListPage
 from models.audit import AuditEvent
+from models.release.conflicts import WindowConflict
 from models.release.production import ProductionRecord
 from models.release.queries import ReleaseView
 from models.release.records import Release, ReleaseStatus
@@ -71,11 +73,15 @@ def card_text(view: ReleaseView) -> str:
 
 
 def card_blocks(
-    view: ReleaseView, unsignable: Sequence[Unsignable] = (), record: TrackRecord | None = None
+    view: ReleaseView,
+    unsignable: Sequence[Unsignable] = (),
+    record: TrackRecord | None = None,
+    conflicts: Sequence[WindowConflict] = (),
 ) -> list[Block]:
     """`unsignable`: open sign-offs nobody may give any more (handlers ask Slack who is in
     each group), said under the sign-offs so the owner knows to change the approvers;
-    `record`: the service's track record, in one line of context."""
+    `record`: the service's track record, in one line of context; `conflicts`: its
+    window's in the calendar, as the channel may read them."""
     release = view.release
     blocks: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=truncate(f"Release {release.ref}", 150))),
@@ -98,6 +104,8 @@ def card_blocks(
         why = f": {escape(release.status_reason)}" if release.status_reason else ""
         blocks.append(SectionBlock(text=md(f"*{verb}* by {user(release.status_by)}{why}")))
     freeze_lines = card_lines(view)
+    if conflicted := conflict_notes.warning(conflicts):
+        freeze_lines.append(conflicted)
     if freeze_lines:
         blocks.append(SectionBlock(text=md(join_lines(freeze_lines, SECTION_LIMIT))))
     blocks.append(SectionBlock(text=md(sign_offs_text(view))))
@@ -176,8 +184,10 @@ def status_blocks(
     events: Sequence[AuditEvent],
     in_production: ProductionRecord | None = None,
     unsignable: Sequence[Unsignable] = (),
+    conflicts: Sequence[WindowConflict] = (),
 ) -> list[Block]:
-    blocks = card_blocks(view, unsignable)
+    """The card as the reader may read it (`conflicts` worded for them), then more."""
+    blocks = card_blocks(view, unsignable, conflicts=conflicts)
     if in_production is not None:
         blocks.append(
             ContextBlock(
@@ -262,9 +272,15 @@ def timeline_text(events: Sequence[AuditEvent], limit: int = SECTION_LIMIT) -> s
     return "*History*\n" + "\n".join(reversed(kept))
 
 
-def list_blocks(releases: Sequence[Release], now: datetime, offset: int = 0) -> list[Block]:
+def list_blocks(
+    releases: Sequence[Release],
+    now: datetime,
+    offset: int = 0,
+    conflicting: Collection[int] = (),
+) -> list[Block]:
     """One page of `releases` from `offset`: as many as fit (at most LIST_PAGE), how many
-    there are, and a button for the next page when some are left."""
+    there are, and a button for the next page when some are left; those `conflicting` (by
+    id) are marked."""
     if not releases:
         return [
             SectionBlock(
@@ -278,7 +294,8 @@ def list_blocks(releases: Sequence[Release], now: datetime, offset: int = 0) -> 
     for r in releases[offset : offset + LIST_PAGE]:
         line = truncate(
             f"*{ref(r)}* — {status_label(r)} — {slack_date(r.target_at)} — {user(r.owner_id)}"
-            + (" :warning: overdue" if r.target_at < now and not r.state.is_in_flight else ""),
+            + (" :warning: overdue" if r.target_at < now and not r.state.is_in_flight else "")
+            + (" :warning: conflicts" if r.id in conflicting else ""),
             _LIST_LINE,
         )
         if lines and used + len(line) + 1 > _LIST_TEXT:

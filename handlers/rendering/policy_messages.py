@@ -34,6 +34,7 @@ from models.policy import Effective, HistoryEntry, Key, Policy, Scope, Source, V
 from models.release.proposing import MAX_APPROVERS, ApproverSpec
 from models.release.quorum import Quorum, QuorumKind
 from models.release.records import ApproverKind, Release
+from models.release.release_hours import ReleaseHours
 
 INHERIT = "inherit"
 
@@ -79,6 +80,10 @@ def value_text(key: Key, value: Value | None) -> str:
         return ", ".join(duration(o) for o in value if isinstance(o, timedelta)) or "none"
     if key == Key.WINDOW and isinstance(value, int):
         return duration(timedelta(minutes=value))
+    if isinstance(value, ReleaseHours):
+        return escape(value.label)
+    if key == Key.DEPENDS_ON and isinstance(value, tuple):
+        return ", ".join(escape(str(name)) for name in value) or "none"
     return escape(str(value))
 
 
@@ -87,6 +92,10 @@ def _default_text(key: Key, value: Value | None) -> str:
         return "the release's own channel"
     if key == Key.ESCALATION and not value:
         return "none"
+    if key == Key.RELEASE_HOURS and value is None:
+        return "any time"
+    if key == Key.MAX_CONCURRENT and value is None:
+        return "unlimited"
     return value_text(key, value)
 
 

@@ -253,6 +253,10 @@ POLICY_ACCEPTS: dict[Key, str] = {
     Key.REMINDERS: "offsets before the release such as `24h,1h` (units d, h, m; up to 5, "
     "at most 14 days ahead)",
     Key.WINDOW: "a duration from `15m` to `24h`, such as `90m` or `2h`",
+    Key.RELEASE_HOURS: "days, hours of one day and a time zone, such as "
+    "`mon-fri 09:00-16:00 Europe/Berlin` (days `mon`…`sun`, ranges and commas, or `daily`)",
+    Key.MAX_CONCURRENT: "a number from 1 to 100",
+    Key.DEPENDS_ON: "service names separated by commas, such as `payments,search`",
 }
 
 

@@ -23,10 +23,11 @@ from handlers.flows import (
     token_admin,
     webhook_admin,
 )
-from handlers.flows.new_release import create_release
+from handlers.flows.new_release import conflicts_for, create_release
 from handlers.rendering import (
     audit_messages,
     channel_messages,
+    conflict_notes,
     freeze_messages,
     github_messages,
     modals,
@@ -37,11 +38,11 @@ from handlers.rendering import (
 )
 from handlers.rendering.freeze_notes import name as freeze_name
 from handlers.slack import directory, history_listeners, ids, parsing, policy_listeners
-from handlers.slack.error_replies import in_background
+from handlers.slack.error_replies import in_background, tell_privately
 from handlers.slack.mrkdwn import escape
 from models import audit
 from models.github import repository_links
-from models.release import production, queries
+from models.release import conflicts, production, queries
 from models.release.proposing import Proposal
 from models.release.queries import Actor
 
@@ -96,7 +97,7 @@ def register(app: App, deps: Deps) -> None:
             case parsing.ProposeForm():
                 later(lambda: open_propose_modal(deps, client, body))
             case parsing.Propose():
-                later(lambda: propose_from_text(deps, client, body, command))
+                later(lambda: propose_from_text(deps, client, body, command, respond))
             case parsing.Override(name="go", ref=ref, reason=reason):
                 on_release(ref, lambda rid: steps.go(deps, client, actor, rid, override=reason))
             case parsing.Override(name="done", ref=ref, reason=reason):
@@ -137,7 +138,7 @@ def register(app: App, deps: Deps) -> None:
 
                 on_release(ref, with_reason)
             case parsing.Update():
-                later(lambda: update_from_text(deps, client, actor, viewer, command))
+                later(lambda: update_from_text(deps, client, actor, viewer, command, body, respond))
             case parsing.ChecklistAdd(ref=ref, item=item):
                 on_release(ref, lambda rid: steps.add_item(deps, client, actor, rid, item))
             case parsing.Calendar():
@@ -309,7 +310,9 @@ def list_reply(deps: Deps, team_id: str, viewer: queries.Viewer, offset: int = 0
     """A page of upcoming releases from `offset` (the "Show more" button asks for the next)."""
     with deps.db.read_session() as session:
         upcoming = queries.upcoming(session, team_id, viewer, limit=LIST_FETCH)
-        blocks = channel_messages.list_blocks(upcoming, deps.clock(), offset)
+        page = upcoming[offset : offset + channel_messages.LIST_PAGE]
+        clashing = conflicts.conflicting(session, team_id, page)
+        blocks = channel_messages.list_blocks(upcoming, deps.clock(), offset, clashing)
     return channel_messages.private_answer(blocks, "Upcoming releases")
 
 
@@ -322,9 +325,10 @@ def status_reply(
         view = queries.load_view(session, release)
         events = audit.history(session, release.id)
         in_production = production.current_version(session, team_id, release.service)
+        calendar = conflicts.find(session, release, viewer)
     # Slack is asked after the snapshot: no transaction waits on it.
     blocks = channel_messages.status_blocks(
-        view, events, in_production, directory.unsignable(client, view)
+        view, events, in_production, directory.unsignable(client, view), calendar
     )
     return {
         "response_type": "ephemeral",
@@ -355,7 +359,7 @@ def open_propose_modal(deps: Deps, client: WebClient, body: dict[str, Any]) -> N
 
 
 def propose_from_text(
-    deps: Deps, client: WebClient, body: dict[str, Any], command: parsing.Propose
+    deps: Deps, client: WebClient, body: dict[str, Any], command: parsing.Propose, respond: Respond
 ) -> None:
     user_id = str(body["user_id"])
     tz = directory.user_timezone(client, user_id) if command.when.needs_zone else None
@@ -374,7 +378,11 @@ def propose_from_text(
         request_key=f"command:{body.get('trigger_id')}",
     )
     # Under the policy where it is proposed, as every surface's proposal is.
-    create_release(deps, client, proposal)
+    release_id = create_release(deps, client, proposal)
+    if release_id is not None:
+        reader = Actor(proposal.team_id, user_id, proposal.channel_id).viewer
+        if warning := conflict_notes.warning(conflicts_for(deps, release_id, reader)):
+            tell_privately(warning, body, client, respond)
 
 
 def update_from_text(
@@ -383,6 +391,8 @@ def update_from_text(
     actor: Actor,
     viewer: queries.Viewer,
     command: parsing.Update,
+    body: dict[str, Any],
+    respond: Respond,
 ) -> None:
     release_id = _release_id(deps, actor.team_id, command.ref, viewer)
     target_at = None
@@ -396,7 +406,7 @@ def update_from_text(
         named = directory.check_approvers(client, command.approvers)
         # The policy's approvers stay; the release's quorum rule decides who must sign.
         approvers = policy_changes.edited_approvers(client, shown, named)
-    steps.update(
+    moved = steps.update(
         deps,
         client,
         actor,
@@ -406,3 +416,5 @@ def update_from_text(
         notes=command.notes,
         approvers=approvers,
     )
+    if warning := conflict_notes.warning(moved):
+        tell_privately(warning, body, client, respond)

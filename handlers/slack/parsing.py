@@ -662,6 +662,9 @@ def policy_value(key: Key, text: str) -> Value:
         Key.CHECKLIST: policy.clean_checklist,
         Key.REMINDERS: policy.clean_reminders,
         Key.WINDOW: policy.clean_window,
+        Key.RELEASE_HOURS: policy.clean_release_hours,
+        Key.MAX_CONCURRENT: policy.clean_max_concurrent,
+        Key.DEPENDS_ON: policy.clean_depends_on,
     }
     return cleaners[key](plain)
 

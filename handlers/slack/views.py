@@ -13,12 +13,18 @@ from slack_sdk import WebClient
 
 from handlers.deps import Deps
 from handlers.flows import policy_changes, steps
-from handlers.flows.new_release import check_sign_offs, create_release, under_policy
-from handlers.rendering import refusals
+from handlers.flows.new_release import (
+    check_sign_offs,
+    conflicts_for,
+    create_release,
+    under_policy,
+)
+from handlers.rendering import conflict_notes, refusals
+from handlers.rendering.channel_messages import notice_blocks, to_dicts
 from handlers.rendering.modals import groups_text_of
 from handlers.rendering.refusals import Refused
 from handlers.slack import directory, ids, parsing
-from handlers.slack.error_replies import form_error, in_background
+from handlers.slack.error_replies import form_error, in_background, tell_privately
 from handlers.slack.mrkdwn import clean_plain
 from handlers.slack.payloads import FormMetadata
 from models.errors import InvalidInput
@@ -53,6 +59,22 @@ class FieldErrors:
             return None
 
 
+def propose_from_form(deps: Deps, client: WebClient, proposal: Proposal) -> None:
+    """Propose as every surface does; its window's conflicts told to the proposer alone,
+    in the channel the form was opened in."""
+    release_id = create_release(deps, client, proposal)
+    if release_id is None:
+        return
+    reader = Actor(proposal.team_id, proposal.owner_id, proposal.channel_id).viewer
+    if warning := conflict_notes.warning(conflicts_for(deps, release_id, reader)):
+        client.chat_postEphemeral(
+            channel=proposal.channel_id,
+            user=proposal.owner_id,
+            text=warning,
+            blocks=to_dicts(notice_blocks(warning)),
+        )
+
+
 def register(app: App, deps: Deps) -> None:
     @app.view(ids.PROPOSE_FORM)
     def propose_submitted(
@@ -64,7 +86,7 @@ def register(app: App, deps: Deps) -> None:
             return
         ack()
         deps.work.submit(
-            in_background(lambda: create_release(deps, client, proposal), body, client, None)
+            in_background(lambda: propose_from_form(deps, client, proposal), body, client, None)
         )
 
     @app.view(ids.REQUEST_CHANGES_FORM)
@@ -111,14 +133,13 @@ def register(app: App, deps: Deps) -> None:
             ack(response_action="errors", errors=changes.errors)
             return
         ack()
-        deps.work.submit(
-            in_background(
-                lambda: steps.update(deps, client, form.actor, form.release_id, **changes),
-                body,
-                client,
-                form.respond,
-            )
-        )
+
+        def edit(changes: dict[str, Any]) -> None:
+            moved = steps.update(deps, client, form.actor, form.release_id, **changes)
+            if warning := conflict_notes.warning(moved):
+                tell_privately(warning, body, client, form.respond)
+
+        deps.work.submit(in_background(lambda: edit(changes), body, client, form.respond))
 
 
 @dataclass(frozen=True)

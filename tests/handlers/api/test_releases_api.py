@@ -111,6 +111,7 @@ def test_a_proposal_from_ci_shows_in_slack_as_a_slash_commands_does(harness: Har
         "id": release.uid,
         "status": "proposed",
         "url": release.permalink,
+        "warnings": [],  # nothing else in its window
     }
     assert release.owner_id == OWNER and release.permalink
     # Defaults: an hour from now.
