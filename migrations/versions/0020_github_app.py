@@ -8,7 +8,7 @@ Create Date: 2026-12-07 16:18:29.129444
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import models.columns
