@@ -44,9 +44,7 @@ def is_release_manager(deps: Deps, client: WebClient, team_id: str, user_id: str
 
 def require_manager(deps: Deps, client: WebClient, actor: Actor, what: str) -> Actor:
     """The actor, as a release manager; refused (privately) when they are not one."""
-    actor = replace(
-        actor, manager=is_release_manager(deps, client, actor.team_id, actor.user_id)
-    )
+    actor = replace(actor, manager=is_release_manager(deps, client, actor.team_id, actor.user_id))
     roles.require(actor, what)
     return actor
 

@@ -25,10 +25,7 @@ def schedule(freeze: Freeze) -> str:
         return "once"
     start = freeze.starts_at.astimezone(freeze.zone)
     end = start + freeze.duration
-    return (
-        f"every {start.strftime('%a %H:%M')} to {end.strftime('%a %H:%M')} "
-        f"({escape(freeze.tz)})"
-    )
+    return f"every {start.strftime('%a %H:%M')} to {end.strftime('%a %H:%M')} ({escape(freeze.tz)})"
 
 
 def span_times(span: Span) -> str:
