@@ -20,8 +20,8 @@ pytestmark = pytest.mark.clock
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 
 
-def z(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def z(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def weekly(

@@ -11,7 +11,7 @@ T = TypeVar("T")
 
 
 def wait_until(
-    condition: Callable[[], T], *, timeout: float = 10, every: float = 0.02, what: str = ""
+    condition: Callable[[], T | None], *, timeout: float = 10, every: float = 0.02, what: str = ""
 ) -> T:
     """The condition's first truthy value; fails the test if none came within `timeout`."""
     deadline = time.monotonic() + timeout

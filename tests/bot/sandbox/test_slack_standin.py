@@ -287,8 +287,8 @@ def test_counts_every_text_of_a_message_against_msg_blocks_too_long(
     )
     url = fake.new_response_url(channel_id="C1")
     assert WebhookClient(url).send(text="x", blocks=with_button).body == "msg_blocks_too_long"
-    refused = [c.method for c in fake.calls() if c.refused]
-    assert refused == ["chat.postMessage", "chat.update", "response_url"]
+    refused_calls = [c.method for c in fake.calls() if c.refused]
+    assert refused_calls == ["chat.postMessage", "chat.update", "response_url"]
 
 
 def test_a_test_fails_when_slack_refused_the_bots_blocks(

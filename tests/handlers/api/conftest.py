@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from bot.sandbox.slack_standin import FakeSlack
@@ -64,6 +65,7 @@ def wake_ups_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def gate_waits(harness: Harness) -> GateWaits:
     [pipeline_api] = [route.app for route in harness.app.routes if isinstance(route, Mount)]
+    assert isinstance(pipeline_api, Starlette)
     waits: GateWaits = pipeline_api.state.gate_waits
     return waits
 

@@ -534,7 +534,12 @@ def test_a_channel_feed_polled_unchanged_looks_for_members_only_releases_once(
 
     monkeypatch.setattr(subscriptions, "shown_only_to_members", looking)
     asked: list[str] = []
-    members = ChannelMembership(lambda _channel, user: bool(asked.append(user)) or True)
+
+    def member(_channel: str, user: str) -> bool:
+        asked.append(user)
+        return True
+
+    members = ChannelMembership(member)
     path, cache = (
         subscribe(harness, "calendar <#G_SECRET|secret>", user_id="U_PM"),
         ValidatorCache(),

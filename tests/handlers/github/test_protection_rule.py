@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlmodel import col, select
 
@@ -202,7 +203,7 @@ def test_a_callback_that_fails_is_retried_and_answered_once(
     github.fail_next(502, 503)
     ask(harness, github)
     for tries in (1, 2):
-        eventually(lambda n=tries: _answer_waits_after(harness, n), what=f"try {tries} failed")
+        eventually(partial(_answer_waits_after, harness, tries), what=f"try {tries} failed")
         assert github.answers() == []
         # Past the pause after that try: the sweep tries again.
         harness.clock.advance(timedelta(seconds=15))

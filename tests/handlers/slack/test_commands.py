@@ -17,9 +17,9 @@ from models.release.records import Approver, ChecklistItem, ReleaseStatus
 from tests.support.harness import CHANNEL, OWNER, TEAM, Harness, ahead, iso, rendered_text
 
 
-def propose(harness: Harness, text: str = "", **kwargs: object) -> str:
+def propose(harness: Harness, text: str = "", user_id: str = OWNER) -> str:
     when = iso(ahead())
-    response = harness.command(text or f"propose payments 2.4.0 {when} <@U_QA|qa>", **kwargs)
+    response = harness.command(text or f"propose payments 2.4.0 {when} <@U_QA|qa>", user_id=user_id)
     return harness.private_reply(response)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.sandbox.slack_standin import FakeSlack, blocks_text_length, validate_message
 from handlers.slack import ids
@@ -253,7 +253,7 @@ def test_unticking_is_recorded_and_ticks_by_two_people_do_not_clobber(harness: H
     harness.wait()
     harness.tick(release, 0, checked=False)
     with harness.session() as session:
-        actions = [e.action for e in session.exec(select(AuditEvent).order_by(AuditEvent.id))]
+        actions = [e.action for e in session.exec(select(AuditEvent).order_by(col(AuditEvent.id)))]
     assert actions.count("checklist_ticked") == 2 and actions.count("checklist_unticked") == 1
     text = rendered_text(harness.checklist(release))
     assert "1/5 items done" in text and "*2* by <@U_QA>" in text

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from handlers.rendering.refusals import Refused
 from handlers.slack.parsing import (
     MAX_COMMAND_TEXT,
     USAGE,
@@ -22,7 +23,6 @@ from handlers.slack.parsing import (
     parse,
 )
 from handlers.slack.times import parse_time
-from models.errors import InvalidInput
 from models.release.default_checklist import MAX_ITEM_LENGTH
 from models.release.proposing import ApproverSpec
 from models.release.records import ApproverKind
@@ -34,8 +34,8 @@ AT = "2026-12-03T14:00Z"
 AT_UTC = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
 
 
-def refused(text: str) -> InvalidInput:
-    with pytest.raises(InvalidInput) as caught:
+def refused(text: str) -> Refused:
+    with pytest.raises(Refused) as caught:
         parse(text)
     return caught.value
 
@@ -267,12 +267,12 @@ NOW = datetime(2026, 11, 26, 15, 30, tzinfo=UTC)
 NY, TOKYO = "America/New_York", "Asia/Tokyo"
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def time_refusal(text: str, tz: str | None) -> str:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(Refused) as caught:
         parse_time(text, tz=tz, now=NOW)
     assert caught.value.field == "when"
     return caught.value.message
@@ -481,7 +481,7 @@ def test_times_that_dont_read_in_a_command() -> None:
 
 def test_a_local_time_in_a_dst_gap_is_refused() -> None:
     when = when_of("2027-03-28 02:30")
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(Refused) as caught:
         when.resolve("Europe/Berlin", now=NOW)
     assert caught.value.field == "when"
     assert "2027-03-28 02:30 does not exist in Europe/Berlin" in caught.value.message

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from handlers.rendering.refusals import Refused
 from handlers.slack.payloads import (
     STALE_BUTTON,
     STALE_FORM,
@@ -14,7 +15,6 @@ from handlers.slack.payloads import (
     ListPage,
     ReleaseButton,
 )
-from models.errors import InvalidInput
 from models.release.records import new_uid
 
 UID = "AbC-12_xyz9Q"
@@ -71,7 +71,7 @@ def test_a_release_button_round_trips(button: ReleaseButton, encoded: str) -> No
     ],
 )
 def test_a_forged_or_garbled_button_is_out_of_date(value: object) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(Refused) as caught:
         ReleaseButton.parse(value)
     assert caught.value.message == STALE_BUTTON
     assert caught.value.field is None
@@ -114,7 +114,7 @@ def test_a_checklist_block_round_trips(start: int) -> None:
     ],
 )
 def test_a_forged_or_garbled_checklist_block_is_out_of_date(block_id: object) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(Refused) as caught:
         ChecklistBlock.parse(block_id)
     assert caught.value.message == "That checklist is out of date: open the release again."
 
@@ -132,7 +132,7 @@ def test_a_list_page_round_trips(offset: int) -> None:
     "value", [None, "", "-1", "100001", "ten", "1e3", "1.0", " 5 ", "05", "+5", 7.5]
 )
 def test_a_forged_or_garbled_list_page_is_out_of_date(value: object) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(Refused) as caught:
         ListPage.parse(value)
     assert caught.value.message == STALE_BUTTON
 
@@ -174,14 +174,14 @@ def test_no_metadata_reads_as_empty(text: object) -> None:
     ],
 )
 def test_forged_or_garbled_metadata_is_out_of_date(text: str) -> None:
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(Refused) as caught:
         FormMetadata.parse(text)
     assert caught.value.message == STALE_FORM
 
 
 def test_a_form_that_must_name_a_release() -> None:
     assert FormMetadata(release=UID).require_release() == UID
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(Refused) as caught:
         FormMetadata(channel_id="C1").require_release()
     assert caught.value.message == STALE_FORM
 
