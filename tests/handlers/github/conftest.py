@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+import time_machine
 
 from bot.sandbox.slack_standin import FakeSlack
 from tests.support.fake_github import (
@@ -22,6 +24,18 @@ from tests.support.harness import Harness
 
 MANAGER = "U_PM"
 SHA = "3f786850e387550fdab836ed7e6dc881de23001b"
+
+
+# A Wednesday morning with no clock change near: GitHub's tokens and JWTs live on the real
+# clock (time.time), the bot's steps on the harness's; both are moved here together.
+MOMENT = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def fixed_moment() -> Iterator[datetime]:
+    """Real time travelled to MOMENT (ticking: servers and threads keep their pace)."""
+    with time_machine.travel(MOMENT, tick=True):
+        yield MOMENT
 
 
 @pytest.fixture

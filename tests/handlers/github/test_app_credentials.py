@@ -3,12 +3,13 @@ tokens kept until shortly before they expire, a wrong key refused."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
+from datetime import datetime
 
 import httpx
 import jwt
 import pytest
+import time_machine
 
 from handlers.github.app_credentials import AppCredentials, GitHubAuthError
 from tests.handlers.github.conftest import eventually
@@ -22,11 +23,12 @@ def http() -> Iterator[httpx.Client]:
 
 
 def test_the_jwt_says_who_and_expires_within_ten_minutes(
-    github: FakeGitHub, http: httpx.Client
+    fixed_moment: datetime, github: FakeGitHub, http: httpx.Client
 ) -> None:
     credentials = AppCredentials(APP_ID, PRIVATE_KEY, github.url, http)
-    claims = jwt.decode(credentials.app_jwt(), options={"verify_signature": False})
-    now = time.time()
+    with time_machine.travel(fixed_moment, tick=False):
+        claims = jwt.decode(credentials.app_jwt(), options={"verify_signature": False})
+    now = fixed_moment.timestamp()
     assert claims["iss"] == APP_ID
     assert now - 70 <= claims["iat"] <= now - 50  # a minute back: clocks differ
     assert claims["exp"] - now <= 600 and claims["exp"] > now

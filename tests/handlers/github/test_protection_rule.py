@@ -193,9 +193,9 @@ def test_a_deployment_of_another_commit_is_rejected(harness: Harness, github: Fa
 
 
 def test_a_callback_that_fails_is_retried_and_answered_once(
-    harness: Harness, github: FakeGitHub
+    fixed_moment: datetime, harness: Harness, github: FakeGitHub
 ) -> None:
-    harness.clock.pin(datetime.now(UTC))
+    harness.clock.pin(fixed_moment)
     link(harness)
     propose(harness)
     tick_all(harness)
@@ -305,9 +305,9 @@ def test_two_processes_on_postgresql_answer_once(
 
 
 def test_a_callback_github_refuses_is_not_retried_and_the_thread_says_so(
-    harness: Harness, github: FakeGitHub
+    fixed_moment: datetime, harness: Harness, github: FakeGitHub
 ) -> None:
-    harness.clock.pin(datetime.now(UTC))
+    harness.clock.pin(fixed_moment)
     link(harness)
     propose(harness)
     tick_all(harness)
@@ -331,9 +331,9 @@ def _answer_states(harness: Harness) -> list[tuple[str, int]]:
 
 
 def test_a_request_github_stopped_waiting_for_is_dropped_and_said_so(
-    harness: Harness, github: FakeGitHub
+    fixed_moment: datetime, harness: Harness, github: FakeGitHub
 ) -> None:
-    harness.clock.pin(datetime.now(UTC))
+    harness.clock.pin(fixed_moment)
     link(harness)
     harness.command(f"propose payments 2.4.0 {iso(ahead(days=40))}")
     ask(harness, github)
@@ -390,8 +390,10 @@ def test_a_freeze_that_ends_lets_the_waiting_deployment_go(
     assert [a["state"] for a in github.answers()] == ["approved"]
 
 
-def test_a_revoked_installation_token_is_replaced(harness: Harness, github: FakeGitHub) -> None:
-    harness.clock.pin(datetime.now(UTC))
+def test_a_revoked_installation_token_is_replaced(
+    fixed_moment: datetime, harness: Harness, github: FakeGitHub
+) -> None:
+    harness.clock.pin(fixed_moment)
     link(harness)
     propose(harness)
     ask(harness, github)
