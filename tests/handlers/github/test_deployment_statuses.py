@@ -8,7 +8,7 @@ from sqlmodel import col, select
 from models.audit import AuditEvent
 from models.release.production import ProductionRecord
 from models.release.records import ReleaseStatus
-from tests.handlers.github.conftest import SHA, eventually, link, settled
+from tests.handlers.github.conftest import MANAGER, SHA, eventually, link, settled
 from tests.support.fake_github import FakeGitHub, deliver, deployment_status
 from tests.support.harness import OWNER, Harness, ahead, iso, rendered_text
 
@@ -60,6 +60,21 @@ def test_success_releases_a_big_bang_release(harness: Harness, github: FakeGitHu
         ("deployment_started", "github:acme/payments"),
         ("deployment_succeeded", "github:acme/payments"),
     ]
+
+
+def test_a_success_in_a_freeze_is_held_until_a_manager_overrides_it(
+    harness: Harness, github: FakeGitHub
+) -> None:
+    link(harness)
+    going(harness)
+    harness.command(f'freeze add "Holidays" now to {iso(ahead(days=5))}', user_id=MANAGER)
+    status(harness, "success")
+    eventually(lambda: ("deployment_succeeded", "github:acme/payments") in actions(harness))
+    settled(harness)
+    assert harness.release(REF).status == ReleaseStatus.GO  # the freeze holds it
+    harness.command(f"go {REF} override: the fix must go out", user_id=MANAGER)
+    status(harness, "success")
+    eventually(lambda: harness.release(REF).status == ReleaseStatus.RELEASED)
 
 
 def test_failure_pauses_the_rollout_and_tells_the_owner(
