@@ -12,7 +12,6 @@ from handlers.deps import Deps
 from handlers.flows.manager_role import require_manager
 from handlers.rendering.refusals import Refused
 from handlers.slack import directory
-from models import audit
 from models.github import repository_links
 from models.github.repository_links import RepositoryLink
 from models.release.queries import Actor
@@ -34,58 +33,18 @@ def link(
             "Link a repository from a public channel: the one its releases should be posted "
             "in (GitHub sees only public releases)."
         )
-    now = deps.clock()
     with deps.db.session() as session:
-        made = repository_links.link(
-            session,
-            team_id=actor.team_id,
-            repository=repository,
-            service=service,
-            environments=environments,
-            channel_id=actor.channel_id,
-            created_by=actor.user_id,
-            now=now,
+        return repository_links.link(
+            session, actor, repository, service, environments, deps.clock()
         )
-        for row in made:
-            audit.record(
-                session,
-                team_id=actor.team_id,
-                release_id=None,
-                actor_id=actor.user_id,
-                action="github_linked",
-                after={
-                    "repository": row.repository,
-                    "service": row.service,
-                    "environment": row.environment,
-                    "channel": row.channel_id,
-                },
-                at=now,
-            )
-    return made
 
 
 def unlink(
     deps: Deps, client: WebClient, actor: Actor, repository: str, service: str | None
 ) -> list[RepositoryLink]:
     actor = require_manager(deps, client, actor, "unlink a GitHub repository")
-    now = deps.clock()
     with deps.db.session() as session:
-        removed = repository_links.unlink(session, actor.team_id, repository, service)
-        for row in removed:
-            audit.record(
-                session,
-                team_id=actor.team_id,
-                release_id=None,
-                actor_id=actor.user_id,
-                action="github_unlinked",
-                before={
-                    "repository": row.repository,
-                    "service": row.service,
-                    "environment": row.environment,
-                },
-                at=now,
-            )
-    return removed
+        return repository_links.unlink(session, actor, repository, service, deps.clock())
 
 
 def listed(deps: Deps, client: WebClient, actor: Actor) -> list[RepositoryLink]:

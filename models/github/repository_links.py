@@ -16,9 +16,11 @@ from datetime import datetime
 from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models import audit, roles
 from models.columns import UTCDateTime, utcnow
 from models.errors import Code, Conflict, InvalidInput, NotFound
 from models.release.proposing import clean_service
+from models.release.queries import Actor
 
 DEFAULT_ENVIRONMENT = "production"
 # GitHub's own limits: owner 39 characters, repository 100, environment 255.
@@ -66,17 +68,17 @@ def clean_environments(environments: Sequence[str]) -> list[str]:
 
 def link(
     session: Session,
-    *,
-    team_id: str,
+    actor: Actor,
     repository: str,
     service: str,
     environments: Sequence[str],
-    channel_id: str,
-    created_by: str,
     now: datetime,
 ) -> list[RepositoryLink]:
-    """The links made (an environment already linked to this service is left as it is);
-    refused when one of the environments belongs to another service."""
+    """The links made by a release manager in `actor.channel_id` (an environment already
+    linked to this service is left as it is), each audited; refused when one of the
+    environments belongs to another service."""
+    roles.require(actor, "link a GitHub repository")
+    team_id, channel_id = actor.team_id, actor.channel_id or ""
     repository = clean_repository(repository)
     service = clean_service(service)
     made: list[RepositoryLink] = []
@@ -99,11 +101,12 @@ def link(
             environment=environment,
             service=service,
             channel_id=channel_id,
-            created_by=created_by,
+            created_by=actor.user_id,
             created_at=now,
         )
         session.add(row)
         made.append(row)
+        _audit(session, actor, "github_linked", now, after={**_shown(row), "channel": channel_id})
     session.flush()
     return made
 
@@ -133,12 +136,14 @@ def of_team(session: Session, team_id: str) -> list[RepositoryLink]:
 
 
 def unlink(
-    session: Session, team_id: str, repository: str, service: str | None
+    session: Session, actor: Actor, repository: str, service: str | None, now: datetime
 ) -> list[RepositoryLink]:
-    """The links removed: the repository's, or only those to `service`."""
+    """The links a release manager removed: the repository's, or only those to `service`;
+    each audited."""
+    roles.require(actor, "unlink a GitHub repository")
     repository = clean_repository(repository)
     query = select(RepositoryLink).where(
-        RepositoryLink.team_id == team_id, RepositoryLink.repository == repository
+        RepositoryLink.team_id == actor.team_id, RepositoryLink.repository == repository
     )
     if service is not None:
         query = query.where(RepositoryLink.service == clean_service(service))
@@ -146,6 +151,32 @@ def unlink(
     if not removed:
         raise NotFound(Code.GITHUB_NOT_LINKED, repository=repository, service=service)
     for row in removed:
+        _audit(session, actor, "github_unlinked", now, before=_shown(row))
         session.delete(row)
     session.flush()
     return removed
+
+
+def _shown(row: RepositoryLink) -> dict[str, object]:
+    return {"repository": row.repository, "service": row.service, "environment": row.environment}
+
+
+def _audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    now: datetime,
+    *,
+    before: dict[str, object] | None = None,
+    after: dict[str, object] | None = None,
+) -> None:
+    audit.record(
+        session,
+        team_id=actor.team_id,
+        release_id=None,
+        actor_id=actor.user_id,
+        action=action,
+        before=before,
+        after=after,
+        at=now,
+    )
