@@ -20,10 +20,10 @@ from slack_sdk.http_retry.state import RetryState
 
 from bot.background import BackgroundWork
 from bot.settings import Settings, github_app_settings
+from handlers.delivery.outbox_sender import MessageSender
+from handlers.delivery.reminder_sender import ReminderSender
+from handlers.delivery.webhook_sender import WebhookSender
 from handlers.deps import Deps, HandlerConfig
-from handlers.flows.outbox_sender import MessageSender
-from handlers.flows.reminder_sender import ReminderSender
-from handlers.flows.webhook_sender import WebhookSender
 from handlers.github.github_integration import (
     CALLBACK_SWEEP,
     DELIVERY_SWEEP,

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from bot.settings import SettingsError, load_database_url
     from handlers.flows import audit_files
     from handlers.rendering.refusals import text_for
-    from handlers.slack.mrkdwn import to_plain
+    from handlers.slack_kit.mrkdwn import to_plain
     from models import audit_export
     from models.db import Database
     from models.errors import DomainError

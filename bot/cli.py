@@ -114,7 +114,7 @@ _USER = re.compile(r"^[UW][A-Z0-9_]+$")
 
 def _create_token(args: argparse.Namespace, url: str) -> int:
     from handlers.rendering.refusals import text_for
-    from handlers.slack.mrkdwn import to_plain
+    from handlers.slack_kit.mrkdwn import to_plain
     from models import audit
     from models.api import api_tokens
     from models.db import Database
@@ -162,7 +162,7 @@ def _serve(settings: object, host: str, port: int, socket_mode: bool) -> int:
     from bot.settings import Settings
     from bot.web import create_web_app
     from handlers.calendar_feed.route import RedactFeedTokens
-    from handlers.slack import times
+    from handlers.slack_kit import times
 
     assert isinstance(settings, Settings)
     releasebot = create_releasebot(settings)

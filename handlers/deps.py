@@ -11,9 +11,9 @@ from typing import Any, Protocol
 
 from sqlmodel import Session
 
-from handlers.flows.outbox_sender import MessageSender
 from models.columns import utcnow
 from models.db import Database
+from models.outbox import MessageKind
 from models.release.records import Release
 from models.reminders import planning
 
@@ -36,6 +36,24 @@ class HandlerConfig:
     webhook_allow_private: bool = False
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A message that did not go out: which, why, and whether it will be tried again."""
+
+    kind: MessageKind
+    error: str
+    permanent: bool
+    exception: Exception
+
+
+class Messages(Protocol):
+    """Sends what the outbox says releases owe Slack (delivery.outbox_sender)."""
+
+    def flush(self, release_id: int) -> list[Failure]: ...
+
+    def deliver_due(self) -> int: ...
+
+
 class Work(Protocol):
     """Runs work after the ack (the composition root provides it: bot.background)."""
 
@@ -48,7 +66,7 @@ class Work(Protocol):
 class Deps:
     db: Database
     # Sends what the outbox says releases owe Slack (after each change, and on retries).
-    messages: MessageSender
+    messages: Messages
     work: Work
     config: HandlerConfig = field(default_factory=HandlerConfig)
     clock: Callable[[], datetime] = utcnow

@@ -160,7 +160,7 @@ class Sandbox:
         from bot import migrate
         from bot.sandbox.page import create_sandbox_app
         from bot.web import create_web_app
-        from handlers.slack import times
+        from handlers.slack_kit import times
 
         self.slack.start()
         settings = sandbox_settings(self.slack, self.db_path, self.url)

@@ -63,8 +63,8 @@ from handlers.flows.new_release import conflicts_for, create_release
 from handlers.flows.outcome import NotShownYet
 from handlers.rendering import conflict_notes
 from handlers.rendering.refusals import text_for
-from handlers.slack import directory
-from handlers.slack.mrkdwn import to_plain
+from handlers.slack_kit import directory
+from handlers.slack_kit.mrkdwn import to_plain
 from models import audit, audit_export
 from models.api import api_reads, api_tokens, idempotency
 from models.api import gate as gate_rules

@@ -30,9 +30,9 @@ from starlette.responses import Response
 
 from handlers.calendar_feed.display_names import DisplayNames
 from handlers.calendar_feed.ics import rollout_text
-from handlers.calendar_feed.links import feed_urls, page_url
 from handlers.calendar_feed.membership import ChannelMembership
 from handlers.calendar_feed.route import SECURITY_HEADERS, not_found, note_shared_use
+from handlers.flows.personal_calendars import feed_urls, page_url
 from models.calendar_feed import subscriptions
 from models.calendar_feed.tokens import CalendarToken
 from models.db import Database

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 
-from handlers.slack import directory
+from handlers.slack_kit import directory
 
 NAME_TTL = timedelta(hours=6)
 UNANSWERED_TTL = timedelta(minutes=5)

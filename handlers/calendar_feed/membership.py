@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 
-from handlers.slack import directory
+from handlers.slack_kit import directory
 
 MEMBERSHIP_TTL = timedelta(minutes=5)
 # When Slack did not answer: "not a member" (the safe side), asked again sooner.

@@ -17,7 +17,7 @@ from handlers.deps import Deps
 from handlers.flows import steps
 from handlers.flows.manager_role import acting_on
 from handlers.flows.outcome import apply_change
-from handlers.slack.mrkdwn import escape
+from handlers.slack_kit.mrkdwn import escape
 from models.release import deployments, queries
 from models.release.deployments import DeploymentState, Report
 from models.release.queries import Actor

@@ -8,7 +8,7 @@ from slack_sdk import WebClient
 
 from handlers.deps import Deps
 from handlers.flows.manager_role import require_manager
-from handlers.slack import directory, parsing
+from handlers.slack_kit import directory, parsing
 from models import freezes
 from models.freezes import Freeze, Span
 from models.release import proposing

@@ -10,8 +10,8 @@ from slack_sdk import WebClient
 
 from handlers.deps import Deps
 from handlers.flows.manager_role import require_manager
-from handlers.rendering.refusals import Refused
-from handlers.slack import directory
+from handlers.slack_kit import directory
+from handlers.slack_kit.refused import Refused
 from models.github import repository_links
 from models.github.repository_links import RepositoryLink
 from models.release.queries import Actor

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
-from handlers.slack import directory
+from handlers.slack_kit import directory
 from models import roles
 from models.release import queries
 from models.release.proposing import ApproverSpec

@@ -24,7 +24,7 @@ from handlers.flows.outcome import (
 )
 from handlers.flows.policy_changes import defaults
 from handlers.rendering.freeze_notes import blocking, window_warning
-from handlers.slack import directory
+from handlers.slack_kit import directory
 from models import proposals
 from models.errors import Conflict
 from models.outbox import MessageKind

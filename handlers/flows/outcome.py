@@ -12,11 +12,10 @@ from collections.abc import Callable, Sequence
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from handlers.deps import Deps
-from handlers.flows.home_publisher import involved, publish_homes
-from handlers.flows.outbox_sender import Failure
-from handlers.slack import directory
-from handlers.slack.mrkdwn import escape
+from handlers.delivery.home_publisher import involved, publish_homes
+from handlers.deps import Deps, Failure
+from handlers.slack_kit import directory
+from handlers.slack_kit.mrkdwn import escape
 from models import audit, outbox, webhooks
 from models.outbox import MessageKind
 from models.release import queries

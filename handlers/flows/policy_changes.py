@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 
 from handlers.deps import Deps, HandlerConfig
 from handlers.flows.manager_role import require_manager
-from handlers.slack import directory
+from handlers.slack_kit import directory
 from models import policy
 from models.policy import Effective, Key, Policy, Scope, Value
 from models.release import proposing, quorum

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from handlers.deps import Deps
 from handlers.rendering import stats_chart, stats_messages
 from handlers.rendering.channel_messages import to_dicts
-from handlers.slack import directory
+from handlers.slack_kit import directory
 from models.release import statistics
 from models.release.queries import Actor
 from models.release.statistics import Scope, Statistics

@@ -10,9 +10,9 @@ from datetime import datetime
 from slack_sdk import WebClient
 from sqlmodel import Session
 
+from handlers.delivery.home_publisher import publish_homes
 from handlers.deps import Deps
 from handlers.flows.escalation import escalate_overrides
-from handlers.flows.home_publisher import publish_homes
 from handlers.flows.manager_role import acting_on, is_release_manager, require_manager
 from handlers.flows.outcome import (
     NotShownYet,
@@ -27,8 +27,8 @@ from handlers.flows.outcome import (
 from handlers.rendering import conflict_notes, freeze_notes
 from handlers.rendering import step_notes as say
 from handlers.rendering.parts import slack_date
-from handlers.slack import directory
-from handlers.slack.mrkdwn import escape
+from handlers.slack_kit import directory
+from handlers.slack_kit.mrkdwn import escape
 from models.errors import Code, NotAllowed
 from models.freezes import FreezeOverride
 from models.release import conflicts, lifecycle, queries

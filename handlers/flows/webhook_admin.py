@@ -7,11 +7,11 @@ from collections.abc import Sequence
 
 from slack_sdk import WebClient
 
+from handlers.delivery import webhook_urls
 from handlers.deps import Deps
-from handlers.flows import webhook_urls
 from handlers.flows.manager_role import require_manager
-from handlers.rendering.refusals import Refused
-from handlers.slack.mrkdwn import escape, truncate
+from handlers.slack_kit.mrkdwn import escape, truncate
+from handlers.slack_kit.refused import Refused
 from models import audit, webhooks
 from models.release.queries import Actor
 from models.webhooks import EVENTS, MAX_WEBHOOKS, Webhook, WebhookDelivery

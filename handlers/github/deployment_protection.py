@@ -28,7 +28,7 @@ from handlers.flows.outcome import NotShownYet
 from handlers.github.callback_sender import CallbackSender
 from handlers.rendering import github_messages as say
 from handlers.rendering.refusals import text_for
-from handlers.slack.mrkdwn import to_plain
+from handlers.slack_kit.mrkdwn import to_plain
 from models import audit, outbox
 from models.api.gate import Decision
 from models.errors import DomainError

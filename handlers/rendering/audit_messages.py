@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers.rendering.parts import slack_date
-from handlers.slack.mrkdwn import escape
+from handlers.slack_kit.mrkdwn import escape
 
 
 def _events(count: int) -> str:

@@ -41,10 +41,10 @@ from handlers.rendering.parts import (
     user,
 )
 from handlers.rendering.policy_messages import sign_off_rule
-from handlers.slack import ids
-from handlers.slack.mrkdwn import escape, join_lines, truncate
-from handlers.slack.parsing import USAGE
-from handlers.slack.payloads import ListPage
+from handlers.slack_kit import ids
+from handlers.slack_kit.mrkdwn import escape, join_lines, truncate
+from handlers.slack_kit.parsing import USAGE
+from handlers.slack_kit.payloads import ListPage
 from models.audit import AuditEvent
 from models.release.conflicts import WindowConflict
 from models.release.production import ProductionRecord

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from handlers.rendering.parts import slack_date
-from handlers.slack.mrkdwn import escape
+from handlers.slack_kit.mrkdwn import escape
 from models.release.conflicts import Kind, WindowConflict
 from models.release.records import Release
 

@@ -15,9 +15,9 @@ from slack_sdk.models.blocks import (
 )
 
 from handlers.rendering.limits import OPTION_TEXT
-from handlers.slack import ids
-from handlers.slack.mrkdwn import escape, truncate
-from handlers.slack.payloads import ChecklistBlock, ReleaseButton
+from handlers.slack_kit import ids
+from handlers.slack_kit.mrkdwn import escape, truncate
+from handlers.slack_kit.payloads import ChecklistBlock, ReleaseButton
 from models.release.records import ChecklistItem, Release
 from models.release.rules import Activity, allows
 

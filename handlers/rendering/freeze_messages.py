@@ -20,9 +20,9 @@ from handlers.rendering.freeze_notes import name, schedule, scope
 from handlers.rendering.limits import SECTION_TEXT
 from handlers.rendering.parts import slack_date
 from handlers.rendering.refusals import override_command
-from handlers.slack import ids
-from handlers.slack.mrkdwn import join_lines
-from handlers.slack.payloads import FreezeOverrideButton
+from handlers.slack_kit import ids
+from handlers.slack_kit.mrkdwn import join_lines
+from handlers.slack_kit.payloads import FreezeOverrideButton
 from models.errors import Code, DomainError
 from models.freezes import Span
 from models.release.rules import Activity

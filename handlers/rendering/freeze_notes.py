@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from handlers.rendering.parts import slack_date, user
-from handlers.slack.mrkdwn import escape
+from handlers.slack_kit.mrkdwn import escape
 from models.freezes import Freeze, FreezeOverride, Span
 from models.release.queries import ReleaseView
 

@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
 from handlers.rendering.channel_messages import md
 from handlers.rendering.limits import SECTION_TEXT
 from handlers.rendering.parts import user
-from handlers.slack.mrkdwn import escape, join_lines
+from handlers.slack_kit.mrkdwn import escape, join_lines
 from models.api.gate import Verdict
 from models.github.protection_requests import SHORT_SHA, Answer, DeploymentRequest
 from models.github.repository_links import RepositoryLink

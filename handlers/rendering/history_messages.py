@@ -26,10 +26,10 @@ from handlers.rendering.parts import (
     status_label,
     user,
 )
-from handlers.slack import ids
-from handlers.slack.mrkdwn import escape_inline, truncate
-from handlers.slack.parsing import USAGE
-from handlers.slack.payloads import HistoryPage
+from handlers.slack_kit import ids
+from handlers.slack_kit.mrkdwn import escape_inline, truncate
+from handlers.slack_kit.parsing import USAGE
+from handlers.slack_kit.payloads import HistoryPage
 from models.api.api_reads import Shipped
 from models.release.production import ProductionRecord
 from models.release.records import Release, SignOffState

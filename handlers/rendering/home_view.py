@@ -19,7 +19,7 @@ from handlers.rendering.channel_messages import md
 from handlers.rendering.controls import sign_off_actions
 from handlers.rendering.parts import ref, slack_date, status_label, user
 from handlers.rendering.refusals import missing_label
-from handlers.slack.mrkdwn import join_lines, truncate
+from handlers.slack_kit.mrkdwn import join_lines, truncate
 from models.release.lifecycle import Missing
 from models.release.records import Release
 

@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from handlers.slack.mrkdwn import truncate
+from handlers.slack_kit.mrkdwn import truncate
 
 SECTION_TEXT = 3000
 FIELD_TEXT = 2000

@@ -16,9 +16,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from handlers.slack import ids
-from handlers.slack.mrkdwn import truncate
-from handlers.slack.payloads import FormMetadata
+from handlers.slack_kit import ids
+from handlers.slack_kit.mrkdwn import truncate
+from handlers.slack_kit.payloads import FormMetadata
 from models.release.proposing import MAX_APPROVERS, MAX_NOTES, MAX_REASON
 from models.release.queries import ReleaseView
 

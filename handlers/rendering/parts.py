@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from handlers.slack.mrkdwn import escape, escape_inline, fit_lines
+from handlers.slack_kit.mrkdwn import escape, escape_inline, fit_lines
 from models.release.proposing import ApproverSpec
 from models.release.records import (
     Approver,

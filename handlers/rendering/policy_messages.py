@@ -27,9 +27,9 @@ from slack_sdk.models.views import View
 from handlers.rendering.limits import SECTION_TEXT
 from handlers.rendering.parts import slack_date, spec_label, user
 from handlers.rendering.refusals import POLICY_ACCEPTS
-from handlers.slack import ids
-from handlers.slack.mrkdwn import escape, join_lines, truncate
-from handlers.slack.payloads import PolicyButton
+from handlers.slack_kit import ids
+from handlers.slack_kit.mrkdwn import escape, join_lines, truncate
+from handlers.slack_kit.payloads import PolicyButton
 from models.policy import Effective, HistoryEntry, Key, Policy, Scope, Source, Value
 from models.release.proposing import MAX_APPROVERS, ApproverSpec
 from models.release.quorum import Quorum, QuorumKind

@@ -10,11 +10,13 @@ Refusals that handlers find themselves (a command they can't parse, a stale butt
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 from handlers.rendering.parts import slack_date, spec_label
-from handlers.slack.mrkdwn import escape
-from models.errors import Code, DomainError, InvalidInput
+from handlers.slack_kit.mrkdwn import escape
+from handlers.slack_kit.payloads import OverrideStep
+from handlers.slack_kit.refused import Refused
+from models.errors import Code, DomainError
 from models.policy import Key, Scope
 from models.release.lifecycle import Missing, SignOffsNeeded
 from models.release.proposing import ApproverSpec
@@ -22,18 +24,6 @@ from models.release.records import ApproverKind, ReleaseStatus
 from models.release.rules import Activity, allows
 
 S = ReleaseStatus
-
-
-class Refused(InvalidInput):
-    """Input a handler found wrong and worded itself: `message` is mrkdwn, user text in
-    it already escaped. `field` names the form input it is about, when there is one."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__("refused", field=field)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def text_for(error: DomainError) -> str:
@@ -206,7 +196,6 @@ def _missing_for_go(data: Mapping[str, Any]) -> str:
 
 
 # The commands that take `override: <reason>` (and the Override freeze button's steps).
-OverrideStep = Literal["go", "advance", "done"]
 
 
 def override_command(action: Activity) -> OverrideStep:

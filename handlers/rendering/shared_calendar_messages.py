@@ -9,7 +9,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, SectionBlock
 from handlers.rendering.channel_messages import md
 from handlers.rendering.limits import SECTION_TEXT
 from handlers.rendering.parts import slack_date, user
-from handlers.slack.mrkdwn import escape, escape_inline, join_lines
+from handlers.slack_kit.mrkdwn import escape, escape_inline, join_lines
 from models.calendar_feed.subscriptions import SHARED_USE_EVERY
 from models.calendar_feed.tokens import CalendarToken
 

@@ -8,7 +8,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlo
 
 from handlers.rendering.channel_messages import md
 from handlers.rendering.parts import slack_date
-from handlers.slack.mrkdwn import escape, truncate
+from handlers.slack_kit.mrkdwn import escape, truncate
 from models.release.statistics import FIX_WINDOW, SlowApprover, Spread, Statistics
 
 # What each figure means, in plain words (the API answers the same sentences).

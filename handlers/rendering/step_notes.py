@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from handlers.rendering.parts import approver_label, slack_date, spec_label, user
-from handlers.slack.mrkdwn import escape
+from handlers.slack_kit.mrkdwn import escape
 from models.release.proposing import ApproverSpec
 from models.release.queries import ReleaseView
 from models.release.records import Release, SignOffState

@@ -22,7 +22,7 @@ from handlers.rendering.parts import (
     status_label,
     user,
 )
-from handlers.slack.mrkdwn import escape, fit_lines
+from handlers.slack_kit.mrkdwn import escape, fit_lines
 from models.release.queries import ReleaseView
 from models.release.records import ChecklistItem, Release, ReleaseStatus
 from models.release.rules import Activity, allows

@@ -1,2 +1,2 @@
-"""Slack listeners (one `register(app, deps)` per surface) and what they share:
-ids, typed payloads, command parsing, mrkdwn escaping, the directory."""
+"""Slack listeners: one `register(app, deps)` per surface (commands, actions, views,
+events). They parse with handlers/slack_kit, call a use case, and render."""

@@ -19,16 +19,17 @@ from handlers.rendering.modals import (
     edit_modal,
     reason_modal,
 )
-from handlers.rendering.refusals import Refused
-from handlers.slack import commands, ids
+from handlers.slack import commands
 from handlers.slack.error_replies import in_background, tell_privately
-from handlers.slack.payloads import (
+from handlers.slack_kit import ids
+from handlers.slack_kit.payloads import (
     ChecklistBlock,
     FormMetadata,
     FreezeOverrideButton,
     ListPage,
     ReleaseButton,
 )
+from handlers.slack_kit.refused import Refused
 from models.release import queries
 from models.release.queries import Actor
 

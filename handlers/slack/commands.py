@@ -9,13 +9,13 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from handlers.calendar_feed import links
 from handlers.deps import Deps
 from handlers.flows import (
     audit_files,
     freeze_admin,
     github_links,
     manager_role,
+    personal_calendars,
     policy_changes,
     shared_calendars,
     stats_report,
@@ -37,9 +37,10 @@ from handlers.rendering import (
     webhook_messages,
 )
 from handlers.rendering.freeze_notes import name as freeze_name
-from handlers.slack import directory, history_listeners, ids, parsing, policy_listeners
+from handlers.slack import history_listeners, policy_listeners
 from handlers.slack.error_replies import in_background, tell_privately
-from handlers.slack.mrkdwn import escape
+from handlers.slack_kit import directory, ids, parsing
+from handlers.slack_kit.mrkdwn import escape
 from models import audit
 from models.github import repository_links
 from models.release import conflicts, production, queries
@@ -146,7 +147,9 @@ def register(app: App, deps: Deps) -> None:
                 # ack, so the ack never waits behind another writer.
                 later(
                     lambda: respond(
-                        **links.calendar_reply(deps, client, team_id, actor.user_id, command)
+                        **personal_calendars.calendar_reply(
+                            deps, client, team_id, actor.user_id, command
+                        )
                     )
                 )
             case parsing.SharedCalendar():
@@ -213,8 +216,8 @@ def shared_calendar_reply(
             channel_id=command.channel_id,
             service=command.service,
         )
-        webcal, https = links.feed_urls(deps.config.public_url, raw)
-        page = links.page_url(deps.config.public_url, raw)
+        webcal, https = personal_calendars.feed_urls(deps.config.public_url, raw)
+        page = personal_calendars.page_url(deps.config.public_url, raw)
         blocks = shared_calendar_messages.created_blocks(token, webcal, https, page, empty)
         text = "Shared calendar link created"
     elif command.verb == "unshare":

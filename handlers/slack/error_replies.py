@@ -18,8 +18,8 @@ from handlers.flows.outcome import NotShownYet
 from handlers.rendering import refusals
 from handlers.rendering.channel_messages import notice_blocks, to_dicts
 from handlers.rendering.freeze_messages import refusal_blocks
-from handlers.slack.mrkdwn import to_plain
 from handlers.slack.unhandled import UnhandledRequests
+from handlers.slack_kit.mrkdwn import to_plain
 from models.errors import DomainError
 
 logger = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from handlers.delivery.home_publisher import publish_home
 from handlers.deps import Deps
-from handlers.flows.home_publisher import publish_home
 
 
 def register(app: App, deps: Deps) -> None:

@@ -11,9 +11,9 @@ from handlers.deps import Deps
 from handlers.flows.service_history import service_history, services_with_releases
 from handlers.rendering.channel_messages import private_answer
 from handlers.rendering.history_messages import history_blocks, services_blocks
-from handlers.slack import ids, parsing
 from handlers.slack.error_replies import in_background
-from handlers.slack.payloads import HistoryPage
+from handlers.slack_kit import ids, parsing
+from handlers.slack_kit.payloads import HistoryPage
 from models.release.queries import Actor, visible_to
 
 

@@ -20,9 +20,9 @@ from handlers.rendering.policy_messages import (
     policy_blocks,
     policy_modal,
 )
-from handlers.slack import directory, ids, parsing
 from handlers.slack.error_replies import form_error, in_background
-from handlers.slack.payloads import FormMetadata, PolicyButton
+from handlers.slack_kit import directory, ids, parsing
+from handlers.slack_kit.payloads import FormMetadata, PolicyButton
 from models import policy
 from models.errors import DomainError
 from models.policy import Key, Scope, Value

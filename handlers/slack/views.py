@@ -22,11 +22,11 @@ from handlers.flows.new_release import (
 from handlers.rendering import conflict_notes, refusals
 from handlers.rendering.channel_messages import notice_blocks, to_dicts
 from handlers.rendering.modals import groups_text_of
-from handlers.rendering.refusals import Refused
-from handlers.slack import directory, ids, parsing
 from handlers.slack.error_replies import form_error, in_background, tell_privately
-from handlers.slack.mrkdwn import clean_plain
-from handlers.slack.payloads import FormMetadata
+from handlers.slack_kit import directory, ids, parsing
+from handlers.slack_kit.mrkdwn import clean_plain
+from handlers.slack_kit.payloads import FormMetadata
+from handlers.slack_kit.refused import Refused
 from models.errors import InvalidInput
 from models.release import proposing, queries
 from models.release.proposing import ApproverSpec, Proposal

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.sandbox.slack_standin import FakeSlack
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from tests.handlers.api.conftest import api, make_token
 from tests.support.harness import CHANNEL, OWNER, Harness, ahead, iso
 

@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from bot.sandbox.slack_standin import FakeSlack
 from bot.settings import parse_offsets
-from handlers.flows.reminder_sender import ReminderSender
+from handlers.delivery.reminder_sender import ReminderSender
 from models.db import Database
 from models.release.proposing import Proposal, write_release
 from models.release.records import Release

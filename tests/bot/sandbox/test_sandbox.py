@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from bot.cli import main
 from bot.sandbox.slack_standin import FakeSlack
 from bot.sandbox.workspace import ANNOUNCEMENTS, PRIVATE, RELEASES, Sandbox, sandbox_settings
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from tests.support.harness import ahead, iso, rendered_text
 from tests.support.waiting import wait_until
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.sandbox.workspace import Sandbox
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from tests.support.browser import screenshot
 from tests.support.waiting import wait_until
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.audit import AuditEvent
 from models.release.records import Approver, ChecklistItem, Release, ReleaseStatus
 from tests.handlers.api.conftest import MANAGER, api, make_token, propose

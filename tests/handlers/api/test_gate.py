@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlmodel import select
 
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.audit import AuditEvent
 from models.release.records import ReleaseStatus
 from tests.handlers.api.conftest import (

@@ -48,7 +48,7 @@ from handlers.calendar_feed.route import (
     ValidatorCache,
     load_feed,
 )
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.calendar_feed import subscriptions
 from models.calendar_feed.tokens import CalendarToken
 from models.release.records import Release

@@ -328,8 +328,8 @@ def test_others_are_refused_privately_and_get_no_file(harness: Harness) -> None:
 
 @pytest.mark.clock
 def test_audit_commands_and_dates_are_read_as_written() -> None:
-    from handlers.rendering.refusals import Refused
-    from handlers.slack.parsing import AuditExport, parse
+    from handlers.slack_kit.parsing import AuditExport, parse
+    from handlers.slack_kit.refused import Refused
     from models.audit_export import parse_moment
     from models.errors import InvalidInput
 

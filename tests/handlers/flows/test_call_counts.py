@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from bot.sandbox.slack_standin import Call, FakeSlack
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from tests.support.harness import OWNER, Harness, ahead, iso
 
 ANNOUNCE = "CANNOUNCE"

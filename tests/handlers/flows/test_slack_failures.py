@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 
 from bot.sandbox.slack_standin import FakeSlack
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.outbox import OutboxMessage, OutboxStatus
 from models.release.records import ReleaseStatus
 from tests.support.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text

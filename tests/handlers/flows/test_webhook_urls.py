@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.flows import webhook_urls
-from handlers.flows.webhook_urls import Unresolvable, UnsafeUrl
+from handlers.delivery import webhook_urls
+from handlers.delivery.webhook_urls import Unresolvable, UnsafeUrl
 
 
 def resolving(*addresses: str) -> webhook_urls.Resolver:

@@ -20,8 +20,8 @@ import pytest
 from sqlmodel import col, select
 
 from bot.sandbox.slack_standin import FakeSlack
-from handlers.flows.webhook_sender import WebhookSender
-from handlers.slack import ids
+from handlers.delivery.webhook_sender import WebhookSender
+from handlers.slack_kit import ids
 from models import webhooks
 from models.db import Database
 from models.webhooks import DeliveryStatus, Webhook, WebhookDelivery

@@ -11,7 +11,7 @@ from functools import partial
 from sqlmodel import col, select
 
 from bot.sandbox.slack_standin import FakeSlack
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.audit import AuditEvent
 from models.github.github_deliveries import GitHubDelivery
 from models.github.protection_requests import Callback, DeploymentRequest

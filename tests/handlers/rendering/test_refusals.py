@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from handlers.rendering.refusals import WORDINGS, Refused, describe, phrase, text_for
+from handlers.rendering.refusals import WORDINGS, describe, phrase, text_for
 from handlers.slack.error_replies import form_error, message_for
+from handlers.slack_kit.refused import Refused
 from models.errors import (
     Code,
     Conflict,

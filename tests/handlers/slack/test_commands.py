@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from handlers.slack import ids
-from handlers.slack.mrkdwn import escape
+from handlers.slack_kit import ids
+from handlers.slack_kit.mrkdwn import escape
 from models.audit import AuditEvent
 from models.release import proposing
 from models.release.proposing import Proposal

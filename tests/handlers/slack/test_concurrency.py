@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import select
 
 from bot.sandbox.slack_standin import FakeSlack
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.audit import AuditEvent
 from models.release.records import Approver, ReleaseStatus
 from tests.support.harness import Harness, ahead, iso

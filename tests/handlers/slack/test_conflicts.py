@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.sandbox.slack_standin import FakeSlack
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.release.records import Release
 from tests.handlers.api.conftest import api, make_token
 from tests.support.harness import Harness, iso, rendered_text

@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from bot.sandbox.slack_standin import FakeSlack
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.audit import AuditEvent
 from models.release.records import Approver, Release, ReleaseStatus
 from tests.handlers.slack.test_concurrency import click_all_at_once

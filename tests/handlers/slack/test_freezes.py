@@ -17,7 +17,7 @@ from dateutil.rrule import rrulestr
 from sqlmodel import select
 
 from bot.sandbox.slack_standin import FakeSlack
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.audit import AuditEvent
 from models.freezes import Freeze, FreezeOverride
 from models.release.records import Release, ReleaseStatus

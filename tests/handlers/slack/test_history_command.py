@@ -11,7 +11,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from handlers.rendering.limits import MESSAGE_TEXT, text_length
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.release.records import ReleaseStatus
 from tests.handlers.slack.history_rows import NOW, add_release, add_releases
 from tests.support.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text

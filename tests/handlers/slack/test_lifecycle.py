@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.sandbox.slack_standin import FakeSlack, blocks_text_length, validate_message
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.audit import AuditEvent
 from models.release.production import ProductionRecord
 from models.release.records import Approver, ReleaseStatus

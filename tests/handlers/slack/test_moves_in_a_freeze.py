@@ -12,7 +12,7 @@ import pytest
 from sqlmodel import select
 
 from bot.sandbox.slack_standin import FakeSlack
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.freezes import FreezeOverride
 from models.release.production import ProductionRecord
 from models.release.records import ReleaseStatus

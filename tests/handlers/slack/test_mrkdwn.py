@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from handlers.slack.mrkdwn import (
+from handlers.slack_kit.mrkdwn import (
     clean_plain,
     escape,
     escape_inline,

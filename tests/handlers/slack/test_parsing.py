@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from handlers.rendering.refusals import Refused
-from handlers.slack.parsing import (
+from handlers.slack_kit.parsing import (
     MAX_COMMAND_TEXT,
     USAGE,
     Calendar,
@@ -22,7 +21,8 @@ from handlers.slack.parsing import (
     When,
     parse,
 )
-from handlers.slack.times import parse_time
+from handlers.slack_kit.refused import Refused
+from handlers.slack_kit.times import parse_time
 from models.release.default_checklist import MAX_ITEM_LENGTH
 from models.release.proposing import ApproverSpec
 from models.release.records import ApproverKind

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from handlers.rendering.refusals import Refused
-from handlers.slack.payloads import (
+from handlers.slack_kit.payloads import (
     STALE_BUTTON,
     STALE_FORM,
     ChecklistBlock,
@@ -15,6 +14,7 @@ from handlers.slack.payloads import (
     ListPage,
     ReleaseButton,
 )
+from handlers.slack_kit.refused import Refused
 from models.release.records import new_uid
 
 UID = "AbC-12_xyz9Q"

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from bot.sandbox.slack_standin import FakeSlack
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.audit import AuditEvent
 from models.policy import PolicySetting
 from models.release.records import Approver, ReleaseStatus

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.release.records import ReleaseStatus
 from tests.support.harness import CHANNEL, Harness, ahead, rendered_text
 

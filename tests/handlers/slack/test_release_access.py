@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from bot.sandbox.slack_standin import FakeSlack
-from handlers.slack import ids
+from handlers.slack_kit import ids
 from models.audit import AuditEvent
 from models.release.records import ChecklistItem, ReleaseStatus
 from tests.support.harness import OWNER, Harness, ahead, iso, rendered_text

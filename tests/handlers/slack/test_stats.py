@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from handlers.rendering import stats_chart
-from handlers.rendering.refusals import Refused
-from handlers.slack import ids, parsing
+from handlers.slack_kit import ids, parsing
+from handlers.slack_kit.refused import Refused
 from models.release.records import ReleaseStatus
 from tests.support.harness import CHANNEL, TEAM, Harness, ahead, iso, rendered_text
 from tests.support.release_history import History

@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
+from handlers.deps import Failure
 from handlers.rendering.channel_messages import card_blocks, card_text, to_dicts
 from handlers.rendering.thread_messages import (
     announcement_blocks,
@@ -28,8 +29,8 @@ from handlers.rendering.thread_messages import (
     checklist_blocks,
     checklist_text,
 )
-from handlers.slack import directory
-from handlers.slack.web_api_errors import is_permanent
+from handlers.slack_kit import directory
+from handlers.slack_kit.web_api_errors import is_permanent
 from models import audit, outbox, webhooks
 from models.audit import AuditEvent
 from models.columns import utcnow
@@ -44,16 +45,6 @@ from models.release.service_records import TrackRecord
 logger = logging.getLogger(__name__)
 
 METADATA_TYPE = "releasebot_message"
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A message that did not go out: which, why, and whether it will be tried again."""
-
-    kind: MessageKind
-    error: str
-    permanent: bool
-    exception: Exception
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 
 from handlers.deps import Deps
 from handlers.rendering.home_view import HomeContent, home_view
-from handlers.slack import directory
+from handlers.slack_kit import directory
 from models.release import lifecycle, queries, service_records
 from models.release.queries import ReleaseView
 

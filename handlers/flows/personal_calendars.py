@@ -9,8 +9,8 @@ from slack_sdk.models.blocks import ContextBlock, SectionBlock
 
 from handlers.deps import Deps
 from handlers.rendering.channel_messages import md, to_dicts
-from handlers.slack import directory, parsing
-from handlers.slack.mrkdwn import escape
+from handlers.slack_kit import directory, parsing
+from handlers.slack_kit.mrkdwn import escape
 from models.calendar_feed import subscriptions
 from models.release.proposing import clean_service
 

@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers.rendering.refusals import Refused
-from handlers.slack import ids
-from handlers.slack.mrkdwn import escape
+from handlers.slack_kit import ids
+from handlers.slack_kit.mrkdwn import escape
+from handlers.slack_kit.refused import Refused
 from models.release import signers
 from models.release.proposing import ApproverSpec
 from models.release.queries import ReleaseView

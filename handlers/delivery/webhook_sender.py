@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from handlers.flows import webhook_urls
-from handlers.flows.webhook_urls import Resolver, Target, UnsafeUrl
+from handlers.delivery import webhook_urls
+from handlers.delivery.webhook_urls import Resolver, Target, UnsafeUrl
 from models import webhooks
 from models.columns import utcnow
 from models.db import Database

@@ -7,11 +7,14 @@ version of the bot), is refused as out of date, privately, like any other stale 
 
 from __future__ import annotations
 
-from typing import ClassVar, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from handlers.rendering.refusals import OverrideStep, Refused
+from handlers.slack_kit.refused import Refused
+
+# The moves a freeze override can be given for (the command word of each).
+OverrideStep = Literal["go", "advance", "done"]
 
 # A release's public name (models.release.new_uid): never reused, unlike row ids.
 _UID = r"^[A-Za-z0-9_-]{8,32}$"

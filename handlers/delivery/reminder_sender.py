@@ -9,8 +9,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from handlers.rendering.freeze_notes import blocking, window_warning
 from handlers.rendering.parts import approver_label, slack_date, status_label, user
-from handlers.slack.mrkdwn import escape
-from handlers.slack.web_api_errors import is_permanent
+from handlers.slack_kit.mrkdwn import escape
+from handlers.slack_kit.web_api_errors import is_permanent
 from models.release.queries import ReleaseView
 from models.reminders.planning import DeliveryError
 from models.reminders.table import Reminder, ReminderKind

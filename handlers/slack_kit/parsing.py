@@ -6,10 +6,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from handlers.rendering.refusals import Refused
-from handlers.slack import ids
-from handlers.slack.mrkdwn import escape, from_slack, truncate, typed_length
-from handlers.slack.times import CLOCK_PATTERN, When, take_time
+from handlers.slack_kit import ids
+from handlers.slack_kit.mrkdwn import escape, from_slack, truncate, typed_length
+from handlers.slack_kit.refused import Refused
+from handlers.slack_kit.times import CLOCK_PATTERN, When, take_time
 from models import policy
 from models.freezes import WEEKDAYS, WeeklySpan
 from models.policy import Key, Value

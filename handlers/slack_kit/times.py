@@ -25,9 +25,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from handlers.rendering.refusals import Refused
-from handlers.slack import ids
-from handlers.slack.mrkdwn import escape, from_slack, truncate
+from handlers.slack_kit import ids
+from handlers.slack_kit.mrkdwn import escape, from_slack, truncate
+from handlers.slack_kit.refused import Refused
 from models.columns import in_utc
 
 # "next monday at 9am" is five; more than that is not a time but what follows it.
