@@ -19,6 +19,7 @@ from slack_sdk.models.views import View
 from handlers.slack_kit import ids
 from handlers.slack_kit.mrkdwn import truncate
 from handlers.slack_kit.payloads import FormMetadata
+from models import fields
 from models.release.proposing import MAX_APPROVERS, MAX_NOTES, MAX_REASON
 from models.release.queries import ReleaseView
 
@@ -33,10 +34,10 @@ def propose_modal(channel_id: str, default_time: datetime) -> View:
         private_metadata=FormMetadata(channel_id=channel_id).encode(),
         blocks=[
             InputBlock(
-                block_id=ids.FIELD_SERVICE,
+                block_id=fields.FIELD_SERVICE,
                 label=PlainTextObject(text="Service"),
                 element=PlainTextInputElement(
-                    action_id=ids.FIELD_SERVICE,
+                    action_id=fields.FIELD_SERVICE,
                     max_length=64,
                     placeholder=PlainTextObject(text="payments-api"),
                 ),
@@ -46,22 +47,22 @@ def propose_modal(channel_id: str, default_time: datetime) -> View:
             approvers_input([], hint=None),
             groups_input(""),
             InputBlock(
-                block_id=ids.FIELD_ROLLOUT,
+                block_id=fields.FIELD_ROLLOUT,
                 label=PlainTextObject(text="Phased rollout"),
                 optional=True,
                 element=PlainTextInputElement(
-                    action_id=ids.FIELD_ROLLOUT,
+                    action_id=fields.FIELD_ROLLOUT,
                     max_length=60,
                     placeholder=PlainTextObject(text="10,50,100"),
                 ),
                 hint=PlainTextObject(text="Percentages in order; leave empty for big-bang."),
             ),
             InputBlock(
-                block_id=ids.FIELD_FIXES,
+                block_id=fields.FIELD_FIXES,
                 label=PlainTextObject(text="Fix"),
                 optional=True,
                 element=PlainTextInputElement(
-                    action_id=ids.FIELD_FIXES,
+                    action_id=fields.FIELD_FIXES,
                     max_length=130,
                     placeholder=PlainTextObject(text="payments-api@2.4.0, or just: fix"),
                 ),
@@ -119,11 +120,11 @@ def groups_text_of(view: ReleaseView) -> str:
 
 def approvers_input(initial: list[str], *, hint: str | None) -> InputBlock:
     return InputBlock(
-        block_id=ids.FIELD_APPROVERS,
+        block_id=fields.FIELD_APPROVERS,
         label=PlainTextObject(text="Approvers"),
         optional=True,
         element=UserMultiSelectElement(
-            action_id=ids.FIELD_APPROVERS,
+            action_id=fields.FIELD_APPROVERS,
             max_selected_items=MAX_APPROVERS,
             initial_users=initial or None,
             placeholder=PlainTextObject(text="People who must sign off"),
@@ -134,11 +135,11 @@ def approvers_input(initial: list[str], *, hint: str | None) -> InputBlock:
 
 def groups_input(initial: str) -> InputBlock:
     return InputBlock(
-        block_id=ids.FIELD_GROUPS,
+        block_id=fields.FIELD_GROUPS,
         label=PlainTextObject(text="Approver groups"),
         optional=True,
         element=PlainTextInputElement(
-            action_id=ids.FIELD_GROUPS,
+            action_id=fields.FIELD_GROUPS,
             max_length=300,
             initial_value=initial or None,
             placeholder=PlainTextObject(text="@qa @security"),
@@ -149,10 +150,10 @@ def groups_input(initial: str) -> InputBlock:
 
 def version_input(initial: str | None, *, hint: str | None) -> InputBlock:
     return InputBlock(
-        block_id=ids.FIELD_VERSION,
+        block_id=fields.FIELD_VERSION,
         label=PlainTextObject(text="Version"),
         element=PlainTextInputElement(
-            action_id=ids.FIELD_VERSION,
+            action_id=fields.FIELD_VERSION,
             max_length=64,
             initial_value=initial,
             placeholder=None if initial else PlainTextObject(text="2.4.0"),
@@ -163,10 +164,10 @@ def version_input(initial: str | None, *, hint: str | None) -> InputBlock:
 
 def when_input(initial: datetime, *, hint: str) -> InputBlock:
     return InputBlock(
-        block_id=ids.FIELD_WHEN,
+        block_id=fields.FIELD_WHEN,
         label=PlainTextObject(text="Target date and time"),
         element=DateTimePickerElement(
-            action_id=ids.FIELD_WHEN, initial_date_time=int(initial.timestamp())
+            action_id=fields.FIELD_WHEN, initial_date_time=int(initial.timestamp())
         ),
         hint=PlainTextObject(text=hint),
     )
@@ -174,11 +175,14 @@ def when_input(initial: datetime, *, hint: str) -> InputBlock:
 
 def notes_input(initial: str | None) -> InputBlock:
     return InputBlock(
-        block_id=ids.FIELD_NOTES,
+        block_id=fields.FIELD_NOTES,
         label=PlainTextObject(text="Notes or link"),
         optional=True,
         element=PlainTextInputElement(
-            action_id=ids.FIELD_NOTES, multiline=True, max_length=MAX_NOTES, initial_value=initial
+            action_id=fields.FIELD_NOTES,
+            multiline=True,
+            max_length=MAX_NOTES,
+            initial_value=initial,
         ),
     )
 
@@ -217,10 +221,10 @@ def reason_modal(form: ReasonForm, metadata: str) -> View:
         private_metadata=metadata,
         blocks=[
             InputBlock(
-                block_id=ids.FIELD_REASON,
+                block_id=fields.FIELD_REASON,
                 label=PlainTextObject(text=form.label),
                 element=PlainTextInputElement(
-                    action_id=ids.FIELD_REASON, multiline=True, max_length=MAX_REASON
+                    action_id=fields.FIELD_REASON, multiline=True, max_length=MAX_REASON
                 ),
             )
         ],

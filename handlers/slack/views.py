@@ -28,6 +28,17 @@ from handlers.slack_kit.mrkdwn import clean_plain
 from handlers.slack_kit.payloads import FormMetadata
 from handlers.slack_kit.refused import Refused
 from models.errors import InvalidInput
+from models.fields import (
+    FIELD_APPROVERS,
+    FIELD_FIXES,
+    FIELD_GROUPS,
+    FIELD_NOTES,
+    FIELD_REASON,
+    FIELD_ROLLOUT,
+    FIELD_SERVICE,
+    FIELD_VERSION,
+    FIELD_WHEN,
+)
 from models.release import proposing, queries
 from models.release.proposing import ApproverSpec, Proposal
 from models.release.queries import Actor
@@ -171,12 +182,12 @@ def with_reason(
 ) -> None:
     """A reason form submitted: a missing reason is answered on the form; the step runs
     after the ack."""
-    reason = clean_plain(input_value(view, ids.FIELD_REASON) or "", multiline=True)
+    reason = clean_plain(input_value(view, FIELD_REASON) or "", multiline=True)
     try:
         reason = proposing.clean_reason(reason, required=True)
     except InvalidInput as error:
         message = form_error(refusals.text_for(error))
-        ack(response_action="errors", errors={ids.FIELD_REASON: message})
+        ack(response_action="errors", errors={FIELD_REASON: message})
         return
     form = submitted_form(deps, body, view)
     ack()
@@ -200,22 +211,18 @@ def edit_from_modal(
         shown = queries.load_view(session, queries.get(session, actor, release_id))
     release = shown.release
     version = fields.check(
-        ids.FIELD_VERSION,
-        lambda: proposing.clean_version(clean_plain(input_value(view, ids.FIELD_VERSION) or "")),
+        FIELD_VERSION,
+        lambda: proposing.clean_version(clean_plain(input_value(view, FIELD_VERSION) or "")),
     )
-    target_at = fields.check(
-        ids.FIELD_WHEN, lambda: _target(input_value(view, ids.FIELD_WHEN), now)
-    )
+    target_at = fields.check(FIELD_WHEN, lambda: _target(input_value(view, FIELD_WHEN), now))
     notes = fields.check(
-        ids.FIELD_NOTES,
+        FIELD_NOTES,
         lambda: proposing.clean_notes(
-            clean_plain(input_value(view, ids.FIELD_NOTES) or "", multiline=True)
+            clean_plain(input_value(view, FIELD_NOTES) or "", multiline=True)
         ),
     )
     if version and version != release.version:
-        fields.check(
-            ids.FIELD_VERSION, lambda: _not_duplicate(deps, actor, release.service, version)
-        )
+        fields.check(FIELD_VERSION, lambda: _not_duplicate(deps, actor, release.service, version))
     approvers = _edited_approvers(client, shown, view, fields)
     if fields.errors:
         return fields
@@ -226,7 +233,7 @@ def edit_from_modal(
         "approvers": approvers,
     }
     if all(value is None for value in changes.values()):
-        fields.errors[ids.FIELD_VERSION] = (
+        fields.errors[FIELD_VERSION] = (
             "Nothing changed: edit the version, time, notes or approvers."
         )
         return fields
@@ -238,16 +245,14 @@ def _edited_approvers(
 ) -> list[ApproverSpec] | None:
     """The approvers the edit form asks for, checked (as when proposing); None when they
     stay as they are. Slack is asked only about what changed: this runs before the ack."""
-    if ids.FIELD_APPROVERS not in view.get("state", {}).get("values", {}):
+    if FIELD_APPROVERS not in view.get("state", {}).get("values", {}):
         return None  # a form opened before approvers could be edited: it can't say who
     owner_id = shown.release.owner_id
     current = {a.slack_id: a for a in shown.approvers}
-    users = [str(u) for u in input_value(view, ids.FIELD_APPROVERS) or []]
+    users = [str(u) for u in input_value(view, FIELD_APPROVERS) or []]
     new_users = [ApproverSpec(u) for u in users if u not in current]
-    checked = fields.check(
-        ids.FIELD_APPROVERS, lambda: directory.check_approvers(client, new_users)
-    )
-    groups_text = input_value(view, ids.FIELD_GROUPS) or ""
+    checked = fields.check(FIELD_APPROVERS, lambda: directory.check_approvers(client, new_users))
+    groups_text = input_value(view, FIELD_GROUPS) or ""
     handles = _group_handles(groups_text)
     if handles == _group_handles(groups_text_of(shown)):
         groups: list[ApproverSpec] | None = [
@@ -257,12 +262,12 @@ def _edited_approvers(
         ]
     else:
         groups = fields.check(
-            ids.FIELD_GROUPS, lambda: directory.find_groups_by_handle(client, handles)
+            FIELD_GROUPS, lambda: directory.find_groups_by_handle(client, handles)
         )
     if checked is None or groups is None:
         return None
     wanted = fields.check(
-        ids.FIELD_APPROVERS,
+        FIELD_APPROVERS,
         lambda: proposing.clean_approvers(
             [*(ApproverSpec(u) for u in users), *groups],
             owner_id,
@@ -273,7 +278,7 @@ def _edited_approvers(
         return None
     # The policy's approvers stay (the form can't remove them); the quorum rule is checked.
     kept = fields.check(
-        ids.FIELD_GROUPS,
+        FIELD_GROUPS,
         lambda: policy_changes.edited_approvers(client, shown, wanted, plain=True),
     )
     if kept is None or {a.slack_id for a in kept} == set(current):
@@ -295,53 +300,51 @@ def proposal_from_modal(
     now = deps.clock()
     fields = FieldErrors()
     service = fields.check(
-        ids.FIELD_SERVICE,
-        lambda: proposing.clean_service(clean_plain(input_value(view, ids.FIELD_SERVICE) or "")),
+        FIELD_SERVICE,
+        lambda: proposing.clean_service(clean_plain(input_value(view, FIELD_SERVICE) or "")),
     )
     version = fields.check(
-        ids.FIELD_VERSION,
-        lambda: proposing.clean_version(clean_plain(input_value(view, ids.FIELD_VERSION) or "")),
+        FIELD_VERSION,
+        lambda: proposing.clean_version(clean_plain(input_value(view, FIELD_VERSION) or "")),
     )
-    target_at = fields.check(
-        ids.FIELD_WHEN, lambda: _target(input_value(view, ids.FIELD_WHEN), now)
-    )
-    users = [str(u) for u in input_value(view, ids.FIELD_APPROVERS) or []]
+    target_at = fields.check(FIELD_WHEN, lambda: _target(input_value(view, FIELD_WHEN), now))
+    users = [str(u) for u in input_value(view, FIELD_APPROVERS) or []]
     # The owner may be among the approvers only where the policy lets them sign.
     in_force = policy_changes.effective_policy(deps, team_id, channel_id, service)
     approvers = fields.check(
-        ids.FIELD_APPROVERS,
+        FIELD_APPROVERS,
         lambda: proposing.clean_approvers(
             directory.check_approvers(client, [ApproverSpec(u) for u in users]),
             owner_id,
             owner_may_sign=in_force.policy.owner_can_approve,
         ),
     )
-    group_handles = _group_handles(input_value(view, ids.FIELD_GROUPS) or "")
+    group_handles = _group_handles(input_value(view, FIELD_GROUPS) or "")
     groups = fields.check(
-        ids.FIELD_GROUPS, lambda: directory.find_groups_by_handle(client, group_handles)
+        FIELD_GROUPS, lambda: directory.find_groups_by_handle(client, group_handles)
     )
-    rollout_text = clean_plain(input_value(view, ids.FIELD_ROLLOUT) or "")
+    rollout_text = clean_plain(input_value(view, FIELD_ROLLOUT) or "")
     stages = fields.check(
-        ids.FIELD_ROLLOUT,
+        FIELD_ROLLOUT,
         lambda: _stages(rollout_text),
     )
     notes = fields.check(
-        ids.FIELD_NOTES,
+        FIELD_NOTES,
         lambda: proposing.clean_notes(
-            clean_plain(input_value(view, ids.FIELD_NOTES) or "", multiline=True)
+            clean_plain(input_value(view, FIELD_NOTES) or "", multiline=True)
         ),
     )
     if service and version:
         fields.check(
-            ids.FIELD_VERSION,
+            FIELD_VERSION,
             lambda: _not_duplicate(deps, Actor(team_id, owner_id, channel_id), service, version),
         )
-    fixes_text = clean_plain(input_value(view, ids.FIELD_FIXES) or "").strip()
+    fixes_text = clean_plain(input_value(view, FIELD_FIXES) or "").strip()
     fix = bool(fixes_text)
     fixes = None if fixes_text.lower() in ("", "fix", "yes") else fixes_text
     if service and fixes:
         fields.check(
-            ids.FIELD_FIXES,
+            FIELD_FIXES,
             lambda: _fixes_known(deps, Actor(team_id, owner_id, channel_id), service, fixes),
         )
     if fields.errors:
@@ -363,9 +366,9 @@ def proposal_from_modal(
     )
     # Checked as creating it will (after the ack), to answer on the form: the policy where
     # it is proposed leaves someone to sign, and each sign-off can have its own person.
-    planned = fields.check(ids.FIELD_APPROVERS, lambda: under_policy(deps, proposal))
+    planned = fields.check(FIELD_APPROVERS, lambda: under_policy(deps, proposal))
     if planned is not None:
-        fields.check(ids.FIELD_GROUPS, lambda: check_sign_offs(client, planned, plain=True))
+        fields.check(FIELD_GROUPS, lambda: check_sign_offs(client, planned, plain=True))
     if fields.errors:
         return fields.errors
     return proposal
@@ -373,12 +376,12 @@ def proposal_from_modal(
 
 def _target(epoch: Any, now: datetime) -> datetime:
     if epoch is None:
-        raise Refused("Pick a date and a time.", field=ids.FIELD_WHEN)
+        raise Refused("Pick a date and a time.", field=FIELD_WHEN)
     try:
         target_at = datetime.fromtimestamp(int(epoch), UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         # Not what Slack's picker sends: a forged or broken form.
-        raise Refused("Pick a date and a time with the picker.", field=ids.FIELD_WHEN) from None
+        raise Refused("Pick a date and a time with the picker.", field=FIELD_WHEN) from None
     return proposing.clean_target(target_at, now)
 
 
@@ -401,4 +404,4 @@ def _not_duplicate(deps: Deps, actor: Actor, service: str, version: str) -> None
         try:
             proposing.check_not_duplicate(session, actor.team_id, service, version, actor.viewer)
         except proposing.Conflict as error:
-            raise Refused(refusals.text_for(error), field=ids.FIELD_VERSION) from None
+            raise Refused(refusals.text_for(error), field=FIELD_VERSION) from None

@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from handlers.slack_kit import ids
 from handlers.slack_kit.mrkdwn import escape
 from handlers.slack_kit.refused import Refused
+from models import fields
 from models.release import signers
 from models.release.proposing import ApproverSpec
 from models.release.queries import ReleaseView
@@ -60,13 +60,15 @@ def _check_user(client: WebClient, user_id: str) -> None:
             raise Refused(
                 f"I can't find <@{escape(user_id)}> in this workspace: pick approvers from "
                 "Slack's list.",
-                field=ids.FIELD_APPROVERS,
+                field=fields.FIELD_APPROVERS,
             ) from None
         raise
     if user.get("deleted"):
-        raise Refused(f"<@{user_id}> is deactivated and can't sign off.", field=ids.FIELD_APPROVERS)
+        raise Refused(
+            f"<@{user_id}> is deactivated and can't sign off.", field=fields.FIELD_APPROVERS
+        )
     if user.get("is_bot") or user.get("is_app_user"):
-        raise Refused(f"<@{user_id}> is a bot and can't sign off.", field=ids.FIELD_APPROVERS)
+        raise Refused(f"<@{user_id}> is a bot and can't sign off.", field=fields.FIELD_APPROVERS)
 
 
 def is_workspace_admin(client: WebClient, user_id: str) -> bool:
@@ -107,7 +109,7 @@ def _ask_members(client: WebClient, group_id: str) -> frozenset[str]:
         if exc.response.get("error") in ("no_such_subteam", "subteam_not_found"):
             raise Refused(
                 "I can't find that user group: pick one Slack suggests after @.",
-                field=ids.FIELD_GROUPS,
+                field=fields.FIELD_GROUPS,
             ) from None
         raise
     return frozenset(str(u) for u in response.get("users") or [])
@@ -146,7 +148,7 @@ def check_quorum(
         on_group = any(a.kind == ApproverKind.USERGROUP for a in error.approvers)
         raise Refused(
             _quorum_text(client, error, members, owner_id, plain),
-            field=ids.FIELD_GROUPS if on_group else ids.FIELD_APPROVERS,
+            field=fields.FIELD_GROUPS if on_group else fields.FIELD_APPROVERS,
         ) from None
     return members
 
@@ -252,7 +254,7 @@ def find_groups_by_handle(client: WebClient, handles: Sequence[str]) -> list[App
         if group is None:
             raise Refused(
                 f"There is no user group @{escape(handle.lstrip('@'))} in this workspace.",
-                field=ids.FIELD_GROUPS,
+                field=fields.FIELD_GROUPS,
             )
         specs.append(ApproverSpec(str(group["id"]), ApproverKind.USERGROUP, str(group["handle"])))
     return specs

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Final
 
-from models import fields
-
 COMMAND: Final = "/release"
 
 # Modals (callback ids)
@@ -18,17 +16,8 @@ EDIT_FORM: Final = "release_edit_form"
 OVERRIDE_FREEZE_FORM: Final = "release_override_freeze_form"
 POLICY_FORM: Final = "release_policy_form"
 
-# Inputs of the propose/edit modals (block id == action id). Named in models/fields.py,
+# Inputs of the propose/edit modals are named in models/fields.py (block id == action id),
 # where a domain error names the input it is about.
-FIELD_SERVICE: Final = fields.FIELD_SERVICE
-FIELD_VERSION: Final = fields.FIELD_VERSION
-FIELD_WHEN: Final = fields.FIELD_WHEN
-FIELD_APPROVERS: Final = fields.FIELD_APPROVERS
-FIELD_GROUPS: Final = fields.FIELD_GROUPS
-FIELD_ROLLOUT: Final = fields.FIELD_ROLLOUT
-FIELD_NOTES: Final = fields.FIELD_NOTES
-FIELD_FIXES: Final = fields.FIELD_FIXES
-FIELD_REASON: Final = fields.FIELD_REASON
 # The policy form: one input per policy key (models.policy.Key.field), plus the groups.
 FIELD_POLICY_GROUPS: Final = "policy_approver_groups"
 

@@ -6,11 +6,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from handlers.slack_kit import ids
 from handlers.slack_kit.mrkdwn import escape, from_slack, truncate, typed_length
 from handlers.slack_kit.refused import Refused
 from handlers.slack_kit.times import CLOCK_PATTERN, When, take_time
-from models import policy
+from models import fields, policy
 from models.freezes import WEEKDAYS, WeeklySpan
 from models.policy import Key, Value
 from models.release import proposing, statistics
@@ -500,7 +499,7 @@ def parse_percentages(text: str) -> tuple[int, ...]:
     if not _PERCENTAGES.match(text):
         raise Refused(
             f"“{truncate(escape(text), 40)}” is not a list of percentages; write e.g. 10,50,100.",
-            field=ids.FIELD_ROLLOUT,
+            field=fields.FIELD_ROLLOUT,
         )
     return tuple(int(p.rstrip("%")) for p in text.split(","))
 

@@ -25,9 +25,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from handlers.slack_kit import ids
 from handlers.slack_kit.mrkdwn import escape, from_slack, truncate
 from handlers.slack_kit.refused import Refused
+from models import fields
 from models.columns import in_utc
 
 # "next monday at 9am" is five; more than that is not a time but what follows it.
@@ -106,7 +106,7 @@ class When:
         if value <= now:
             raise Refused(
                 f"{understood(value, zone, now)} is in the past: pick a time ahead.",
-                field=ids.FIELD_WHEN,
+                field=fields.FIELD_WHEN,
             )
         return value
 
@@ -134,7 +134,7 @@ def take_time(tokens: Sequence[str]) -> tuple[When, int]:
     it has a time of day, it is not ambiguous); `When.resolve` checks the rest.
     """
     if not tokens:
-        raise Refused("Say when the release happens.", field=ids.FIELD_WHEN)
+        raise Refused("Say when the release happens.", field=fields.FIELD_WHEN)
     first = tokens[0]
     # ISO 8601, the fast path: no dateparser.
     if _ISO_DATE.match(first) and len(tokens) > 1 and CLOCK_PATTERN.match(tokens[1]):
@@ -176,7 +176,7 @@ def localize(naive: datetime, tz_name: str | None, shown: str) -> datetime:
         raise Refused(
             f"{escape(shown)} does not exist in {zone.key}: the clocks jump forward then. "
             "Pick another time.",
-            field=ids.FIELD_WHEN,
+            field=fields.FIELD_WHEN,
         )
     return utc
 
@@ -298,7 +298,7 @@ def _check_reading(text: str, reading: _Reading) -> None:
                 f"{_shown(text)} could be {first} {_MONTHS[second - 1]} or "
                 f"{second} {_MONTHS[first - 1]}: write the month as a word, e.g. "
                 "`dec 3 14:00`, or write `2026-12-03 14:00`.",
-                field=ids.FIELD_WHEN,
+                field=fields.FIELD_WHEN,
             )
 
 
@@ -316,7 +316,7 @@ def _read_natural(text: str, zone: ZoneInfo, now: datetime) -> datetime:
             raise Refused(
                 f"{understood(value, zone, now)} is in the past: pick a time ahead "
                 f"(for tomorrow's, write `tomorrow {truncate(escape(text), 20)}`).",
-                field=ids.FIELD_WHEN,
+                field=fields.FIELD_WHEN,
             )
         return value
     reading = _dateparse(text, zone.key, local_now.replace(tzinfo=None))
@@ -357,7 +357,7 @@ def _check_same_weekday(text: str, value: datetime, zone: ZoneInfo, local_now: d
         f"{_shown(text)} could be today, {understood(today_utc, zone, local_now)}, or "
         f"{understood(value, zone, local_now)}: write `today {hhmm}` or "
         f"`next {words[named[0]]} {hhmm}`.",
-        field=ids.FIELD_WHEN,
+        field=fields.FIELD_WHEN,
     )
 
 
@@ -377,7 +377,7 @@ def _check_last_year(text: str, value: datetime, zone: ZoneInfo, local_now: date
             f"{understood(earlier, zone, local_now)} is in the past: pick a time ahead "
             f"(for next year's, write the year: e.g. `{local:%b} {local.day} {local.year} "
             f"{local:%H:%M}`).",
-            field=ids.FIELD_WHEN,
+            field=fields.FIELD_WHEN,
         )
 
 
@@ -391,14 +391,14 @@ def _shown(text: str) -> str:
 
 def _unreadable(text: str) -> Refused:
     return Refused(
-        f"I can't read {_shown(text)} as a time. Write e.g. {EXAMPLES}.", field=ids.FIELD_WHEN
+        f"I can't read {_shown(text)} as a time. Write e.g. {EXAMPLES}.", field=fields.FIELD_WHEN
     )
 
 
 def _out_of_range(text: str) -> Refused:
     return Refused(
         f"{_shown(text)} is out of range: pick a time ahead. Write e.g. {EXAMPLES}.",
-        field=ids.FIELD_WHEN,
+        field=fields.FIELD_WHEN,
     )
 
 
@@ -406,5 +406,5 @@ def _no_time_of_day(text: str) -> Refused:
     return Refused(
         f"{_shown(text)} has no time of day, and a release needs one: add it, e.g. "
         f"`{truncate(escape(text), 40)} 14:00`.",
-        field=ids.FIELD_WHEN,
+        field=fields.FIELD_WHEN,
     )

@@ -10,6 +10,7 @@ import pytest
 
 from bot.sandbox.slack_standin import FakeSlack
 from handlers.slack_kit import ids
+from models import fields
 from tests.handlers.api.conftest import api, make_token
 from tests.support.harness import CHANNEL, OWNER, Harness, ahead, iso
 
@@ -99,7 +100,7 @@ def test_a_forged_form_time_past_the_calendar_is_answered_on_the_form(
     assert response.status_code == 200
     harness.wait()
     errors = response.json()["errors"]
-    assert set(errors) == {ids.FIELD_WHEN}, errors
+    assert set(errors) == {fields.FIELD_WHEN}, errors
     assert harness.releases() == []
 
 

@@ -22,6 +22,7 @@ from bot.cli import main
 from bot.sandbox.slack_standin import FakeSlack
 from bot.sandbox.workspace import ANNOUNCEMENTS, PRIVATE, RELEASES, Sandbox, sandbox_settings
 from handlers.slack_kit import ids
+from models import fields
 from tests.support.harness import ahead, iso, rendered_text
 from tests.support.waiting import wait_until
 
@@ -116,19 +117,19 @@ def test_the_propose_form_answers_errors_under_its_inputs_then_proposes(
     assert modal["callback_id"] == ids.PROPOSE_FORM
     assert state(page, ADA)["modals"] == []  # a modal is its opener's alone
     values = {
-        ids.FIELD_SERVICE: "search",
-        ids.FIELD_VERSION: "1.0.0",
-        ids.FIELD_WHEN: int(ahead(days=3).timestamp()),
-        ids.FIELD_APPROVERS: [CHIE],
-        ids.FIELD_ROLLOUT: "50,10",
+        fields.FIELD_SERVICE: "search",
+        fields.FIELD_VERSION: "1.0.0",
+        fields.FIELD_WHEN: int(ahead(days=3).timestamp()),
+        fields.FIELD_APPROVERS: [CHIE],
+        fields.FIELD_ROLLOUT: "50,10",
     }
     answer = page.post(
         "/sandbox/submit", json={"user": DORA, "view_id": modal["id"], "values": values}
     ).json()
-    assert set(answer["errors"]) == {ids.FIELD_ROLLOUT}
+    assert set(answer["errors"]) == {fields.FIELD_ROLLOUT}
     assert state(page, DORA)["modals"][-1]["id"] == modal["id"]  # still open
 
-    values[ids.FIELD_ROLLOUT] = "10,100"
+    values[fields.FIELD_ROLLOUT] = "10,100"
     answer = page.post(
         "/sandbox/submit", json={"user": DORA, "view_id": modal["id"], "values": values}
     ).json()
@@ -215,10 +216,10 @@ def test_reminders_really_fire(sandbox: Sandbox, page: httpx.Client) -> None:
     # Five minutes and a few seconds ahead: the 5-minute reminder is due in seconds.
     soon = int(time.time()) + 5 * 60 + 3
     values = {
-        ids.FIELD_SERVICE: "billing",
-        ids.FIELD_VERSION: "7.0.0",
-        ids.FIELD_WHEN: soon,
-        ids.FIELD_APPROVERS: [DORA],
+        fields.FIELD_SERVICE: "billing",
+        fields.FIELD_VERSION: "7.0.0",
+        fields.FIELD_WHEN: soon,
+        fields.FIELD_APPROVERS: [DORA],
     }
     answer = page.post(
         "/sandbox/submit", json={"user": ADA, "view_id": modal["id"], "values": values}

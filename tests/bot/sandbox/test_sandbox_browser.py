@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.sandbox.workspace import Sandbox
-from handlers.slack_kit import ids
+from models import fields
 from tests.support.browser import screenshot
 from tests.support.waiting import wait_until
 
@@ -55,16 +55,16 @@ def test_a_release_from_proposal_to_released(sandbox: Sandbox, browser_page: Any
     when = (datetime.now(UTC) + timedelta(days=2)).astimezone(ZoneInfo("Africa/Lagos"))
     form.get_by_label("Service").fill("payments")
     form.get_by_label("Version").fill("2.4.0")
-    form.locator(f'[data-input-block="{ids.FIELD_WHEN}"] input[type=date]').fill(
+    form.locator(f'[data-input-block="{fields.FIELD_WHEN}"] input[type=date]').fill(
         when.strftime("%Y-%m-%d")
     )
-    form.locator(f'[data-input-block="{ids.FIELD_WHEN}"] input[type=time]').fill("14:00")
+    form.locator(f'[data-input-block="{fields.FIELD_WHEN}"] input[type=time]').fill("14:00")
     approvers = form.get_by_role("group", name="Approvers")
     approvers.get_by_role("checkbox", name="Ben Carter").check()
     form.get_by_label("Phased rollout").fill("50,10")
     form.get_by_role("button", name="Propose").click()
     # The bot's answer: an error under the input, the form still open with what was typed.
-    error = form.locator(f'[data-error-for="{ids.FIELD_ROLLOUT}"]')
+    error = form.locator(f'[data-error-for="{fields.FIELD_ROLLOUT}"]')
     expect(error).not_to_be_empty()
     expect(form.get_by_label("Service")).to_have_value("payments")
     expect(approvers.get_by_role("checkbox", name="Ben Carter")).to_be_checked()

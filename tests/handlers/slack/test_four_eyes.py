@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from bot.sandbox.slack_standin import FakeSlack
 from handlers.slack_kit import ids
+from models import fields
 from models.audit import AuditEvent
 from models.release.records import Approver, Release, ReleaseStatus
 from tests.handlers.slack.test_concurrency import click_all_at_once
@@ -210,8 +211,8 @@ def test_the_propose_form_refuses_a_group_nobody_but_the_owner_can_sign(
     harness.wait()
     body = response.json()
     assert body["response_action"] == "errors"
-    assert "@me" in body["errors"][ids.FIELD_GROUPS]
-    assert "<!subteam" not in body["errors"][ids.FIELD_GROUPS]  # plain text on a form
+    assert "@me" in body["errors"][fields.FIELD_GROUPS]
+    assert "<!subteam" not in body["errors"][fields.FIELD_GROUPS]  # plain text on a form
     assert harness.releases() == []
 
 
@@ -279,7 +280,7 @@ def test_the_owner_changes_approvers_in_the_edit_form(harness: Harness) -> None:
     refused = harness.submit_modal(
         ids.EDIT_FORM, user_id=OWNER, approvers=["U_QA"], approver_groups="@me"
     )
-    assert "@me" in refused.json()["errors"][ids.FIELD_GROUPS]
+    assert "@me" in refused.json()["errors"][fields.FIELD_GROUPS]
 
     harness.submit_modal(ids.EDIT_FORM, user_id=OWNER, approvers=["U_PM"], approver_groups="@qa")
     assert sign_offs(harness) == {"U_PM": ("approved", "U_PM"), "S_QA": ("pending", None)}
@@ -289,7 +290,7 @@ def test_the_owner_changes_approvers_in_the_edit_form(harness: Harness) -> None:
     # The form opens again with the approvers as they are now; saving it unchanged is no change.
     click(harness, ids.EDIT, OWNER)
     unchanged = harness.submit_modal(ids.EDIT_FORM, user_id=OWNER)
-    assert "Nothing changed" in unchanged.json()["errors"][ids.FIELD_VERSION]
+    assert "Nothing changed" in unchanged.json()["errors"][fields.FIELD_VERSION]
 
 
 def test_an_edit_form_from_before_approvers_were_editable_keeps_them(harness: Harness) -> None:

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from bot.sandbox.slack_standin import FakeSlack
 from handlers.slack_kit import ids
+from models import fields
 from models.audit import AuditEvent
 from models.policy import PolicySetting
 from models.release.records import Approver, ReleaseStatus
@@ -314,7 +315,7 @@ def test_a_policy_naming_only_the_owner_refuses_their_proposal(harness: Harness)
         values={"service": "payments", "version": "1.0", "when": int(ahead().timestamp())},
     )
     errors = response.json()["errors"]
-    assert "names only you as approver" in errors[ids.FIELD_APPROVERS]
+    assert "names only you as approver" in errors[fields.FIELD_APPROVERS]
     harness.wait()
     assert harness.releases() == []
 

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 from handlers.slack_kit import ids
+from models import fields
 from models.release.records import ReleaseStatus
 from tests.support.harness import CHANNEL, Harness, ahead, rendered_text
 
@@ -65,14 +66,14 @@ def test_invalid_fields_are_answered_inline_on_the_form(harness: Harness) -> Non
     assert body["response_action"] == "errors"
     errors = body["errors"]
     assert set(errors) == {
-        ids.FIELD_SERVICE,
-        ids.FIELD_WHEN,
-        ids.FIELD_APPROVERS,
-        ids.FIELD_GROUPS,
-        ids.FIELD_ROLLOUT,
+        fields.FIELD_SERVICE,
+        fields.FIELD_WHEN,
+        fields.FIELD_APPROVERS,
+        fields.FIELD_GROUPS,
+        fields.FIELD_ROLLOUT,
     }
-    assert "in the past" in errors[ids.FIELD_WHEN]
-    assert "own release" in errors[ids.FIELD_APPROVERS]
+    assert "in the past" in errors[fields.FIELD_WHEN]
+    assert "own release" in errors[fields.FIELD_APPROVERS]
     # every error key names a block that is on the form, as Slack requires
     block_ids = {b.get("block_id") for b in view["blocks"]}
     assert set(errors) <= block_ids
@@ -86,7 +87,7 @@ def test_a_duplicate_is_answered_next_to_the_version(harness: Harness) -> None:
     body = submit(
         harness, view, service="checkout", version="3.1.0", when=int(ahead(days=3).timestamp())
     ).json()
-    assert "checkout@3.1.0 already exists" in body["errors"][ids.FIELD_VERSION]
+    assert "checkout@3.1.0 already exists" in body["errors"][fields.FIELD_VERSION]
     assert len(harness.releases()) == 1
 
 
@@ -114,8 +115,8 @@ def test_form_errors_are_plain_text_as_slack_shows_them(harness: Harness) -> Non
         when=int(ahead(days=3).timestamp()),
         approvers=["U_GONE"],
     ).json()["errors"]
-    assert "“bad<&>” is not a service name" in errors[ids.FIELD_SERVICE]
-    assert errors[ids.FIELD_APPROVERS].startswith("@U_GONE is deactivated")
+    assert "“bad<&>” is not a service name" in errors[fields.FIELD_SERVICE]
+    assert errors[fields.FIELD_APPROVERS].startswith("@U_GONE is deactivated")
     view = open_form(harness)
     errors = submit(
         harness, view, service="checkout", version="3.1.0", when=int(ahead(days=3).timestamp())
@@ -123,7 +124,7 @@ def test_form_errors_are_plain_text_as_slack_shows_them(harness: Harness) -> Non
     [release] = harness.releases()
     assert (
         f"checkout@3.1.0 already exists (approved) {release.permalink}."
-        in (errors[ids.FIELD_VERSION])
+        in (errors[fields.FIELD_VERSION])
     )
     for error in errors.values():
         assert not any(markup in error for markup in ("&lt;", "&amp;", "<@", "<http"))

@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from bot.sandbox.slack_standin import FakeSlack
 from handlers.slack_kit import ids
+from models import fields
 from models.audit import AuditEvent
 from models.release.records import ChecklistItem, ReleaseStatus
 from tests.support.harness import OWNER, Harness, ahead, iso, rendered_text
@@ -159,7 +160,7 @@ def test_a_forged_form_naming_a_hidden_release_reads_like_a_missing_one(
     metadata = json.loads(form["private_metadata"])
     form["private_metadata"] = json.dumps(metadata | {"release": secret.uid})
     response = harness.client.view_submission(
-        form, user_id="U_OTHER", values={ids.FIELD_NOTES: "mine now"}
+        form, user_id="U_OTHER", values={fields.FIELD_NOTES: "mine now"}
     )
     harness.wait()
     errors = json.dumps(response.json())
@@ -181,7 +182,7 @@ def test_a_form_never_answers_on_a_response_url_outside_slack(harness: Harness) 
             metadata | {"response_url": elsewhere.new_response_url()}
         )
         harness.command("cancel payments@2.4.0")  # the edit will now be refused
-        harness.client.view_submission(form, user_id=OWNER, values={ids.FIELD_NOTES: "later"})
+        harness.client.view_submission(form, user_id=OWNER, values={fields.FIELD_NOTES: "later"})
         harness.wait()
         assert elsewhere.calls() == []
         dms = [c for c in harness.slack.calls("chat.postMessage") if c.args["channel"] == OWNER]

@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from handlers.rendering import stats_chart
-from handlers.slack_kit import ids, parsing
+from handlers.slack_kit import parsing
 from handlers.slack_kit.refused import Refused
+from models import fields
 from models.release.records import ReleaseStatus
 from tests.support.harness import CHANNEL, TEAM, Harness, ahead, iso, rendered_text
 from tests.support.release_history import History
@@ -271,7 +272,7 @@ def test_the_propose_form_marks_a_fix_and_answers_a_wrong_one_inline(harness: Ha
     )
     body = wrong.json()
     assert body["response_action"] == "errors"
-    assert "can't fix" in body["errors"][ids.FIELD_FIXES]
+    assert "can't fix" in body["errors"][fields.FIELD_FIXES]
     submit(
         harness,
         open_form(harness),
