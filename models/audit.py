@@ -67,10 +67,6 @@ def acting_from(source: str) -> Iterator[None]:
         _source.reset(token)
 
 
-def current_source() -> str:
-    return _source.get()
-
-
 def record(
     session: Session,
     *,

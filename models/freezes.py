@@ -342,10 +342,6 @@ def all_freezes(session: Session, team_id: str) -> list[Freeze]:
     )
 
 
-def by_uid(session: Session, team_id: str, uid: str) -> Freeze | None:
-    return session.exec(select(Freeze).where(Freeze.team_id == team_id, Freeze.uid == uid)).first()
-
-
 def in_force(session: Session, team_id: str, now: datetime) -> list[Span]:
     """The occurrences in force at `now`, of every freeze in the workspace."""
     spans = (f.occurrence_at(now) for f in all_freezes(session, team_id))
