@@ -33,6 +33,7 @@ from handlers.github.github_integration import (
 from handlers.slack import (
     actions,
     commands,
+    context,
     error_replies,
     events,
     history_listeners,
@@ -155,12 +156,9 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
         with work.foreground():
             next()
 
-    commands.register(bolt, deps)
-    views.register(bolt, deps)
-    actions.register(bolt, deps)
-    events.register(bolt, deps)
-    policy_listeners.register(bolt, deps)
-    history_listeners.register(bolt, deps)
+    context.register(bolt, deps)
+    for listeners in (commands, views, actions, events, policy_listeners, history_listeners):
+        listeners.register(bolt)
     scheduler = ReminderScheduler(
         db,
         ReminderSender(bolt.client).send,

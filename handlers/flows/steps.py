@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import datetime
+from typing import Protocol
 
 from slack_sdk import WebClient
 from sqlmodel import Session
@@ -29,6 +30,7 @@ from handlers.rendering import step_notes as say
 from handlers.rendering.parts import slack_date
 from handlers.slack_kit import directory
 from handlers.slack_kit.mrkdwn import escape
+from handlers.slack_kit.payloads import OverrideStep
 from models.errors import Code, NotAllowed
 from models.freezes import FreezeOverride
 from models.release import conflicts, lifecycle, queries
@@ -257,6 +259,21 @@ def mark_released(
         lambda s, a, now: lifecycle.mark_released(s, a, release_id, now=now),
         say.released,
     )
+
+
+class OverridableStep(Protocol):
+    def __call__(
+        self, deps: Deps, client: WebClient, actor: Actor, release_id: int, *, override: str
+    ) -> None: ...
+
+
+# The moves a release manager may take through a freeze, by their command word (the
+# `go|advance|done … override:` commands, the Override button's form).
+OVERRIDABLE: dict[OverrideStep, OverridableStep] = {
+    "go": go,
+    "advance": advance,
+    "done": mark_released,
+}
 
 
 # A move toward production, which freezes hold: (session, actor, now) -> the release.

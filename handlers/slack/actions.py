@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
@@ -20,6 +20,7 @@ from handlers.rendering.modals import (
     reason_modal,
 )
 from handlers.slack import commands
+from handlers.slack.context import actor_of, deps_of
 from handlers.slack.error_replies import in_background, tell_privately
 from handlers.slack_kit import ids
 from handlers.slack_kit.payloads import (
@@ -50,17 +51,11 @@ def _channel_of(body: dict[str, Any]) -> str | None:
     return str(channel) if channel else None
 
 
-def actor_of(body: dict[str, Any]) -> Actor:
-    team = (body.get("team") or {}).get("id") or body["user"]["team_id"]
-    return Actor(str(team), str(body["user"]["id"]), _channel_of(body))
-
-
-def clicked_button(body: dict[str, Any]) -> ReleaseButton:
+def clicked_value(body: dict[str, Any]) -> str:
     try:
-        value = body["actions"][0]["value"]
-    except (KeyError, IndexError, TypeError):
-        value = ""
-    return ReleaseButton.parse(value)
+        return str(body["actions"][0].get("value") or "")
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return ""
 
 
 def resolve(deps: Deps, actor: Actor, release_uid: str) -> int:
@@ -70,109 +65,109 @@ def resolve(deps: Deps, actor: Actor, release_uid: str) -> int:
         return queries.id_by_uid(session, actor, release_uid)
 
 
-# What a click on a release's button does, after the ack: (actor, release id, button).
-OnRelease = Callable[[Actor, int, ReleaseButton], object]
+# A click on a button naming a release, after the ack: (deps, client, actor, release id,
+# button) -> a private note for the person, if any.
+ButtonWork = Callable[[Deps, WebClient, Actor, int, ReleaseButton], str | None]
+
+# Buttons that take a step on their release: action id -> the step.
+STEP_BUTTONS: dict[str, ButtonWork] = {
+    ids.APPROVE: lambda d, c, a, r, _b: steps.approve(d, c, a, r),
+    ids.WITHDRAW: lambda d, c, a, r, _b: steps.withdraw(d, c, a, r),
+    ids.GO: lambda d, c, a, r, _b: steps.go(d, c, a, r),
+    ids.ADVANCE: lambda d, c, a, r, b: steps.advance(d, c, a, r, b.stage),
+    ids.PAUSE: lambda d, c, a, r, _b: steps.pause(d, c, a, r),
+    ids.RESUME: lambda d, c, a, r, _b: steps.resume(d, c, a, r),
+    ids.MARK_RELEASED: lambda d, c, a, r, _b: steps.mark_released(d, c, a, r),
+}
+
+# Buttons whose step needs a reason, refused before anyone writes one: action id ->
+# (the check, the form asking for the reason; views.py takes the step on submission).
+MayAct = Callable[[Deps, WebClient, Actor, int], object]
+REASON_BUTTONS: dict[str, tuple[MayAct, ReasonForm]] = {
+    ids.REQUEST_CHANGES: (steps.check_may_sign, REQUEST_CHANGES_REASON),
+    ids.NO_GO: (lambda d, c, a, r: steps.check_may_decide(d, c, a, r, "no_go"), NO_GO_REASON),
+    ids.ROLL_BACK: (
+        lambda d, c, a, r: steps.check_may_decide(d, c, a, r, "roll_back"),
+        ROLL_BACK_REASON,
+    ),
+}
 
 
 def on_release(
-    deps: Deps, body: dict[str, Any], client: WebClient, respond: Respond, work: OnRelease
+    context: BoltContext,
+    body: dict[str, Any],
+    client: WebClient,
+    respond: Respond,
+    work: ButtonWork,
 ) -> None:
-    """After the ack: find the release the clicked button names, then act on it; any
-    refusal reaches the person privately."""
-    actor, button = actor_of(body), clicked_button(body)
+    """After the ack: find the release the clicked button names, then act on it; a note
+    or any refusal reaches the person privately."""
+    deps, actor = deps_of(context), actor_of(context)
+    button = ReleaseButton.parse(clicked_value(body))
 
     def run() -> None:
-        work(actor, resolve(deps, actor, button.release), button)
+        note = work(deps, client, actor, resolve(deps, actor, button.release), button)
+        if note:
+            tell_privately(note, body, client, respond)
 
     deps.work.submit(in_background(run, body, client, respond))
 
 
-def open_reason_form(
-    deps: Deps,
-    body: dict[str, Any],
-    client: WebClient,
-    respond: Respond,
-    may: Callable[[Actor, int], object],
-    form: ReasonForm,
-) -> None:
-    """Refuse before anyone writes a reason; then ask for it in a modal."""
+def _step_listener(work: ButtonWork) -> Callable[..., None]:
+    def clicked(
+        ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        on_release(context, body, client, respond, work)
 
-    def ask(actor: Actor, release_id: int, button: ReleaseButton) -> None:
-        may(actor, release_id)
-        view = reason_modal(form, form_metadata(body, button.release))
-        client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    on_release(deps, body, client, respond, ask)
+    return clicked
 
 
-def open_decision_form(
-    deps: Deps,
-    body: dict[str, Any],
-    client: WebClient,
-    respond: Respond,
-    action: str,
-    form: ReasonForm,
-) -> None:
-    """An owner's (or a release manager's) decision that needs a reason: no-go, roll back."""
-
-    def may(actor: Actor, release_id: int) -> None:
-        steps.check_may_decide(deps, client, actor, release_id, action)
-
-    open_reason_form(deps, body, client, respond, may, form)
-
-
-def register(app: App, deps: Deps) -> None:
-    @app.action(ids.APPROVE)
-    def approve_clicked(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+def _reason_listener(may: MayAct, form: ReasonForm) -> Callable[..., None]:
+    def clicked(
+        ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
 
-        def approve(actor: Actor, release_id: int, _button: ReleaseButton) -> None:
-            note = steps.approve(deps, client, actor, release_id)
-            if note:
-                tell_privately(note, body, client, respond)
+        def ask(
+            deps: Deps, client: WebClient, actor: Actor, release_id: int, button: ReleaseButton
+        ) -> None:
+            may(deps, client, actor, release_id)
+            view = reason_modal(form, form_metadata(body, button.release))
+            client.views_open(trigger_id=body["trigger_id"], view=view)
 
-        on_release(deps, body, client, respond, approve)
+        on_release(context, body, client, respond, ask)
 
-    @app.action(ids.REQUEST_CHANGES)
-    def request_changes_clicked(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        open_reason_form(
-            deps,
-            body,
-            client,
-            respond,
-            lambda actor, release_id: steps.check_may_sign(deps, client, actor, release_id),
-            REQUEST_CHANGES_REASON,
-        )
+    return clicked
 
-    @app.action(ids.WITHDRAW)
-    def withdraw_clicked(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        on_release(deps, body, client, respond, lambda a, r, _b: steps.withdraw(deps, client, a, r))
+
+def register(app: App) -> None:
+    for action_id, work in STEP_BUTTONS.items():
+        app.action(action_id)(_step_listener(work))
+    for action_id, (may, form) in REASON_BUTTONS.items():
+        app.action(action_id)(_reason_listener(may, form))
 
     @app.action(ids.EDIT)
-    def edit_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+    def edit_clicked(
+        ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
         ack()
 
-        def open_edit_form(actor: Actor, release_id: int, button: ReleaseButton) -> None:
+        def open_edit_form(
+            deps: Deps, client: WebClient, actor: Actor, release_id: int, button: ReleaseButton
+        ) -> None:
             release = steps.check_may_edit(deps, actor, release_id)
             view = edit_modal(release, form_metadata(body, button.release))
             client.views_open(trigger_id=body["trigger_id"], view=view)
 
-        on_release(deps, body, client, respond, open_edit_form)
+        on_release(context, body, client, respond, open_edit_form)
 
     @app.action(ids.CHECKLIST)
     def checklist_ticked(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+        ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        actor = actor_of(body)
+        deps, actor = deps_of(context), actor_of(context)
         release_uid, changes = checklist_changes(body)
 
         def tick() -> None:
@@ -180,64 +175,13 @@ def register(app: App, deps: Deps) -> None:
 
         deps.work.submit(in_background(tick, body, client, respond))
 
-    @app.action(ids.GO)
-    def go_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        on_release(deps, body, client, respond, lambda a, r, _b: steps.go(deps, client, a, r))
-
-    @app.action(ids.NO_GO)
-    def no_go_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        open_decision_form(deps, body, client, respond, "no_go", NO_GO_REASON)
-
-    @app.action(ids.ADVANCE)
-    def advance_clicked(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        on_release(
-            deps,
-            body,
-            client,
-            respond,
-            lambda actor, release_id, button: steps.advance(
-                deps, client, actor, release_id, button.stage
-            ),
-        )
-
-    @app.action(ids.PAUSE)
-    def pause_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        on_release(deps, body, client, respond, lambda a, r, _b: steps.pause(deps, client, a, r))
-
-    @app.action(ids.RESUME)
-    def resume_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        ack()
-        on_release(deps, body, client, respond, lambda a, r, _b: steps.resume(deps, client, a, r))
-
-    @app.action(ids.MARK_RELEASED)
-    def mark_released_clicked(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        on_release(
-            deps, body, client, respond, lambda a, r, _b: steps.mark_released(deps, client, a, r)
-        )
-
-    @app.action(ids.ROLL_BACK)
-    def roll_back_clicked(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
-    ) -> None:
-        ack()
-        open_decision_form(deps, body, client, respond, "roll_back", ROLL_BACK_REASON)
-
     @app.action(ids.OVERRIDE_FREEZE)
     def override_freeze_clicked(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+        ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        actor = actor_of(body)
-        button = FreezeOverrideButton.parse((body.get("actions") or [{}])[0].get("value"))
+        deps, actor = deps_of(context), actor_of(context)
+        button = FreezeOverrideButton.parse(clicked_value(body))
 
         def ask_reason() -> None:
             release_id = resolve(deps, actor, button.release)
@@ -255,11 +199,11 @@ def register(app: App, deps: Deps) -> None:
 
     @app.action(ids.LIST_MORE)
     def list_more_clicked(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+        ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        actor = actor_of(body)
-        offset = ListPage.parse(body["actions"][0].get("value")).offset
+        deps, actor = deps_of(context), actor_of(context)
+        offset = ListPage.parse(clicked_value(body)).offset
 
         def next_page() -> None:
             respond(**commands.list_reply(deps, actor.team_id, actor.viewer, offset))

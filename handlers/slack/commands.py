@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
@@ -38,6 +38,7 @@ from handlers.rendering import (
 )
 from handlers.rendering.freeze_notes import name as freeze_name
 from handlers.slack import history_listeners, policy_listeners
+from handlers.slack.context import actor_of, deps_of
 from handlers.slack.error_replies import in_background, tell_privately
 from handlers.slack_kit import directory, ids, parsing
 from handlers.slack_kit.mrkdwn import escape
@@ -65,14 +66,14 @@ REASON_COMMANDS: dict[str, Callable[[Deps, WebClient, Actor, int, str], None]] =
 }
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App) -> None:
     @app.command(ids.COMMAND)
     def release_command(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+        ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         command = parsing.parse(body.get("text") or "")
-        team_id = str(body["team_id"])
-        actor = Actor(team_id, str(body["user_id"]), str(body.get("channel_id") or "") or None)
+        deps, actor = deps_of(context), actor_of(context)
+        team_id = actor.team_id
         viewer = actor.viewer
 
         def later(work: Callable[[], object]) -> None:
@@ -99,16 +100,9 @@ def register(app: App, deps: Deps) -> None:
                 later(lambda: open_propose_modal(deps, client, body))
             case parsing.Propose():
                 later(lambda: propose_from_text(deps, client, body, command, respond))
-            case parsing.Override(name="go", ref=ref, reason=reason):
-                on_release(ref, lambda rid: steps.go(deps, client, actor, rid, override=reason))
-            case parsing.Override(name="done", ref=ref, reason=reason):
-                on_release(
-                    ref, lambda rid: steps.mark_released(deps, client, actor, rid, override=reason)
-                )
-            case parsing.Override(ref=ref, reason=reason):
-                on_release(
-                    ref, lambda rid: steps.advance(deps, client, actor, rid, override=reason)
-                )
+            case parsing.Override(name=name, ref=ref, reason=reason):
+                overridden = steps.OVERRIDABLE[name]
+                on_release(ref, lambda rid: overridden(deps, client, actor, rid, override=reason))
             case parsing.FreezeList():
                 later(lambda: respond(**freezes_reply(deps, team_id)))
             case parsing.FreezeAdd():

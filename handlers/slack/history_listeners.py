@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
 from handlers.flows.service_history import service_history, services_with_releases
 from handlers.rendering.channel_messages import private_answer
 from handlers.rendering.history_messages import history_blocks, services_blocks
+from handlers.slack.context import actor_of, deps_of
 from handlers.slack.error_replies import in_background
 from handlers.slack_kit import ids, parsing
 from handlers.slack_kit.payloads import HistoryPage
@@ -44,21 +45,13 @@ def reply_to(deps: Deps, actor: Actor, command: parsing.History) -> dict[str, An
     return history_reply(deps, actor, command.service, command.count)
 
 
-def _actor(body: dict[str, Any]) -> Actor:
-    team = (body.get("team") or {}).get("id") or body["user"]["team_id"]
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
-    )
-    return Actor(str(team), str(body["user"]["id"]), str(channel) if channel else None)
-
-
-def register(app: App, deps: Deps) -> None:
+def register(app: App) -> None:
     @app.action(ids.HISTORY_MORE)
     def history_more_clicked(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+        ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        actor = _actor(body)
+        deps, actor = deps_of(context), actor_of(context)
 
         def next_page() -> None:
             page = HistoryPage.parse((body.get("actions") or [{}])[0].get("value"))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
@@ -20,6 +21,7 @@ from handlers.rendering.policy_messages import (
     policy_blocks,
     policy_modal,
 )
+from handlers.slack.context import actor_of, deps_of
 from handlers.slack.error_replies import form_error, in_background
 from handlers.slack_kit import directory, ids, parsing
 from handlers.slack_kit.payloads import FormMetadata, PolicyButton
@@ -142,15 +144,16 @@ def form_values(
     return values, errors
 
 
-def register(app: App, deps: Deps) -> None:
+def register(app: App) -> None:
     @app.action(ids.POLICY_EDIT)
     def policy_edit_clicked(
-        ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+        ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond
     ) -> None:
         ack()
-        team = (body.get("team") or {}).get("id") or body["user"]["team_id"]
+        deps = deps_of(context)
         button = PolicyButton.parse((body.get("actions") or [{}])[0].get("value"))
-        actor = Actor(str(team), str(body["user"]["id"]), button.channel)
+        # The policy is the channel's the button names, wherever it was clicked.
+        actor = replace(actor_of(context), channel_id=button.channel)
 
         def open_form() -> None:
             require_manager(deps, client, actor, policy_changes.WHAT)
@@ -166,13 +169,18 @@ def register(app: App, deps: Deps) -> None:
 
     @app.view(ids.POLICY_FORM)
     def policy_form_submitted(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        ack: Ack,
+        context: BoltContext,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
     ) -> None:
+        deps = deps_of(context)
         metadata = FormMetadata.parse(view.get("private_metadata"))
         channel_id = metadata.channel_id
         if not channel_id:
             raise refusals.Refused("That form is out of date: run `/release policy` again.")
-        actor = Actor(str(body["team"]["id"]), str(body["user"]["id"]), channel_id)
+        actor = replace(actor_of(context), channel_id=channel_id)
         # Refuse someone who is no release manager (a forged form) before asking Slack
         # about anyone or anything in it.
         try:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
@@ -22,6 +22,7 @@ from handlers.flows.new_release import (
 from handlers.rendering import conflict_notes, refusals
 from handlers.rendering.channel_messages import notice_blocks, to_dicts
 from handlers.rendering.modals import groups_text_of
+from handlers.slack.context import actor_of, deps_of
 from handlers.slack.error_replies import form_error, in_background, tell_privately
 from handlers.slack_kit import directory, ids, parsing
 from handlers.slack_kit.mrkdwn import clean_plain
@@ -86,11 +87,43 @@ def propose_from_form(deps: Deps, client: WebClient, proposal: Proposal) -> None
         )
 
 
-def register(app: App, deps: Deps) -> None:
+# A step that takes a reason: (deps, client, actor, release id, reason).
+WithReason = Callable[[Deps, WebClient, Actor, int, str], None]
+
+# Forms that take a step with the reason they ask for: callback id -> the step.
+REASON_FORMS: dict[str, WithReason] = {
+    ids.REQUEST_CHANGES_FORM: steps.request_changes,
+    ids.NO_GO_FORM: steps.no_go,
+    ids.ROLL_BACK_FORM: steps.roll_back,
+}
+
+
+def _reason_listener(operation: WithReason) -> Callable[..., None]:
+    def submitted(
+        ack: Ack,
+        context: BoltContext,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
+    ) -> None:
+        with_reason(context, ack, body, view, client, operation)
+
+    return submitted
+
+
+def register(app: App) -> None:
+    for callback_id, operation in REASON_FORMS.items():
+        app.view(callback_id)(_reason_listener(operation))
+
     @app.view(ids.PROPOSE_FORM)
     def propose_submitted(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        ack: Ack,
+        context: BoltContext,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
     ) -> None:
+        deps = deps_of(context)
         proposal = proposal_from_modal(deps, client, body, view)
         if isinstance(proposal, dict):
             ack(response_action="errors", errors=proposal)
@@ -100,45 +133,31 @@ def register(app: App, deps: Deps) -> None:
             in_background(lambda: propose_from_form(deps, client, proposal), body, client, None)
         )
 
-    @app.view(ids.REQUEST_CHANGES_FORM)
-    def request_changes_submitted(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
-        with_reason(deps, ack, body, view, client, steps.request_changes)
-
-    @app.view(ids.NO_GO_FORM)
-    def no_go_submitted(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
-        with_reason(deps, ack, body, view, client, steps.no_go)
-
-    @app.view(ids.ROLL_BACK_FORM)
-    def roll_back_submitted(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
-        with_reason(deps, ack, body, view, client, steps.roll_back)
-
     @app.view(ids.OVERRIDE_FREEZE_FORM)
     def override_freeze_submitted(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        ack: Ack,
+        context: BoltContext,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
     ) -> None:
-        step = FormMetadata.parse(view.get("private_metadata")).step
+        step = steps.OVERRIDABLE[FormMetadata.parse(view.get("private_metadata")).step or "go"]
 
         def override(deps: Deps, client: WebClient, actor: Actor, rid: int, reason: str) -> None:
-            if step == "advance":
-                steps.advance(deps, client, actor, rid, override=reason)
-            elif step == "done":
-                steps.mark_released(deps, client, actor, rid, override=reason)
-            else:
-                steps.go(deps, client, actor, rid, override=reason)
+            step(deps, client, actor, rid, override=reason)
 
-        with_reason(deps, ack, body, view, client, override)
+        with_reason(context, ack, body, view, client, override)
 
     @app.view(ids.EDIT_FORM)
     def edit_submitted(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        ack: Ack,
+        context: BoltContext,
+        body: dict[str, Any],
+        view: dict[str, Any],
+        client: WebClient,
     ) -> None:
-        form = submitted_form(deps, body, view)
+        deps = deps_of(context)
+        form = submitted_form(context, view)
         changes = edit_from_modal(deps, client, form.actor, form.release_id, view)
         if isinstance(changes, FieldErrors):
             ack(response_action="errors", errors=changes.errors)
@@ -162,9 +181,11 @@ class SubmittedForm:
     respond: Respond | None
 
 
-def submitted_form(deps: Deps, body: dict[str, Any], view: dict[str, Any]) -> SubmittedForm:
+def submitted_form(context: BoltContext, view: dict[str, Any]) -> SubmittedForm:
+    deps = deps_of(context)
     metadata = FormMetadata.parse(view.get("private_metadata"))
-    actor = Actor(str(body["team"]["id"]), str(body["user"]["id"]), metadata.channel_id)
+    # The person acted in the channel the form was opened from.
+    actor = replace(actor_of(context), channel_id=metadata.channel_id)
     with deps.db.read_session() as session:
         release_id = queries.id_by_uid(session, actor, metadata.require_release())
     # Answer problems where the button was clicked, privately; only ever on Slack's host.
@@ -173,12 +194,12 @@ def submitted_form(deps: Deps, body: dict[str, Any], view: dict[str, Any]) -> Su
 
 
 def with_reason(
-    deps: Deps,
+    context: BoltContext,
     ack: Ack,
     body: dict[str, Any],
     view: dict[str, Any],
     client: WebClient,
-    operation: Callable[[Deps, WebClient, Actor, int, str], None],
+    operation: WithReason,
 ) -> None:
     """A reason form submitted: a missing reason is answered on the form; the step runs
     after the ack."""
@@ -189,7 +210,8 @@ def with_reason(
         message = form_error(refusals.text_for(error))
         ack(response_action="errors", errors={FIELD_REASON: message})
         return
-    form = submitted_form(deps, body, view)
+    form = submitted_form(context, view)
+    deps = deps_of(context)
     ack()
     deps.work.submit(
         in_background(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast, get_args
 
 from handlers.slack_kit.mrkdwn import escape, from_slack, truncate, typed_length
+from handlers.slack_kit.payloads import OverrideStep
 from handlers.slack_kit.refused import Refused
 from handlers.slack_kit.times import CLOCK_PATTERN, When, take_time
 from models import fields, policy
@@ -168,7 +170,7 @@ class Override:
     """`/release go|advance|done <ref> override: <reason>`: a release manager overrides the
     freezes holding the release, then the step runs (unless the release is past it)."""
 
-    name: str  # go | advance | done
+    name: OverrideStep
     ref: str
     reason: str
 
@@ -301,8 +303,8 @@ def parse(text: str) -> Command:
         return parse_history(rest)
     if sub == "propose":
         return parse_propose(rest)
-    if sub in ("go", "advance", "done") and _OVERRIDE.search(rest):
-        return parse_override(sub, rest)
+    if sub in get_args(OverrideStep) and _OVERRIDE.search(rest):
+        return parse_override(cast(OverrideStep, sub), rest)
     if sub == "freeze":
         return parse_freeze(rest)
     if sub in ("status", "go", "advance", "done", "pause", "resume", "withdraw"):
@@ -790,7 +792,7 @@ _DAY_NAMES = {
 assert len(WEEKDAYS) == 7
 
 
-def parse_override(name: str, rest: str) -> Override:
+def parse_override(name: OverrideStep, rest: str) -> Override:
     match = _OVERRIDE.search(rest)
     assert match is not None
     ref = _require_ref(rest[: match.start()], name)
