@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
 import uuid
@@ -19,11 +18,11 @@ from typing import Any
 
 import httpx
 
+from models import durations
+
 EXIT_ALLOW, EXIT_DENY, EXIT_ERROR, EXIT_PENDING = 0, 1, 2, 3
 MAX_WAIT = 900  # seconds the server waits in one request
 RECONNECT = 5.0  # seconds before asking again when the bot went away mid-wait
-_DURATION = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$")
-_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600}
 
 
 class CliError(Exception):
@@ -32,10 +31,10 @@ class CliError(Exception):
 
 def duration(text: str) -> int:
     """`30m`, `2h`, `45s` or `90` (seconds)."""
-    match = _DURATION.match(text.lower())
-    if not match:
+    wait = durations.parse(text, units="smh", bare="s")
+    if wait is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 2h or 90s")
-    return int(match.group(1)) * _UNIT[match.group(2)]
+    return int(wait.total_seconds())
 
 
 def add_commands(sub: Any) -> None:

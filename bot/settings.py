@@ -22,22 +22,20 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from models import durations
 from models.release.default_checklist import DEFAULT_CHECKLIST, parse_checklist_setting
-
-_OFFSET = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
-_UNIT = {"d": "days", "h": "hours", "m": "minutes"}
 
 
 def parse_offsets(text: str) -> tuple[timedelta, ...]:
     """`24h,1h,15m` -> (24h, 1h, 15m), largest first, duplicates dropped."""
     offsets: set[timedelta] = set()
     for part in text.split(","):
-        match = _OFFSET.match(part)
-        if not match or int(match.group(1)) == 0:
+        offset = durations.parse(part, units="dhm", zero=False)
+        if offset is None:
             raise ValueError(
                 f"{part.strip()!r} is not an offset; use a list like 24h,1h,15m (units d, h, m)"
             )
-        offsets.add(timedelta(**{_UNIT[match.group(2)]: int(match.group(1))}))
+        offsets.add(offset)
     return tuple(sorted(offsets, reverse=True))
 
 

@@ -13,12 +13,13 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Text, and_, cast, func, or_, select
 from sqlmodel import col
 
+from models import durations
 from models.audit import AuditEvent
 from models.columns import in_utc
 from models.db import Database
@@ -95,17 +96,15 @@ class ExportRow(NamedTuple):
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_AGO = re.compile(r"^(\d{1,5})([dh])$")
 
 
 def parse_moment(text: str, *, now: datetime) -> datetime:
     """`2026-11-01` (00:00 UTC that day), an ISO 8601 time (`2026-11-01T09:00Z`,
     `…+01:00`; without an offset, UTC), or how far back from `now`: `30d`, `12h`."""
     value = text.strip()
-    ago = _AGO.match(value.lower())
-    if ago:
-        amount = int(ago.group(1))
-        return now - (timedelta(days=amount) if ago.group(2) == "d" else timedelta(hours=amount))
+    ago = durations.parse(value, units="dh", digits=5)
+    if ago is not None:
+        return now - ago
     try:
         if _DATE.match(value):
             return datetime.fromisoformat(value).replace(tzinfo=UTC)

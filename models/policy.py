@@ -12,7 +12,6 @@ rewrites a release already proposed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -23,7 +22,7 @@ from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models import audit
+from models import audit, durations
 from models.audit import AuditEvent
 from models.columns import UTCDateTime, utcnow
 from models.errors import Code, InvalidInput
@@ -164,15 +163,11 @@ class PolicySetting(SQLModel, table=True):
 # --- values: cleaned from what was typed, stored as JSON ------------------------------
 
 
-_DURATION = re.compile(r"^\s*(\d{1,4})\s*([dhm])\s*$")
-_UNIT = {"d": "days", "h": "hours", "m": "minutes"}
-
-
 def _duration(key: Key, text: str) -> timedelta:
-    match = _DURATION.match(text)
-    if not match or int(match.group(1)) == 0:
+    duration = durations.parse(text, units="dhm", digits=4, zero=False)
+    if duration is None:
         raise InvalidInput(Code.POLICY_BAD_VALUE, field=key.field, key=key, value=text)
-    return timedelta(**{_UNIT[match.group(2)]: int(match.group(1))})
+    return duration
 
 
 def clean_quorum(text: str) -> Quorum:

@@ -41,6 +41,7 @@ from handlers.calendar_feed.ics import (
     fragment_key,
 )
 from handlers.calendar_feed.membership import ChannelMembership, Membership
+from models import bearer_secrets
 from models.calendar_feed import subscriptions
 from models.calendar_feed.subscriptions import Fingerprint
 from models.calendar_feed.tokens import CalendarToken
@@ -361,7 +362,7 @@ def token_from_path(name: str) -> str | None:
     if not name.endswith(_SUFFIX):
         return None
     raw = name[: -len(_SUFFIX)]
-    return raw if subscriptions.is_token_shaped(raw) else None
+    return raw if bearer_secrets.is_shaped(raw) else None
 
 
 # On the calendar page, its assets and every 404 under /calendar/: no inline script or
@@ -403,7 +404,7 @@ def calendar_endpoint(
 
     async def calendar_feed(request: Request) -> Response:
         name = request.path_params["name"]
-        if page is not None and subscriptions.is_token_shaped(name):
+        if page is not None and bearer_secrets.is_shaped(name):
             return await page(request, name)
         raw = token_from_path(name)
         if raw is None:

@@ -4,7 +4,6 @@ record a new proposal's card shows. Pure renderers: what to show is read by the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -30,6 +29,7 @@ from handlers.slack_kit import ids
 from handlers.slack_kit.mrkdwn import escape_inline, truncate
 from handlers.slack_kit.parsing import USAGE
 from handlers.slack_kit.payloads import HistoryPage
+from models import durations
 from models.api.api_reads import Shipped
 from models.release.production import ProductionRecord
 from models.release.records import Release, SignOffState
@@ -225,16 +225,6 @@ def services_blocks(services: Services, offset: int = 0) -> list[Block]:
 # --- the track record on a card -------------------------------------------------------
 
 
-def duration_label(delta: timedelta) -> str:
-    minutes = round(delta.total_seconds() / 60)
-    if minutes < 60:
-        return f"{max(minutes, 0)} min"
-    hours = round(minutes / 60)
-    if hours < 48:
-        return f"{hours} h"
-    return f"{round(hours / 24)} days"
-
-
 def track_record_text(record: TrackRecord) -> str:
     service = escape_inline(record.service)
     if record.counted == 0:
@@ -247,7 +237,7 @@ def track_record_text(record: TrackRecord) -> str:
     if record.last_rollback_at is not None:
         parts.append(f"last rollback {slack_date(record.last_rollback_at, '{ago}')}")
     if record.median_sign_off_wait is not None:
-        parts.append(f"median sign-off wait {duration_label(record.median_sign_off_wait)}")
+        parts.append(f"median sign-off wait {durations.words(record.median_sign_off_wait)}")
     return "; ".join(parts)
 
 

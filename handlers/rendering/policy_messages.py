@@ -30,6 +30,7 @@ from handlers.rendering.refusals import POLICY_ACCEPTS
 from handlers.slack_kit import ids
 from handlers.slack_kit.mrkdwn import escape, join_lines, truncate
 from handlers.slack_kit.payloads import PolicyButton
+from models import durations
 from models.policy import Effective, HistoryEntry, Key, Policy, Scope, Source, Value
 from models.release.proposing import MAX_APPROVERS, ApproverSpec
 from models.release.quorum import Quorum, QuorumKind
@@ -37,15 +38,6 @@ from models.release.records import ApproverKind, Release
 from models.release.release_hours import ReleaseHours
 
 INHERIT = "inherit"
-
-
-def duration(offset: timedelta) -> str:
-    minutes = int(offset.total_seconds() // 60)
-    if minutes % (24 * 60) == 0:
-        return f"{minutes // (24 * 60)}d"
-    if minutes % 60 == 0:
-        return f"{minutes // 60}h"
-    return f"{minutes}m"
 
 
 def quorum_words(rule: Quorum, approvers: int | None = None) -> str:
@@ -77,9 +69,9 @@ def value_text(key: Key, value: Value | None) -> str:
     if key in (Key.ANNOUNCE, Key.ESCALATION):
         return f"<#{value}>" if value else "none"
     if key == Key.REMINDERS and isinstance(value, tuple):
-        return ", ".join(duration(o) for o in value if isinstance(o, timedelta)) or "none"
+        return ", ".join(durations.words(o) for o in value if isinstance(o, timedelta)) or "none"
     if key == Key.WINDOW and isinstance(value, int):
-        return duration(timedelta(minutes=value))
+        return durations.words(timedelta(minutes=value))
     if isinstance(value, ReleaseHours):
         return escape(value.label)
     if key == Key.DEPENDS_ON and isinstance(value, tuple):
@@ -242,9 +234,9 @@ def _plain_value(key: Key, value: Value | None) -> str:
     if key == Key.CHECKLIST and isinstance(value, tuple):
         return "; ".join(str(item) for item in value)
     if key == Key.REMINDERS and isinstance(value, tuple):
-        return ",".join(duration(o) for o in value if isinstance(o, timedelta))
+        return ",".join(durations.typed(o) for o in value if isinstance(o, timedelta))
     if key == Key.WINDOW and isinstance(value, int):
-        return duration(timedelta(minutes=value))
+        return durations.typed(timedelta(minutes=value))
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)

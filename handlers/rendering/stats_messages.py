@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 from slack_sdk.models.blocks import Block, ContextBlock, HeaderBlock, SectionBlock
 
 from handlers.rendering.channel_messages import md
 from handlers.rendering.parts import slack_date
 from handlers.slack_kit.mrkdwn import escape, truncate
+from models import durations
 from models.release.statistics import FIX_WINDOW, SlowApprover, Spread, Statistics
 
 # What each figure means, in plain words (the API answers the same sentences).
@@ -39,20 +41,7 @@ _PERIOD_NOTE = (
 
 
 def duration(seconds: float | None) -> str:
-    """3 h, 45 min, 2.5 d: as a person says it."""
-    if seconds is None:
-        return "–"
-    if seconds < 60:
-        return f"{max(seconds, 0):.0f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 2 * 86400:
-        return _trim(seconds / 3600) + " h"
-    return _trim(seconds / 86400) + " d"
-
-
-def _trim(value: float) -> str:
-    return f"{value:.1f}".removesuffix(".0")
+    return "–" if seconds is None else durations.words(timedelta(seconds=seconds))
 
 
 def percent(rate: float | None) -> str:

@@ -11,7 +11,7 @@ from handlers.slack_kit.mrkdwn import escape, from_slack, truncate, typed_length
 from handlers.slack_kit.payloads import OverrideStep
 from handlers.slack_kit.refused import Refused
 from handlers.slack_kit.times import CLOCK_PATTERN, When, take_time
-from models import fields, policy
+from models import durations, fields, policy
 from models.freezes import WEEKDAYS, WeeklySpan
 from models.policy import Key, Value
 from models.release import proposing, statistics
@@ -473,19 +473,16 @@ def parse_fixes_ref(token: str) -> str:
     return f"{service.lower()}@{version}" if at else ref
 
 
-_PERIOD = re.compile(r"^(\d{1,4})\s*(?:d|days?)?$", re.IGNORECASE)
-
-
 def parse_stats(rest: str) -> Stats:
     service: str | None = None
     days: int | None = None
     for word in from_slack(rest).split():
-        period = _PERIOD.match(word)
-        if period and days is None:
-            days = int(period.group(1))
+        period = durations.parse(word, units="d", bare="d", digits=4)
+        if period is not None and days is None:
+            days = period.days
             if days not in statistics.PERIODS:
                 raise _usage_error(f"Statistics cover 30, 90 or 365 days, not {days}.", "stats")
-        elif service is None and not period and proposing.SERVICE_PATTERN.match(word.lower()):
+        elif service is None and period is None and proposing.SERVICE_PATTERN.match(word.lower()):
             service = word.lower()
         else:
             raise _usage_error(
@@ -712,8 +709,8 @@ def parse_github(rest: str) -> GitHubCommand:
     raise _usage_error("Link a repository to a service, list the links, or unlink one.", "github")
 
 
-# A date (2026-11-01, or an ISO 8601 time) or how far back (30d, 12h).
-_MOMENT = re.compile(r"^(\d{4}-\d{2}-\d{2}\S*|\d+[dh])$", re.IGNORECASE)
+# A date (2026-11-01, or an ISO 8601 time); else how far back (30d, 12h) makes a start.
+_DATE_START = re.compile(r"^\d{4}-\d{2}-\d{2}\S*$")
 
 
 def parse_audit(rest: str) -> AuditExport:
@@ -724,7 +721,7 @@ def parse_audit(rest: str) -> AuditExport:
         raise _usage_error("Name at most a service and a start.", "audit")
     if len(words) == 2:
         return AuditExport(words[0], words[1])
-    if words and _MOMENT.match(words[0]):
+    if words and (_DATE_START.match(words[0]) or durations.parse(words[0], units="dh") is not None):
         return AuditExport(since=words[0])
     return AuditExport(words[0] if words else None)
 

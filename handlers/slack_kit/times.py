@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers.slack_kit.mrkdwn import escape, from_slack, truncate
 from handlers.slack_kit.refused import Refused
-from models import fields
+from models import durations, fields
 from models.columns import in_utc
 
 # "next monday at 9am" is five; more than that is not a time but what follows it.
@@ -48,7 +48,7 @@ CLOCK_PATTERN = re.compile(r"^\d{1,2}:\d{2}$")  # HH:MM
 _TIME_OF_DAY = re.compile(
     r"^(?:at\s+)?(?:(\d{1,2})(?::(\d{2}))?\s*([ap]\.?m\.?)?|(noon|midday))$", re.I
 )
-_IN_DURATION = re.compile(r"^in\s+(\d{1,4})\s*(m|mins?|minutes?|h|hrs?|hours?)$", re.IGNORECASE)
+_IN = re.compile(r"^in\s+", re.IGNORECASE)
 # 3/12 or 3.12.2026: day-month or month-day? Only both above 12 tells.
 _NUMERIC_DATE = re.compile(r"(?<![\d.:/])(\d{1,2})[/.](\d{1,2})(?:[/.](\d{2}|\d{4}))?(?![\d:])")
 _WEEKDAYS = {
@@ -153,7 +153,7 @@ def take_time(tokens: Sequence[str]) -> tuple[When, int]:
         run += 1
     for used in range(run, 0, -1):
         text = from_slack(" ".join(tokens[:used]))
-        if _IN_DURATION.match(text) or _time_of_day(text) is not None:
+        if _in_duration(text) is not None or _time_of_day(text) is not None:
             return When(text), used
         if _bare_number(text):
             continue
@@ -235,6 +235,12 @@ def _stops_time(token: str) -> bool:
     )
 
 
+def _in_duration(text: str) -> timedelta | None:
+    """`in 45 minutes`, `in 2h`: how far ahead."""
+    ahead = _IN.match(text)
+    return durations.parse(text[ahead.end() :], units="mh", digits=4) if ahead else None
+
+
 def _time_of_day(text: str) -> time | None:
     """`text` when it is a time of day and nothing else; a bare number is none."""
     match = _TIME_OF_DAY.match(text.strip())
@@ -304,11 +310,8 @@ def _check_reading(text: str, reading: _Reading) -> None:
 
 def _read_natural(text: str, zone: ZoneInfo, now: datetime) -> datetime:
     """`text` (not ISO) read in `zone` at `now`, in UTC."""
-    if duration := _IN_DURATION.match(text):
-        amount, unit = int(duration.group(1)), duration.group(2).lower()
-        return now.astimezone(UTC) + (
-            timedelta(hours=amount) if unit.startswith("h") else timedelta(minutes=amount)
-        )
+    if (duration := _in_duration(text)) is not None:
+        return now.astimezone(UTC) + duration
     local_now = now.astimezone(zone)
     if (clock := _time_of_day(text)) is not None:
         value = localize(datetime.combine(local_now.date(), clock), zone.key, text)

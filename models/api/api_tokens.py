@@ -1,28 +1,25 @@
 """API tokens: what a pipeline sends as `Authorization: Bearer rbk_…`.
 
-A token is a bearer secret, so only its SHA-256 is stored (as for calendar links): a
-database leak reveals no working token. Each acts in its own workspace, on behalf of the
-person who created it (a release it proposes is theirs), with that person's rights as they
-are at each use (not when it was made), and only on its services when it names any.
+A token is a bearer secret (`models.bearer_secrets`: only its hash is stored). Each acts
+in its own workspace, on behalf of the person who created it (a release it proposes is
+theirs), with that person's rights as they are at each use (not when it was made), and
+only on its services when it names any.
 Release managers create and revoke them; both are audited, and each token keeps when it
 was last used (written at most once a minute, so reads stay reads).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Column, Index, text
-from sqlalchemy import update as sql_update
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models import audit
+from models import audit, bearer_secrets
 from models.columns import UTCDateTime, utcnow
 from models.errors import Code, Conflict, InvalidInput, NotAllowed, NotFound
 from models.fields import FIELD_TOKEN_NAME
@@ -30,9 +27,6 @@ from models.release.proposing import clean_service
 from models.release.queries import Actor
 
 PREFIX = "rbk_"
-# `secrets.token_urlsafe(32)`: 256 random bits, 43 URL-safe base64 characters.
-_TOKEN_BYTES = 32
-_TOKEN_SHAPE = re.compile(r"^rbk_[A-Za-z0-9_-]{43}$")
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 MAX_LIVE_TOKENS = 50
 MAX_SERVICES = 20
@@ -121,15 +115,6 @@ class ListedToken:
         return cls(token, () if manager else MANAGER_USES)
 
 
-def hash_token(raw: str) -> str:
-    return hashlib.sha256(raw.encode("ascii")).hexdigest()
-
-
-def is_token_shaped(raw: str) -> bool:
-    """Could `raw` be a token we issued? Lets junk be refused without a query."""
-    return bool(_TOKEN_SHAPE.match(raw))
-
-
 def clean_name(name: str) -> str:
     name = name.strip().lower()
     if not NAME_PATTERN.match(name):
@@ -173,17 +158,18 @@ def issue(
         raise Conflict(Code.TOKEN_NAME_TAKEN, field=FIELD_TOKEN_NAME, name=name)
     if len(live) >= MAX_LIVE_TOKENS:
         raise InvalidInput(Code.TOO_MANY_TOKENS, limit=MAX_LIVE_TOKENS)
-    raw = PREFIX + secrets.token_urlsafe(_TOKEN_BYTES)
+    raw = bearer_secrets.new_secret(PREFIX)
     token = ApiToken(
         team_id=team_id,
         name=name,
-        token_hash=hash_token(raw),
+        token_hash=bearer_secrets.hash_secret(raw),
         services=",".join(scope),
         owner_id=owner_id,
         created_by=created_by,
         created_at=now,
     )
-    session.add(token)
+    taken = Conflict(Code.TOKEN_NAME_TAKEN, field=FIELD_TOKEN_NAME, name=name)
+    bearer_secrets.add_named(session, token, taken)
     audit.record(
         session,
         team_id=team_id,
@@ -203,15 +189,9 @@ def revoke(
     """Stop the workspace's live token of that name at once."""
     now = now or utcnow()
     name = name.strip().lower()
-    token = session.exec(
-        select(ApiToken)
-        .where(
-            ApiToken.team_id == team_id,
-            ApiToken.name == name,
-            col(ApiToken.revoked_at).is_(None),
-        )
-        .with_for_update()
-    ).first()
+    token = bearer_secrets.lock_live(
+        session, ApiToken, col(ApiToken.team_id) == team_id, col(ApiToken.name) == name
+    )
     if token is None:
         raise NotFound(Code.NO_SUCH_TOKEN, field=FIELD_TOKEN_NAME, name=name)
     token.revoked_at = now
@@ -232,28 +212,13 @@ def revoke(
 
 def resolve(session: Session, raw: str) -> ApiToken | None:
     """The live token `raw` is, or None (unknown, revoked or malformed alike)."""
-    if not is_token_shaped(raw):
-        return None
-    return session.exec(
-        select(ApiToken).where(
-            ApiToken.token_hash == hash_token(raw), col(ApiToken.revoked_at).is_(None)
-        )
-    ).first()
+    return bearer_secrets.find_live(session, ApiToken, raw, PREFIX)
 
 
 def due_for_use_mark(token: ApiToken, now: datetime) -> bool:
-    return token.last_used_at is None or now - token.last_used_at >= LAST_USED_EVERY
+    return bearer_secrets.use_due(token.last_used_at, now, LAST_USED_EVERY)
 
 
 def mark_used(session: Session, token_id: int, now: datetime) -> None:
     """Record a use, unless one was recorded less than a minute ago (by any process)."""
-    session.execute(
-        sql_update(ApiToken)
-        .where(
-            col(ApiToken.id) == token_id,
-            (col(ApiToken.last_used_at).is_(None))
-            | (col(ApiToken.last_used_at) <= now - LAST_USED_EVERY),
-        )
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    bearer_secrets.mark_used(session, ApiToken, token_id, now, LAST_USED_EVERY)

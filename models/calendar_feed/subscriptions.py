@@ -1,7 +1,7 @@
 """The release calendar feed: personal tokens, and which releases a token's feed shows.
 
-A token is a bearer secret in a URL that calendar apps poll, so only its SHA-256 is stored:
-a database leak reveals no working link. The feed's freshness checks rely on two rules the
+A token is a bearer secret in a URL that calendar apps poll (`models.bearer_secrets`: only
+its hash is stored). The feed's freshness checks rely on two rules the
 release domain keeps: every change to what the feed shows (status, time, notes,
 sign-offs...) sets `Release.updated_at` (`feed_fingerprint`), and writes an audit event in
 the same transaction (`change_marker`).
@@ -9,9 +9,7 @@ the same transaction (`change_marker`).
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,10 +19,9 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import ColumnElement, Row, and_, case, func, not_, or_
 from sqlalchemy import select as sql_select
 from sqlalchemy import update as sql_update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from models import audit
+from models import audit, bearer_secrets
 from models.audit import AuditEvent
 from models.calendar_feed.tokens import SHARED_NAME_LIMIT, CalendarToken
 from models.columns import utcnow
@@ -38,18 +35,6 @@ CANCELLED_KEPT = timedelta(days=30)
 # Releases further in the past than this leave the feed.
 PAST_KEPT = timedelta(days=180)
 MAX_LIVE_TOKENS = 20
-# `secrets.token_urlsafe(32)`: 32 random bytes, 43 URL-safe base64 characters.
-_TOKEN_BYTES = 32
-_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")
-
-
-def hash_token(raw: str) -> str:
-    return hashlib.sha256(raw.encode("ascii")).hexdigest()
-
-
-def is_token_shaped(raw: str) -> bool:
-    """Could `raw` be a token we issued? Lets junk be refused without a query."""
-    return bool(_TOKEN_SHAPE.match(raw))
 
 
 # --- tokens -----------------------------------------------------------------------------
@@ -80,12 +65,12 @@ def issue_token(
     """A new feed link's secret, returned once; only its hash is kept."""
     if len(live_tokens(session, team_id, user_id)) >= MAX_LIVE_TOKENS:
         raise InvalidInput(Code.TOO_MANY_LINKS, limit=MAX_LIVE_TOKENS)
-    raw = secrets.token_urlsafe(_TOKEN_BYTES)
+    raw = bearer_secrets.new_secret()
     session.add(
         CalendarToken(
             team_id=team_id,
             user_id=user_id,
-            token_hash=hash_token(raw),
+            token_hash=bearer_secrets.hash_secret(raw),
             channel_id=channel_id,
             service=service,
             created_at=now or utcnow(),
@@ -116,14 +101,7 @@ def revoke_tokens(
 
 def resolve_token(session: Session, raw: str) -> CalendarToken | None:
     """The live token `raw` names, or None (unknown, revoked or malformed alike)."""
-    if not is_token_shaped(raw):
-        return None
-    return session.exec(
-        select(CalendarToken).where(
-            CalendarToken.token_hash == hash_token(raw),
-            col(CalendarToken.revoked_at).is_(None),
-        )
-    ).first()
+    return bearer_secrets.find_live(session, CalendarToken, raw)
 
 
 # --- what a feed shows ------------------------------------------------------------------
@@ -551,24 +529,18 @@ def issue_shared(
         raise Conflict(Code.SHARED_LINK_EXISTS, name=name)
     if len(live) >= MAX_SHARED_LINKS:
         raise InvalidInput(Code.TOO_MANY_SHARED_LINKS, limit=MAX_SHARED_LINKS)
-    raw = secrets.token_urlsafe(_TOKEN_BYTES)
+    raw = bearer_secrets.new_secret()
     token = CalendarToken(
         team_id=team_id,
         user_id=user_id,
-        token_hash=hash_token(raw),
+        token_hash=bearer_secrets.hash_secret(raw),
         channel_id=channel_id,
         service=service,
         created_at=now,
         shared_name=name,
         shared_key=key,
     )
-    session.add(token)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        # Another manager took the name between our check and our write.
-        raise Conflict(Code.SHARED_LINK_EXISTS, name=name) from None
+    bearer_secrets.add_named(session, token, Conflict(Code.SHARED_LINK_EXISTS, name=name))
     audit.record(
         session,
         team_id=team_id,
@@ -588,13 +560,12 @@ def revoke_shared(
     """Stop the shared link of that name (any letter case); audited."""
     now = now or utcnow()
     key = _shared_key(" ".join(name.split()))
-    token = session.exec(
-        select(CalendarToken).where(
-            CalendarToken.team_id == team_id,
-            CalendarToken.shared_key == key,
-            col(CalendarToken.revoked_at).is_(None),
-        )
-    ).first()
+    token = bearer_secrets.lock_live(
+        session,
+        CalendarToken,
+        col(CalendarToken.team_id) == team_id,
+        col(CalendarToken.shared_key) == key,
+    )
     if token is None:
         raise NotFound(Code.NO_SHARED_LINK, name=name)
     token.revoked_at = now
@@ -615,29 +586,14 @@ def revoke_shared(
 
 def shared_use_due(token: CalendarToken, now: datetime) -> bool:
     """Whether a use of this shared link is to be recorded (cheap: no query)."""
-    return token.shared and (
-        token.last_used_at is None or now - token.last_used_at >= SHARED_USE_EVERY
-    )
+    return token.shared and bearer_secrets.use_due(token.last_used_at, now, SHARED_USE_EVERY)
 
 
 def record_shared_use(session: Session, token_id: int, now: datetime, via: str) -> bool:
     """Record a use (last_used_at, and an audit event) unless one was recorded less than
-    SHARED_USE_EVERY ago, by any process: the conditional UPDATE decides. `via`: "feed"
-    or "page"."""
-    result = session.execute(
-        sql_update(CalendarToken)
-        .where(
-            col(CalendarToken.id) == token_id,
-            col(CalendarToken.revoked_at).is_(None),
-            or_(
-                col(CalendarToken.last_used_at).is_(None),
-                col(CalendarToken.last_used_at) <= now - SHARED_USE_EVERY,
-            ),
-        )
-        .values(last_used_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    SHARED_USE_EVERY ago, by any process (`bearer_secrets.mark_used` decides). `via`:
+    "feed" or "page"."""
+    if not bearer_secrets.mark_used(session, CalendarToken, token_id, now, SHARED_USE_EVERY):
         return False
     token = session.get(CalendarToken, token_id)
     assert token is not None

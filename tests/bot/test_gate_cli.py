@@ -154,3 +154,14 @@ def test_a_managers_override_opens_the_gate_for_a_release_go_before_the_freeze(
     harness.command("go payments@2.4.0 override: security fix", user_id=MANAGER)
     code, out, _ = run(env, "gate", "payments@2.4.0")
     assert (code, out.splitlines()[0]) == (0, "payments@2.4.0: allow")
+
+
+def test_wait_takes_seconds_minutes_or_hours_and_refuses_other_units() -> None:
+    env = cli_env("http://127.0.0.1:9", "rbk_" + "x" * 43)  # nothing listens: never asked
+    for refused in ("2d", "1 week", "1.5h", "5 m s", "soon"):
+        code, out, err = run(env, "gate", "payments@2.4.0", "--wait", refused)
+        assert code == 2 and not out, refused
+        assert f"{refused!r} is not a duration like 30m, 2h or 90s" in err, err
+    process = releasebot(env, "gate", "payments@2.4.0", "--wait", "0 seconds")
+    _, err = process.communicate(timeout=60)
+    assert "not a duration" not in err, err

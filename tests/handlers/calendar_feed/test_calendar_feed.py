@@ -49,6 +49,7 @@ from handlers.calendar_feed.route import (
     load_feed,
 )
 from handlers.slack_kit import ids
+from models import bearer_secrets
 from models.calendar_feed import subscriptions
 from models.calendar_feed.tokens import CalendarToken
 from models.release.records import Release
@@ -707,7 +708,7 @@ def test_the_link_is_private_and_never_stored_in_the_clear(harness: Harness) -> 
         [stored] = [
             t
             for t in session.exec(select(CalendarToken))
-            if t.token_hash == subscriptions.hash_token(raw)
+            if t.token_hash == bearer_secrets.hash_secret(raw)
         ]
         assert stored.token_hash == hashlib.sha256(raw.encode()).hexdigest()
         for table in SQLModel.metadata.sorted_tables:

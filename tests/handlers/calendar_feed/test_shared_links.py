@@ -8,18 +8,22 @@ and revocation is audited.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import icalendar
 import pytest
+import sqlalchemy
 from sqlmodel import col, select
 
 from bot.sandbox.slack_standin import FakeSlack, validate_message
 from models.audit import AuditEvent
+from models.calendar_feed import subscriptions
 from models.calendar_feed.tokens import CalendarToken
 from tests.handlers.calendar_feed.test_calendar_page import get, month_of, page_path, propose
-from tests.support.harness import Harness, ahead, iso
+from tests.support.harness import TEAM, Harness, ahead, iso
+from tests.support.waiting import wait_until
 
 MANAGER = "U_PM"
 SHARED_PAGE = re.compile(
@@ -233,3 +237,40 @@ def test_hostile_and_malformed_names(harness: Harness) -> None:
         "calendar.shared_link_created",
         "calendar.shared_link_used",  # the page above
     ]
+
+
+@pytest.fixture
+def pg_harness(postgres_url: str, fake_slack: FakeSlack) -> Iterator[Harness]:
+    with Harness(postgres_url, fake_slack, RELEASEBOT_RELEASE_MANAGERS=MANAGER) as running:
+        yield running
+
+
+def test_two_managers_unsharing_one_link_at_once_revoke_and_audit_it_once(
+    pg_harness: Harness,
+) -> None:
+    """PostgreSQL row locks: the second unshare waits for the first, then finds no link."""
+    harness = pg_harness
+    share(harness, '"Support"')
+    replies: list[str] = []
+    with harness.session() as other:
+        # Another replica's unshare, its transaction still open.
+        subscriptions.revoke_shared(other, TEAM, "U_PM2", "Support")
+        unshare = threading.Thread(
+            target=lambda: replies.append(said(harness, 'calendar unshare "Support"'))
+        )
+        unshare.start()
+        wait_until(lambda: waiting_on_a_lock(harness), what="the second unshare to wait")
+    unshare.join()
+    assert "No shared calendar link is named “Support”" in replies[0]
+    assert actions(harness) == [
+        ("calendar.shared_link_created", MANAGER),
+        ("calendar.shared_link_revoked", "U_PM2"),
+    ]
+
+
+def waiting_on_a_lock(harness: Harness) -> bool:
+    with harness.session() as session:
+        waiting = session.execute(
+            sqlalchemy.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+        ).scalar_one()
+    return bool(waiting)

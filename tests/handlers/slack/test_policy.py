@@ -70,7 +70,7 @@ def test_policy_shows_each_value_and_where_it_comes_from(harness: Harness) -> No
     said(harness, "policy payments set window 2h")
     shown = said(harness, "policy payments", user_id="U_OTHER")
     assert "*quorum*: one per group and every person — _from this channel_" in shown
-    assert "*window*: 2h — _from service payments_" in shown
+    assert "*window*: 2 h — _from service payments_" in shown
     said(harness, "policy")
     assert ids.POLICY_EDIT in json.dumps(reply_message(harness))  # a manager may edit
 
@@ -361,3 +361,17 @@ def test_a_forged_policy_form_from_someone_not_a_manager_asks_slack_nothing(
     assert asked == [("users.info", "U_OTHER")]
     with harness.session() as session:
         assert session.exec(select(PolicySetting)).all() == []
+
+
+def test_durations_read_every_spelling_of_their_units_and_refuse_the_rest(
+    harness: Harness,
+) -> None:
+    for typed in ("2 hours", "2H", "120 min", " 2h "):
+        said(harness, f"policy set window {typed}")
+        shown = said(harness, "policy", user_id="U_OTHER")
+        assert "*window*: 2 h — _from this channel_" in shown, typed
+    said(harness, "policy set reminders 1 day, 90 minutes")
+    assert "*reminders*: 24 h, 1.5 h" in said(harness, "policy", user_id="U_OTHER")
+    for refused in ("0h", "2 weeks", "120 s", "1.5h", "12345m", "h", "-2h"):
+        reply = said(harness, f"policy set window {refused}")
+        assert "is not a value for `window`" in reply, refused
