@@ -136,22 +136,20 @@ class Idempotency:
     the same key with the same request answers the first answer again."""
 
     def __init__(self, context: ApiContext, token: ApiToken, header: str | None) -> None:
-        self._db = context.deps.db
-        self._clock = context.deps.clock
-        self._token = token
-        self._header = header
+        self._deps, self._token, self._header = context.deps, token, header
 
     def run(
         self, path: str, body: Any, work: Callable[[str | None], tuple[int, dict[str, Any]]]
     ) -> Response:
         """`work(key)` makes the answer (status, json); it runs as the token's audit source."""
-        assert self._token.id is not None
+        deps, token = self._deps, self._token
+        assert token.id is not None
         key = _idempotency_key(self._header)  # checked here: after the route's own checks
         claim_id: int | None = None
         if key is not None:
             hashed = idempotency.request_hash("POST", path, body)
-            with self._db.session() as session:
-                claim = idempotency.claim(session, self._token.id, key, hashed, now=self._clock())
+            with deps.db.session() as session:
+                claim = idempotency.claim(session, token.id, key, hashed, now=deps.clock())
             if claim.outcome == idempotency.Outcome.REPLAY:
                 assert claim.status_code is not None
                 return JSONResponse(
@@ -172,15 +170,15 @@ class Idempotency:
                 )
             claim_id = claim.claim_id
         try:
-            with audit.acting_from(audit.api_source(self._token.name)):
+            with audit.acting_from(audit.api_source(token.name)):
                 status, content = work(key)
         except BaseException:
             if claim_id is not None:
-                with self._db.session() as session:
+                with deps.db.session() as session:
                     idempotency.give_back(session, claim_id)
             raise
         if claim_id is not None:
-            with self._db.session() as session:
+            with deps.db.session() as session:
                 idempotency.complete(session, claim_id, status, content)
         return JSONResponse(content, status)
 

@@ -40,6 +40,7 @@ _SLACK_HINTS = {
     "channel_not_found": "The bot can't see that channel: check its id, and invite the bot.",
     "is_archived": "That channel is archived: use another one.",
 }
+_STATUS = ((NotFound, 404), (NotAllowed, 403), (Conflict, 409), (InvalidTransition, 409))
 _TAKEN = {Code.DUPLICATE, Code.VERSION_TAKEN, Code.PROPOSED_JUST_NOW}
 _UNREADABLE_BODY = "The body can't be read: JSON nested too deeply, or a number too long."
 
@@ -56,12 +57,19 @@ def create_api(
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
+        exception_handlers={
+            ApiProblem: _problem,
+            StarletteHTTPException: _http_error,
+            DomainError: _domain,
+            RequestValidationError: _invalid,
+            SlackApiError: _slack,
+            **(exception_handlers or {}),
+        },
     )
     api.state.context = context
     api.state.gate_waits = context.waits
     for router in ROUTERS:
         api.include_router(router)
-    _install_error_handlers(api, exception_handlers or {})
     return api
 
 
@@ -76,14 +84,7 @@ async def _problem(_request: Request, error: Exception) -> Response:
 
 async def _domain(_request: Request, error: Exception) -> Response:
     assert isinstance(error, DomainError)
-    if isinstance(error, NotFound):
-        status = 404
-    elif isinstance(error, NotAllowed):
-        status = 403
-    elif isinstance(error, (Conflict, InvalidTransition)):
-        status = 409
-    else:
-        status = 422
+    status = next((status for kind, status in _STATUS if isinstance(error, kind)), 422)
     code = str(error.code)
     if code in _TAKEN:
         # Worded as for a release the person may not see, whoever holds it: a token
@@ -130,13 +131,3 @@ async def _http_error(_request: Request, error: Exception) -> Response:
         code = phrase.lower().replace(" ", "_").replace("-", "_")
         message = f"{phrase}: see {PREFIX}/openapi.json." if error.status_code == 404 else phrase
     return _json(ApiError(error=code, message=message), error.status_code, error.headers)
-
-
-def _install_error_handlers(api: FastAPI, extra: Mapping[Any, Callable[..., Any]]) -> None:
-    api.add_exception_handler(ApiProblem, _problem)
-    api.add_exception_handler(StarletteHTTPException, _http_error)
-    api.add_exception_handler(DomainError, _domain)
-    api.add_exception_handler(RequestValidationError, _invalid)
-    api.add_exception_handler(SlackApiError, _slack)
-    for exception, handler in extra.items():
-        api.add_exception_handler(exception, handler)
