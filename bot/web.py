@@ -20,7 +20,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.body_limit import DEFAULT_MAX_BODY, BodyLimit
-from handlers.api.http_api import DEFAULT_RATE, PREFIX, create_api
+from handlers.api.api_deps import DEFAULT_RATE, ApiContext
+from handlers.api.http_api import PREFIX, create_api
 from handlers.calendar_feed.calendar_page import assets_endpoint, page_endpoint
 from handlers.calendar_feed.display_names import slack_display_names
 from handlers.calendar_feed.membership import slack_membership
@@ -101,11 +102,11 @@ def create_web_app(
     stopping: list[Callable[[], None]] = []
     if deps is not None:
         # A sub-application handles its own errors: it gets the same 503s.
-        pipeline_api = create_api(
-            deps, bolt.client, rate_per_minute=api_rate_per_minute, exception_handlers=unavailable
-        )
-        api.append(Mount(PREFIX, app=pipeline_api))
-        stopping.append(pipeline_api.state.gate_waits.stop)
+        context = ApiContext.build(deps, bolt.client, rate_per_minute=api_rate_per_minute)
+        api.append(Mount(PREFIX, app=create_api(context, exception_handlers=unavailable)))
+        # A change in this process wakes the gate's long-polls; stopping ends them.
+        deps.on_release_changed.append(context.waits.release_changed)
+        stopping.append(context.waits.stop)
     if github is not None:
         api.append(Route("/github/events", github.endpoint, methods=["POST"]))
 

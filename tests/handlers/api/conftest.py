@@ -10,8 +10,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from bot.sandbox.slack_standin import FakeSlack
-from handlers.api import http_api
 from handlers.api.gate_waits import GateWaits
+from handlers.api.routes import gate_routes
 from models.api import api_tokens
 from tests.support.harness import OWNER, TEAM, Harness, ahead, iso
 from tests.support.waiting import wait_until
@@ -60,7 +60,7 @@ def propose(harness: Harness, ref: str, extra: str = "", **kwargs: object) -> No
 def wake_ups_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """The gate's periodic re-check (for other processes' changes) out of the way: what
     ends a long-poll within a test is then a wake-up, nothing else."""
-    monkeypatch.setattr(http_api, "GATE_RECHECK", 3600.0)
+    monkeypatch.setattr(gate_routes, "GATE_RECHECK", 3600.0)
 
 
 def gate_waits(harness: Harness) -> GateWaits:

@@ -17,7 +17,7 @@ import httpx
 from sqlmodel import select
 
 from handlers.api.gate_waits import GateWaits
-from handlers.api.http_api import GATE_RECHECK
+from handlers.api.routes.gate_routes import GATE_RECHECK
 from models.db import Database
 from models.release.records import Release, ReleaseStatus
 from tests.handlers.api.conftest import api, make_token, propose
