@@ -72,8 +72,8 @@ from models.api.api_tokens import ApiToken
 from models.errors import Code, Conflict, DomainError, InvalidTransition, NotAllowed, NotFound
 from models.release import deployments, proposing, queries, service_records, statistics
 from models.release.proposing import ApproverSpec, Proposal
-from models.release.queries import PUBLIC_READER
 from models.release.records import ApproverKind, Release
+from models.release.visibility import PUBLIC_READER
 
 logger = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ def create_api(
             deps,
             token.team_id,
             service,
-            service_records.public_only(),
+            PUBLIC_READER,
             count=limit,
             before=before,
         )
@@ -500,7 +500,7 @@ def create_api(
             until=audit_export.parse_moment(until, now=now) if until else None,
             service=service,
             services=token.scope or None,
-            public_only=True,  # a token sees public releases only
+            reader=PUBLIC_READER,  # a token sees public releases only
         )
         with audit.acting_from(audit.api_source(token.name)), deps.db.session() as session:
             audit.record(

@@ -261,7 +261,7 @@ def register(app: App, deps: Deps) -> None:
         offset = ListPage.parse(body["actions"][0].get("value")).offset
 
         def next_page() -> None:
-            respond(**commands.list_reply(deps, actor.team_id, actor.viewer, offset))
+            respond(**commands.list_reply(deps, actor.team_id, actor.reader, offset))
 
         deps.work.submit(in_background(next_page, body, client, respond))
 
