@@ -25,6 +25,7 @@ from models.columns import in_utc
 from models.db import Database
 from models.errors import Code, InvalidInput
 from models.release.records import Release
+from models.release.visibility import Reader, shown_to
 
 BATCH = 2000  # events per read
 
@@ -53,8 +54,9 @@ class ExportQuery:
     service: str | None = None  # only events about this service's releases
     # An API token limited to services: only events about their releases.
     services: tuple[str, ...] | None = None
-    # API tokens see public releases only: events about private ones are left out.
-    public_only: bool = False
+    # Events about releases this reader may not see are left out (an API token's:
+    # `PUBLIC_READER`); None: every release (managers, the command line).
+    reader: Reader | None = None
 
     def __post_init__(self) -> None:
         if self.since is not None and self.until is not None and self.since >= self.until:
@@ -133,8 +135,8 @@ def _conditions(query: ExportQuery) -> list[ColumnElement[bool]]:
         where.append(col(Release.service) == query.service)
     if query.services is not None:
         where.append(col(Release.service).in_(query.services))
-    if query.public_only:
-        where.append(or_(col(AuditEvent.release_id).is_(None), col(Release.private).is_(False)))
+    if query.reader is not None:
+        where.append(or_(col(AuditEvent.release_id).is_(None), shown_to(query.reader)))
     return where
 
 

@@ -24,6 +24,7 @@ from models.audit import AuditEvent
 from models.columns import UTCDateTime, utcnow
 from models.durable_queue import HOURLY_FOR_A_DAY, Queue
 from models.release.records import Release
+from models.release.visibility import PUBLIC_READER, may_see
 
 # The events a webhook may ask for; a webhook that names none gets them all.
 EVENTS = (
@@ -225,7 +226,7 @@ def owe(
     the team that wants it. Returns how many. A private release owes none: its receivers
     are outside Slack, where nobody's membership can be checked (like API tokens)."""
     now = now or utcnow()
-    if release.private:
+    if not may_see(session, release, PUBLIC_READER):
         return 0
     happened = [(ACTION_EVENTS[e.action], e) for e in recorded if e.action in ACTION_EVENTS]
     if not happened:

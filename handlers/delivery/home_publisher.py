@@ -26,6 +26,7 @@ from handlers.rendering.home_view import HomeContent, home_view
 from handlers.slack_kit import directory
 from models.release import lifecycle, queries, service_records
 from models.release.queries import ReleaseView
+from models.release.visibility import Reader
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +56,9 @@ def home_content(deps: Deps, client: WebClient, team_id: str, user_id: str) -> H
             (release, [] if release.state.is_in_flight else missing.get(release.id or 0, []))
             for release in owned
         ]
-        viewer = queries.Viewer(user_id)
-        upcoming = queries.upcoming(session, team_id, viewer, limit=10)
-        recent = service_records.recent(session, team_id, queries.visible_to(viewer), limit=10)
+        reader = Reader.person(user_id)
+        upcoming = queries.upcoming(session, team_id, reader, limit=10)
+        recent = service_records.recent(session, team_id, reader, limit=10)
     return HomeContent(
         awaiting=awaiting,
         mine=mine,

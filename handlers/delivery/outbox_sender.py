@@ -41,6 +41,7 @@ from models.release.conflicts import WindowConflict
 from models.release.queries import ReleaseView, load_view
 from models.release.records import Release, ReleaseStatus
 from models.release.service_records import TrackRecord
+from models.release.visibility import Reader
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ class MessageSender:
             if release is not None and message.message_kind == MessageKind.CARD:
                 record = service_records.track_record(session, release)
                 # Its window's conflicts, as the card's channel may read them.
-                calendar = conflicts.find(session, release, conflicts.card_reader(release))
+                calendar = conflicts.find(session, release, Reader.members_of(release.channel_id))
         if view is None:
             return None
         try:

@@ -31,9 +31,9 @@ from models.outbox import MessageKind
 from models.release import conflicts, queries
 from models.release.conflicts import WindowConflict
 from models.release.proposing import Proposal
-from models.release.queries import Viewer
 from models.release.records import Release
 from models.release.signers import Members
+from models.release.visibility import Reader
 
 
 def under_policy(deps: Deps, proposal: Proposal) -> Proposal:
@@ -92,7 +92,7 @@ def _already_handled(deps: Deps, request_key: str) -> bool:
         return queries.by_request_key(session, request_key) is not None
 
 
-def conflicts_for(deps: Deps, release_id: int, reader: Viewer) -> list[WindowConflict]:
+def conflicts_for(deps: Deps, release_id: int, reader: Reader) -> list[WindowConflict]:
     """The release's window conflicts as `reader` may read them: what a surface answers the
     person who proposed or moved it (the card says them as its channel may)."""
     with deps.db.read_session() as session:

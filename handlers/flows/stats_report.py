@@ -16,6 +16,7 @@ from handlers.slack_kit import directory
 from models.release import statistics
 from models.release.queries import Actor
 from models.release.statistics import Scope, Statistics
+from models.release.visibility import PUBLIC_READER, Reader
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +30,11 @@ def figures(
     *,
     service: str | None = None,
     services: tuple[str, ...] | None = None,
-    channel_id: str | None = None,
+    reader: Reader = PUBLIC_READER,
 ) -> Statistics:
-    """The last `days` days' figures; private releases only of `channel_id`."""
+    """The last `days` days' figures, of the releases `reader` may see."""
     scope = Scope.last_days(
-        team_id, days, deps.clock(), service=service, services=services, channel_id=channel_id
+        team_id, days, deps.clock(), service=service, services=services, reader=reader
     )
     with deps.db.read_session() as session:
         return statistics.compute(session, scope)
@@ -50,7 +51,7 @@ def post_stats(
     """The figures and one chart in the channel that asked (counting only what that channel
     may see); where the bot can't post or upload, the figures to the person alone."""
     channel = actor.channel_id or ""
-    stats = figures(deps, actor.team_id, days, service=service, channel_id=channel)
+    stats = figures(deps, actor.team_id, days, service=service, reader=Reader.members_of(channel))
     names = _names(client, stats)
     text = stats_messages.summary_text(stats, days)
     try:

@@ -39,6 +39,7 @@ from models.release.proposing import ApproverSpec
 from models.release.queries import Actor, ReleaseView
 from models.release.records import ApproverKind, Release
 from models.release.rules import Activity
+from models.release.visibility import Reader
 
 
 def approve(deps: Deps, client: WebClient, actor: Actor, release_id: int) -> str | None:
@@ -139,9 +140,9 @@ def update(
         if result.time_changed:
             # A new window is checked against the calendar: warned about, never refused.
             in_thread = conflicts.find(
-                session, result.release, conflicts.card_reader(result.release)
+                session, result.release, Reader.members_of(result.release.channel_id)
             )
-            moved = conflicts.find(session, result.release, actor.viewer)
+            moved = conflicts.find(session, result.release, actor.reader)
             for warning in (
                 freeze_notes.window_warning(freeze_notes.blocking(view)),
                 conflict_notes.warning(in_thread),

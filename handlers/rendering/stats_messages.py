@@ -148,7 +148,7 @@ def stats_blocks(
     scope = stats.scope
     private = (
         "Private releases count only in their own channel."
-        if scope.channel_id
+        if scope.reader.channel_ids
         else "Private releases are not counted."
     )
     blocks.append(

@@ -206,7 +206,7 @@ def register(app: App) -> None:
         offset = ListPage.parse(clicked_value(body)).offset
 
         def next_page() -> None:
-            respond(**commands.list_reply(deps, actor.team_id, actor.viewer, offset))
+            respond(**commands.list_reply(deps, actor.team_id, actor.reader, offset))
 
         deps.work.submit(in_background(next_page, body, client, respond))
 

@@ -47,6 +47,7 @@ from models.github import repository_links
 from models.release import conflicts, production, queries
 from models.release.proposing import Proposal
 from models.release.queries import Actor
+from models.release.visibility import Reader
 
 # `/release <name> <ref>` commands that need nothing else: name -> operation.
 STEP_COMMANDS: dict[str, Callable[[Deps, WebClient, Actor, int], None]] = {
@@ -74,14 +75,14 @@ def register(app: App) -> None:
         command = parsing.parse(body.get("text") or "")
         deps, actor = deps_of(context), actor_of(context)
         team_id = actor.team_id
-        viewer = actor.viewer
+        reader = actor.reader
 
         def later(work: Callable[[], object]) -> None:
             ack()
             deps.work.submit(in_background(work, body, client, respond))
 
         def on_release(ref: str, work: Callable[[int], None]) -> None:
-            later(lambda: work(_release_id(deps, team_id, ref, viewer)))
+            later(lambda: work(_release_id(deps, team_id, ref, reader)))
 
         match command:
             case parsing.Help():
@@ -91,11 +92,11 @@ def register(app: App) -> None:
                     text="How to use /release",
                 )
             case parsing.ListReleases():
-                later(lambda: respond(**list_reply(deps, team_id, viewer)))
+                later(lambda: respond(**list_reply(deps, team_id, reader)))
             case parsing.History():
                 later(lambda: respond(**history_listeners.reply_to(deps, actor, command)))
             case parsing.RefCommand(name="status", ref=ref):
-                later(lambda: respond(**status_reply(deps, client, team_id, ref, viewer)))
+                later(lambda: respond(**status_reply(deps, client, team_id, ref, reader)))
             case parsing.ProposeForm():
                 later(lambda: open_propose_modal(deps, client, body))
             case parsing.Propose():
@@ -133,7 +134,7 @@ def register(app: App) -> None:
 
                 on_release(ref, with_reason)
             case parsing.Update():
-                later(lambda: update_from_text(deps, client, actor, viewer, command, body, respond))
+                later(lambda: update_from_text(deps, client, actor, reader, command, body, respond))
             case parsing.ChecklistAdd(ref=ref, item=item):
                 on_release(ref, lambda rid: steps.add_item(deps, client, actor, rid, item))
             case parsing.Calendar():
@@ -303,10 +304,10 @@ def audit_reply(
 LIST_FETCH = 1000
 
 
-def list_reply(deps: Deps, team_id: str, viewer: queries.Viewer, offset: int = 0) -> dict[str, Any]:
+def list_reply(deps: Deps, team_id: str, reader: Reader, offset: int = 0) -> dict[str, Any]:
     """A page of upcoming releases from `offset` (the "Show more" button asks for the next)."""
     with deps.db.read_session() as session:
-        upcoming = queries.upcoming(session, team_id, viewer, limit=LIST_FETCH)
+        upcoming = queries.upcoming(session, team_id, reader, limit=LIST_FETCH)
         page = upcoming[offset : offset + channel_messages.LIST_PAGE]
         clashing = conflicts.conflicting(session, team_id, page)
         blocks = channel_messages.list_blocks(upcoming, deps.clock(), offset, clashing)
@@ -314,15 +315,15 @@ def list_reply(deps: Deps, team_id: str, viewer: queries.Viewer, offset: int = 0
 
 
 def status_reply(
-    deps: Deps, client: WebClient, team_id: str, ref: str, viewer: queries.Viewer
+    deps: Deps, client: WebClient, team_id: str, ref: str, reader: Reader
 ) -> dict[str, Any]:
     with deps.db.read_session() as session:
-        release = queries.find(session, team_id, ref, viewer)
+        release = queries.find(session, team_id, ref, reader)
         assert release.id is not None
         view = queries.load_view(session, release)
         events = audit.history(session, release.id)
         in_production = production.current_version(session, team_id, release.service)
-        calendar = conflicts.find(session, release, viewer)
+        calendar = conflicts.find(session, release, reader)
     # Slack is asked after the snapshot: no transaction waits on it.
     blocks = channel_messages.status_blocks(
         view, events, in_production, directory.unsignable(client, view), calendar
@@ -334,9 +335,9 @@ def status_reply(
     }
 
 
-def _release_id(deps: Deps, team_id: str, ref: str, viewer: queries.Viewer) -> int:
+def _release_id(deps: Deps, team_id: str, ref: str, reader: Reader) -> int:
     with deps.db.read_session() as session:
-        release_id = queries.find(session, team_id, ref, viewer).id
+        release_id = queries.find(session, team_id, ref, reader).id
     assert release_id is not None
     return release_id
 
@@ -377,7 +378,7 @@ def propose_from_text(
     # Under the policy where it is proposed, as every surface's proposal is.
     release_id = create_release(deps, client, proposal)
     if release_id is not None:
-        reader = Actor(proposal.team_id, user_id, proposal.channel_id).viewer
+        reader = Reader.person(user_id, proposal.channel_id)
         if warning := conflict_notes.warning(conflicts_for(deps, release_id, reader)):
             tell_privately(warning, body, client, respond)
 
@@ -386,12 +387,12 @@ def update_from_text(
     deps: Deps,
     client: WebClient,
     actor: Actor,
-    viewer: queries.Viewer,
+    reader: Reader,
     command: parsing.Update,
     body: dict[str, Any],
     respond: Respond,
 ) -> None:
-    release_id = _release_id(deps, actor.team_id, command.ref, viewer)
+    release_id = _release_id(deps, actor.team_id, command.ref, reader)
     target_at = None
     if command.when is not None:
         tz = directory.user_timezone(client, actor.user_id) if command.when.needs_zone else None

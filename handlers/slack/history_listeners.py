@@ -15,7 +15,7 @@ from handlers.slack.context import actor_of, deps_of
 from handlers.slack.error_replies import in_background
 from handlers.slack_kit import ids, parsing
 from handlers.slack_kit.payloads import HistoryPage
-from models.release.queries import Actor, visible_to
+from models.release.queries import Actor
 
 
 def history_reply(
@@ -29,13 +29,14 @@ def history_reply(
 ) -> dict[str, Any]:
     """One service's history from `before` (None: the newest), or without a service, the
     services with releases from `offset`; what the person may see from where they ask."""
-    visible = visible_to(actor.viewer)
     if service is None:
-        listed = services_with_releases(deps, actor.team_id, visible, offset=offset)
+        listed = services_with_releases(deps, actor.team_id, actor.reader, offset=offset)
         blocks = services_blocks(listed, offset)
         text = "Services with releases"
     else:
-        history = service_history(deps, actor.team_id, service, visible, count=count, before=before)
+        history = service_history(
+            deps, actor.team_id, service, actor.reader, count=count, before=before
+        )
         blocks = history_blocks(history, count, first_page=before is None)
         text = f"History of {history.service}"
     return private_answer(blocks, text)

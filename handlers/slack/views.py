@@ -44,6 +44,7 @@ from models.release import proposing, queries
 from models.release.proposing import ApproverSpec, Proposal
 from models.release.queries import Actor
 from models.release.records import ApproverKind
+from models.release.visibility import Reader
 
 T = TypeVar("T")
 
@@ -77,7 +78,7 @@ def propose_from_form(deps: Deps, client: WebClient, proposal: Proposal) -> None
     release_id = create_release(deps, client, proposal)
     if release_id is None:
         return
-    reader = Actor(proposal.team_id, proposal.owner_id, proposal.channel_id).viewer
+    reader = Reader.person(proposal.owner_id, proposal.channel_id)
     if warning := conflict_notes.warning(conflicts_for(deps, release_id, reader)):
         client.chat_postEphemeral(
             channel=proposal.channel_id,
@@ -418,12 +419,12 @@ def _stages(text: str) -> tuple[int, ...]:
 def _fixes_known(deps: Deps, actor: Actor, service: str, fixes: str) -> None:
     """What the form says it fixes names a release of the service the person may see."""
     with deps.db.read_session() as session:
-        proposing.fixed_release(session, actor.team_id, service, fixes, actor.viewer)
+        proposing.fixed_release(session, actor.team_id, service, fixes, actor.reader)
 
 
 def _not_duplicate(deps: Deps, actor: Actor, service: str, version: str) -> None:
     with deps.db.read_session() as session:
         try:
-            proposing.check_not_duplicate(session, actor.team_id, service, version, actor.viewer)
+            proposing.check_not_duplicate(session, actor.team_id, service, version, actor.reader)
         except proposing.Conflict as error:
             raise Refused(refusals.text_for(error), field=FIELD_VERSION) from None

@@ -1,7 +1,7 @@
 """What the HTTP API reads: a workspace's releases that are not private.
 
 A token is nobody in Slack: no channel shows it anything and it approves nothing, so it
-sees only releases everyone in the workspace may see (`queries.PUBLIC_READER`; one
+sees only releases everyone in the workspace may see (`visibility.PUBLIC_READER`; one
 release is found by name with `queries.by_name`). A private release reads exactly like a
 missing one, and a private release that reached production is not counted as the
 service's version there either (that would say it exists).
@@ -17,6 +17,7 @@ from models.release import rules
 from models.release.production import ProductionRecord
 from models.release.records import Release
 from models.release.rules import Activity
+from models.release.visibility import PUBLIC_READER, shown_to
 
 MAX_HISTORY = 50
 
@@ -48,7 +49,7 @@ def service_summary(session: Session, team_id: str, service: str, *, limit: int)
             .where(
                 ProductionRecord.team_id == team_id,
                 ProductionRecord.service == service,
-                col(Release.private).is_(False),
+                shown_to(PUBLIC_READER),
             )
             .order_by(col(ProductionRecord.released_at).desc(), col(ProductionRecord.id).desc())
             .limit(min(limit, MAX_HISTORY))
@@ -60,7 +61,7 @@ def service_summary(session: Session, team_id: str, service: str, *, limit: int)
             .where(
                 Release.team_id == team_id,
                 Release.service == service,
-                col(Release.private).is_(False),
+                shown_to(PUBLIC_READER),
                 col(Release.status).in_(rules.states(Activity.IN_FLIGHT)),
             )
             .order_by(col(Release.target_at), col(Release.id))

@@ -17,8 +17,9 @@ from sqlmodel import Session
 
 from models.errors import NotFound
 from models.freezes import holding
-from models.release.queries import PUBLIC_READER, by_name, checklist_of
+from models.release.queries import by_name, checklist_of
 from models.release.records import Release, ReleaseStatus
+from models.release.visibility import PUBLIC_READER
 
 S = ReleaseStatus
 

@@ -27,8 +27,8 @@ from models.calendar_feed.tokens import SHARED_NAME_LIMIT, CalendarToken
 from models.columns import utcnow
 from models.errors import Code, Conflict, InvalidInput, NotFound
 from models.freezes import Freeze
-from models.release.queries import Viewer, visible_to
 from models.release.records import Approver, Release, ReleaseStatus
+from models.release.visibility import PUBLIC_READER, Reader, shown_to
 
 # Cancelled releases linger this long (so subscribers see the cancellation), then go.
 CANCELLED_KEPT = timedelta(days=30)
@@ -109,38 +109,25 @@ def resolve_token(session: Session, raw: str) -> CalendarToken | None:
 # Slack (models never do); it defaults to no, so a caller that did not ask hides, not leaks.
 
 
+def _reader(user_id: str, channel_id: str | None, in_channel: bool) -> Reader:
+    """The person, and in a channel's own feed also a member of the channel while they are
+    in it (`in_channel`, which the caller asks of Slack: naming a channel is no proof of
+    being in it)."""
+    return Reader.person(user_id, channel_id if in_channel else None)
+
+
 def _scope(token: CalendarToken, in_channel: bool) -> list[ColumnElement[bool]]:
-    if token.shared:
-        # A shared link is nobody's view: releases that are not private, in its scope.
-        clauses = [col(Release.team_id) == token.team_id, col(Release.private).is_(False)]
-        if token.channel_id is not None:
-            clauses.append(col(Release.channel_id) == token.channel_id)
-        if token.service is not None:
-            clauses.append(col(Release.service) == token.service)
-        return clauses
-    return _filter(
-        token.team_id,
-        token.user_id,
-        channel_id=token.channel_id,
-        service=token.service,
-        in_channel=in_channel,
-    )
+    # A shared link is nobody's view: releases that are not private, in its scope.
+    reader = PUBLIC_READER if token.shared else _reader(token.user_id, token.channel_id, in_channel)
+    return _filter(token.team_id, reader, channel_id=token.channel_id, service=token.service)
 
 
 def _filter(
-    team_id: str,
-    user_id: str,
-    *,
-    channel_id: str | None,
-    service: str | None,
-    in_channel: bool,
+    team_id: str, reader: Reader, *, channel_id: str | None, service: str | None
 ) -> list[ColumnElement[bool]]:
-    """A workspace's releases, narrowed to one channel or service if asked, that the person
-    may see: private ones where they are involved, and in a channel's own feed also those
-    of the channel while they are in it (`in_channel`, which the caller asks of Slack:
-    naming a channel is no proof of being in it)."""
-    clauses = [col(Release.team_id) == team_id]
-    clauses.append(visible_to(Viewer(user_id, channel_id if in_channel else None)))
+    """A workspace's releases, narrowed to one channel or service if asked, that `reader`
+    may see."""
+    clauses = [col(Release.team_id) == team_id, shown_to(reader)]
     if channel_id is not None:
         clauses.append(col(Release.channel_id) == channel_id)
     if service is not None:
@@ -405,7 +392,7 @@ def shown_only_to_members(session: Session, token: CalendarToken, now: datetime)
     if token.channel_id is None or token.shared:
         return False
     query = select(Release.id).where(
-        *_in_feed(token, now, in_channel=True), not_(visible_to(Viewer(token.user_id)))
+        *_in_feed(token, now, in_channel=True), not_(shown_to(Reader.person(token.user_id)))
     )
     return session.exec(query.limit(1)).first() is not None
 
@@ -421,9 +408,8 @@ def has_releases(
 ) -> bool:
     """Whether the person's feed with this filter has ever had a release (to warn about a
     typo'd service): a release hidden from them counts as none."""
-    clauses = _filter(
-        team_id, user_id, channel_id=channel_id, service=service, in_channel=in_channel
-    )
+    reader = _reader(user_id, channel_id, in_channel)
+    clauses = _filter(team_id, reader, channel_id=channel_id, service=service)
     return session.exec(select(Release.id).where(*clauses).limit(1)).first() is not None
 
 
@@ -431,11 +417,7 @@ def has_public_releases(
     session: Session, team_id: str, *, channel_id: str | None, service: str | None
 ) -> bool:
     """Whether a shared link with this scope would ever have shown a release."""
-    clauses = [col(Release.team_id) == team_id, col(Release.private).is_(False)]
-    if channel_id is not None:
-        clauses.append(col(Release.channel_id) == channel_id)
-    if service is not None:
-        clauses.append(col(Release.service) == service)
+    clauses = _filter(team_id, PUBLIC_READER, channel_id=channel_id, service=service)
     return session.exec(select(Release.id).where(*clauses).limit(1)).first() is not None
 
 

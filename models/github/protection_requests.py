@@ -28,6 +28,7 @@ from models.api.gate import Decision, Reason, Verdict, judge
 from models.columns import UTCDateTime, utcnow
 from models.durable_queue import HOURLY_FOR_A_DAY, Queue
 from models.release.records import Release, ReleaseStatus
+from models.release.visibility import PUBLIC_READER, shown_to
 
 MAX_REPORTS = 10
 MAX_COMMENT = 1024
@@ -140,7 +141,7 @@ def release_for(session: Session, team_id: str, service: str, sha: str, ref: str
         .where(
             Release.team_id == team_id,
             Release.service == service,
-            Release.private == False,  # noqa: E712
+            shown_to(PUBLIC_READER),
             Release.status != ReleaseStatus.CANCELLED.value,
         )
         .order_by(col(Release.created_at).desc(), col(Release.id).desc())

@@ -25,10 +25,10 @@ from sqlmodel import Session, col, select
 from models import policy
 from models.policy import Policy
 from models.release import rules
-from models.release.queries import Viewer, may_see
 from models.release.records import Release
 from models.release.release_hours import ReleaseHours
 from models.release.rules import Activity
+from models.release.visibility import Reader, may_see
 
 # The longest window a policy allows: an earlier release can't reach into this one's.
 _LONGEST_WINDOW = timedelta(minutes=policy.MAX_WINDOW)
@@ -50,11 +50,6 @@ class WindowConflict:
     dependency: str = ""  # … on this one
     limit: int = 0  # MAX_CONCURRENT
     hours: ReleaseHours | None = None  # RELEASE_HOURS
-
-
-def card_reader(release: Release) -> Viewer:
-    """Whoever reads a release's card or thread: the people of its channel, nobody else."""
-    return Viewer(user_id="", channel_id=release.channel_id)
 
 
 class _Policies:
@@ -143,7 +138,7 @@ def _of(release: Release, around: Iterable[Release], policies: _Policies) -> lis
     return found
 
 
-def find(session: Session, release: Release, reader: Viewer) -> list[WindowConflict]:
+def find(session: Session, release: Release, reader: Reader) -> list[WindowConflict]:
     """The conflicts of an open release's window, as `reader` may read them (none once it
     is finished)."""
     if release.state.is_finished:

@@ -369,7 +369,7 @@ def update(
     if version_changed:
         assert version is not None
         new_version = clean_version(version)
-        check_not_duplicate(session, actor.team_id, release.service, new_version, actor.viewer)
+        check_not_duplicate(session, actor.team_id, release.service, new_version, actor.reader)
         release.version = new_version
         # They signed off a different build: every sign-off starts again.
         for approver in rows:

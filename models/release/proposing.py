@@ -28,7 +28,7 @@ from models.fields import (
     FIELD_VERSION,
     FIELD_WHEN,
 )
-from models.release.queries import Viewer, by_name, may_see
+from models.release.queries import by_name
 from models.release.records import (
     Approver,
     ApproverKind,
@@ -36,6 +36,7 @@ from models.release.records import (
     Release,
     ReleaseStatus,
 )
+from models.release.visibility import Reader, may_see
 
 SERVICE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
@@ -91,8 +92,8 @@ class Proposal:
     fix: bool = False
     fixes: str | None = None
     # Who looks up what it names by name (`fixes`, a duplicate): None for its owner in its
-    # channel; a pipeline's API token reads public releases only (queries.PUBLIC_READER).
-    reader: Viewer | None = None
+    # channel; a pipeline's API token reads public releases only (visibility.PUBLIC_READER).
+    reader: Reader | None = None
     # How it was proposed, when not by a person in Slack (the audit event's detail).
     via: str = ""
 
@@ -189,7 +190,7 @@ def clean_committed_at(committed_at: datetime | None, now: datetime) -> datetime
 
 
 def fixed_release(
-    session: Session, team_id: str, service: str, fixes: str, viewer: Viewer
+    session: Session, team_id: str, service: str, fixes: str, reader: Reader
 ) -> Release:
     """The release a fix of `service` names (`service@version`, or a version of the same
     service), if the reader of the proposal may see it."""
@@ -205,7 +206,7 @@ def fixed_release(
     if named_service != service:
         raise InvalidInput(Code.FIXES_OTHER_SERVICE, field=FIELD_FIXES, ref=ref, service=service)
     try:
-        fixed = by_name(session, team_id, named_service, version, viewer)
+        fixed = by_name(session, team_id, named_service, version, reader)
     except NotFound:
         fixed = None
     # A hidden release is unknown, and so is a cancelled one: nothing went out to fix.
@@ -276,12 +277,12 @@ def duplicate_error(existing: Release) -> Conflict:
 
 
 def check_not_duplicate(
-    session: Session, team_id: str, service: str, version: str, viewer: Viewer
+    session: Session, team_id: str, service: str, version: str, reader: Reader
 ) -> None:
     existing = _existing_active(session, team_id, service, version)
     if existing is None:
         return
-    if not may_see(session, existing, viewer):
+    if not may_see(session, existing, reader):
         # Still no duplicate, but a hidden release is not described, not even its state.
         raise Conflict(Code.VERSION_TAKEN, field=FIELD_VERSION, ref=f"{service}@{version}")
     raise duplicate_error(existing)
@@ -307,15 +308,15 @@ def write_release(session: Session, proposal: Proposal, *, now: datetime | None 
     pipeline_url = clean_pipeline_url(proposal.pipeline_url)
     commit_sha = clean_commit(proposal.commit_sha)
     committed_at = clean_committed_at(proposal.committed_at, now)
-    viewer = proposal.reader or Viewer(proposal.owner_id, proposal.channel_id)
+    reader = proposal.reader or Reader.person(proposal.owner_id, proposal.channel_id)
     fixed = (
-        fixed_release(session, proposal.team_id, service, proposal.fixes, viewer)
+        fixed_release(session, proposal.team_id, service, proposal.fixes, reader)
         if proposal.fixes
         else None
     )
     if not 15 <= proposal.window_minutes <= 24 * 60:
         raise InvalidInput(Code.WINDOW_RANGE)
-    check_not_duplicate(session, proposal.team_id, service, version, viewer)
+    check_not_duplicate(session, proposal.team_id, service, version, reader)
 
     release = Release(
         team_id=proposal.team_id,

@@ -1,10 +1,9 @@
-"""Finding and listing releases, and who may see them."""
+"""Finding and listing releases (what a reader may see of them: `visibility`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -22,40 +21,7 @@ from models.release.records import (
     SignOffState,
 )
 from models.release.rules import Activity
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is looking, and from which channel: decides whether private releases show."""
-
-    user_id: str
-    channel_id: str | None = None
-    # A reader who is nobody in Slack (an API token): public releases only, whoever it
-    # acts for.
-    public_only: bool = False
-
-
-# What an API token reads as: no channel shows it anything and it approves nothing.
-PUBLIC_READER = Viewer(user_id="", public_only=True)
-
-
-def visible_to(viewer: Viewer) -> ColumnElement[bool]:
-    """Public releases; private ones only to their owner and approvers, or in their channel
-    (never to a public-only reader)."""
-    if viewer.public_only:
-        return col(Release.private).is_(False)
-    approves = (
-        select(Approver.id)
-        .where(col(Approver.release_id) == col(Release.id), Approver.slack_id == viewer.user_id)
-        .correlate_except(Approver)  # also inside queries that select approvers themselves
-        .exists()
-    )
-    return or_(
-        col(Release.private).is_(False),
-        col(Release.owner_id) == viewer.user_id,
-        col(Release.channel_id) == (viewer.channel_id or ""),
-        approves,
-    )
+from models.release.visibility import Reader, may_see, shown_to
 
 
 @dataclass(frozen=True)
@@ -70,28 +36,8 @@ class Actor:
     manager: bool = False
 
     @property
-    def viewer(self) -> Viewer:
-        return Viewer(self.user_id, self.channel_id)
-
-
-def may_see(session: Session, release: Release, viewer: Viewer) -> bool:
-    """The visibility rule of `visible_to`, for one release already loaded."""
-    if not release.private:
-        return True
-    if viewer.public_only:
-        return False
-    if viewer.user_id == release.owner_id:
-        return True
-    if viewer.channel_id and viewer.channel_id == release.channel_id:
-        return True
-    return (
-        session.exec(
-            select(Approver.id).where(
-                Approver.release_id == release.id, Approver.slack_id == viewer.user_id
-            )
-        ).first()
-        is not None
-    )
+    def reader(self) -> Reader:
+        return Reader.person(self.user_id, self.channel_id)
 
 
 def _checked(session: Session, release: Release | None, actor: Actor) -> Release:
@@ -99,7 +45,7 @@ def _checked(session: Session, release: Release | None, actor: Actor) -> Release
     if (
         release is None
         or release.team_id != actor.team_id
-        or not may_see(session, release, actor.viewer)
+        or not may_see(session, release, actor.reader)
     ):
         raise NotFound(Code.RELEASE_GONE)
     return release
@@ -128,11 +74,11 @@ def id_by_uid(session: Session, actor: Actor, uid: str) -> int:
     return release_id
 
 
-def by_name(session: Session, team_id: str, service: str, version: str, viewer: Viewer) -> Release:
-    """`service@version` among the releases the viewer may see: the live one if a cancelled
+def by_name(session: Session, team_id: str, service: str, version: str, reader: Reader) -> Release:
+    """`service@version` among the releases the reader may see: the live one if a cancelled
     one had the same name, else the newest cancelled one. The one lookup by name every
     surface uses (a ref typed in Slack, an API path, the gate, `fixes`): a release the
-    viewer may not see is not found, exactly as if it did not exist."""
+    reader may not see is not found, exactly as if it did not exist."""
     service, version = service.strip().lower(), version.strip()
     candidates = list(
         session.exec(
@@ -141,7 +87,7 @@ def by_name(session: Session, team_id: str, service: str, version: str, viewer: 
                 Release.team_id == team_id,
                 Release.service == service,
                 Release.version == version,
-                visible_to(viewer),
+                shown_to(reader),
             )
             .order_by(col(Release.created_at).desc(), col(Release.id).desc())
         )
@@ -152,15 +98,15 @@ def by_name(session: Session, team_id: str, service: str, version: str, viewer: 
     raise NotFound(Code.NO_RELEASE, ref=f"{service}@{version}")
 
 
-def find(session: Session, team_id: str, ref: str, viewer: Viewer) -> Release:
+def find(session: Session, team_id: str, ref: str, reader: Reader) -> Release:
     """Look a release up by `service@version` (see `by_name`), or by service alone when
-    the viewer may see one open release of it."""
+    the reader may see one open release of it."""
     service, _, version = ref.strip().partition("@")
     if version.strip():
-        return by_name(session, team_id, service, version, viewer)
+        return by_name(session, team_id, service, version, reader)
     service = service.strip().lower()
     query = select(Release).where(
-        Release.team_id == team_id, Release.service == service, visible_to(viewer)
+        Release.team_id == team_id, Release.service == service, shown_to(reader)
     )
     open_releases = [r for r in session.exec(query) if not r.state.is_finished]
     if len(open_releases) == 1:
@@ -180,9 +126,9 @@ def open_releases(team_id: str) -> SelectOfScalar[Release]:
     )
 
 
-def upcoming(session: Session, team_id: str, viewer: Viewer, *, limit: int = 50) -> list[Release]:
-    """Releases not finished yet that the viewer may see, soonest first."""
-    return list(session.exec(open_releases(team_id).where(visible_to(viewer)).limit(limit)))
+def upcoming(session: Session, team_id: str, reader: Reader, *, limit: int = 50) -> list[Release]:
+    """Releases not finished yet that the reader may see, soonest first."""
+    return list(session.exec(open_releases(team_id).where(shown_to(reader)).limit(limit)))
 
 
 def approvers_of(session: Session, release_id: int) -> list[Approver]:

@@ -1,9 +1,9 @@
 """A service's record: its releases over their whole life (the definitive software library),
 the version in production, and the recent track record a new proposal's card shows.
 
-Every query here takes a visibility condition (`visible_to(viewer)` for a person,
-`public_only()` for an API token, `shown_in_channel(c)` for a message everyone in a channel
-reads): a private release is never listed nor counted where it may not be seen. Figures
+Every query here takes its reader (`visibility.Reader`: a person, `PUBLIC_READER` for an
+API token, `Reader.members_of(c)` for a message everyone in a channel reads): a private
+release is never listed nor counted where it may not be seen. Figures
 are computed by the database; at most one page of rows is loaded.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 
 from models.api.api_reads import Shipped
@@ -22,20 +22,11 @@ from models.release.outcomes import OUTCOMES, WENT_OUT, ReleaseOutcome
 from models.release.production import ProductionRecord
 from models.release.records import Approver, Release, ReleaseStatus
 from models.release.rules import Activity
+from models.release.visibility import Reader, shown_to
 
 DEFAULT_HISTORY = 10
 MAX_HISTORY_PAGE = 50
 TRACK_RECORD_SIZE = 10
-
-
-def public_only() -> ColumnElement[bool]:
-    """What anyone in the workspace may see (an API token sees no more)."""
-    return col(Release.private).is_(False)
-
-
-def shown_in_channel(channel_id: str) -> ColumnElement[bool]:
-    """What every member of `channel_id` may see: public releases and that channel's own."""
-    return or_(col(Release.private).is_(False), col(Release.channel_id) == channel_id)
 
 
 def _values(states: tuple[ReleaseStatus, ...]) -> list[str]:
@@ -72,7 +63,7 @@ def history(
     session: Session,
     team_id: str,
     service: str,
-    visible: ColumnElement[bool],
+    reader: Reader,
     *,
     limit: int = DEFAULT_HISTORY,
     before: str | None = None,
@@ -82,7 +73,9 @@ def history(
     older than the release `before` names (its uid), with what is in production and in
     flight. `before` naming no release listed here is refused (HISTORY_CURSOR)."""
     limit = max(1, min(limit, MAX_HISTORY_PAGE))
-    of_service = and_(col(Release.team_id) == team_id, col(Release.service) == service, visible)
+    of_service = and_(
+        col(Release.team_id) == team_id, col(Release.service) == service, shown_to(reader)
+    )
     finished = select(Release).where(of_service, col(Release.status).in_(_values(OUTCOMES)))
     if before is not None:
         cursor = session.exec(finished.where(Release.uid == before)).first()
@@ -118,7 +111,7 @@ def history(
         ).one()
     return History(
         service=service,
-        in_production=in_production(session, team_id, service, visible),
+        in_production=in_production(session, team_id, service, reader),
         in_flight=in_flight,
         in_flight_total=in_flight_total,
         releases=[Outcome(r, approvers.get(r.id or 0, [])) for r in page],
@@ -126,14 +119,16 @@ def history(
     )
 
 
-def in_production(
-    session: Session, team_id: str, service: str, visible: ColumnElement[bool]
-) -> Shipped | None:
+def in_production(session: Session, team_id: str, service: str, reader: Reader) -> Shipped | None:
     """The version last released to production by a release that may be seen."""
     found = session.exec(
         select(ProductionRecord, Release)
         .join(Release, col(Release.id) == col(ProductionRecord.release_id))
-        .where(ProductionRecord.team_id == team_id, ProductionRecord.service == service, visible)
+        .where(
+            ProductionRecord.team_id == team_id,
+            ProductionRecord.service == service,
+            shown_to(reader),
+        )
         .order_by(col(ProductionRecord.released_at).desc(), col(ProductionRecord.id).desc())
         .limit(1)
     ).first()
@@ -172,13 +167,13 @@ class Services:
 def services(
     session: Session,
     team_id: str,
-    visible: ColumnElement[bool],
+    reader: Reader,
     *,
     offset: int = 0,
     limit: int = 30,
 ) -> Services:
     """The services with releases that may be seen, by name, with their production version."""
-    mine = and_(col(Release.team_id) == team_id, visible)
+    mine = and_(col(Release.team_id) == team_id, shown_to(reader))
     total = session.exec(select(func.count(func.distinct(col(Release.service)))).where(mine)).one()
     counts = list(
         session.exec(
@@ -210,7 +205,7 @@ def services(
             .where(
                 ProductionRecord.team_id == team_id,
                 col(ProductionRecord.service).in_(names),
-                visible,
+                shown_to(reader),
             )
             .subquery()
         )
@@ -249,7 +244,7 @@ def track_record(session: Session, release: Release) -> TrackRecord:
         col(o.team_id) == release.team_id,
         col(o.service) == release.service,
         col(o.release_id) != release.id,
-        or_(col(o.private).is_(False), col(o.channel_id) == release.channel_id),
+        shown_to(Reader.members_of(release.channel_id), o),
         col(o.outcome).in_(_values(WENT_OUT)),
     )
     last = session.exec(
@@ -300,12 +295,12 @@ class Recent:
     total: int  # how many came to an outcome in all (the list holds the latest)
 
 
-def recent(
-    session: Session, team_id: str, visible: ColumnElement[bool], *, limit: int = 10
-) -> Recent:
+def recent(session: Session, team_id: str, reader: Reader, *, limit: int = 10) -> Recent:
     """The releases that came to an outcome most recently, the latest first."""
     where = and_(
-        col(Release.team_id) == team_id, visible, col(Release.status).in_(_values(OUTCOMES))
+        col(Release.team_id) == team_id,
+        shown_to(reader),
+        col(Release.status).in_(_values(OUTCOMES)),
     )
     releases = list(
         session.exec(

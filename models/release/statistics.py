@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true, union
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true, union
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
@@ -34,6 +34,7 @@ from models.release.outcomes import (
 )
 from models.release.records import Approver, Release, ReleaseStatus
 from models.release.sql_time import epoch, unindexed
+from models.release.visibility import PUBLIC_READER, Reader, shown_to
 
 PERIODS = (30, 90, 365)  # days a person may ask for
 DEFAULT_DAYS = 30
@@ -48,15 +49,15 @@ WEEK = timedelta(days=7)
 @dataclass(frozen=True)
 class Scope:
     """Which releases count: a workspace's, whose outcome falls in [since, until), of one
-    service (or of `services` only: an API token's), and the private ones of
-    `channel_id` only (the channel the figures are shown in); other private releases never."""
+    service (or of `services` only: an API token's), that `reader` may see (the members
+    of the channel the figures are shown in; by default, the public)."""
 
     team_id: str
     since: datetime
     until: datetime
     service: str | None = None
     services: tuple[str, ...] | None = None
-    channel_id: str | None = None
+    reader: Reader = PUBLIC_READER
 
     @classmethod
     def last_days(
@@ -67,9 +68,9 @@ class Scope:
         *,
         service: str | None = None,
         services: tuple[str, ...] | None = None,
-        channel_id: str | None = None,
+        reader: Reader = PUBLIC_READER,
     ) -> Scope:
-        return cls(team_id, now - timedelta(days=days), now, service, services, channel_id)
+        return cls(team_id, now - timedelta(days=days), now, service, services, reader)
 
     @property
     def days(self) -> float:
@@ -180,10 +181,8 @@ ROLLED_BACK = ReleaseStatus.ROLLED_BACK.value
 
 
 def _visible(scope: Scope, row: Any) -> ColumnElement[bool]:
-    """Rows of `scope`'s workspace it may show (other channels' private ones never), of its
-    services."""
-    private_here = col(row.channel_id) == scope.channel_id if scope.channel_id else false()
-    conditions = [row.team_id == scope.team_id, or_(col(row.private).is_(False), private_here)]
+    """Rows of `scope`'s workspace its reader may see, of its services."""
+    conditions = [row.team_id == scope.team_id, shown_to(scope.reader, row)]
     if scope.service is not None:
         conditions.append(row.service == scope.service)
     if scope.services is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from models.db import Database
 from models.release import statistics
 from models.release.records import ReleaseStatus
 from models.release.statistics import Scope, Spread, Week
+from models.release.visibility import Reader
 from tests.support.release_history import History
 
 # On PostgreSQL too: SQL aggregates and window functions, percentiles against percentile_cont.
@@ -174,8 +176,8 @@ def history(db: Database) -> Database:
     return db
 
 
-def compute(db: Database, days: int = 30, **kwargs: str) -> statistics.Statistics:
-    return compute_scope(db, Scope.last_days(TEAM, days, NOW, **kwargs))  # type: ignore[arg-type]
+def compute(db: Database, days: int = 30, **kwargs: Any) -> statistics.Statistics:
+    return compute_scope(db, Scope.last_days(TEAM, days, NOW, **kwargs))
 
 
 def compute_scope(db: Database, scope: Scope) -> statistics.Statistics:
@@ -257,9 +259,9 @@ def test_a_service_with_no_releases_and_an_empty_period(history: Database) -> No
 
 
 def test_private_releases_count_only_in_their_own_channel(history: Database) -> None:
-    public = compute(history, channel_id="C_PUBLIC")
+    public = compute(history, reader=Reader.members_of("C_PUBLIC"))
     assert (public.rolled_back, public.unrestored, public.freeze_overrides) == (2, 0, 1)
-    own = compute(history, channel_id="G_PRIV")
+    own = compute(history, reader=Reader.members_of("G_PRIV"))
     assert (own.rolled_back, own.failed, own.unrestored, own.freeze_overrides) == (3, 5, 1, 2)
     assert own.change_failure_rate == pytest.approx(5 / 12)
     assert own.restore.count == 2  # the private rollback is not restored: not measured

@@ -13,6 +13,7 @@ from handlers.flows import audit_files, token_admin
 from models import audit, audit_export
 from models.api import api_tokens
 from models.release import proposing
+from models.release.visibility import PUBLIC_READER
 
 router = APIRouter(responses=COMMON)
 
@@ -65,7 +66,7 @@ def export_audit(
         until=audit_export.parse_moment(until, now=now) if until else None,
         service=service,
         services=token.scope or None,
-        public_only=True,  # a token sees public releases only
+        reader=PUBLIC_READER,  # a token sees public releases only
     )
     with audit.acting_from(audit.api_source(token.name)), deps.db.session() as session:
         audit.record(

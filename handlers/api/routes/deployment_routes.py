@@ -12,8 +12,8 @@ from handlers.flows import deployment_reports
 from handlers.flows.outcome import NotShownYet
 from models.api import api_tokens
 from models.release import deployments, queries
-from models.release.queries import PUBLIC_READER
 from models.release.records import Release
+from models.release.visibility import PUBLIC_READER
 
 router = APIRouter(responses=COMMON)
 

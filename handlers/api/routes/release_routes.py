@@ -20,8 +20,8 @@ from models import audit
 from models.api.api_tokens import ApiToken
 from models.release import queries
 from models.release.proposing import ApproverSpec, Proposal
-from models.release.queries import PUBLIC_READER
 from models.release.records import ApproverKind
+from models.release.visibility import PUBLIC_READER
 
 DEFAULT_TARGET = timedelta(hours=1)
 

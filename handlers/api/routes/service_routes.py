@@ -16,6 +16,7 @@ from handlers.api.schemas import (
 from handlers.flows import service_history
 from models.api import api_reads
 from models.release import proposing, service_records
+from models.release.visibility import PUBLIC_READER
 
 router = APIRouter(responses=COMMON)
 
@@ -60,7 +61,7 @@ def get_service_history(
         context.deps,
         token.team_id,
         service,
-        service_records.public_only(),
+        PUBLIC_READER,
         count=limit,
         before=before,
     )

@@ -17,7 +17,7 @@ from bot.web import create_web_app
 from models.api.idempotency import IdempotencyKey
 from models.db import Database
 from tests.handlers.api.conftest import api, make_token, propose
-from tests.support.harness import CHANNEL, OWNER, Harness, rendered_text
+from tests.support.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text
 from tests.support.server import BackgroundServer
 from tests.support.waiting import wait_until
 
@@ -99,6 +99,18 @@ def test_a_service_shows_production_in_flight_and_the_last_released(harness: Har
     assert client.get("/services/payments?limit=0").status_code == 422
     empty = client.get("/services/unknown").json()
     assert empty == {"service": "unknown", "in_production": None, "in_flight": [], "released": []}
+
+
+def test_a_proposals_warnings_never_name_a_private_release(harness: Harness) -> None:
+    """A token reads public releases only, even one acting for the private release's own
+    owner: a private release in the window is a conflict it learns of, never by name."""
+    propose(harness, "payments@2.3.0", channel_id="G_PRIVATE")
+    assert harness.release("payments@2.3.0").private
+    client = api(harness, make_token(harness, owner=OWNER))
+    answer = client.post("/releases", json={**BODY, "target_at": iso(ahead())})
+    assert answer.status_code == 201, answer.text
+    [warning] = answer.json()["warnings"]
+    assert "another release you can't see" in warning and "2.3.0" not in warning
 
 
 def test_a_proposal_from_ci_shows_in_slack_as_a_slash_commands_does(harness: Harness) -> None:

@@ -39,7 +39,6 @@ from handlers.calendar_feed.ics import (
     icalendar_calendar,
     new_event,
 )
-from handlers.calendar_feed.membership import ChannelMembership
 from handlers.calendar_feed.route import (
     Conditions,
     FeedOutcome,
@@ -521,48 +520,29 @@ def test_cached_validators_expire_when_a_release_is_due_to_age_out(harness: Harn
     assert after.body and b"search 1.0.0" not in after.body
 
 
-def test_a_channel_feed_polled_unchanged_looks_for_members_only_releases_once(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
+def test_a_channel_feed_polled_unchanged_asks_slack_only_once_members_only_releases_exist(
+    harness: Harness,
 ) -> None:
-    """Without a membership answer, a 304 that needed none stands while its validators do;
-    a release only members see, proposed since, shows on the next poll."""
-    looks: list[bool] = []
-    real = subscriptions.shown_only_to_members
+    """Without a membership answer, a 304 that needed none stands while its validators do
+    (Slack is not asked); a release only members see, proposed since, shows on the next
+    poll, after one look at who is in the channel."""
+    harness.slack.set_channel_members("G_SECRET", ["U_OWNER", "U_PM"])
+    path = subscribe(harness, "calendar <#G_SECRET|secret>", user_id="U_PM")
+    harness.clock.pin(datetime.now(UTC))
+    asked = len(harness.slack.calls("conversations.members"))
 
-    def looking(session: Any, token: Any, now: datetime) -> bool:
-        looks.append(real(session, token, now))
-        return looks[-1]
-
-    monkeypatch.setattr(subscriptions, "shown_only_to_members", looking)
-    asked: list[str] = []
-
-    def member(_channel: str, user: str) -> bool:
-        asked.append(user)
-        return True
-
-    members = ChannelMembership(member)
-    path, cache = (
-        subscribe(harness, "calendar <#G_SECRET|secret>", user_id="U_PM"),
-        ValidatorCache(),
-    )
-
-    def poll(etag: str = "") -> FeedOutcome:
-        conditions = Conditions(if_none_match=etag) if etag else Conditions()
-        return load_feed(
-            harness.bot.db, token_of(path), datetime.now(UTC), conditions, cache, members
-        )
-
-    first = poll()
-    assert first.validators and first.body and b"BEGIN:VEVENT" not in first.body
+    first = fetch(harness, path)
+    assert first.status_code == 200 and b"BEGIN:VEVENT" not in first.content
+    etag = first.headers["etag"]
     for _ in range(3):
-        assert poll(first.validators.etag).body is None
-    assert (looks, asked) == ([False], [])
+        assert fetch(harness, path, **{"If-None-Match": etag}).status_code == 304
+    assert len(harness.slack.calls("conversations.members")) == asked
 
     harness.command(f"propose payments 2.4.0 {iso(ahead())}", channel_id="G_SECRET")
     assert harness.release("payments@2.4.0").private
-    shown = poll(first.validators.etag)
-    assert shown.body and b"payments 2.4.0" in shown.body
-    assert (looks, asked) == ([False, True], ["U_PM"])
+    shown = fetch(harness, path, **{"If-None-Match": etag})
+    assert shown.status_code == 200 and b"payments 2.4.0" in shown.content
+    assert len(harness.slack.calls("conversations.members")) == asked + 1
 
 
 def test_a_304_never_waits_behind_feeds_being_built(

@@ -112,6 +112,19 @@ def test_a_release_nobody_may_see_is_named_only_to_those_who_may(harness: Harnes
     assert HIDDEN in shown and "payments@2.4.0" not in shown
 
 
+def test_a_reschedule_names_a_private_release_to_its_owner_never_in_the_thread(
+    harness: Harness,
+) -> None:
+    propose(harness, "payments@2.4.0", channel_id=PRIVATE)
+    assert harness.release("payments@2.4.0").private
+    propose(harness, "payments@2.5.0", AT + timedelta(days=1))
+    # Its owner may see the private one, in their own answer; the public thread may not.
+    answer = said(harness, f"update payments@2.5.0 when={iso(AT + timedelta(minutes=10))}")
+    assert "payments@2.4.0" in answer
+    thread = harness.thread(harness.release("payments@2.5.0"))[-1]
+    assert HIDDEN in thread and "payments@2.4.0" not in thread
+
+
 def test_release_hours_follow_the_wall_clock_across_a_dst_change(harness: Harness) -> None:
     said(harness, "policy set release-hours mon-fri 09:00-16:00 Europe/Berlin", PM)
     # 07:30 UTC is 09:30 in Berlin on Friday 23 October (CEST) ...
