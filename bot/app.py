@@ -21,8 +21,8 @@ from slack_sdk.http_retry.state import RetryState
 from bot.background import BackgroundWork
 from bot.settings import Settings, github_app_settings
 from handlers.deps import Deps, HandlerConfig
+from handlers.flows import reminder_sender
 from handlers.flows.outbox_sender import MessageSender
-from handlers.flows.reminder_sender import ReminderSender
 from handlers.flows.webhook_sender import WebhookSender
 from handlers.github.github_integration import (
     CALLBACK_SWEEP,
@@ -163,7 +163,8 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
     history_listeners.register(bolt, deps)
     scheduler = ReminderScheduler(
         db,
-        ReminderSender(bolt.client).send,
+        reminder_sender.said,
+        messages.flush,
         clock=lambda: deps.clock(),  # tests swap the clock after creation
     )
     deps.on_release_changed.append(scheduler.release_changed)
