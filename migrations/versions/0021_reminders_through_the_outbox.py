@@ -51,8 +51,6 @@ def downgrade() -> None:
         batch_op.add_column(
             sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True)
         )
-        batch_op.add_column(
-            sa.Column("attempts", sa.Integer(), nullable=False, server_default="0")
-        )
+        batch_op.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"))
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
         batch_op.drop_column("recipient")

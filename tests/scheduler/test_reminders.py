@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk import WebClient
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.sandbox.slack_standin import FakeSlack
 from bot.settings import parse_offsets
@@ -193,7 +193,7 @@ def owed(harness: Harness) -> list[OutboxMessage]:
     with harness.session() as session:
         return [
             m
-            for m in session.exec(select(OutboxMessage).order_by(OutboxMessage.id))
+            for m in session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))
             if m.kind == MessageKind.DIRECT or "due" in m.text or "window" in m.text
         ]
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.sandbox.slack_standin import FakeSlack
 from handlers.slack import ids
@@ -181,7 +181,9 @@ def test_no_transaction_waits_on_slack(harness: Harness) -> None:
 def audit_actions(harness: Harness, release_id: int | None) -> list[tuple[str, str]]:
     with harness.session() as session:
         events = session.exec(
-            select(AuditEvent).where(AuditEvent.release_id == release_id).order_by(AuditEvent.id)
+            select(AuditEvent)
+            .where(AuditEvent.release_id == release_id)
+            .order_by(col(AuditEvent.id))
         )
         return [(e.action, e.actor_id) for e in events]
 
