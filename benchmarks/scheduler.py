@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot import migrate  # noqa: E402
 from models.db import Database  # noqa: E402
 from models.release.records import Release  # noqa: E402
+from models.reminders.planning import Said  # noqa: E402
 from models.reminders.table import Reminder  # noqa: E402
 from scheduler.clock import ReminderScheduler  # noqa: E402
 
@@ -141,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             return run
 
         def ours() -> Callable[[], object]:
-            scheduler = ReminderScheduler(db, lambda reminder, view: None, clock=lambda: now)
+            scheduler = ReminderScheduler(
+                db, lambda reminder, view: Said(None), lambda release_id: None, clock=lambda: now
+            )
             started.append(scheduler)
             return scheduler.start
 

@@ -21,7 +21,6 @@ from slack_sdk.http_retry.state import RetryState
 from bot.background import BackgroundWork
 from bot.settings import Settings, github_app_settings
 from handlers.delivery.outbox_sender import MessageSender
-from handlers.delivery.reminder_sender import ReminderSender
 from handlers.delivery.webhook_sender import WebhookSender
 from handlers.deps import Deps, HandlerConfig
 from handlers.github.github_integration import (
@@ -30,6 +29,7 @@ from handlers.github.github_integration import (
     RULE_SWEEP,
     GitHubIntegration,
 )
+from handlers.rendering import reminder_messages
 from handlers.slack import (
     actions,
     commands,
@@ -161,7 +161,8 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
         listeners.register(bolt)
     scheduler = ReminderScheduler(
         db,
-        ReminderSender(bolt.client).send,
+        reminder_messages.said,
+        messages.flush,
         clock=lambda: deps.clock(),  # tests swap the clock after creation
     )
     deps.on_release_changed.append(scheduler.release_changed)

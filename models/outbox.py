@@ -12,6 +12,7 @@ the sender looks for a message with that key before posting again, so none is po
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
@@ -29,11 +30,22 @@ class MessageKind(StrEnum):
     CHECKLIST = "checklist"  # the go/no-go checklist, in the thread
     ANNOUNCEMENT = "announcement"  # the rollout, in the announce channel
     REPLY = "reply"  # one sentence in the thread: a step of the release's log
+    DIRECT = "direct"  # a direct message to one person about the release (a reminder)
 
 
 # Messages that show the release's current state: one pending row each is enough, however
 # many changes come before it is sent.
 LIVE_MESSAGES = (MessageKind.CARD, MessageKind.CHECKLIST, MessageKind.ANNOUNCEMENT)
+# Messages posted once with the text they were owed with, never updated.
+ONE_OFF_MESSAGES = (MessageKind.REPLY, MessageKind.DIRECT)
+
+
+@dataclass(frozen=True)
+class Direct:
+    """A direct message owed: to whom (a Slack user id), and what it says."""
+
+    recipient: str
+    text: str
 
 
 class OutboxStatus(StrEnum):
@@ -50,8 +62,11 @@ class OutboxMessage(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     release_id: int = Field(foreign_key="release.id", index=True, ondelete="CASCADE")
     kind: str = Field(max_length=16)
-    # A reply's text, as written when the change happened (live messages render afresh).
+    # A reply's or direct message's text, as written when it was owed (live messages
+    # render afresh).
     text: str = Field(default="", max_length=4000)
+    # Whom a direct message goes to (a Slack user id); empty for the release's messages.
+    recipient: str = Field(default="", max_length=32)
     status: str = Field(default=OutboxStatus.PENDING.value, max_length=16)
     attempts: int = Field(default=0)
     # Set when a post may have reached Slack without us hearing back: look before posting.
@@ -72,8 +87,8 @@ class OutboxMessage(SQLModel, table=True):
 
     def key(self, release: Release) -> str:
         """What identifies the message in Slack (its metadata), never reused."""
-        if self.message_kind == MessageKind.REPLY:
-            return f"{release.uid}:reply:{self.id}"
+        if self.message_kind in ONE_OFF_MESSAGES:
+            return f"{release.uid}:{self.kind}:{self.id}"
         return f"{release.uid}:{self.kind}"
 
 
@@ -103,9 +118,11 @@ def enqueue(
     kinds: tuple[MessageKind, ...],
     *,
     replies: tuple[str, ...] = (),
+    direct: tuple[Direct, ...] = (),
     now: datetime | None = None,
 ) -> None:
-    """Owe Slack these messages, in the caller's transaction (before the commit)."""
+    """Owe Slack these messages, in the caller's transaction (before the commit): the
+    live ones, then thread replies, then direct messages, sent in that order."""
     now = now or utcnow()
     assert release.id is not None
     pending = set(
@@ -129,6 +146,17 @@ def enqueue(
                 release_id=release.id,
                 kind=MessageKind.REPLY.value,
                 text=text,
+                due_at=now,
+                created_at=now,
+            )
+        )
+    for message in direct:
+        session.add(
+            OutboxMessage(
+                release_id=release.id,
+                kind=MessageKind.DIRECT.value,
+                text=message.text,
+                recipient=message.recipient,
                 due_at=now,
                 created_at=now,
             )
@@ -183,7 +211,7 @@ def sent(session: Session, message_id: int, content: str = "") -> None:
 
 def last_content(session: Session, message: OutboxMessage) -> str | None:
     """What the same live message showed when last sent (None: never, or not live)."""
-    if message.message_kind == MessageKind.REPLY:
+    if message.message_kind in ONE_OFF_MESSAGES:
         return None
     return session.exec(
         select(OutboxMessage.content)

@@ -1,15 +1,14 @@
 """APScheduler as the clock for reminder rows that live in the database.
 
-Each pending reminder gets an exact-time job; a periodic sweep delivers whatever is due
-that this process has no job for (planned by another replica, or retried). Every
-delivery is claimed in the database first, so two processes never both send one.
+Each pending reminder gets an exact-time job; a periodic sweep takes whatever is due that
+this process has no job for (planned by another replica). A due reminder is marked sent
+in the transaction that owes its messages to the outbox, so two processes never both owe
+them, and a restart loses none: the outbox sends them, with its retries and its keys.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -17,17 +16,18 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import select
 
-from models import audit
+from models import audit, outbox
 from models.columns import utcnow
 from models.db import Database
 from models.release.queries import ReleaseView, load_view
-from models.release.records import Release
 from models.reminders import planning
 from models.reminders.table import Reminder, ReminderStatus
 
 logger = logging.getLogger(__name__)
 
-Deliver = Callable[[Reminder, ReleaseView], None]
+# What a reminder says (handlers word it), and what sends a release's owed messages now.
+Word = Callable[[Reminder, ReleaseView], planning.Said]
+Send = Callable[[int], object]
 
 
 def _logged(name: str, sweep: Callable[[], object]) -> Callable[[], None]:
@@ -45,17 +45,17 @@ class ReminderScheduler:
     def __init__(
         self,
         db: Database,
-        deliver: Deliver,
+        word: Word,
+        send: Send,
         *,
         clock: Callable[[], datetime] = utcnow,
         sweep_interval: timedelta | None = timedelta(seconds=30),
-        worker_id: str | None = None,
     ) -> None:
         self.db = db
-        self._deliver = deliver
+        self._word = word
+        self._send = send
         self.clock = clock
         self.sweep_interval = sweep_interval
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._sweeps: list[tuple[str, Callable[[], object], timedelta]] = []
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
@@ -70,12 +70,8 @@ class ReminderScheduler:
 
     def start(self) -> None:
         """Rebuild the schedule from the database, and catch up on what was missed."""
-        now = self.clock()
-        with self.db.session() as session:
-            stale = planning.release_stale_claims(session, now)
-            if stale:
-                logger.warning("%d reminders were interrupted mid-delivery; not resent", stale)
-            upcoming = planning.pending_times(session, now)
+        with self.db.read_session() as session:
+            upcoming = planning.pending_times(session, self.clock())
         for reminder_id, due_at in upcoming:
             self._add_job(reminder_id, due_at)
         if self.sweep_interval is not None:
@@ -138,68 +134,42 @@ class ReminderScheduler:
         )
 
     def run_due(self) -> int:
-        """Deliver every reminder that is due now; returns how many this process sent."""
-        sent = 0
+        """Hand every reminder that is due now to the outbox; returns how many this process
+        handed over."""
+        handed = 0
         with self.db.read_session() as session:
             due_ids = planning.due(session, self.clock())
         for reminder_id in due_ids:
-            sent += self.deliver(reminder_id)
-        return sent
+            handed += self.deliver(reminder_id)
+        return handed
 
     def deliver(self, reminder_id: int) -> bool:
-        """Claim, check it still helps, send. True when this process sent it."""
+        """Take it, check it still helps, owe its messages, send them. True when this
+        process owed them."""
         with audit.acting_from(audit.SCHEDULER):
-            return self._claim_and_send(reminder_id)
-
-    def _claim_and_send(self, reminder_id: int) -> bool:
-        now = self.clock()
-        try:
-            with self.db.session() as session:
-                if not planning.claim(session, reminder_id, self.worker_id, now):
-                    return False  # another process has it, or it was done or moved
-            with self.db.session() as session:
-                reminder = session.get(Reminder, reminder_id)
-                assert reminder is not None
-                release = session.get(Release, reminder.release_id)
-                if (
-                    release is None
-                    or not planning.worth_sending(reminder, release, now)
-                    or planning.superseded(session, reminder, now)
-                ):
-                    planning.finish(session, reminder_id, ReminderStatus.SKIPPED, now)
-                    return False
-                view = load_view(session, release)
-            return self._send(reminder, view, now)
-        except Exception:
-            # Whatever went wrong, the scheduler itself keeps going.
-            logger.exception("reminder %s could not be handled", reminder_id)
-            return False
-
-    def _send(self, reminder: Reminder, view: ReleaseView, now: datetime) -> bool:
-        assert reminder.id is not None
-        try:
             try:
-                self._deliver(reminder, view)
-            except planning.DeliveryError:
-                raise
-            except Exception as unexpected:  # unknown trouble: worth another try, with backoff
-                raise planning.DeliveryError(repr(unexpected), permanent=False) from unexpected
-        except planning.DeliveryError as error:
-            with self.db.session() as session:
-                if error.permanent:
-                    logger.error(
-                        "reminder %s for %s failed for good: %s",
-                        reminder.id,
-                        view.release.ref,
-                        error,
-                    )
-                    planning.finish(session, reminder.id, ReminderStatus.FAILED, now, str(error))
-                    return False
-                retry_at = planning.retry_later(session, reminder, now, str(error))
-            logger.warning("reminder %s failed (%s); retry at %s", reminder.id, error, retry_at)
-            if retry_at is not None and self._scheduler.running:
-                self._add_job(reminder.id, retry_at)
-            return False
+                release_id = self._hand_over(reminder_id)
+            except Exception:
+                # Whatever went wrong, the scheduler itself keeps going (it is still due).
+                logger.exception("reminder %s could not be handled", reminder_id)
+                return False
+            if release_id is None:
+                return False
+            try:
+                self._send(release_id)  # now; the outbox's sweep retries what fails
+            except Exception:
+                logger.exception("reminder %s is owed but not sent yet", reminder_id)
+            return True
+
+    def _hand_over(self, reminder_id: int) -> int | None:
+        """The release whose outbox now owes the reminder's messages; None: nothing owed."""
+        now = self.clock()
         with self.db.session() as session:
-            planning.finish(session, reminder.id, ReminderStatus.SENT, now)
-        return True
+            taken = planning.take_due(session, reminder_id, now)
+            if taken is None:
+                return None  # another process has it, or it was done, moved or skipped
+            reminder, release = taken
+            said = self._word(reminder, load_view(session, release))
+            replies = (said.thread,) if said.thread else ()
+            outbox.enqueue(session, release, (), replies=replies, direct=said.direct, now=now)
+            return release.id

@@ -18,8 +18,7 @@ from datetime import datetime, timedelta
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
-from sqlalchemy import delete, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from handlers.deps import Failure
 from handlers.rendering.channel_messages import card_blocks, card_text, to_dicts
@@ -32,14 +31,13 @@ from handlers.rendering.thread_messages import (
 from handlers.slack_kit import directory
 from handlers.slack_kit.web_api_errors import is_permanent
 from models import audit, outbox, webhooks
-from models.audit import AuditEvent
 from models.columns import utcnow
 from models.db import Database
-from models.outbox import MessageKind, OutboxMessage
-from models.release import conflicts, outcomes, service_records
+from models.outbox import ONE_OFF_MESSAGES, MessageKind, OutboxMessage
+from models.release import conflicts, lifecycle, service_records
 from models.release.conflicts import WindowConflict
 from models.release.queries import ReleaseView, load_view
-from models.release.records import Release, ReleaseStatus
+from models.release.records import Release
 from models.release.service_records import TrackRecord
 from models.release.visibility import Reader
 
@@ -168,7 +166,7 @@ class MessageSender:
             )
             return digest
         key = message.key(view.release)
-        ts = self._find_posted(rendered, key, message.created_at) if message.uncertain else None
+        ts = self._find_posted(message, rendered, key) if message.uncertain else None
         if ts is None:
             ts = self._post(rendered, key)
         self._record_post(message, view.release, rendered, ts)
@@ -185,9 +183,13 @@ class MessageSender:
         )
         return str(response["ts"])
 
-    def _find_posted(self, rendered: Rendered, key: str, owed_since: datetime) -> str | None:
+    def _find_posted(self, message: OutboxMessage, rendered: Rendered, key: str) -> str | None:
         """A post whose answer we never heard may have reached Slack: find it by its key,
         among the messages since it was owed (an hour's margin for clocks that differ)."""
+        channel = rendered.channel
+        if message.message_kind == MessageKind.DIRECT:
+            # A direct message is posted to the person; its history is their IM channel's.
+            channel = str(self.client.conversations_open(users=channel)["channel"]["id"])
         if rendered.thread_ts:
             response = self.client.conversations_replies(
                 channel=rendered.channel,
@@ -196,9 +198,9 @@ class MessageSender:
                 limit=200,
             )
         else:
-            oldest = (owed_since - timedelta(hours=1)).timestamp()
+            oldest = (message.created_at - timedelta(hours=1)).timestamp()
             response = self.client.conversations_history(
-                channel=rendered.channel,
+                channel=channel,
                 oldest=f"{oldest:.6f}",
                 include_all_metadata=True,
                 limit=200,
@@ -214,7 +216,7 @@ class MessageSender:
         self, message: OutboxMessage, release: Release, rendered: Rendered, ts: str
     ) -> None:
         kind = message.message_kind
-        if kind == MessageKind.REPLY:
+        if kind in ONE_OFF_MESSAGES:
             return
         permalink = self._permalink(rendered.channel, ts) if kind != MessageKind.CHECKLIST else None
         with self.db.session() as session:
@@ -266,6 +268,8 @@ class MessageSender:
                 announcement_blocks(release),
                 ts=release.announcement_ts,
             )
+        if kind == MessageKind.DIRECT:
+            return Rendered(message.recipient, message.text, [])
         if not release.message_ts:
             return None  # the card never went out (it failed for good): no thread
         if kind == MessageKind.CHECKLIST:
@@ -307,7 +311,7 @@ class MessageSender:
             with self.db.session() as session:
                 outbox.failed(session, message.id, code)
                 if kind == MessageKind.CARD and posting:
-                    _withdraw_cardless(session, view.release, code, now)
+                    self._withdraw(session, view.release, code, now)
         else:
             with self.db.session() as session:
                 retry_at = outbox.retry_later(
@@ -319,6 +323,16 @@ class MessageSender:
         return Failure(kind, code, permanent, error)
 
     @staticmethod
+    def _withdraw(session: Session, release: Release, code: str, now: datetime) -> None:
+        """Its card can't be posted, ever: the lifecycle withdraws it if it still may;
+        a cancellation's webhooks are owed (the sweep sends them)."""
+        assert release.id is not None
+        if lifecycle.withdraw_unseen(session, release.id, code, now):
+            cancelled = session.get(Release, release.id)
+            assert cancelled is not None
+            webhooks.owe(session, cancelled, audit.take_recorded(session, release.id), now=now)
+
+    @staticmethod
     def _render_target_missing(message: OutboxMessage, view: ReleaseView) -> bool:
         """Whether this message was a new post (not an update of one already there)."""
         release = view.release
@@ -327,57 +341,10 @@ class MessageSender:
             MessageKind.CHECKLIST: release.checklist_ts,
             MessageKind.ANNOUNCEMENT: release.announcement_ts,
             MessageKind.REPLY: None,
+            MessageKind.DIRECT: None,
         }[message.message_kind] is None
 
 
 def _refused(error: Exception) -> bool:
     """Slack answered (an error it returned): the message was certainly not posted."""
     return isinstance(error, SlackApiError)
-
-
-def _withdraw_cardless(session: Session, release: Release, code: str, now: datetime) -> None:
-    """The card can't be posted, ever: a release nobody can see must not linger.
-
-    Untouched since it was proposed, it goes as if never made (so the proposer can try
-    again elsewhere); otherwise it is cancelled on the record.
-    """
-    row = session.get(Release, release.id, populate_existing=True)
-    if row is None or row.message_ts:
-        return
-    events = session.exec(select(AuditEvent.action).where(AuditEvent.release_id == row.id)).all()
-    if set(events) <= {"proposed"}:
-        session.execute(delete(AuditEvent).where(col(AuditEvent.release_id) == row.id))
-        # A fix proposed meanwhile may name it: it then names nothing (a Core update: its
-        # outcome rows, if it has any, are worked out again at the commit).
-        naming = session.exec(select(Release.id).where(Release.fixes_release_id == row.id)).all()
-        session.execute(
-            update(Release)
-            .where(col(Release.fixes_release_id) == row.id)
-            .values(fixes_release_id=None)
-        )
-        outcomes.touch(session, [i for i in naming if i is not None])
-        session.delete(row)
-        return
-    if row.state.is_finished:
-        return
-    before_status = row.status
-    row.status = ReleaseStatus.CANCELLED.value
-    row.status_reason = f"its card could not be posted ({code})"
-    row.status_by = None
-    row.sequence += 1
-    row.updated_at = now
-    session.add(row)
-    audit.record(
-        session,
-        team_id=row.team_id,
-        release_id=row.id,
-        actor_id="system",
-        action="cancelled",
-        before={"status": before_status},
-        after={"status": row.status},
-        detail=row.status_reason,
-        at=now,
-    )
-    assert row.id is not None
-    # Its webhooks hear of it (the sweep sends them).
-    webhooks.owe(session, row, audit.take_recorded(session, row.id), now=now)

@@ -110,6 +110,7 @@ _WHAT = {
     MessageKind.CHECKLIST: "its checklist",
     MessageKind.ANNOUNCEMENT: "the rollout announcement",
     MessageKind.REPLY: "a note in its thread",
+    MessageKind.DIRECT: "a direct message about it",
 }
 
 

@@ -7,13 +7,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models import audit, freezes
+from models.audit import AuditEvent
 from models.columns import utcnow
 from models.errors import Code, Conflict, InvalidInput, NotAllowed
-from models.release import quorum, rules, signers
+from models.release import outcomes, quorum, rules, signers
 from models.release.default_checklist import MAX_ITEM_LENGTH
 from models.release.production import ProductionRecord
 from models.release.proposing import (
@@ -32,6 +34,7 @@ from models.release.queries import (
     checklist_of,
     get,
     get_for_update,
+    lock,
     require_owner,
 )
 from models.release.records import (
@@ -45,6 +48,7 @@ from models.release.records import (
 from models.release.rules import Activity
 
 MAX_CHECKLIST = 30
+SYSTEM = "system"  # the actor of what the bot does on its own
 
 
 def _record(
@@ -151,7 +155,7 @@ def approve(
     reached = quorum_met(release, approvers) and rules.allows(Activity.APPROVE, release.state)
     if reached:
         _move(release, rules.check(release, Activity.APPROVE), now)
-        _record(session, release, "system", "quorum_reached", now, after=snapshot(release))
+        _record(session, release, SYSTEM, "quorum_reached", now, after=snapshot(release))
     session.add(release)
     session.flush()
     return SignOffResult(release, counted=True, quorum_reached=reached)
@@ -417,7 +421,7 @@ def update(
         after["approvers"] = [a.slack_id for a in rows]
     _record(session, release, actor.user_id, "updated", now, before=before, after=after)
     if quorum_reached:
-        _record(session, release, "system", "quorum_reached", now, after=snapshot(release))
+        _record(session, release, SYSTEM, "quorum_reached", now, after=snapshot(release))
     ref = release.ref
     try:
         session.flush()
@@ -783,19 +787,35 @@ def _owner_transition(
         reason = clean_reason(reason, required=action != Activity.CANCEL)
     release = get_for_update(session, actor, release_id)
     require_owner(release, actor, action)
+    _transition(session, release, action, event, now, actor.user_id, reason, actor.user_id)
+    return release
+
+
+def _transition(
+    session: Session,
+    release: Release,
+    action: Activity,
+    event: str,
+    now: datetime,
+    actor_id: str,
+    reason: str | None,
+    decided_by: str | None,
+) -> None:
+    """One edge of the state machine for a locked release, with its audit event; a
+    `reason` is kept on the release as `decided_by`'s (None: nobody's, the bot's own)."""
     target = _check_move(session, release, action, now)
     before = snapshot(release)
     _move(release, target, now)
     if reason is not None:
         release.status_reason = reason
-        release.status_by = actor.user_id
+        release.status_by = decided_by
     if target == ReleaseStatus.CANCELLED:
         release.sequence += 1  # calendars must see the cancellation as a new revision
     session.add(release)
     _record(
         session,
         release,
-        actor.user_id,
+        actor_id,
         event,
         now,
         before=before,
@@ -803,7 +823,6 @@ def _owner_transition(
         detail=reason or "",
     )
     session.flush()
-    return release
 
 
 def no_go(
@@ -839,6 +858,40 @@ def cancel(
     now: datetime | None = None,
 ) -> Release:
     return _owner_transition(session, actor, release_id, Activity.CANCEL, "cancelled", now, reason)
+
+
+def withdraw_unseen(session: Session, release_id: int, code: str, now: datetime) -> bool:
+    """Slack refused a release's card for good: a release nobody can see must not linger.
+
+    Untouched since it was proposed, it goes as if never made (so the proposer can try
+    again elsewhere); otherwise it is cancelled on the record, if it still may be (a
+    release already decided, rolling out or finished stays as it is). True when cancelled.
+    """
+    release = lock(session, release_id)
+    if release is None or release.message_ts or not rules.allows(Activity.CANCEL, release.state):
+        return False
+    events = session.exec(select(AuditEvent.action).where(AuditEvent.release_id == release_id))
+    if set(events) <= {"proposed"}:
+        _unmake(session, release)
+        return False
+    reason = f"its card could not be posted ({code})"
+    _transition(session, release, Activity.CANCEL, "cancelled", now, SYSTEM, reason, None)
+    return True
+
+
+def _unmake(session: Session, release: Release) -> None:
+    """A release as if never proposed: gone with its audit trail."""
+    session.execute(sa.delete(AuditEvent).where(col(AuditEvent.release_id) == release.id))
+    # A fix proposed meanwhile may name it: it then names nothing (a Core update: its
+    # outcome rows, if it has any, are worked out again at the commit).
+    naming = session.exec(select(Release.id).where(Release.fixes_release_id == release.id)).all()
+    session.execute(
+        sa.update(Release)
+        .where(col(Release.fixes_release_id) == release.id)
+        .values(fixes_release_id=None)
+    )
+    outcomes.touch(session, [i for i in naming if i is not None])
+    session.delete(release)
 
 
 def pause(

@@ -57,13 +57,17 @@ def get(session: Session, actor: Actor, release_id: int) -> Release:
 
 def get_for_update(session: Session, actor: Actor, release_id: int) -> Release:
     """The release, locked until the transaction ends, so concurrent changes queue up."""
-    release = session.exec(
+    return _checked(session, lock(session, release_id), actor)
+
+
+def lock(session: Session, release_id: int) -> Release | None:
+    """The release as stored, locked until the transaction ends (whoever may see it)."""
+    return session.exec(
         select(Release)
         .where(Release.id == release_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).first()
-    return _checked(session, release, actor)
 
 
 def id_by_uid(session: Session, actor: Actor, uid: str) -> int:

@@ -1,7 +1,8 @@
-"""What is due and when: reminder rows planned from a release, claimed before delivery.
+"""What is due and when: reminder rows planned from a release, taken when due.
 
-The database is the truth. Each delivery is claimed with a conditional UPDATE, so when
-several bot processes share one database exactly one of them sends it.
+The database is the truth. A due reminder is taken with a conditional UPDATE that marks it
+sent, in the transaction that owes its messages to the outbox (which sends them): when
+several bot processes share one database exactly one of them owes them.
 """
 
 from __future__ import annotations
@@ -14,23 +15,21 @@ from sqlalchemy import delete, update
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col, select
 
+from models.outbox import Direct
 from models.release.records import Release, ReleaseStatus
 from models.reminders.table import Reminder, ReminderKind, ReminderStatus
 
 OVERDUE_AFTER = timedelta(hours=2)
 # An overdue nudge missed while the bot was down is still worth sending this long after.
 OVERDUE_GRACE = timedelta(hours=24)
-# A claim older than this belongs to a process that died mid-delivery.
-STALE_CLAIM = timedelta(minutes=10)
-MAX_ATTEMPTS = 5
 
 
-class DeliveryError(Exception):
-    """A reminder could not be delivered; `permanent` says whether trying again can help."""
+@dataclass(frozen=True)
+class Said:
+    """What a reminder says: a reply in the release's thread, and direct messages."""
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
-        super().__init__(message)
-        self.permanent = permanent
+    thread: str | None
+    direct: tuple[Direct, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,13 +95,11 @@ def plan(
                 status=status.value,
                 created_at=now,
             )
-        elif found.slot_at != slot.due_at and found.status != ReminderStatus.SENDING.value:
+        elif found.slot_at != slot.due_at:
             row = found
             row.slot_at = row.due_at = slot.due_at
             row.status = status.value
-            row.attempts = 0
             row.sent_at = None
-            row.last_error = ""
         else:
             rows.append(found)
             continue
@@ -158,66 +155,32 @@ def superseded(session: Session, reminder: Reminder, now: datetime) -> bool:
     return later is not None
 
 
-def _rowcount(result: object) -> int:
-    assert isinstance(result, CursorResult)
-    return int(result.rowcount)
-
-
-def claim(session: Session, reminder_id: int, worker: str, now: datetime) -> bool:
-    """Take the delivery for this process; False when another process has it or it's done."""
-    result = session.execute(
+def take_due(session: Session, reminder_id: int, now: datetime) -> tuple[Reminder, Release] | None:
+    """A due reminder and its release, marked sent in the caller's transaction, when this
+    process is the one to send it and it still helps anyone; None when another process
+    took it, it was moved or done, or it is skipped now. The caller owes its messages to
+    the outbox in the same transaction: they are owed once, however many processes run."""
+    taken = session.execute(
         update(Reminder)
         .where(
             col(Reminder.id) == reminder_id,
             col(Reminder.status) == ReminderStatus.PENDING.value,
             col(Reminder.due_at) <= now,
         )
-        .values(
-            status=ReminderStatus.SENDING.value,
-            claimed_by=worker,
-            claimed_at=now,
-            attempts=Reminder.attempts + 1,  # type: ignore[operator]
-        )
+        .values(status=ReminderStatus.SENT.value, sent_at=now)
     )
-    return _rowcount(result) == 1
-
-
-def finish(
-    session: Session, reminder_id: int, status: ReminderStatus, now: datetime, error: str = ""
-) -> None:
-    session.execute(
-        update(Reminder)
-        .where(col(Reminder.id) == reminder_id)
-        .values(
-            status=status.value,
-            sent_at=now if status == ReminderStatus.SENT else None,
-            last_error=error[:500],
-        )
-    )
-
-
-def retry_later(session: Session, reminder: Reminder, now: datetime, error: str) -> datetime | None:
-    """Put a temporarily failed delivery back in the queue with backoff; None if given up."""
-    if reminder.attempts >= MAX_ATTEMPTS:
-        finish(session, reminder.id or 0, ReminderStatus.FAILED, now, f"gave up: {error}")
+    assert isinstance(taken, CursorResult)
+    if taken.rowcount != 1:
         return None
-    next_due = now + timedelta(seconds=30 * 2 ** (reminder.attempts - 1))
-    session.execute(
-        update(Reminder)
-        .where(col(Reminder.id) == reminder.id)
-        .values(status=ReminderStatus.PENDING.value, due_at=next_due, last_error=error[:500])
-    )
-    return next_due
-
-
-def release_stale_claims(session: Session, now: datetime) -> int:
-    """Claims of processes that died mid-delivery: recorded as failed, never sent twice."""
-    result = session.execute(
-        update(Reminder)
-        .where(
-            col(Reminder.status) == ReminderStatus.SENDING.value,
-            col(Reminder.claimed_at) < now - STALE_CLAIM,
-        )
-        .values(status=ReminderStatus.FAILED.value, last_error="interrupted while sending")
-    )
-    return _rowcount(result)
+    reminder = session.get(Reminder, reminder_id, populate_existing=True)
+    assert reminder is not None
+    release = session.get(Release, reminder.release_id)
+    if (
+        release is None
+        or not worth_sending(reminder, release, now)
+        or superseded(session, reminder, now)
+    ):
+        reminder.status, reminder.sent_at = ReminderStatus.SKIPPED.value, None
+        session.add(reminder)
+        return None
+    return reminder, release

@@ -19,10 +19,8 @@ class ReminderKind(StrEnum):
 
 class ReminderStatus(StrEnum):
     PENDING = "pending"
-    SENDING = "sending"  # claimed by one bot process
-    SENT = "sent"
+    SENT = "sent"  # its messages are owed to the outbox, which sends them
     SKIPPED = "skipped"  # missed while the bot was down and no longer useful
-    FAILED = "failed"  # Slack refused for good (channel gone, account inactive)
 
 
 class Reminder(SQLModel, table=True):
@@ -37,16 +35,11 @@ class Reminder(SQLModel, table=True):
     kind: str = Field(max_length=16)
     # Minutes before the target (positive), or after it (negative, for the overdue nudge).
     offset_minutes: int = Field(default=0)
-    # When it is meant for (from the release's time), and when it goes next: a retry moves
-    # `due_at` on, never `slot_at`, so re-planning tells a retry from a moved release.
+    # When it is meant for (from the release's time), and when it goes.
     slot_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     status: str = Field(default=ReminderStatus.PENDING.value, max_length=16)
-    attempts: int = Field(default=0)
-    claimed_by: str | None = Field(default=None, max_length=100)
-    claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    last_error: str = Field(default="", max_length=500)
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

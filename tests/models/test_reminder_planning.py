@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from models.db import Database
 from models.release.records import Release, ReleaseStatus
 from models.reminders import planning
-from models.reminders.planning import MAX_ATTEMPTS, OVERDUE_GRACE, STALE_CLAIM, Slot
+from models.reminders.planning import OVERDUE_GRACE, Slot
 from models.reminders.table import Reminder, ReminderKind, ReminderStatus
 from tests.models.conftest import NewRelease
 
@@ -67,6 +67,14 @@ def by_key(db: Database, kind: ReminderKind, offset: int) -> Reminder:
     return table(db)[(kind.value, offset)]
 
 
+def mark(session: Session, reminder_id: int, status: ReminderStatus, at: datetime) -> None:
+    """The row as a scheduler leaves it: sent (its messages owed) or skipped."""
+    row = session.get(Reminder, reminder_id)
+    assert row is not None
+    row.status, row.sent_at = status.value, at if status == ReminderStatus.SENT else None
+    session.add(row)
+
+
 # --- slots --------------------------------------------------------------------------------
 
 
@@ -111,7 +119,7 @@ def test_plan_writes_every_future_slot_pending(db: Database, new_release: NewRel
         ("window_open", 0): TARGET,
         ("overdue", -120): TARGET + timedelta(hours=2),
     }
-    assert all(row.created_at == now and row.attempts == 0 for row in rows.values())
+    assert all(row.created_at == now for row in rows.values())
 
 
 def test_a_slot_already_past_is_recorded_as_skipped(db: Database, new_release: NewRelease) -> None:
@@ -144,32 +152,18 @@ def test_a_moved_release_moves_its_reminders_and_resends_those_sent(
     plan(db, release, now)
     day_before = by_key(db, BEFORE, 1440)
     with db.session() as session:
-        planning.finish(session, day_before.id or 0, ReminderStatus.SENT, now)
+        mark(session, day_before.id or 0, ReminderStatus.SENT, now)
     release.target_at = TARGET + timedelta(days=2)
     assert len(plan(db, release, now)) == 4
     rows = table(db)
     moved = rows[("before", 1440)]
     assert moved.id == day_before.id  # the same row, moved
-    assert (moved.status, moved.due_at, moved.sent_at, moved.attempts) == (
+    assert (moved.status, moved.due_at, moved.sent_at) == (
         "pending",
         TARGET + timedelta(days=1),
         None,
-        0,
     )
     assert rows[("window_open", 0)].due_at == TARGET + timedelta(days=2)
-
-
-def test_a_reminder_being_sent_is_left_to_its_sender(db: Database, new_release: NewRelease) -> None:
-    release = new_release(TARGET)
-    now = TARGET - timedelta(hours=23)
-    plan(db, release, TARGET - timedelta(days=3))
-    day_before = by_key(db, BEFORE, 1440)
-    with db.session() as session:
-        assert planning.claim(session, day_before.id or 0, "w1", now)
-    release.target_at = TARGET + timedelta(days=2)
-    assert ("before", 1440) not in plan(db, release, now)
-    row = by_key(db, BEFORE, 1440)
-    assert (row.status, row.due_at, row.claimed_by) == ("sending", day_before.due_at, "w1")
 
 
 @pytest.mark.parametrize("status", sorted(FINISHED))
@@ -179,7 +173,7 @@ def test_a_finished_release_loses_its_pending_reminders_only(
     release = new_release(TARGET)
     plan(db, release, TARGET - timedelta(days=3))
     with db.session() as session:
-        planning.finish(session, by_key(db, BEFORE, 1440).id or 0, ReminderStatus.SENT, TARGET)
+        mark(session, by_key(db, BEFORE, 1440).id or 0, ReminderStatus.SENT, TARGET)
     release.status = status.value
     assert plan(db, release, TARGET - timedelta(hours=2)) == []
     assert statuses(db) == {("before", 1440): "sent"}
@@ -192,7 +186,7 @@ def test_an_offset_no_longer_configured_is_dropped_unless_sent(
     now = TARGET - timedelta(days=3)
     plan(db, release, now, offsets=(timedelta(hours=48), timedelta(hours=24), timedelta(hours=1)))
     with db.session() as session:
-        planning.finish(session, by_key(db, BEFORE, 2880).id or 0, ReminderStatus.SENT, now)
+        mark(session, by_key(db, BEFORE, 2880).id or 0, ReminderStatus.SENT, now)
     assert plan(db, release, now, offsets=(timedelta(minutes=15),)) == [
         ("before", 15),
         ("overdue", -120),
@@ -204,45 +198,6 @@ def test_an_offset_no_longer_configured_is_dropped_unless_sent(
         ("window_open", 0): "pending",
         ("overdue", -120): "pending",
     }
-
-
-def test_replanning_an_unmoved_release_keeps_a_pending_retry(
-    db: Database, new_release: NewRelease
-) -> None:
-    release = new_release(TARGET)
-    plan(db, release, TARGET - timedelta(days=3))
-    window = by_key(db, WINDOW, 0)
-    with db.session() as session:
-        assert planning.claim(session, window.id or 0, "w1", TARGET)
-    with db.session() as session:
-        claimed = session.get(Reminder, window.id)
-        assert claimed is not None
-        retry_at = planning.retry_later(session, claimed, TARGET, "ratelimited")
-    # Any change to the release (an approval, a ticked item) plans its reminders again.
-    plan(db, release, TARGET + timedelta(seconds=10))
-    row = by_key(db, WINDOW, 0)
-    assert (row.status, row.due_at) == ("pending", retry_at)
-
-
-def test_replanning_an_unmoved_release_keeps_a_reminder_sent_on_a_retry(
-    db: Database, new_release: NewRelease
-) -> None:
-    release = new_release(TARGET)
-    plan(db, release, TARGET - timedelta(days=3))
-    window_id = by_key(db, WINDOW, 0).id or 0
-    with db.session() as session:
-        assert planning.claim(session, window_id, "w1", TARGET)
-    with db.session() as session:
-        claimed = session.get(Reminder, window_id)
-        assert claimed is not None
-        retry_at = planning.retry_later(session, claimed, TARGET, "ratelimited")
-        assert retry_at is not None
-    with db.session() as session:
-        assert planning.claim(session, window_id, "w1", retry_at)
-        planning.finish(session, window_id, ReminderStatus.SENT, retry_at)
-    plan(db, release, retry_at + timedelta(minutes=5))
-    row = by_key(db, WINDOW, 0)
-    assert (row.status, row.sent_at) == ("sent", retry_at)
 
 
 # --- what is due --------------------------------------------------------------------------
@@ -279,8 +234,8 @@ def test_due_leaves_out_what_is_not_pending(db: Database, new_release: NewReleas
     release = new_release(TARGET)
     plan(db, release, TARGET - timedelta(days=3))
     with db.session() as session:
-        planning.finish(session, by_key(db, BEFORE, 1440).id or 0, ReminderStatus.SKIPPED, TARGET)
-        assert planning.claim(session, by_key(db, BEFORE, 60).id or 0, "w1", TARGET)
+        mark(session, by_key(db, BEFORE, 1440).id or 0, ReminderStatus.SKIPPED, TARGET)
+        mark(session, by_key(db, BEFORE, 60).id or 0, ReminderStatus.SENT, TARGET)
     with db.read_session() as session:
         due = planning.due(session, TARGET)
         assert due == [by_key(db, WINDOW, 0).id]
@@ -349,86 +304,31 @@ def test_a_missed_before_reminder_is_superseded_by_a_later_one_also_due(
 # --- claim, finish, retries, stale claims -------------------------------------------------
 
 
-def test_claim_is_exclusive_and_only_when_due(db: Database, new_release: NewRelease) -> None:
-    release = new_release(TARGET)
-    plan(db, release, TARGET - timedelta(days=3))
-    window = by_key(db, WINDOW, 0)
-    with db.session() as session:
-        assert not planning.claim(session, window.id or 0, "w1", TARGET - timedelta(seconds=1))
-    with db.session() as session:
-        assert planning.claim(session, window.id or 0, "w1", TARGET)
-    with db.session() as session:
-        assert not planning.claim(session, window.id or 0, "w2", TARGET)
-        assert not planning.claim(session, 999_999, "w2", TARGET)
-    row = by_key(db, WINDOW, 0)
-    assert (row.status, row.claimed_by, row.claimed_at, row.attempts) == (
-        "sending",
-        "w1",
-        TARGET,
-        1,
-    )
-
-
-def test_finish_records_the_outcome(db: Database, new_release: NewRelease) -> None:
-    release = new_release(TARGET)
-    plan(db, release, TARGET - timedelta(days=3))
-    day, hour = by_key(db, BEFORE, 1440), by_key(db, BEFORE, 60)
-    with db.session() as session:
-        planning.finish(session, day.id or 0, ReminderStatus.SENT, TARGET)
-        planning.finish(session, hour.id or 0, ReminderStatus.FAILED, TARGET, "e" * 600)
-    day, hour = by_key(db, BEFORE, 1440), by_key(db, BEFORE, 60)
-    assert (day.status, day.sent_at, day.last_error) == ("sent", TARGET, "")
-    assert (hour.status, hour.sent_at, hour.last_error) == ("failed", None, "e" * 500)
-
-
-def test_retry_later_doubles_the_pause_then_gives_up(db: Database, new_release: NewRelease) -> None:
+def test_take_due_is_exclusive_and_only_when_due(db: Database, new_release: NewRelease) -> None:
     release = new_release(TARGET)
     plan(db, release, TARGET - timedelta(days=3))
     window_id = by_key(db, WINDOW, 0).id or 0
-    now, pauses = TARGET, []
-    for _ in range(MAX_ATTEMPTS):
-        with db.session() as session:
-            assert planning.claim(session, window_id, "w1", now)
-        with db.session() as session:
-            row = session.get(Reminder, window_id)
-            assert row is not None
-            retry_at = planning.retry_later(session, row, now, "timeout")
-        if retry_at is None:
-            break
-        pauses.append(int((retry_at - now).total_seconds()))
-        row = by_key(db, WINDOW, 0)
-        assert (row.status, row.due_at, row.last_error) == ("pending", retry_at, "timeout")
-        now = retry_at
-    assert pauses == [30, 60, 120, 240]
+    with db.session() as session:
+        assert planning.take_due(session, window_id, TARGET - timedelta(seconds=1)) is None
+    with db.session() as session:
+        taken = planning.take_due(session, window_id, TARGET)
+        assert taken is not None and taken[1].id == release.id
+    with db.session() as session:
+        assert planning.take_due(session, window_id, TARGET) is None
+        assert planning.take_due(session, 999_999, TARGET) is None
     row = by_key(db, WINDOW, 0)
-    assert (row.status, row.attempts, row.last_error) == (
-        "failed",
-        MAX_ATTEMPTS,
-        "gave up: timeout",
-    )
+    assert (row.status, row.sent_at) == ("sent", TARGET)
 
 
-def test_stale_claims_are_recorded_as_failed_never_resent(
-    db: Database, new_release: NewRelease
-) -> None:
+def test_take_due_skips_what_no_longer_helps(db: Database, new_release: NewRelease) -> None:
     release = new_release(TARGET)
     plan(db, release, TARGET - timedelta(days=3))
-    day, hour = by_key(db, BEFORE, 1440), by_key(db, BEFORE, 60)
+    # At the target the 1 h reminder is superseded by the window; the day-before one too.
     with db.session() as session:
-        assert planning.claim(session, day.id or 0, "dead", TARGET - timedelta(hours=24))
-        assert planning.claim(session, hour.id or 0, "alive", TARGET - timedelta(minutes=5))
-    now = TARGET - timedelta(minutes=5) + STALE_CLAIM  # the live claim is exactly that old
-    with db.session() as session:
-        assert planning.release_stale_claims(session, now) == 1
-    assert statuses(db) == {
-        ("before", 1440): "failed",
-        ("before", 60): "sending",
-        ("window_open", 0): "pending",
-        ("overdue", -120): "pending",
-    }
-    assert by_key(db, BEFORE, 1440).last_error == "interrupted while sending"
-    with db.read_session() as session:
-        assert planning.due(session, now) == [by_key(db, WINDOW, 0).id]  # not the failed one
+        assert planning.take_due(session, by_key(db, BEFORE, 60).id or 0, TARGET) is None
+        assert planning.take_due(session, by_key(db, WINDOW, 0).id or 0, TARGET) is not None
+    assert statuses(db)[("before", 60)] == "skipped"
+    assert statuses(db)[("window_open", 0)] == "sent"
 
 
 def test_rows_keep_to_their_release(db: Database, new_release: NewRelease) -> None:

@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.sandbox.slack_standin import FakeSlack
 from bot.settings import parse_offsets
-from handlers.delivery.reminder_sender import ReminderSender
+from handlers.delivery.outbox_sender import MessageSender
+from handlers.rendering import reminder_messages
 from models.db import Database
+from models.outbox import MessageKind, OutboxMessage, OutboxStatus
 from models.release.proposing import Proposal, write_release
 from models.release.records import Release
 from models.reminders import planning
@@ -52,6 +53,7 @@ def reminder_posts(harness: Harness) -> list[str]:
     return [
         rendered_text(c.args)
         for c in harness.slack.calls("chat.postMessage")
+        if c.ok
         if "is due" in str(c.args.get("text"))
         or "window" in str(c.args.get("text"))
         or "was due" in str(c.args.get("text"))
@@ -175,14 +177,25 @@ def test_finishing_a_release_removes_its_reminders(harness: Harness) -> None:
     assert [r for r in rows(harness).values() if r.status == "pending"] == []
 
 
-def new_scheduler(harness: Harness, **kwargs: object) -> ReminderScheduler:
+def new_scheduler(harness: Harness) -> ReminderScheduler:
+    messages = harness.bot.deps.messages
     return ReminderScheduler(
         harness.bot.db,
-        ReminderSender(harness.bot.bolt.client).send,
+        reminder_messages.said,
+        messages.flush,
         clock=harness.clock,
         sweep_interval=None,
-        **kwargs,  # type: ignore[arg-type]
     )
+
+
+def owed(harness: Harness) -> list[OutboxMessage]:
+    """The reminders' messages the outbox holds (thread replies and direct messages)."""
+    with harness.session() as session:
+        return [
+            m
+            for m in session.exec(select(OutboxMessage).order_by(col(OutboxMessage.id)))
+            if m.kind == MessageKind.DIRECT or "due" in m.text or "window" in m.text
+        ]
 
 
 def test_restart_sends_a_missed_reminder_once_and_skips_useless_ones(harness: Harness) -> None:
@@ -216,8 +229,9 @@ def test_apscheduler_fires_an_exact_time_job(harness: Harness) -> None:
     # Real time: the 1 h reminder falls due a second from now.
     target = datetime.now(UTC) + timedelta(hours=1, seconds=1)
     harness.command(f"propose payments 2.4.0 {target.isoformat()} <@U_QA|qa>")
+    messages = harness.bot.deps.messages
     scheduler = ReminderScheduler(
-        harness.bot.db, ReminderSender(harness.bot.bolt.client).send, sweep_interval=None
+        harness.bot.db, reminder_messages.said, messages.flush, sweep_interval=None
     )
     scheduler.start()
     try:
@@ -232,58 +246,76 @@ def test_apscheduler_fires_an_exact_time_job(harness: Harness) -> None:
 # --- Slack failures -----------------------------------------------------------------------
 
 
-def test_a_permanent_slack_error_is_recorded_and_the_scheduler_goes_on(harness: Harness) -> None:
+def test_a_permanent_slack_error_is_not_retried_and_the_scheduler_goes_on(
+    harness: Harness,
+) -> None:
     target = target_in()
     propose_release(harness, target)
     harness.slack.fail_next("chat.postMessage", error="channel_not_found")
     harness.clock.pin(target - timedelta(hours=24) + timedelta(seconds=1))
-    assert harness.bot.scheduler.run_due() == 0
-    failed = rows(harness)[("before", 1440)]
-    assert (failed.status, failed.last_error) == ("failed", "channel_not_found")
+    assert harness.bot.scheduler.run_due() == 1
+    refused, dm = owed(harness)
+    assert (refused.status, refused.last_error) == ("failed", "channel_not_found")
+    assert (dm.kind, dm.status) == ("direct", "sent")  # the approver still hears of it
+    assert rows(harness)[("before", 1440)].status == "sent"
+    harness.slack.clear()
+    harness.clock.advance(timedelta(days=2))
+    harness.bot.deps.messages.deliver_due()
+    assert reminder_posts(harness) == []  # refused for good: never tried again
     harness.clock.pin(target - timedelta(minutes=59))
     assert harness.bot.scheduler.run_due() == 1  # the next one still goes
+    assert len([p for p in reminder_posts(harness) if "is due" in p]) == 2  # thread and DM
 
 
-def test_a_temporary_error_is_retried_with_backoff(harness: Harness) -> None:
+def test_a_temporary_error_is_retried_by_the_outbox(harness: Harness) -> None:
     target = target_in()
     propose_release(harness, target)
     harness.slack.fail_next("chat.postMessage", error="internal_error")
     due_at = target - timedelta(hours=24) + timedelta(seconds=1)
     harness.clock.pin(due_at)
-    assert harness.bot.scheduler.run_due() == 0
-    retry = rows(harness)[("before", 1440)]
-    assert (retry.status, retry.attempts) == ("pending", 1)
-    assert retry.due_at == due_at + timedelta(seconds=30)
-    assert harness.bot.scheduler.run_due() == 0  # not yet
-    harness.clock.advance(timedelta(seconds=31))
     assert harness.bot.scheduler.run_due() == 1
-    assert rows(harness)[("before", 1440)].status == "sent"
+    retry, _dm = owed(harness)
+    assert (retry.status, retry.attempts) == ("pending", 1)
+    assert retry.due_at == due_at + timedelta(seconds=5)
+    assert harness.bot.scheduler.run_due() == 0  # the reminder is done: the outbox has it
+    harness.clock.advance(timedelta(seconds=6))
+    harness.bot.deps.messages.deliver_due()
+    assert [m.status for m in owed(harness)] == ["sent", "sent"]
+    assert len(reminder_posts(harness)) == 2  # the thread reply and the approver's DM
 
 
-def test_a_rate_limit_waits_and_an_inactive_approver_does_not_block(harness: Harness) -> None:
+def test_a_rate_limited_reminder_is_retried_by_the_outbox_and_posted_once(
+    harness: Harness,
+) -> None:
+    target = target_in()
+    propose_release(harness, target, "<@U_QA|qa>")
+    harness.slack.clear()
+    # More 429s than the Slack client's own retries wait out: the outbox tries again.
+    harness.slack.rate_limit_next("chat.postMessage", times=4, retry_after=0)
+    harness.clock.pin(target - timedelta(hours=24) + timedelta(seconds=1))
+    assert harness.bot.scheduler.run_due() == 1
+    assert [m.status for m in owed(harness)] == ["pending", "pending"]  # the DM waits its turn
+    assert reminder_posts(harness) == []
+    harness.clock.advance(timedelta(seconds=6))
+    harness.bot.deps.messages.deliver_due()
+    assert [m.status for m in owed(harness)] == ["sent", "sent"]
+    [thread] = [
+        c for c in harness.slack.calls("chat.postMessage") if c.ok and c.args.get("thread_ts")
+    ]
+    assert "is due" in rendered_text(thread.args)
+    assert [c.args["channel"] for c in harness.slack.calls("chat.postMessage") if c.ok] == [
+        thread.args["channel"],
+        "U_QA",
+    ]
+
+
+def test_an_inactive_approver_does_not_block_the_others(harness: Harness) -> None:
     target = target_in()
     propose_release(harness, target, "<@U_QA|qa> <@U_PM|pm>")
-    harness.slack.rate_limit_next("chat.postMessage", retry_after=0)
     harness.clock.pin(target - timedelta(hours=24) + timedelta(seconds=1))
-    sender = ReminderSender(
-        WebClient(
-            token=harness.slack.token,
-            base_url=harness.slack.api_url,
-            retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
-        )
-    )
-    original = sender._post
-
-    def post(channel: str, text: str, thread_ts: str | None) -> None:
-        if channel == "U_QA":
-            harness.slack.fail_next("chat.postMessage", error="account_inactive")
-        original(channel, text, thread_ts)
-
-    sender._post = post  # type: ignore[method-assign]
-    scheduler = ReminderScheduler(
-        harness.bot.db, sender.send, clock=harness.clock, sweep_interval=None
-    )
-    assert scheduler.run_due() == 1
+    harness.slack.fail_next("chat.postMessage", error="account_inactive", after=1)
+    assert harness.bot.scheduler.run_due() == 1
+    assert [m.status for m in owed(harness)] == ["sent", "failed", "sent"]
     assert "U_PM" in {c.args["channel"] for c in harness.slack.calls("chat.postMessage") if c.ok}
 
 
@@ -293,7 +325,7 @@ def test_a_rate_limit_waits_and_an_inactive_approver_does_not_block(harness: Har
 def test_two_schedulers_on_postgresql_deliver_200_reminders_exactly_once(
     postgres_url: str, fake_slack: FakeSlack
 ) -> None:
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
     db = Database(postgres_url)
     with db.session() as session:
         for n in range(200):
@@ -313,21 +345,19 @@ def test_two_schedulers_on_postgresql_deliver_200_reminders_exactly_once(
             planning.plan(session, release, [timedelta(hours=2)], now - timedelta(minutes=5))
     db.dispose()
 
-    def replica(name: str, sent: list[int]) -> None:
+    def replica(sent: list[int]) -> None:
         own_db = Database(postgres_url)
         client = WebClient(token=fake_slack.token, base_url=fake_slack.api_url)
+        clock = lambda: now + timedelta(seconds=1)  # noqa: E731
+        messages = MessageSender(own_db, client, announce_channel=None, clock=clock)
         scheduler = ReminderScheduler(
-            own_db,
-            ReminderSender(client).send,
-            clock=lambda: now + timedelta(seconds=1),
-            sweep_interval=None,
-            worker_id=name,
+            own_db, reminder_messages.said, messages.flush, clock=clock, sweep_interval=None
         )
         sent.append(scheduler.run_due())
         own_db.dispose()
 
     counts: list[int] = []
-    threads = [threading.Thread(target=replica, args=(f"replica-{i}", counts)) for i in range(2)]
+    threads = [threading.Thread(target=replica, args=(counts,)) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -339,5 +369,9 @@ def test_two_schedulers_on_postgresql_deliver_200_reminders_exactly_once(
     db = Database(postgres_url)
     with db.session() as session:
         statuses = [r.status for r in session.exec(select(Reminder)) if r.kind == "before"]
+        replies = list(session.exec(select(OutboxMessage)))
     db.dispose()
     assert statuses == [ReminderStatus.SENT.value] * 200
+    # Each reminder owed once, through the outbox, and sent.
+    assert len(replies) == 200 and {m.status for m in replies} == {OutboxStatus.SENT.value}
+    assert len({m.release_id for m in replies}) == 200

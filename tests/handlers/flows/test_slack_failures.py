@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.sandbox.slack_standin import FakeSlack
 from handlers.slack_kit import ids
+from models.audit import AuditEvent
 from models.outbox import OutboxMessage, OutboxStatus
-from models.release.records import ReleaseStatus
+from models.release.records import Release, ReleaseStatus
 from tests.support.harness import CHANNEL, OWNER, Harness, ahead, iso, rendered_text
 
 # On PostgreSQL too: the outbox's claims and retries.
@@ -175,3 +176,62 @@ def test_no_transaction_waits_on_slack(harness: Harness) -> None:
     harness.wait()
     assert "calendar" in harness.private_reply(calendar).lower()
     assert harness.release("payments@2.4.0").message_ts
+
+
+def audit_actions(harness: Harness, release_id: int | None) -> list[tuple[str, str]]:
+    with harness.session() as session:
+        events = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.release_id == release_id)
+            .order_by(col(AuditEvent.id))
+        )
+        return [(e.action, e.actor_id) for e in events]
+
+
+@pytest.mark.clock
+def test_a_touched_release_whose_card_is_refused_for_good_is_cancelled_on_the_record(
+    harness: Harness,
+) -> None:
+    harness.clock.pin(ahead(days=0.5))
+    harness.slack.fail_next("chat.postMessage", error="internal_error")
+    harness.command(f"propose payments 2.4.0 {iso(ahead())}")
+    harness.command("update payments@2.4.0 notes=first")  # touched: on the record now
+    harness.slack.fail_next("chat.postMessage", error="channel_not_found")
+    retry_later(harness)
+    release = harness.release("payments@2.4.0")
+    assert release.status == ReleaseStatus.CANCELLED
+    assert release.status_reason == "its card could not be posted (channel_not_found)"
+    assert release.status_by is None
+    cancelled = [a for a in audit_actions(harness, release.id) if a[0] == "cancelled"]
+    assert cancelled == [("cancelled", "system")]
+    with harness.session() as session:
+        event = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.release_id == release.id, AuditEvent.action == "cancelled"
+            )
+        ).one()
+    # The lifecycle's record: the release as it was and as it is (not just its status).
+    assert event.before is not None and event.after is not None
+    assert (event.before["status"], event.after["status"]) == ("approved", "cancelled")
+    assert event.after["notes"] == "first"
+
+
+@pytest.mark.clock
+def test_a_release_past_its_go_stays_when_its_card_is_refused_for_good(
+    harness: Harness,
+) -> None:
+    """The state rules say a release given the go may no longer be cancelled: it stays."""
+    harness.clock.pin(ahead(days=0.5))
+    harness.slack.fail_next("chat.postMessage", error="internal_error")
+    harness.command(f"propose payments 2.4.0 {iso(ahead())}")
+    assert harness.release("payments@2.4.0").message_ts is None
+    # Given the go meanwhile (its checklist waits for the card, so it is set here).
+    with harness.session() as session:
+        row = session.exec(select(Release)).one()
+        row.status = ReleaseStatus.GO.value
+        session.add(row)
+    harness.slack.fail_next("chat.postMessage", error="channel_not_found", times=5)
+    retry_later(harness)
+    release = harness.release("payments@2.4.0")
+    assert release.status == ReleaseStatus.GO
+    assert "cancelled" not in [a for a, _ in audit_actions(harness, release.id)]

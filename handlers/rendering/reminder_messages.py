@@ -1,21 +1,14 @@
-"""Reminder messages, and their delivery through Slack (the scheduler decides when)."""
+"""What reminders say (the scheduler decides when, the outbox sends them)."""
 
 from __future__ import annotations
-
-import logging
-
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from handlers.rendering.freeze_notes import blocking, window_warning
 from handlers.rendering.parts import approver_label, slack_date, status_label, user
 from handlers.slack_kit.mrkdwn import escape
-from handlers.slack_kit.web_api_errors import is_permanent
+from models.outbox import Direct
 from models.release.queries import ReleaseView
-from models.reminders.planning import DeliveryError
+from models.reminders.planning import Said
 from models.reminders.table import Reminder, ReminderKind
-
-logger = logging.getLogger(__name__)
 
 
 def missing_lines(view: ReleaseView) -> list[str]:
@@ -63,36 +56,15 @@ def overdue_dm(view: ReleaseView) -> str:
     )
 
 
-class ReminderSender:
-    """Sends one reminder: the thread reply, then the direct messages it calls for."""
-
-    def __init__(self, client: WebClient) -> None:
-        self.client = client
-
-    def send(self, reminder: Reminder, view: ReleaseView) -> None:
-        release = view.release
-        kind = ReminderKind(reminder.kind)
-        if kind == ReminderKind.OVERDUE:
-            self._post(release.owner_id, overdue_dm(view), None)
-            return
-        self._post(release.channel_id, thread_text(reminder, view), release.message_ts)
-        if kind == ReminderKind.BEFORE:
-            for approver in view.pending_approvers:
-                if approver.is_group:
-                    continue  # the thread reply mentions the group; no DM to every member
-                try:
-                    self._post(approver.slack_id, approver_dm(view), None)
-                except DeliveryError as error:
-                    # One unreachable approver must not hold up the others.
-                    logger.warning("DM to %s failed: %s", approver.slack_id, error)
-
-    def _post(self, channel: str, text: str, thread_ts: str | None) -> None:
-        try:
-            self.client.chat_postMessage(
-                channel=channel, text=text, thread_ts=thread_ts, unfurl_links=False
-            )
-        except SlackApiError as exc:
-            code = str(exc.response.get("error", "unknown"))
-            raise DeliveryError(code, permanent=is_permanent(code)) from exc
-        except SlackClientError as exc:  # connection trouble after slack_sdk's own retries
-            raise DeliveryError(str(exc), permanent=False) from exc
+def said(reminder: Reminder, view: ReleaseView) -> Said:
+    """What a reminder says, and to whom: the scheduler owes it to the outbox."""
+    release = view.release
+    kind = ReminderKind(reminder.kind)
+    if kind == ReminderKind.OVERDUE:
+        return Said(None, (Direct(release.owner_id, overdue_dm(view)),))
+    if kind != ReminderKind.BEFORE:
+        return Said(thread_text(reminder, view))
+    # A group is mentioned in the thread reply; no direct message to every member.
+    approvers = [a for a in view.pending_approvers if not a.is_group]
+    direct = tuple(Direct(a.slack_id, approver_dm(view)) for a in approvers)
+    return Said(thread_text(reminder, view), direct)
