@@ -4,8 +4,10 @@ HTTP API for deploy pipelines under /api/v1."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import anyio
 from slack_bolt import App, BoltRequest
@@ -100,12 +102,18 @@ def create_web_app(
     api: list[BaseRoute] = []
     stopping: list[Callable[[], None]] = []
     if deps is not None:
+        api_deps = deps
         # A sub-application handles its own errors: it gets the same 503s.
-        pipeline_api = create_api(
-            deps, bolt.client, rate_per_minute=api_rate_per_minute, exception_handlers=unavailable
+        pipeline_api = BuiltOnFirstUse(
+            lambda: create_api(
+                api_deps,
+                bolt.client,
+                rate_per_minute=api_rate_per_minute,
+                exception_handlers=unavailable,
+            )
         )
         api.append(Mount(PREFIX, app=pipeline_api))
-        stopping.append(pipeline_api.state.gate_waits.stop)
+        stopping.append(pipeline_api.stop_gate_waits)
     if github is not None:
         api.append(Route("/github/events", github.endpoint, methods=["POST"]))
 
@@ -138,6 +146,34 @@ def create_web_app(
     # Called as the server starts to stop: the gate's long-polls answer at once.
     web.state.on_stopping = stopping
     return web
+
+
+class BuiltOnFirstUse:
+    """The pipeline API, built at its first request: building its routes takes longer
+    than the rest of the app (0.1–0.2 s), which every test's bot paid, most of them
+    never calling the API."""
+
+    def __init__(self, build: Callable[[], Starlette]) -> None:
+        self._build = build
+        self._built: Starlette | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def app(self) -> Starlette:
+        with self._lock:
+            if self._built is None:
+                self._built = self._build()
+            return self._built
+
+    def stop_gate_waits(self) -> None:
+        """Ends the long-polls (there are none if no request has come yet)."""
+        with self._lock:
+            built = self._built
+        if built is not None:
+            built.state.gate_waits.stop()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
 
 
 async def database_unavailable(request: Request, error: Exception) -> Response:

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from bot.sandbox.slack_standin import FakeSlack
+from bot.web import BuiltOnFirstUse
 from handlers.api import http_api
 from handlers.api.gate_waits import GateWaits
 from models.api import api_tokens
@@ -64,9 +64,9 @@ def wake_ups_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def gate_waits(harness: Harness) -> GateWaits:
-    [pipeline_api] = [route.app for route in harness.app.routes if isinstance(route, Mount)]
-    assert isinstance(pipeline_api, Starlette)
-    waits: GateWaits = pipeline_api.state.gate_waits
+    [mounted] = [route.app for route in harness.app.routes if isinstance(route, Mount)]
+    assert isinstance(mounted, BuiltOnFirstUse)
+    waits: GateWaits = mounted.app.state.gate_waits
     return waits
 
 

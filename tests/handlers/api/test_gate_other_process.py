@@ -16,23 +16,13 @@ from typing import Any
 import httpx
 from sqlmodel import select
 
-from handlers.api.gate_waits import GateWaits
 from handlers.api.http_api import GATE_RECHECK
 from models.db import Database
 from models.release.records import Release, ReleaseStatus
-from tests.handlers.api.conftest import api, make_token, propose
+from tests.handlers.api.conftest import api, gate_waits, make_token, propose
 from tests.support.harness import Harness
 
 DEADLINE_S = 20.0
-
-
-def gate_waits(harness: Harness) -> GateWaits:
-    """The API's waiters, found through the release-change listener they registered."""
-    owners = [
-        getattr(listener, "__self__", None) for listener in harness.bot.deps.on_release_changed
-    ]
-    [waits] = [owner for owner in owners if isinstance(owner, GateWaits)]
-    return waits
 
 
 def go_from_another_process(database_url: str) -> None:
