@@ -611,8 +611,9 @@ class FakeSlack:
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self
         self._server = server
+        # stop() waits for the loop's next poll: a short one keeps a test's teardown short.
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": 0.005}, daemon=True
         )
         self._thread.start()
         return self

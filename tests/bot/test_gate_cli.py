@@ -22,6 +22,7 @@ from tests.handlers.api.conftest import (
     waiting_at_gate,
     wake_ups_only,
 )
+from tests.support.cli import Releasebot
 from tests.support.harness import Harness, iso
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -33,12 +34,17 @@ def harness(database_url: str, fake_slack: FakeSlack) -> Iterator[Harness]:
         yield running
 
 
+def pipeline_env(url: str, token: str) -> dict[str, str]:
+    return {"RELEASEBOT_URL": url, "RELEASEBOT_TOKEN": token}
+
+
 def cli_env(url: str, token: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "RELEASEBOT_"))}
     return {**env, "RELEASEBOT_URL": url, "RELEASEBOT_TOKEN": token}
 
 
-def releasebot(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+def releasebot_process(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """The console script in a process of its own, for a wait that runs alongside the test."""
     return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", *args],
         cwd=ROOT,
@@ -49,36 +55,34 @@ def releasebot(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     )
 
 
-def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    process = releasebot(env, *args)
-    out, err = process.communicate(timeout=60)
-    return process.returncode, out, err
-
-
 def tick_all(harness: Harness, ref: str) -> None:
     for position in range(5):
         harness.tick(harness.release(ref), position)
 
 
-def test_exit_codes_allow_deny_pending_error(harness: Harness) -> None:
-    env = cli_env(harness.server.url, make_token(harness))
-    code, out, _ = run(env, "gate", "payments@2.4.0")
+def test_exit_codes_allow_deny_pending_error(harness: Harness, releasebot: Releasebot) -> None:
+    env = pipeline_env(harness.server.url, make_token(harness))
+    code, out, _ = releasebot("gate", "payments@2.4.0", **env)
     assert code == 1 and "deny" in out and "NO_RELEASE" in out
 
     propose(harness, "payments@2.4.0")
-    code, out, _ = run(env, "gate", "payments@2.4.0")
+    code, out, _ = releasebot("gate", "payments@2.4.0", **env)
     assert code == 3 and "pending" in out and "NOT_GO" in out
 
     tick_all(harness, "payments@2.4.0")
     harness.command("go payments@2.4.0")
-    code, out, _ = run(env, "gate", "payments@2.4.0")
+    code, out, _ = releasebot("gate", "payments@2.4.0", **env)
     assert (code, out.splitlines()[0]) == (0, "payments@2.4.0: allow")
 
-    code, _, err = run(cli_env(harness.server.url, "rbk_wrong"), "gate", "payments@2.4.0")
+    code, _, err = releasebot(
+        "gate", "payments@2.4.0", **pipeline_env(harness.server.url, "rbk_wrong")
+    )
     assert code == 2 and "401" in err
-    code, _, err = run(cli_env("http://127.0.0.1:9", "rbk_x"), "gate", "payments@2.4.0")
+    code, _, err = releasebot(
+        "gate", "payments@2.4.0", **pipeline_env("http://127.0.0.1:9", "rbk_x")
+    )
     assert code == 2 and "cannot reach" in err
-    code, _, err = run({**env, "RELEASEBOT_URL": ""}, "gate", "payments@2.4.0")
+    code, _, err = releasebot("gate", "payments@2.4.0", **{**env, "RELEASEBOT_URL": ""})
     assert code == 2 and "RELEASEBOT_URL" in err
 
 
@@ -87,7 +91,7 @@ def test_a_wait_returns_at_the_go(harness: Harness, monkeypatch: pytest.MonkeyPa
     env = cli_env(harness.server.url, make_token(harness))
     propose(harness, "payments@2.4.0")
     tick_all(harness, "payments@2.4.0")
-    process = releasebot(env, "gate", "payments@2.4.0", "--wait", "1m")
+    process = releasebot_process(env, "gate", "payments@2.4.0", "--wait", "1m")
     waiting_at_gate(harness, "payments", timeout=90)  # a cold start on a loaded machine
     assert process.poll() is None
     went = time.monotonic()
@@ -97,17 +101,19 @@ def test_a_wait_returns_at_the_go(harness: Harness, monkeypatch: pytest.MonkeyPa
     assert time.monotonic() - went < 10, "the wait did not end at the go"
 
 
-def test_report_moves_the_rollout_on(harness: Harness) -> None:
-    env = cli_env(harness.server.url, make_token(harness))
+def test_report_moves_the_rollout_on(harness: Harness, releasebot: Releasebot) -> None:
+    env = pipeline_env(harness.server.url, make_token(harness))
     propose(harness, "payments@2.4.0", "phased 10,50")
     tick_all(harness, "payments@2.4.0")
     harness.command("go payments@2.4.0")
-    code, out, err = run(env, "report", "payments@2.4.0", "succeeded", "--stage", "50")
+    code, out, err = releasebot("report", "payments@2.4.0", "succeeded", "--stage", "50", **env)
     assert code == 0, err
     assert "the release is rolling_out at 50%" in out
-    code, out, _ = run(env, "report", "payments@2.4.0", "succeeded", "--url", "https://ci/9")
+    code, out, _ = releasebot(
+        "report", "payments@2.4.0", "succeeded", "--url", "https://ci/9", **env
+    )
     assert code == 0 and "released" in out
-    code, _, err = run(env, "report", "payments@2.4.0", "succeeded")
+    code, _, err = releasebot("report", "payments@2.4.0", "succeeded", **env)
     assert code == 2 and "409" in err
 
 
@@ -140,7 +146,7 @@ def test_a_wait_survives_the_bot_restarting(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_a_managers_override_opens_the_gate_for_a_release_go_before_the_freeze(
-    harness: Harness,
+    harness: Harness, releasebot: Releasebot
 ) -> None:
     now = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)  # pinned: freezes depend on now
     harness.clock.pin(now)
@@ -148,20 +154,21 @@ def test_a_managers_override_opens_the_gate_for_a_release_go_before_the_freeze(
     tick_all(harness, "payments@2.4.0")
     harness.command("go payments@2.4.0")  # big-bang: go, waiting for the deployment
     harness.command(f'freeze add "Holidays" now to {iso(now + timedelta(days=2))}', user_id=MANAGER)
-    env = cli_env(harness.server.url, make_token(harness))
-    code, out, _ = run(env, "gate", "payments@2.4.0")
+    env = pipeline_env(harness.server.url, make_token(harness))
+    code, out, _ = releasebot("gate", "payments@2.4.0", **env)
     assert code == 3 and "FREEZE_ACTIVE" in out and "Holidays" in out
     harness.command("go payments@2.4.0 override: security fix", user_id=MANAGER)
-    code, out, _ = run(env, "gate", "payments@2.4.0")
+    code, out, _ = releasebot("gate", "payments@2.4.0", **env)
     assert (code, out.splitlines()[0]) == (0, "payments@2.4.0: allow")
 
 
-def test_wait_takes_seconds_minutes_or_hours_and_refuses_other_units() -> None:
-    env = cli_env("http://127.0.0.1:9", "rbk_" + "x" * 43)  # nothing listens: never asked
+def test_wait_takes_seconds_minutes_or_hours_and_refuses_other_units(
+    releasebot: Releasebot,
+) -> None:
+    env = pipeline_env("http://127.0.0.1:9", "rbk_" + "x" * 43)  # nothing listens: never asked
     for refused in ("2d", "1 week", "1.5h", "5 m s", "soon"):
-        code, out, err = run(env, "gate", "payments@2.4.0", "--wait", refused)
+        code, out, err = releasebot("gate", "payments@2.4.0", "--wait", refused, **env)
         assert code == 2 and not out, refused
         assert f"{refused!r} is not a duration like 30m, 2h or 90s" in err, err
-    process = releasebot(env, "gate", "payments@2.4.0", "--wait", "0 seconds")
-    _, err = process.communicate(timeout=60)
+    _, _, err = releasebot("gate", "payments@2.4.0", "--wait", "0 seconds", **env)
     assert "not a duration" not in err, err

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import SettingsError, load_settings, parse_offsets
+from tests.support.cli import Releasebot
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,9 +109,9 @@ def run_cli(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProce
     ],
 )
 def test_bad_settings_stop_start_up_with_one_line(
-    tmp_path: Path, env: dict[str, str], names: str
+    releasebot: Releasebot, env: dict[str, str], names: str
 ) -> None:
-    result = run_cli(tmp_path, "serve", **env)
+    result = releasebot("serve", **env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -119,20 +120,17 @@ def test_bad_settings_stop_start_up_with_one_line(
 
 
 def test_socket_mode_needs_an_app_token(tmp_path: Path) -> None:
+    # The console script itself, in a process of its own: its exit status is main's.
     result = run_cli(tmp_path, "serve", "--socket", SLACK_BOT_TOKEN="xoxb-1")
     assert result.returncode == 2
     assert "SLACK_APP_TOKEN is not set" in result.stderr
 
 
-def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
-    result = run_cli(
-        tmp_path, "db", "upgrade", SLACK_BOT_TOKEN="xoxb-1", DATABASE_URL="sqlite:///x.db"
-    )
+def test_db_upgrade_creates_the_schema(releasebot: Releasebot, tmp_path: Path) -> None:
+    result = releasebot("db", "upgrade", SLACK_BOT_TOKEN="xoxb-1", DATABASE_URL="sqlite:///x.db")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "x.db").exists()
-    current = run_cli(
-        tmp_path, "db", "current", SLACK_BOT_TOKEN="xoxb-1", DATABASE_URL="sqlite:///x.db"
-    )
+    current = releasebot("db", "current", SLACK_BOT_TOKEN="xoxb-1", DATABASE_URL="sqlite:///x.db")
     assert current.stdout.strip() not in ("", "empty")
 
 

@@ -9,15 +9,15 @@ from sqlmodel import select
 
 from models.api.api_tokens import ApiToken
 from models.db import Database
-from tests.bot.test_settings import run_cli
+from tests.support.cli import Releasebot
 
 
-def test_the_cli_creates_a_token_and_prints_it_once(tmp_path: Path) -> None:
+def test_the_cli_creates_a_token_and_prints_it_once(releasebot: Releasebot, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'releasebot.db'}"
     env = {"SLACK_BOT_TOKEN": "xoxb-1", "DATABASE_URL": url}
-    assert run_cli(tmp_path, "db", "upgrade", **env).returncode == 0
+    assert releasebot("db", "upgrade", **env).returncode == 0
     args = ("token", "create", "--team", "T0001", "--name", "ci", "--owner", "U_OWNER")
-    created = run_cli(tmp_path, *args, "--service", "payments", "--service", "web", **env)
+    created = releasebot(*args, "--service", "payments", "--service", "web", **env)
     assert created.returncode == 0, created.stderr
     raw = created.stdout.strip()
     assert raw.startswith("rbk_") and len(raw) == 47
@@ -34,10 +34,8 @@ def test_the_cli_creates_a_token_and_prints_it_once(tmp_path: Path) -> None:
     assert token.scope == ("payments", "web")
     assert raw.encode() not in (tmp_path / "releasebot.db").read_bytes()
 
-    again = run_cli(tmp_path, *args, **env)
+    again = releasebot(*args, **env)
     assert again.returncode == 1 and "exists already" in again.stderr
     assert "Traceback" not in again.stderr and not again.stdout
-    bad = run_cli(
-        tmp_path, "token", "create", "--team", "x", "--name", "ci", "--owner", "U1", **env
-    )
+    bad = releasebot("token", "create", "--team", "x", "--name", "ci", "--owner", "U1", **env)
     assert bad.returncode == 2 and "--team" in bad.stderr
