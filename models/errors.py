@@ -93,6 +93,9 @@ class Code(StrEnum):
     VERSION_TAKEN = "version_taken"  # ref: held by a release the person may not see
     PROPOSED_JUST_NOW = "proposed_just_now"  # ref: lost a race with the same proposal
     FREEZE_EXISTS = "freeze_exists"  # name
+    # The calendar (models/release/free_slots.py)
+    SLOT_TAKEN = "slot_taken"  # ref: the window offered is no longer free
+    MOVED_ALREADY = "moved_already"  # ref: it was moved since the move was offered
 
     # Where a release was built (from CI, through the API)
     PIPELINE_URL_INVALID = "pipeline_url_invalid"  # value

@@ -427,6 +427,13 @@ WORDINGS: dict[Code, Wording] = {
     Code.DUPLICATE: _duplicate,
     Code.VERSION_TAKEN: lambda d: f"{_ref(d)} can't be used: pick a new version.",
     Code.PROPOSED_JUST_NOW: lambda d: f"{_ref(d)} was proposed a moment ago.",
+    Code.SLOT_TAKEN: lambda d: (
+        f"That window is no longer free for {_ref(d)}: `/release slot` finds the next ones."
+    ),
+    Code.MOVED_ALREADY: lambda d: (
+        f"{_ref(d)} was moved since that button was shown: nothing changed. "
+        f"`/release status {_ref(d)}` shows its time."
+    ),
     Code.PIPELINE_URL_INVALID: lambda d: (
         f"{quoted(str(d['value']))} is not a pipeline link: give an http(s) URL of up to "
         "500 characters."

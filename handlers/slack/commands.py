@@ -18,6 +18,7 @@ from handlers.flows import (
     manager_role,
     policy_changes,
     shared_calendars,
+    slot_offers,
     stats_report,
     steps,
     token_admin,
@@ -33,6 +34,7 @@ from handlers.rendering import (
     modals,
     role_messages,
     shared_calendar_messages,
+    slot_messages,
     token_messages,
     webhook_messages,
 )
@@ -183,8 +185,25 @@ def register(app: App, deps: Deps) -> None:
                 # Asks Slack whether the person is a release manager, reads every event
                 # and uploads a file: later.
                 later(lambda: respond(**audit_reply(deps, client, actor, service, since)))
+            case parsing.FreeSlots():
+                later(lambda: respond(**free_slots_reply(deps, client, actor, command)))
             case _:
                 raise parsing.unknown_subcommand(str(body.get("text") or ""))
+
+
+def free_slots_reply(
+    deps: Deps, client: WebClient, actor: Actor, command: parsing.FreeSlots
+) -> dict[str, Any]:
+    """`/release slot`: the next free windows, for the person alone, in their time zone."""
+    after = None
+    if command.after is not None:
+        tz = directory.user_timezone(client, actor.user_id) if command.after.needs_zone else None
+        after = command.after.resolve(tz, now=deps.clock())
+    length, starts = slot_offers.free_slots_for(
+        deps, actor, command.service, command.length_minutes, after
+    )
+    blocks = slot_messages.free_slots_blocks(command.service, length, starts)
+    return channel_messages.private_answer(blocks, f"Free windows for {command.service}")
 
 
 def managers_reply(deps: Deps, team_id: str, note: str | None = None) -> dict[str, Any]:
