@@ -74,7 +74,8 @@ class Code(StrEnum):
     # A freeze holds it
     FROZEN = "frozen"  # ref, release_uid, action (rules.Activity), freeze, freeze_uid,
     # service (the freeze's; None: the whole workspace), ends_at (UTC datetime);
-    # surfaces may add overridable (bool): the person refused may override it
+    # surfaces may add overridable (bool): the person refused may override it, and move
+    # (free_slots.MoveOffer or None): the next free window offered to its owner
     NOTHING_FROZEN = "nothing_frozen"  # ref: an override alone, and no freeze holds it
 
     # Policy (models/policy.py): `key` is the policy key it is about, as typed

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from handlers.deps import Deps
 from handlers.flows import steps
+from handlers.rendering import conflict_notes, slot_messages
 from handlers.rendering.modals import (
     NO_GO_REASON,
     OVERRIDE_FREEZE_REASON,
@@ -27,6 +28,7 @@ from handlers.slack.payloads import (
     FormMetadata,
     FreezeOverrideButton,
     ListPage,
+    MoveButton,
     ReleaseButton,
 )
 from models.release import queries
@@ -251,6 +253,25 @@ def register(app: App, deps: Deps) -> None:
             client.views_open(trigger_id=body["trigger_id"], view=view)
 
         deps.work.submit(in_background(ask_reason, body, client, respond))
+
+    @app.action(ids.MOVE_TO_FREE_SLOT)
+    def move_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
+        ack()
+        actor = actor_of(body)
+        button = MoveButton.parse((body.get("actions") or [{}])[0].get("value"))
+
+        def move() -> None:
+            release_id = resolve(deps, actor, button.release)
+            moved = steps.move_to_free_slot(
+                deps, client, actor, release_id, button.start, button.sequence
+            )
+            ref = steps.check_may_edit(deps, actor, release_id).release.ref
+            text = slot_messages.moved_text(ref, button.start)
+            if warning := conflict_notes.warning(moved):
+                text = f"{text}\n{warning}"
+            tell_privately(text, body, client, respond)
+
+        deps.work.submit(in_background(move, body, client, respond))
 
     @app.action(ids.LIST_MORE)
     def list_more_clicked(

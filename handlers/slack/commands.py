@@ -399,9 +399,9 @@ def propose_from_text(
     # Under the policy where it is proposed, as every surface's proposal is.
     release_id = create_release(deps, client, proposal)
     if release_id is not None:
-        reader = Actor(proposal.team_id, user_id, proposal.channel_id).viewer
-        if warning := conflict_notes.warning(conflicts_for(deps, release_id, reader)):
-            tell_privately(warning, body, client, respond)
+        proposer = Actor(proposal.team_id, user_id, proposal.channel_id)
+        if warning := conflict_notes.warning(conflicts_for(deps, release_id, proposer.viewer)):
+            warn_privately(deps, proposer, release_id, warning, body, client, respond)
 
 
 def update_from_text(
@@ -436,4 +436,19 @@ def update_from_text(
         approvers=approvers,
     )
     if warning := conflict_notes.warning(moved):
-        tell_privately(warning, body, client, respond)
+        warn_privately(deps, actor, release_id, warning, body, client, respond)
+
+
+def warn_privately(
+    deps: Deps,
+    actor: Actor,
+    release_id: int,
+    warning: str,
+    body: dict[str, Any],
+    client: WebClient,
+    respond: Respond | None,
+) -> None:
+    """A conflict warning, to the person alone; to the owner with the Move button."""
+    offer = slot_offers.offer_for(deps, release_id, actor)
+    blocks = slot_messages.warning_blocks(warning, offer)
+    tell_privately(warning, body, client, respond, blocks=blocks)

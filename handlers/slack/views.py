@@ -12,15 +12,15 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
-from handlers.flows import policy_changes, steps
+from handlers.flows import policy_changes, slot_offers, steps
 from handlers.flows.new_release import (
     check_sign_offs,
     conflicts_for,
     create_release,
     under_policy,
 )
-from handlers.rendering import conflict_notes, refusals
-from handlers.rendering.channel_messages import notice_blocks, to_dicts
+from handlers.rendering import conflict_notes, refusals, slot_messages
+from handlers.rendering.channel_messages import to_dicts
 from handlers.rendering.modals import groups_text_of
 from handlers.rendering.refusals import Refused
 from handlers.slack import directory, ids, parsing
@@ -65,13 +65,14 @@ def propose_from_form(deps: Deps, client: WebClient, proposal: Proposal) -> None
     release_id = create_release(deps, client, proposal)
     if release_id is None:
         return
-    reader = Actor(proposal.team_id, proposal.owner_id, proposal.channel_id).viewer
-    if warning := conflict_notes.warning(conflicts_for(deps, release_id, reader)):
+    proposer = Actor(proposal.team_id, proposal.owner_id, proposal.channel_id)
+    if warning := conflict_notes.warning(conflicts_for(deps, release_id, proposer.viewer)):
+        offer = slot_offers.offer_for(deps, release_id, proposer)  # its Move button
         client.chat_postEphemeral(
             channel=proposal.channel_id,
             user=proposal.owner_id,
             text=warning,
-            blocks=to_dicts(notice_blocks(warning)),
+            blocks=to_dicts(slot_messages.warning_blocks(warning, offer)),
         )
 
 
