@@ -23,6 +23,7 @@ from handlers.flows import (
     steps,
     token_admin,
     webhook_admin,
+    weekly_digests,
 )
 from handlers.flows.new_release import conflicts_for, create_release
 from handlers.rendering import (
@@ -37,6 +38,7 @@ from handlers.rendering import (
     slot_messages,
     token_messages,
     webhook_messages,
+    weekly_digest_messages,
 )
 from handlers.rendering.freeze_notes import name as freeze_name
 from handlers.slack import directory, history_listeners, ids, parsing, policy_listeners
@@ -185,6 +187,8 @@ def register(app: App, deps: Deps) -> None:
                 # Asks Slack whether the person is a release manager, reads every event
                 # and uploads a file: later.
                 later(lambda: respond(**audit_reply(deps, client, actor, service, since)))
+            case parsing.WeeklyDigest():
+                later(lambda: respond(**weekly_digest_reply(deps, client, actor)))
             case parsing.FreeSlots():
                 later(lambda: respond(**free_slots_reply(deps, client, actor, command)))
             case _:
@@ -204,6 +208,13 @@ def free_slots_reply(
     )
     blocks = slot_messages.free_slots_blocks(command.service, length, starts)
     return channel_messages.private_answer(blocks, f"Free windows for {command.service}")
+
+
+def weekly_digest_reply(deps: Deps, client: WebClient, actor: Actor) -> dict[str, Any]:
+    """`/release digest`: the week ahead, for the person alone, now."""
+    week, tz = weekly_digests.private_digest(deps, client, actor)
+    blocks = weekly_digest_messages.digest_blocks(week, tz)
+    return channel_messages.private_answer(blocks, weekly_digest_messages.digest_text(week))
 
 
 def managers_reply(deps: Deps, team_id: str, note: str | None = None) -> dict[str, Any]:
