@@ -31,6 +31,7 @@ from handlers.slack import ids
 from handlers.slack.mrkdwn import escape, join_lines, truncate
 from handlers.slack.payloads import PolicyButton
 from models.policy import Effective, HistoryEntry, Key, Policy, Scope, Source, Value
+from models.release.digest_schedule import DigestSchedule
 from models.release.proposing import MAX_APPROVERS, ApproverSpec
 from models.release.quorum import Quorum, QuorumKind
 from models.release.records import ApproverKind, Release
@@ -82,6 +83,8 @@ def value_text(key: Key, value: Value | None) -> str:
         return duration(timedelta(minutes=value))
     if isinstance(value, ReleaseHours):
         return escape(value.label)
+    if isinstance(value, DigestSchedule):
+        return f"<#{value.channel_id}> {escape(value.when)}"
     if key == Key.DEPENDS_ON and isinstance(value, tuple):
         return ", ".join(escape(str(name)) for name in value) or "none"
     return escape(str(value))
@@ -96,6 +99,8 @@ def _default_text(key: Key, value: Value | None) -> str:
         return "any time"
     if key == Key.MAX_CONCURRENT and value is None:
         return "unlimited"
+    if key == Key.WEEKLY_DIGEST and value is None:
+        return "none"
     return value_text(key, value)
 
 

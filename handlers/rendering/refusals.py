@@ -257,6 +257,8 @@ POLICY_ACCEPTS: dict[Key, str] = {
     "`mon-fri 09:00-16:00 Europe/Berlin` (days `mon`…`sun`, ranges and commas, or `daily`)",
     Key.MAX_CONCURRENT: "a number from 1 to 100",
     Key.DEPENDS_ON: "service names separated by commas, such as `payments,search`",
+    Key.WEEKLY_DIGEST: "a #channel I am in, a weekday, a time and a time zone, such as "
+    "`#eng-announce mon 09:00 Europe/Berlin`",
 }
 
 

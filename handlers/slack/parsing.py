@@ -706,6 +706,9 @@ def policy_value(key: Key, text: str) -> Value:
         return policy.clean_approvers(parse_mentions(text), plain)
     if key in (Key.ANNOUNCE, Key.ESCALATION):
         return policy.clean_channel(key, parse_channel(text), plain)
+    if key == Key.WEEKLY_DIGEST:
+        where, _, when = text.strip().partition(" ")
+        return policy.clean_weekly_digest(parse_channel(where), from_slack(when), plain)
     cleaners: dict[Key, Callable[[str], Value]] = {
         Key.QUORUM: policy.clean_quorum,
         Key.OWNER_CAN_APPROVE: policy.clean_flag,

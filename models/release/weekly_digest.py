@@ -11,11 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from models import freezes
+from models.columns import UTCDateTime
 from models.freezes import Span
+from models.policy import Key, PolicySetting
+from models.policy import Scope as Scope_
 from models.release import conflicts, queries, statistics
+from models.release.digest_schedule import DigestSchedule
 from models.release.queries import Viewer
 from models.release.records import Release
 from models.release.statistics import Scope, Statistics
@@ -70,3 +76,87 @@ def week_ahead(
         freezes=spans,
         last_week=statistics.compute(session, scope),
     )
+
+
+# --- posting it once a week ------------------------------------------------------------
+
+# A digest missed for longer than this (the bot was down) is not posted late.
+LATE_BY_AT_MOST = timedelta(days=1)
+
+
+class WeeklyDigestPost(SQLModel, table=True):
+    """One digest posted (or being posted) to one channel for one week: the unique key
+    makes it once, whichever process or restart gets there first."""
+
+    __tablename__ = "weekly_digest_post"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "due_at", name="uq_weekly_digest_post"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    channel_id: str = Field(max_length=32)
+    # The week's posting time: a week is its own.
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    scope: str = Field(max_length=16)  # the policy's: a channel's digest, or a service's
+    target: str = Field(max_length=64)
+    claimed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+@dataclass(frozen=True)
+class Due:
+    team_id: str
+    scope: Scope_
+    target: str  # the channel or service whose releases it tells
+    schedule: DigestSchedule
+    due_at: datetime
+
+
+def due(session: Session, now: datetime) -> list[Due]:
+    """The digests whose time has come this week and that nobody has posted yet."""
+    found = []
+    for row in session.exec(
+        select(PolicySetting).where(PolicySetting.key == Key.WEEKLY_DIGEST.value)
+    ):
+        schedule = DigestSchedule.read(str(row.value))
+        due_at = schedule.last_due(now)
+        if now - due_at > LATE_BY_AT_MOST:
+            continue
+        posted = session.exec(
+            select(WeeklyDigestPost.id).where(
+                WeeklyDigestPost.team_id == row.team_id,
+                WeeklyDigestPost.channel_id == schedule.channel_id,
+                WeeklyDigestPost.due_at == due_at,
+            )
+        ).first()
+        if posted is None:
+            found.append(Due(row.team_id, Scope_(row.scope), row.target, schedule, due_at))
+    return found
+
+
+def claim(session: Session, digest: Due, now: datetime) -> bool:
+    """Take this week's digest for the channel: True for the one process that did."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    inserted = session.execute(
+        dialect.insert(WeeklyDigestPost)
+        .values(
+            team_id=digest.team_id,
+            channel_id=digest.schedule.channel_id,
+            due_at=digest.due_at,
+            scope=digest.scope.value,
+            target=digest.target,
+            claimed_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["team_id", "channel_id", "due_at"])
+        .returning(col(WeeklyDigestPost.id))
+    ).first()
+    return inserted is not None
+
+
+def for_channel(session: Session, digest: Due, now: datetime) -> WeekAhead:
+    """The week ahead of the digest's scope, as the channel it is posted in may read it
+    (private releases only of that channel, as a card's channel reads them)."""
+    viewer = Viewer(user_id="", channel_id=digest.schedule.channel_id)
+    if digest.scope == Scope_.SERVICE:
+        return week_ahead(session, digest.team_id, viewer, now, service=digest.target)
+    return week_ahead(session, digest.team_id, viewer, now, channel_id=digest.target)
