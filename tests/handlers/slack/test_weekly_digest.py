@@ -52,3 +52,17 @@ def test_the_digest_shows_the_week_ahead_as_the_reader_may_see_it(harness: Harne
     assert "Thursday" in shown and "Freezes" in shown
     assert "*Last week*: 0 released · 0 rolled back" in shown
     assert "vault@1.0" in digest(harness, "U_QA")  # its approver sees it
+
+
+def test_the_digest_key_takes_a_channel_i_am_in_a_weekday_a_time_and_a_zone(
+    harness: Harness, fake_slack: FakeSlack
+) -> None:
+    assert "*digest*: none" in harness.private_reply(harness.command("policy", user_id=PM))
+    for value in ("nowhere", "<#C_ANNOUNCE|a> someday 09:00 UTC", "<#C_ANNOUNCE|a> mon 9am UTC"):
+        refused = harness.private_reply(harness.command(f"policy set digest {value}", user_id=PM))
+        assert "#eng-announce mon 09:00 Europe/Berlin" in refused, refused
+    fake_slack.add_channel("C_ANNOUNCE", "eng-announce")
+    set_it = harness.private_reply(
+        harness.command("policy set digest <#C_ANNOUNCE|a> mon 09:00 Europe/Berlin", user_id=PM)
+    )
+    assert "<#C_ANNOUNCE> mon 09:00 Europe/Berlin" in set_it, set_it
