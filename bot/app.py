@@ -23,6 +23,7 @@ from bot.settings import Settings, github_app_settings
 from handlers.delivery.outbox_sender import MessageSender
 from handlers.delivery.webhook_sender import WebhookSender
 from handlers.deps import Deps, HandlerConfig
+from handlers.flows import weekly_digests
 from handlers.github.github_integration import (
     CALLBACK_SWEEP,
     DELIVERY_SWEEP,
@@ -50,6 +51,8 @@ logger = logging.getLogger(__name__)
 OUTBOX_SWEEP = timedelta(seconds=5)
 # Often enough for the first retry, two seconds after a failure, to go about on time.
 WEBHOOK_SWEEP = timedelta(seconds=2)
+# The weekly digest's time is a minute's; checked every 30 s, posted once (its claim).
+DIGEST_SWEEP = timedelta(seconds=30)
 
 
 class ResendSafeConnectionRetry(ConnectionErrorRetryHandler):
@@ -176,6 +179,9 @@ def create_releasebot(settings: Settings, db: Database | None = None) -> Release
     )
     deps.on_release_changed.append(hooks.nudge)
     scheduler.add_sweep("webhooks", hooks.nudge, WEBHOOK_SWEEP)
+    scheduler.add_sweep(
+        "weekly-digest", lambda: weekly_digests.post_due(deps, bolt.client), DIGEST_SWEEP
+    )
     return Releasebot(
         settings=settings,
         db=db,

@@ -74,7 +74,8 @@ class Code(StrEnum):
     # A freeze holds it
     FROZEN = "frozen"  # ref, release_uid, action (rules.Activity), freeze, freeze_uid,
     # service (the freeze's; None: the whole workspace), ends_at (UTC datetime);
-    # surfaces may add overridable (bool): the person refused may override it
+    # surfaces may add overridable (bool): the person refused may override it, and move
+    # (free_slots.MoveOffer or None): the next free window offered to its owner
     NOTHING_FROZEN = "nothing_frozen"  # ref: an override alone, and no freeze holds it
 
     # Policy (models/policy.py): `key` is the policy key it is about, as typed
@@ -93,6 +94,9 @@ class Code(StrEnum):
     VERSION_TAKEN = "version_taken"  # ref: held by a release the person may not see
     PROPOSED_JUST_NOW = "proposed_just_now"  # ref: lost a race with the same proposal
     FREEZE_EXISTS = "freeze_exists"  # name
+    # The calendar (models/release/free_slots.py)
+    SLOT_TAKEN = "slot_taken"  # ref: the window offered is no longer free
+    MOVED_ALREADY = "moved_already"  # ref: it was moved since the move was offered
 
     # Where a release was built (from CI, through the API)
     PIPELINE_URL_INVALID = "pipeline_url_invalid"  # value

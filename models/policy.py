@@ -28,6 +28,7 @@ from models.columns import UTCDateTime, utcnow
 from models.errors import Code, InvalidInput
 from models.fields import policy_field
 from models.release.default_checklist import MAX_ITEM_LENGTH, MAX_ITEMS
+from models.release.digest_schedule import BadSchedule, DigestSchedule
 from models.release.proposing import MAX_APPROVERS, SERVICE_PATTERN, ApproverSpec, Proposal
 from models.release.quorum import Quorum, QuorumKind
 from models.release.records import ApproverKind
@@ -56,6 +57,8 @@ class Key(StrEnum):
     RELEASE_HOURS = "release-hours"
     MAX_CONCURRENT = "max-concurrent"
     DEPENDS_ON = "depends-on"
+    # Where and when the week ahead is posted (models/release/weekly_digest.py).
+    WEEKLY_DIGEST = "digest"
 
     @property
     def field(self) -> str:
@@ -94,6 +97,7 @@ Value = (
     | tuple[timedelta, ...]
     | int
     | ReleaseHours
+    | DigestSchedule
 )
 
 
@@ -110,6 +114,7 @@ class Policy:
     release_hours: ReleaseHours | None = None  # None: any time
     max_concurrent: int | None = None  # None: unlimited
     depends_on: tuple[str, ...] = ()
+    weekly_digest: DigestSchedule | None = None  # None: no digest
 
     def get(self, key: Key) -> Value | None:
         return getattr(self, _ATTRIBUTES[key])  # type: ignore[no-any-return]
@@ -127,6 +132,7 @@ _ATTRIBUTES = {
     Key.RELEASE_HOURS: "release_hours",
     Key.MAX_CONCURRENT: "max_concurrent",
     Key.DEPENDS_ON: "depends_on",
+    Key.WEEKLY_DIGEST: "weekly_digest",
 }
 
 
@@ -252,6 +258,17 @@ def clean_depends_on(text: str) -> tuple[str, ...]:
     return names
 
 
+def clean_weekly_digest(channel_id: str | None, when: str, typed: str) -> DigestSchedule:
+    """`#eng-announce mon 09:00 Europe/Berlin`: a channel, a weekday, a time, a zone."""
+    key = Key.WEEKLY_DIGEST
+    try:
+        if not channel_id:
+            raise BadSchedule(typed)
+        return DigestSchedule.parse(channel_id, when)
+    except BadSchedule:
+        raise InvalidInput(Code.POLICY_BAD_VALUE, field=key.field, key=key, value=typed) from None
+
+
 def clean_approvers(approvers: Sequence[ApproverSpec], typed: str = "") -> tuple[ApproverSpec, ...]:
     key = Key.APPROVERS
     unique = tuple({a.slack_id: a for a in approvers}.values())
@@ -284,7 +301,7 @@ def _encode(key: Key, value: Value) -> Any:
             for a in value
             if isinstance(a, ApproverSpec)
         ]
-    if isinstance(value, (Quorum, ReleaseHours)):
+    if isinstance(value, (Quorum, ReleaseHours, DigestSchedule)):
         return value.text
     if key == Key.REMINDERS:
         assert isinstance(value, tuple)
@@ -308,6 +325,8 @@ def _decode(key: Key, stored: Any) -> Value:
         return tuple(str(item) for item in stored)
     if key == Key.RELEASE_HOURS:
         return ReleaseHours.parse(str(stored))
+    if key == Key.WEEKLY_DIGEST:
+        return DigestSchedule.read(str(stored))
     if key == Key.OWNER_CAN_APPROVE:
         return bool(stored)
     if key in (Key.WINDOW, Key.MAX_CONCURRENT):

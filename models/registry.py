@@ -13,6 +13,7 @@ from models.policy import PolicySetting
 from models.release.outcomes import ReleaseOutcome, SignOffOutcome
 from models.release.production import ProductionRecord
 from models.release.records import Approver, ChecklistItem, Release
+from models.release.weekly_digest import WeeklyDigestPost
 from models.reminders.table import Reminder
 from models.roles import ReleaseManager
 from models.webhooks import Webhook, WebhookDelivery
@@ -38,6 +39,7 @@ __all__ = [
     "RepositoryLink",
     "SignOffOutcome",
     "Reminder",
+    "WeeklyDigestPost",
     "Webhook",
     "WebhookDelivery",
 ]

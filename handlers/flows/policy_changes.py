@@ -20,6 +20,7 @@ from handlers.slack_kit import directory
 from models import policy
 from models.policy import Effective, Key, Policy, Scope, Value
 from models.release import proposing, quorum
+from models.release.digest_schedule import DigestSchedule
 from models.release.proposing import ApproverSpec
 from models.release.queries import Actor, ReleaseView
 from models.release.records import ApproverKind
@@ -59,6 +60,10 @@ def checked_value(client: WebClient, key: Key, value: Value) -> Value:
     if key in (Key.ANNOUNCE, Key.ESCALATION):
         assert isinstance(value, str)
         return policy.check_channel(key, value, directory.bot_is_member(client, value))
+    if isinstance(value, DigestSchedule):
+        policy.check_channel(
+            key, value.channel_id, directory.bot_is_member(client, value.channel_id)
+        )
     return value
 
 

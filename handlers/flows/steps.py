@@ -33,7 +33,7 @@ from handlers.slack_kit.mrkdwn import escape
 from handlers.slack_kit.payloads import OverrideStep
 from models.errors import Code, NotAllowed
 from models.freezes import FreezeOverride
-from models.release import conflicts, lifecycle, queries
+from models.release import conflicts, free_slots, lifecycle, queries
 from models.release.conflicts import WindowConflict
 from models.release.proposing import ApproverSpec
 from models.release.queries import Actor, ReleaseView
@@ -108,6 +108,7 @@ def update(
     target_at: datetime | None,
     notes: str | None,
     approvers: Sequence[ApproverSpec] | None = None,
+    expected_sequence: int | None = None,
 ) -> list[WindowConflict]:
     """`approvers`, when given, must have passed `directory.check_quorum` already. Returns
     the conflicts of its new window, as the person may read them (none if not moved)."""
@@ -122,6 +123,7 @@ def update(
             target_at=target_at,
             notes=notes,
             approvers=approvers,
+            expected_sequence=expected_sequence,
             now=deps.clock(),
         )
         view = queries.load_view(session, result.release)
@@ -159,6 +161,28 @@ def update(
     send_cards(deps, neighbours)
     show_change(deps, client, view)
     return moved
+
+
+def move_to_free_slot(
+    deps: Deps, client: WebClient, actor: Actor, release_id: int, start: datetime, sequence: int
+) -> list[WindowConflict]:
+    """The owner's move to the free window offered: a reschedule (sign-offs kept,
+    approvers told, the feed's SEQUENCE bumped), refused once the window is taken or the
+    release moved since the offer (a second click)."""
+    with deps.db.read_session() as session:
+        release = queries.get(session, actor, release_id)
+        lifecycle.check_may_edit(session, actor, release_id)
+        free_slots.check_still_free(session, release, start)
+    return update(
+        deps,
+        client,
+        actor,
+        release_id,
+        version=None,
+        target_at=start,
+        notes=None,
+        expected_sequence=sequence,
+    )
 
 
 def _people(client: WebClient, approvers: Sequence[ApproverSpec]) -> set[str]:
@@ -333,7 +357,13 @@ def _through_freezes(
 def _frozen_for(deps: Deps, client: WebClient, actor: Actor, error: NotAllowed) -> NotAllowed:
     """The freeze refusal, saying whether this person may override it (its button)."""
     may = actor.manager or is_release_manager(deps, client, actor.team_id, actor.user_id)
-    return NotAllowed(Code.FROZEN, field=error.field, **{**error.data, "overridable": may})
+    with deps.db.read_session() as session:
+        release_id = queries.id_by_uid(session, actor, str(error.data["release_uid"]))
+        release = queries.get(session, actor, release_id)
+        offer = free_slots.offer(session, release, actor.user_id, deps.clock())
+    return NotAllowed(
+        Code.FROZEN, field=error.field, **{**error.data, "overridable": may, "move": offer}
+    )
 
 
 def _escalate(

@@ -20,11 +20,13 @@ from handlers.rendering.freeze_notes import name, schedule, scope
 from handlers.rendering.limits import SECTION_TEXT
 from handlers.rendering.parts import slack_date
 from handlers.rendering.refusals import override_command
+from handlers.rendering.slot_messages import move_actions
 from handlers.slack_kit import ids
 from handlers.slack_kit.mrkdwn import join_lines
 from handlers.slack_kit.payloads import FreezeOverrideButton
 from models.errors import Code, DomainError
 from models.freezes import Span
+from models.release.free_slots import MoveOffer
 from models.release.rules import Activity
 
 
@@ -68,6 +70,9 @@ def refusal_blocks(error: Exception, text: str) -> list[Block]:
     """A refusal's blocks: the words, and for a freeze, the button to override it (for a
     person who may)."""
     blocks = notice_blocks(text)
+    offer = error.data.get("move") if isinstance(error, DomainError) else None
+    if isinstance(offer, MoveOffer):
+        blocks.append(move_actions(offer))  # the owner's way out of it
     if (
         isinstance(error, DomainError)
         and error.code == Code.FROZEN

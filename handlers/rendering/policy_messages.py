@@ -32,6 +32,7 @@ from handlers.slack_kit.mrkdwn import escape, join_lines, truncate
 from handlers.slack_kit.payloads import PolicyButton
 from models import durations
 from models.policy import Effective, HistoryEntry, Key, Policy, Scope, Source, Value
+from models.release.digest_schedule import DigestSchedule
 from models.release.proposing import MAX_APPROVERS, ApproverSpec
 from models.release.quorum import Quorum, QuorumKind
 from models.release.records import ApproverKind, Release
@@ -74,6 +75,8 @@ def value_text(key: Key, value: Value | None) -> str:
         return durations.words(timedelta(minutes=value))
     if isinstance(value, ReleaseHours):
         return escape(value.label)
+    if isinstance(value, DigestSchedule):
+        return f"<#{value.channel_id}> {escape(value.when)}"
     if key == Key.DEPENDS_ON and isinstance(value, tuple):
         return ", ".join(escape(str(name)) for name in value) or "none"
     return escape(str(value))
@@ -88,6 +91,8 @@ def _default_text(key: Key, value: Value | None) -> str:
         return "any time"
     if key == Key.MAX_CONCURRENT and value is None:
         return "unlimited"
+    if key == Key.WEEKLY_DIGEST and value is None:
+        return "none"
     return value_text(key, value)
 
 

@@ -246,6 +246,8 @@ POLICY_ACCEPTS: dict[Key, str] = {
     "`mon-fri 09:00-16:00 Europe/Berlin` (days `mon`…`sun`, ranges and commas, or `daily`)",
     Key.MAX_CONCURRENT: "a number from 1 to 100",
     Key.DEPENDS_ON: "service names separated by commas, such as `payments,search`",
+    Key.WEEKLY_DIGEST: "a #channel I am in, a weekday, a time and a time zone, such as "
+    "`#eng-announce mon 09:00 Europe/Berlin`",
 }
 
 
@@ -416,6 +418,13 @@ WORDINGS: dict[Code, Wording] = {
     Code.DUPLICATE: _duplicate,
     Code.VERSION_TAKEN: lambda d: f"{_ref(d)} can't be used: pick a new version.",
     Code.PROPOSED_JUST_NOW: lambda d: f"{_ref(d)} was proposed a moment ago.",
+    Code.SLOT_TAKEN: lambda d: (
+        f"That window is no longer free for {_ref(d)}: `/release slot` finds the next ones."
+    ),
+    Code.MOVED_ALREADY: lambda d: (
+        f"{_ref(d)} was moved since that button was shown: nothing changed. "
+        f"`/release status {_ref(d)}` shows its time."
+    ),
     Code.PIPELINE_URL_INVALID: lambda d: (
         f"{quoted(str(d['value']))} is not a pipeline link: give an http(s) URL of up to "
         "500 characters."

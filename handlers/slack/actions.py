@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from handlers.deps import Deps
 from handlers.flows import steps
+from handlers.rendering import conflict_notes, slot_messages
 from handlers.rendering.modals import (
     NO_GO_REASON,
     OVERRIDE_FREEZE_REASON,
@@ -28,6 +29,7 @@ from handlers.slack_kit.payloads import (
     FormMetadata,
     FreezeOverrideButton,
     ListPage,
+    MoveButton,
     ReleaseButton,
 )
 from handlers.slack_kit.refused import Refused
@@ -196,6 +198,27 @@ def register(app: App) -> None:
             client.views_open(trigger_id=body["trigger_id"], view=view)
 
         deps.work.submit(in_background(ask_reason, body, client, respond))
+
+    @app.action(ids.MOVE_TO_FREE_SLOT)
+    def move_clicked(
+        ack: Ack, context: BoltContext, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        ack()
+        deps, actor = deps_of(context), actor_of(context)
+        button = MoveButton.parse(clicked_value(body))
+
+        def move() -> None:
+            release_id = resolve(deps, actor, button.release)
+            moved = steps.move_to_free_slot(
+                deps, client, actor, release_id, button.start, button.sequence
+            )
+            ref = steps.check_may_edit(deps, actor, release_id).release.ref
+            text = slot_messages.moved_text(ref, button.start)
+            if warning := conflict_notes.warning(moved):
+                text = f"{text}\n{warning}"
+            tell_privately(text, body, client, respond)
+
+        deps.work.submit(in_background(move, body, client, respond))
 
     @app.action(ids.LIST_MORE)
     def list_more_clicked(

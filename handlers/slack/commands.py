@@ -18,10 +18,12 @@ from handlers.flows import (
     personal_calendars,
     policy_changes,
     shared_calendars,
+    slot_offers,
     stats_report,
     steps,
     token_admin,
     webhook_admin,
+    weekly_digests,
 )
 from handlers.flows.new_release import conflicts_for, create_release
 from handlers.rendering import (
@@ -33,8 +35,10 @@ from handlers.rendering import (
     modals,
     role_messages,
     shared_calendar_messages,
+    slot_messages,
     token_messages,
     webhook_messages,
+    weekly_digest_messages,
 )
 from handlers.rendering.freeze_notes import name as freeze_name
 from handlers.slack import history_listeners, policy_listeners
@@ -181,8 +185,34 @@ def register(app: App) -> None:
                 # Asks Slack whether the person is a release manager, reads every event
                 # and uploads a file: later.
                 later(lambda: respond(**audit_reply(deps, client, actor, service, since)))
+            case parsing.WeeklyDigest():
+                later(lambda: respond(**weekly_digest_reply(deps, client, actor)))
+            case parsing.FreeSlots():
+                later(lambda: respond(**free_slots_reply(deps, client, actor, command)))
             case _:
                 raise parsing.unknown_subcommand(str(body.get("text") or ""))
+
+
+def free_slots_reply(
+    deps: Deps, client: WebClient, actor: Actor, command: parsing.FreeSlots
+) -> dict[str, Any]:
+    """`/release slot`: the next free windows, for the person alone, in their time zone."""
+    after = None
+    if command.after is not None:
+        tz = directory.user_timezone(client, actor.user_id) if command.after.needs_zone else None
+        after = command.after.resolve(tz, now=deps.clock())
+    length, starts = slot_offers.free_slots_for(
+        deps, actor, command.service, command.length_minutes, after
+    )
+    blocks = slot_messages.free_slots_blocks(command.service, length, starts)
+    return channel_messages.private_answer(blocks, f"Free windows for {command.service}")
+
+
+def weekly_digest_reply(deps: Deps, client: WebClient, actor: Actor) -> dict[str, Any]:
+    """`/release digest`: the week ahead, for the person alone, now."""
+    week, tz = weekly_digests.private_digest(deps, client, actor)
+    blocks = weekly_digest_messages.digest_blocks(week, tz)
+    return channel_messages.private_answer(blocks, weekly_digest_messages.digest_text(week))
 
 
 def managers_reply(deps: Deps, team_id: str, note: str | None = None) -> dict[str, Any]:
@@ -378,9 +408,9 @@ def propose_from_text(
     # Under the policy where it is proposed, as every surface's proposal is.
     release_id = create_release(deps, client, proposal)
     if release_id is not None:
-        reader = Reader.person(user_id, proposal.channel_id)
-        if warning := conflict_notes.warning(conflicts_for(deps, release_id, reader)):
-            tell_privately(warning, body, client, respond)
+        proposer = Actor(proposal.team_id, user_id, proposal.channel_id)
+        if warning := conflict_notes.warning(conflicts_for(deps, release_id, proposer.reader)):
+            warn_privately(deps, proposer, release_id, warning, body, client, respond)
 
 
 def update_from_text(
@@ -415,4 +445,19 @@ def update_from_text(
         approvers=approvers,
     )
     if warning := conflict_notes.warning(moved):
-        tell_privately(warning, body, client, respond)
+        warn_privately(deps, actor, release_id, warning, body, client, respond)
+
+
+def warn_privately(
+    deps: Deps,
+    actor: Actor,
+    release_id: int,
+    warning: str,
+    body: dict[str, Any],
+    client: WebClient,
+    respond: Respond | None,
+) -> None:
+    """A conflict warning, to the person alone; to the owner with the Move button."""
+    offer = slot_offers.offer_for(deps, release_id, actor)
+    blocks = slot_messages.warning_blocks(warning, offer)
+    tell_privately(warning, body, client, respond, blocks=blocks)

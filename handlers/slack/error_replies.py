@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -13,6 +13,7 @@ from slack_bolt.context.respond import Respond
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
 
 from handlers.flows.outcome import NotShownYet
 from handlers.rendering import refusals
@@ -63,21 +64,24 @@ def tell_privately(
     client: WebClient,
     respond: Respond | None,
     error: Exception | None = None,
+    blocks: Sequence[Block] | None = None,
 ) -> None:
     """Answer only the person who acted: response_url, else ephemeral, else a DM. With the
-    `error` refused, its blocks (a button to override a freeze)."""
-    blocks = to_dicts(refusal_blocks(error, text) if error else notice_blocks(text))
+    `error` refused, its blocks (a button to override a freeze); else `blocks`, if given."""
+    if blocks is None:
+        blocks = refusal_blocks(error, text) if error else notice_blocks(text)
+    said = to_dicts(blocks)
     user_id = (body.get("user") or {}).get("id") or body.get("user_id")
     try:
         if respond is not None and getattr(respond, "response_url", None):
-            respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+            respond(text=text, blocks=said, response_type="ephemeral", replace_original=False)
             return
         channel_id = (body.get("channel") or {}).get("id") or body.get("channel_id")
         if channel_id and user_id:
-            client.chat_postEphemeral(channel=channel_id, user=user_id, text=text, blocks=blocks)
+            client.chat_postEphemeral(channel=channel_id, user=user_id, text=text, blocks=said)
             return
         if user_id:
-            client.chat_postMessage(channel=user_id, text=text, blocks=blocks)
+            client.chat_postMessage(channel=user_id, text=text, blocks=said)
     except Exception:
         logger.exception("could not tell %s: %s", user_id, text)
 

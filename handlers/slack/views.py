@@ -12,15 +12,15 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
-from handlers.flows import policy_changes, steps
+from handlers.flows import policy_changes, slot_offers, steps
 from handlers.flows.new_release import (
     check_sign_offs,
     conflicts_for,
     create_release,
     under_policy,
 )
-from handlers.rendering import conflict_notes, refusals
-from handlers.rendering.channel_messages import notice_blocks, to_dicts
+from handlers.rendering import conflict_notes, refusals, slot_messages
+from handlers.rendering.channel_messages import to_dicts
 from handlers.rendering.modals import groups_text_of
 from handlers.slack.context import actor_of, deps_of
 from handlers.slack.error_replies import form_error, in_background, tell_privately
@@ -44,7 +44,6 @@ from models.release import proposing, queries
 from models.release.proposing import ApproverSpec, Proposal
 from models.release.queries import Actor
 from models.release.records import ApproverKind
-from models.release.visibility import Reader
 
 T = TypeVar("T")
 
@@ -78,13 +77,14 @@ def propose_from_form(deps: Deps, client: WebClient, proposal: Proposal) -> None
     release_id = create_release(deps, client, proposal)
     if release_id is None:
         return
-    reader = Reader.person(proposal.owner_id, proposal.channel_id)
-    if warning := conflict_notes.warning(conflicts_for(deps, release_id, reader)):
+    proposer = Actor(proposal.team_id, proposal.owner_id, proposal.channel_id)
+    if warning := conflict_notes.warning(conflicts_for(deps, release_id, proposer.reader)):
+        offer = slot_offers.offer_for(deps, release_id, proposer)  # its Move button
         client.chat_postEphemeral(
             channel=proposal.channel_id,
             user=proposal.owner_id,
             text=warning,
-            blocks=to_dicts(notice_blocks(warning)),
+            blocks=to_dicts(slot_messages.warning_blocks(warning, offer)),
         )
 
 

@@ -12,6 +12,7 @@ from handlers.slack_kit.payloads import OverrideStep
 from handlers.slack_kit.refused import Refused
 from handlers.slack_kit.times import CLOCK_PATTERN, When, take_time
 from models import durations, fields, policy
+from models.errors import InvalidInput
 from models.freezes import WEEKDAYS, WeeklySpan
 from models.policy import Key, Value
 from models.release import proposing, statistics
@@ -61,6 +62,9 @@ USAGE = {
     "audit": "`/release audit [<service>] [<since>]` (release managers: the audit trail as a "
     "CSV file, by DM; since: 2026-11-01 or 30d)",
     "stats": "`/release stats [service] [30d | 90d | 365d]` (figures and a chart, in this channel)",
+    "slot": "`/release slot <service> [<length> such as 90m or 2h] [after <when>]` (the next "
+    "three free windows)",
+    "digest": "`/release digest` (the week ahead, for you alone)",
     "help": "`/release help`",
 }
 
@@ -113,6 +117,20 @@ class Stats:
 
     service: str | None = None
     days: int = statistics.DEFAULT_DAYS
+
+
+@dataclass(frozen=True)
+class FreeSlots:
+    """`/release slot <service> [<length>] [after <when>]`: the next free windows."""
+
+    service: str
+    length_minutes: int | None = None  # None: the service's `window`
+    after: When | None = None  # None: now
+
+
+@dataclass(frozen=True)
+class WeeklyDigest:
+    """`/release digest`: the week ahead, privately, now."""
 
 
 @dataclass(frozen=True)
@@ -268,6 +286,8 @@ Command = (
     | GitHubCommand
     | AuditExport
     | Stats
+    | FreeSlots
+    | WeeklyDigest
 )
 
 _USER = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
@@ -337,6 +357,10 @@ def parse(text: str) -> Command:
         return parse_audit(rest)
     if sub in ("stats", "statistics"):
         return parse_stats(rest)
+    if sub == "slot":
+        return parse_free_slots(rest)
+    if sub == "digest" and not rest:
+        return WeeklyDigest()
     raise unknown_subcommand(head)
 
 
@@ -491,6 +515,32 @@ def parse_stats(rest: str) -> Stats:
                 "stats",
             )
     return Stats(service=service, days=days or statistics.DEFAULT_DAYS)
+
+
+def parse_free_slots(rest: str) -> FreeSlots:
+    tokens = _TOKEN.findall(rest)
+    if not tokens or not proposing.SERVICE_PATTERN.match(from_slack(tokens[0]).lower()):
+        raise _usage_error("Name the service.", "slot")
+    service, index = from_slack(tokens[0]).lower(), 1
+    length: int | None = None
+    if index < len(tokens) and tokens[index].lower() != "after":
+        try:
+            length = policy.clean_window(from_slack(tokens[index]))
+        except InvalidInput:
+            raise _usage_error(
+                f"{truncate(escape(from_slack(tokens[index])), 40)} is not a length: give "
+                f"{policy.MIN_WINDOW}m to 24h, such as `90m` or `2h`.",
+                "slot",
+            ) from None
+        index += 1
+    after: When | None = None
+    if index < len(tokens):
+        if tokens[index].lower() != "after" or index + 1 == len(tokens):
+            raise _usage_error("Say `after <when>` last, or nothing.", "slot")
+        after, used = parse_when(tokens[index + 1 :], "slot")
+        if index + 1 + used != len(tokens):
+            raise _usage_error("Say `after <when>` last, or nothing.", "slot")
+    return FreeSlots(service, length, after)
 
 
 def parse_percentages(text: str) -> tuple[int, ...]:
@@ -654,6 +704,9 @@ def policy_value(key: Key, text: str) -> Value:
         return policy.clean_approvers(parse_mentions(text), plain)
     if key in (Key.ANNOUNCE, Key.ESCALATION):
         return policy.clean_channel(key, parse_channel(text), plain)
+    if key == Key.WEEKLY_DIGEST:
+        where, _, when = text.strip().partition(" ")
+        return policy.clean_weekly_digest(parse_channel(where), from_slack(when), plain)
     cleaners: dict[Key, Callable[[str], Value]] = {
         Key.QUORUM: policy.clean_quorum,
         Key.OWNER_CAN_APPROVE: policy.clean_flag,

@@ -7,6 +7,7 @@ version of the bot), is refused as out of date, privately, like any other stale 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -134,6 +135,36 @@ class FreezeOverrideButton(_Payload):
         step, release, freeze = (str(value).split(_SEPARATOR) + ["", "", ""])[:3]
         try:
             parsed = cls.model_validate({"release": release, "freeze": freeze, "step": step})
+            return _canonical(parsed, value)
+        except (ValidationError, ValueError):
+            raise Refused(STALE_BUTTON) from None
+
+
+class MoveButton(_Payload):
+    """The "Move to next free slot" button: the release, the sequence it was at when the
+    slot was offered (a second click of the offer moves it no more), and the window's
+    start in minutes since the epoch."""
+
+    release: str = Field(pattern=_UID)
+    sequence: int = Field(ge=0, le=1_000_000)
+    minute: int = Field(ge=0, le=10**9)
+
+    @classmethod
+    def of(cls, release: str, sequence: int, start: datetime) -> MoveButton:
+        return cls(release=release, sequence=sequence, minute=int(start.timestamp()) // 60)
+
+    @property
+    def start(self) -> datetime:
+        return datetime.fromtimestamp(self.minute * 60, UTC)
+
+    def encode(self) -> str:
+        return _SEPARATOR.join((self.release, str(self.sequence), str(self.minute)))
+
+    @classmethod
+    def parse(cls, value: object) -> MoveButton:
+        release, sequence, minute = (str(value).split(_SEPARATOR) + ["", "", ""])[:3]
+        try:
+            parsed = cls(release=release, sequence=int(sequence), minute=int(minute))
             return _canonical(parsed, value)
         except (ValidationError, ValueError):
             raise Refused(STALE_BUTTON) from None

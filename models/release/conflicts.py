@@ -52,7 +52,7 @@ class WindowConflict:
     hours: ReleaseHours | None = None  # RELEASE_HOURS
 
 
-class _Policies:
+class Policies:
     """The calendar keys in force for each (channel, service), read once per check."""
 
     def __init__(self, session: Session, team_id: str) -> None:
@@ -61,11 +61,14 @@ class _Policies:
         self._found: dict[tuple[str, str], Policy] = {}
 
     def of(self, release: Release) -> Policy:
-        place = (release.channel_id, release.service)
+        return self.at(release.channel_id, release.service)
+
+    def at(self, channel_id: str, service: str) -> Policy:
+        place = (channel_id, service)
         if place not in self._found:
             # The calendar keys have no setting of the bot's: their built-in defaults apply.
             self._found[place] = policy.effective(
-                self._session, self._team_id, release.channel_id, release.service, Policy()
+                self._session, self._team_id, channel_id, service, Policy()
             ).policy
         return self._found[place]
 
@@ -79,7 +82,7 @@ def _overlap(a: Release, b: Release) -> bool:
     return a_start < b_end and b_start < a_end
 
 
-def _open_around(session: Session, team_id: str, since: datetime, until: datetime) -> list[Release]:
+def open_around(session: Session, team_id: str, since: datetime, until: datetime) -> list[Release]:
     """Open releases whose window may overlap [since, until)."""
     return list(
         session.exec(
@@ -106,7 +109,7 @@ def _peak(release: Release, others: Sequence[Release]) -> list[Release]:
     return best
 
 
-def _of(release: Release, around: Iterable[Release], policies: _Policies) -> list[WindowConflict]:
+def _of(release: Release, around: Iterable[Release], policies: Policies) -> list[WindowConflict]:
     """Each conflict of `release`, naming every release in it (whoever reads)."""
     mine = policies.of(release)
     found: list[WindowConflict] = []
@@ -144,9 +147,9 @@ def find(session: Session, release: Release, reader: Reader) -> list[WindowConfl
     if release.state.is_finished:
         return []
     start, end = _window(release)
-    around = _open_around(session, release.team_id, start, end)
+    around = open_around(session, release.team_id, start, end)
     conflicts: list[WindowConflict] = []
-    for conflict in _of(release, around, _Policies(session, release.team_id)):
+    for conflict in _of(release, around, Policies(session, release.team_id)):
         shown = tuple(o for o in conflict.others if may_see(session, o, reader))
         conflicts.append(replace(conflict, others=shown, hidden=len(conflict.others) - len(shown)))
     return conflicts
@@ -158,8 +161,8 @@ def involved(session: Session, release: Release) -> set[int]:
     if release.state.is_finished:
         return set()
     start, end = _window(release)
-    around = _open_around(session, release.team_id, start, end)
-    found = _of(release, around, _Policies(session, release.team_id))
+    around = open_around(session, release.team_id, start, end)
+    found = _of(release, around, Policies(session, release.team_id))
     return {o.id for c in found for o in c.others if o.id is not None}
 
 
@@ -170,6 +173,6 @@ def conflicting(session: Session, team_id: str, releases: Sequence[Release]) -> 
         return set()
     since = min(r.target_at for r in open_ones)
     until = max(r.target_at + r.window for r in open_ones)
-    around = _open_around(session, team_id, since, until)
-    policies = _Policies(session, team_id)
+    around = open_around(session, team_id, since, until)
+    policies = Policies(session, team_id)
     return {r.id for r in open_ones if r.id is not None and _of(r, around, policies)}

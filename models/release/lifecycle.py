@@ -330,15 +330,20 @@ def update(
     target_at: datetime | None = None,
     notes: str | None = None,
     approvers: Sequence[ApproverSpec] | None = None,
+    expected_sequence: int | None = None,
     now: datetime | None = None,
 ) -> UpdateResult:
     """Change what the owner may change before go. New `approvers` are checked here only
     for what needs no Slack (not the owner, at most 20): handlers check the rest first
     (they exist; enough different people besides the owner, `signers.check_quorum`).
-    Approvers the release's policy named stay, whatever `approvers` says."""
+    Approvers the release's policy named stay, whatever `approvers` says. With
+    `expected_sequence` (a move offered when the release was at that sequence), refused
+    once it has moved since: a second click of one offer moves it once."""
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
     _check_editable(release, actor)
+    if expected_sequence is not None and release.sequence != expected_sequence:
+        raise Conflict(Code.MOVED_ALREADY, ref=release.ref)
     before = snapshot(release)
     previous_target_at = release.target_at
     version_changed = version is not None and clean_version(version) != release.version

@@ -121,3 +121,18 @@ class ReleaseHours:
             return False
         opens, closes = self._open_on(day)
         return opens <= start and end <= closes
+
+    def opening_times(self, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+        """Each day's hours (in UTC) that overlap [since, until), earliest first: one span
+        a day, never joined to the next (a window lies within the hours of one day)."""
+        first = since.astimezone(self.zone).date() - timedelta(days=1)
+        last = until.astimezone(self.zone).date()
+        spans = []
+        for offset in range((last - first).days + 1):
+            day = first + timedelta(days=offset)
+            if day.weekday() not in self.weekdays:
+                continue
+            opens, closes = self._open_on(day)
+            if opens < until and closes > since:
+                spans.append((opens, closes))
+        return spans

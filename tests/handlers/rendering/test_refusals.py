@@ -115,6 +115,8 @@ SAMPLES: dict[Code, dict[str, Any]] = {
     Code.FREEZE_EXISTS: {"name": EVIL},
     Code.VERSION_TAKEN: {"ref": EVIL},
     Code.PROPOSED_JUST_NOW: {"ref": EVIL},
+    Code.SLOT_TAKEN: {"ref": EVIL},
+    Code.MOVED_ALREADY: {"ref": EVIL},
     Code.PIPELINE_URL_INVALID: {"value": EVIL},
     Code.NOTHING_FROZEN: {"ref": EVIL},
     Code.DEPLOYMENT_STAGE_UNKNOWN: {"ref": EVIL, "stage": 37, "stages": (10, 50, 100)},
