@@ -337,25 +337,40 @@ def create_api(
             le=MAX_GATE_WAIT,
             description="seconds to wait for the decision to change before answering",
         ),
+        digest: str | None = Query(  # noqa: B008
+            None, max_length=200, description="the artifact deployed: sha256:…"
+        ),
+        commit: str | None = Query(  # noqa: B008
+            None, max_length=100, description="the commit deployed (7 to 40 hex digits)"
+        ),
         token: ApiToken = Depends(authenticated),  # noqa: B008
     ) -> GateOut:
         token.require_scope(service)
         service = proposing.clean_service(service)
         version = version.strip()
+        # Malformed pins are refused (422) before any wait.
+        digest, commit = proposing.clean_digest(digest), proposing.clean_commit(commit)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
 
         def answer() -> tuple[gate_rules.Verdict, ReleaseOut | None]:
             with deps.db.read_session() as session:
                 verdict = gate_rules.evaluate(
-                    session, token.team_id, service, version, deps.clock(), waiting=wait > 0
+                    session,
+                    token.team_id,
+                    service,
+                    version,
+                    deps.clock(),
+                    waiting=wait > 0,
+                    digest=digest,
+                    commit=commit,
                 )
                 return verdict, _release_out(session, verdict.release)
 
         # Pipelines that wait often arrive together and re-check together: one read for all.
         # The verdict and the release it shows come from one read, so an answer after a
         # change is what that re-check found, never a copy kept from before the change.
-        shared_key = (token.team_id, service, version, "answer")
+        shared_key = (token.team_id, service, version, f"answer {digest} {commit}")
         if wait > 0:
             first, out = await waits.reads.read(shared_key, answer)
         else:
@@ -642,6 +657,7 @@ def _propose(
         request_key=request_key,
         pipeline_url=body.pipeline_url,
         commit_sha=body.commit_sha,
+        digest=body.digest,
         committed_at=body.committed_at,
         fix=body.fix,
         fixes=body.fixes,

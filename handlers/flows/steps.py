@@ -105,6 +105,8 @@ def update(
     target_at: datetime | None,
     notes: str | None,
     approvers: Sequence[ApproverSpec] | None = None,
+    digest: str | None = None,
+    commit_sha: str | None = None,
 ) -> list[WindowConflict]:
     """`approvers`, when given, must have passed `directory.check_quorum` already. Returns
     the conflicts of its new window, as the person may read them (none if not moved)."""
@@ -119,6 +121,8 @@ def update(
             target_at=target_at,
             notes=notes,
             approvers=approvers,
+            digest=digest,
+            commit_sha=commit_sha,
             now=deps.clock(),
         )
         view = queries.load_view(session, result.release)
@@ -132,6 +136,8 @@ def update(
             added=result.added,
             removed=result.removed,
             quorum_reached=result.quorum_reached,
+            digest_changed=result.digest_changed,
+            commit_changed=result.commit_changed,
         )
         moved: list[WindowConflict] = []
         if result.time_changed:

@@ -415,6 +415,8 @@ def update_from_text(
         target_at=target_at,
         notes=command.notes,
         approvers=approvers,
+        digest=command.digest,
+        commit_sha=command.commit,
     )
     if warning := conflict_notes.warning(moved):
         tell_privately(warning, body, client, respond)

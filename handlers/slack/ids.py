@@ -27,6 +27,7 @@ FIELD_APPROVERS: Final = fields.FIELD_APPROVERS
 FIELD_GROUPS: Final = fields.FIELD_GROUPS
 FIELD_ROLLOUT: Final = fields.FIELD_ROLLOUT
 FIELD_NOTES: Final = fields.FIELD_NOTES
+FIELD_DIGEST: Final = fields.FIELD_DIGEST
 FIELD_FIXES: Final = fields.FIELD_FIXES
 FIELD_REASON: Final = fields.FIELD_REASON
 # The policy form: one input per policy key (models.policy.Key.field), plus the groups.

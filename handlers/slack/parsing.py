@@ -27,7 +27,8 @@ USAGE = {
     "status": "`/release status <service@version>`",
     "cancel": "`/release cancel <service@version> [reason]`",
     "update": "`/release update <service@version> [version=…] [when=…] [notes=…] "
-    "[approvers=@a @b … | approvers=none]`",
+    "[approvers=@a @b … | approvers=none] [digest=sha256:… | digest=none] "
+    "[commit=… | commit=none]`",
     "go": "`/release go <service@version> [override: <reason>]` (release managers override a "
     "freeze)",
     "nogo": "`/release nogo <service@version> <reason>`",
@@ -130,6 +131,8 @@ class Update:
     when: When | None = None
     notes: str | None = None
     approvers: tuple[ApproverSpec, ...] | None = None  # None: unchanged; (): none at all
+    digest: str | None = None  # None: unchanged; "": none
+    commit: str | None = None  # None: unchanged; "": none
 
 
 @dataclass(frozen=True)
@@ -506,7 +509,7 @@ def parse_percentages(text: str) -> tuple[int, ...]:
 
 
 # A key starts a word: "subversion=2" inside the notes changes no version.
-_ASSIGNMENT = re.compile(r"\b(version|when|notes|approvers)=", re.IGNORECASE)
+_ASSIGNMENT = re.compile(r"\b(version|when|notes|approvers|digest|commit)=", re.IGNORECASE)
 
 
 def parse_update(rest: str) -> Update:
@@ -532,7 +535,27 @@ def parse_update(rest: str) -> Update:
         raise _usage_error("Put one version after `version=`.", "update")
     notes = from_slack(values["notes"], multiline=True) if "notes" in values else None
     approvers = parse_approvers(values["approvers"]) if "approvers" in values else None
-    return Update(ref=ref, version=version, when=when, notes=notes, approvers=approvers)
+    digest, commit = (_one_word_or_none(values, key) for key in ("digest", "commit"))
+    return Update(
+        ref=ref,
+        version=version,
+        when=when,
+        notes=notes,
+        approvers=approvers,
+        digest=digest,
+        commit=commit,
+    )
+
+
+def _one_word_or_none(values: dict[str, str], key: str) -> str | None:
+    """`digest=` / `commit=` of an update: one value (checked by the domain), or `none`
+    ("": removed); None when not given."""
+    if key not in values:
+        return None
+    value = from_slack(values[key])
+    if not value or " " in value:
+        raise _usage_error(f"Put one value after `{key}=`, or write none.", "update")
+    return "" if value.lower() == "none" else value
 
 
 def parse_approvers(text: str) -> tuple[ApproverSpec, ...]:

@@ -212,6 +212,12 @@ def edit_from_modal(
             clean_plain(input_value(view, ids.FIELD_NOTES) or "", multiline=True)
         ),
     )
+    # A form opened before it had a digest input says nothing about the digest.
+    shows_digest = ids.FIELD_DIGEST in view.get("state", {}).get("values", {})
+    digest = fields.check(
+        ids.FIELD_DIGEST,
+        lambda: proposing.clean_digest(clean_plain(input_value(view, ids.FIELD_DIGEST) or "")),
+    )
     if version and version != release.version:
         fields.check(
             ids.FIELD_VERSION, lambda: _not_duplicate(deps, actor, release.service, version)
@@ -224,10 +230,11 @@ def edit_from_modal(
         "target_at": target_at if target_at != release.target_at else None,
         "notes": notes if notes != release.notes else None,
         "approvers": approvers,
+        "digest": (digest or "") if shows_digest and digest != release.digest else None,
     }
     if all(value is None for value in changes.values()):
         fields.errors[ids.FIELD_VERSION] = (
-            "Nothing changed: edit the version, time, notes or approvers."
+            "Nothing changed: edit the version, time, notes, approvers or digest."
         )
         return fields
     return changes

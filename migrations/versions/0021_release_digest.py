@@ -1,0 +1,29 @@
+"""release digest: the artifact a release was approved as
+
+Revision ID: 0021
+Revises: 0020 (the lead re-chains it at merge)
+Create Date: 2026-12-07 23:20:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel.sql.sqltypes
+from alembic import op
+
+revision: str = "0021"
+down_revision: str | None = "0020"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("release", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("digest", sqlmodel.sql.sqltypes.AutoString(length=71), nullable=True)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("release", schema=None) as batch_op:
+        batch_op.drop_column("digest")
