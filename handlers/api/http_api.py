@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from handlers.api import service_versions
 from handlers.api.gate_audit import GroupedAuditWriter
 from handlers.api.gate_waits import GateWaits
 from handlers.api.rate_limit import RateLimiter
@@ -541,6 +542,7 @@ def create_api(
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
+    api.include_router(service_versions.router(deps, authenticated))
     _install_errors(api, exception_handlers or {})
     return api
 
