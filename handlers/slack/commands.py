@@ -37,7 +37,14 @@ from handlers.rendering import (
     webhook_messages,
 )
 from handlers.rendering.freeze_notes import name as freeze_name
-from handlers.slack import directory, history_listeners, ids, parsing, policy_listeners
+from handlers.slack import (
+    directory,
+    history_listeners,
+    ids,
+    parsing,
+    policy_listeners,
+    verify_command,
+)
 from handlers.slack.error_replies import in_background, tell_privately
 from handlers.slack.mrkdwn import escape
 from models import audit
@@ -92,6 +99,8 @@ def register(app: App, deps: Deps) -> None:
                 later(lambda: respond(**list_reply(deps, team_id, viewer)))
             case parsing.History():
                 later(lambda: respond(**history_listeners.reply_to(deps, actor, command)))
+            case parsing.Verify():
+                later(lambda: respond(**verify_command.reply_to(deps, actor, command)))
             case parsing.RefCommand(name="status", ref=ref):
                 later(lambda: respond(**status_reply(deps, client, team_id, ref, viewer)))
             case parsing.ProposeForm():

@@ -58,6 +58,8 @@ USAGE = {
     "`/release github links` · `/release github unlink <owner>/<repo> [<service>]` "
     "(release managers; deployments in those GitHub environments ask releasebot)",
     "history": "`/release history [<service>] [n]` (the last n releases, default 10, at most 50)",
+    "verify": "`/release verify <service> <sha256:digest>` (which release an artifact was "
+    "approved as)",
     "audit": "`/release audit [<service>] [<since>]` (release managers: the audit trail as a "
     "CSV file, by DM; since: 2026-11-01 or 30d)",
     "stats": "`/release stats [service] [30d | 90d | 365d]` (figures and a chart, in this channel)",
@@ -81,6 +83,14 @@ class History:
 
     service: str | None = None
     count: int = 10
+
+
+@dataclass(frozen=True)
+class Verify:
+    """`/release verify <service> <digest>`: which release an artifact digest belongs to."""
+
+    service: str
+    digest: str
 
 
 @dataclass(frozen=True)
@@ -252,6 +262,7 @@ Command = (
     Help
     | ListReleases
     | History
+    | Verify
     | ProposeForm
     | Propose
     | RefCommand
@@ -303,6 +314,8 @@ def parse(text: str) -> Command:
         return ListReleases()
     if sub == "history":
         return parse_history(rest)
+    if sub == "verify":
+        return parse_verify(rest)
     if sub == "propose":
         return parse_propose(rest)
     if sub in ("go", "advance", "done") and _OVERRIDE.search(rest):
@@ -361,6 +374,13 @@ def parse_history(rest: str) -> History:
         if not 1 <= count <= HISTORY_MAX:
             raise _usage_error(f"Show between 1 and {HISTORY_MAX} releases.", "history")
     return History(from_slack(words[0]), count)
+
+
+def parse_verify(rest: str) -> Verify:
+    words = from_slack(rest).split()
+    if len(words) != 2:
+        raise _usage_error("Name one service and one artifact digest.", "verify")
+    return Verify(service=words[0], digest=words[1])
 
 
 def _require_ref(text: str, subcommand: str) -> str:
