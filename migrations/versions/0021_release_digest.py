@@ -18,12 +18,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("release", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("digest", sqlmodel.sql.sqltypes.AutoString(length=71), nullable=True)
-        )
+    # A plain ADD COLUMN: a batch copy of `release` on SQLite would cascade-delete its
+    # approvers (see 0014).
+    op.add_column(
+        "release", sa.Column("digest", sqlmodel.sql.sqltypes.AutoString(length=71), nullable=True)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("release", schema=None) as batch_op:
-        batch_op.drop_column("digest")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE release DROP COLUMN digest")
+    else:
+        op.drop_column("release", "digest")
