@@ -116,7 +116,9 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _gate(http: httpx.Client, ref: str, wait: int, digest: str | None, commit: str | None) -> int:
+def _gate(
+    http: httpx.Client, ref: str, wait: int, digest: str | None = None, commit: str | None = None
+) -> int:
     service, version = _split(ref)
     pins = {k: v for k, v in (("digest", digest), ("commit", commit)) if v}
     deadline = time.monotonic() + wait

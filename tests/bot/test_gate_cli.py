@@ -154,3 +154,22 @@ def test_a_managers_override_opens_the_gate_for_a_release_go_before_the_freeze(
     harness.command("go payments@2.4.0 override: security fix", user_id=MANAGER)
     code, out, _ = run(env, "gate", "payments@2.4.0")
     assert (code, out.splitlines()[0]) == (0, "payments@2.4.0: allow")
+
+
+def test_the_gate_pins_the_digest_and_the_commit(harness: Harness) -> None:
+    env = cli_env(harness.server.url, make_token(harness))
+    digest, commit = "sha256:" + "ab" * 32, "0123456789abcdef0123456789abcdef01234567"
+    propose(harness, "payments@2.4.0")
+    harness.command(f"update payments@2.4.0 digest={digest} commit={commit}")
+    tick_all(harness, "payments@2.4.0")
+    harness.command("go payments@2.4.0")
+    pins = ("--digest", digest, "--commit", commit[:12])
+    code, out, err = run(env, "gate", "payments@2.4.0", *pins)
+    assert code == 0 and "allow" in out, err
+    other = "sha256:" + "cd" * 32
+    code, out, _ = run(env, "gate", "payments@2.4.0", "--digest", other, "--commit", "f" * 40)
+    assert code == 1 and "deny" in out
+    assert "DIGEST_MISMATCH" in out and other in out and digest in out
+    assert "COMMIT_MISMATCH" in out and "f" * 40 in out and commit in out
+    code, _, err = run(env, "gate", "payments@2.4.0", "--digest", "sha256:nope")
+    assert code == 2 and "422" in err and "sha256:" in err

@@ -48,7 +48,9 @@ def ready(harness: Harness) -> None:
 
 def test_a_digest_is_proposed_shown_and_pinned_at_the_gate(harness: Harness) -> None:
     client = api(harness, make_token(harness))
-    proposed = client.post("/releases", json=BODY | {"digest": DIGEST.upper().replace("SHA", "sha")})
+    proposed = client.post(
+        "/releases", json=BODY | {"digest": DIGEST.upper().replace("SHA", "sha")}
+    )
     assert proposed.status_code == 201, proposed.text
     assert client.get(f"/releases/{REF}").json()["digest"] == DIGEST  # kept in lower case
     assert DIGEST in str(harness.card(harness.release(REF))["blocks"])
