@@ -17,9 +17,9 @@ Then:
    callback POST arriving at the fake GitHub (p50, p99, last).
 
 Targets, each against the same run: the waiting deployments within 100 MiB more memory and
-without a thread each; ack p99 while they wait within 2x the p99 before. Every deployment
-must be answered `approved` exactly once (exit 1 otherwise). `--smoke`: 10 deployments,
-targets not checked (the answers still are).
+50 more threads (pools, not a thread each); ack p99 while they wait within 2x the p99
+before. Every deployment must be answered `approved` exactly once (exit 1 otherwise).
+`--smoke`: 10 deployments, targets not checked (the answers still are).
 
     uv run python benchmarks/github_waits.py [--deployments 1000] [--strict] [--smoke]
 """
@@ -67,6 +67,7 @@ from tests.support.fake_github import FakeGitHub, protection_rule, signed  # noq
 
 OWNER, CHANNEL = "U1", "C1"
 SHA = "9fceb02d0ae598e95dc970b74767f19372d61af8"
+MAX_MORE_THREADS = 50  # the server's pools may grow; a thread per deployment would not fit
 DEADLINE = 300.0  # seconds a phase may take before the run gives up
 
 
@@ -305,7 +306,10 @@ def report(args: argparse.Namespace, f: dict[str, Any]) -> int:
         return 0
     checks = [
         (f"memory +{grown:.1f} MiB <= 100 MiB", grown <= 100),
-        (f"threads +{threads} < {n} (not one each)", threads < n),
+        (
+            f"threads +{threads} <= {MAX_MORE_THREADS} (pools, not one each)",
+            threads <= MAX_MORE_THREADS,
+        ),
         (f"ack p99 waiting {ack_ratio:.2f}x <= 2x before", ack_ratio <= 2.0),
     ]
     for label, ok in checks:
