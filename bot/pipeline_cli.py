@@ -47,6 +47,14 @@ def add_commands(sub: Any) -> None:
     gate.add_argument(
         "--wait", type=duration, default=0, help="wait this long for the go, e.g. 30m"
     )
+    gate.add_argument(
+        "--digest",
+        default=None,
+        help="the artifact deployed (sha256:…): denied if not the release's",
+    )
+    gate.add_argument(
+        "--commit", default=None, help="the commit deployed: denied if not the release's"
+    )
     report = sub.add_parser("report", help="report a deployment of a release")
     report.add_argument("ref", help="service@version")
     report.add_argument("state", choices=("started", "succeeded", "failed"))
@@ -63,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with _client() as http:
             if args.command == "gate":
-                return _gate(http, args.ref, args.wait)
+                return _gate(http, args.ref, args.wait, args.digest, args.commit)
             return _report(http, args)
     except CliError as error:
         print(f"releasebot: {error}", file=sys.stderr)
@@ -107,8 +115,11 @@ def _answer(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _gate(http: httpx.Client, ref: str, wait: int) -> int:
+def _gate(
+    http: httpx.Client, ref: str, wait: int, digest: str | None = None, commit: str | None = None
+) -> int:
     service, version = _split(ref)
+    pins = {k: v for k, v in (("digest", digest), ("commit", commit)) if v}
     deadline = time.monotonic() + wait
     answered = False
     while True:
@@ -117,7 +128,7 @@ def _gate(http: httpx.Client, ref: str, wait: int) -> int:
         try:
             response = http.get(
                 "/gate",
-                params={"service": service, "version": version, "wait": step},
+                params={"service": service, "version": version, "wait": step, **pins},
                 timeout=httpx.Timeout(step + 30.0),
             )
         except httpx.TransportError:

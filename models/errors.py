@@ -101,6 +101,7 @@ class Code(StrEnum):
     # Where a release was built (from CI, through the API)
     PIPELINE_URL_INVALID = "pipeline_url_invalid"  # value
     COMMIT_INVALID = "commit_invalid"  # value
+    DIGEST_INVALID = "digest_invalid"  # value: not sha256: and 64 hexadecimal digits
     COMMIT_TIME_FUTURE = "commit_time_future"  # value: a commit time later than now
 
     # Deployment reports (models/release/deployments.py)

@@ -26,6 +26,7 @@ def policy_field(key: str) -> str:
 
 FIELD_PIPELINE_URL: Final = "pipeline_url"
 FIELD_COMMIT: Final = "commit_sha"
+FIELD_DIGEST: Final = "digest"
 FIELD_COMMITTED_AT: Final = "committed_at"
 FIELD_FIXES: Final = "fixes"
 FIELD_TOKEN_NAME: Final = "token_name"

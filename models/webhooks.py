@@ -212,6 +212,8 @@ def release_payload(release: Release) -> dict[str, Any]:
         "stage": stage,
         "target_at": release.target_at.isoformat() if release.target_at else None,
         "owner": release.owner_id,
+        "commit_sha": release.commit_sha,
+        "digest": release.digest,
     }
 
 

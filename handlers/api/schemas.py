@@ -81,6 +81,7 @@ class ReleaseOut(BaseModel):
     url: str | None = Field(description="the permalink of its card in Slack, once posted")
     pipeline_url: str | None
     commit_sha: str | None
+    digest: str | None = Field(description="the artifact it was approved as, sha256:…")
     notes: str
     sign_offs: list[SignOff]
     checklist: Checklist
@@ -104,6 +105,7 @@ class ReleaseOut(BaseModel):
             url=release.permalink,
             pipeline_url=release.pipeline_url,
             commit_sha=release.commit_sha,
+            digest=release.digest,
             notes=release.notes,
             sign_offs=[SignOff.of(a) for a in view.approvers],
             checklist=Checklist(
@@ -179,6 +181,8 @@ class HistoryRelease(BaseModel):
     at: datetime = Field(description="when it came to that outcome, ISO 8601 UTC")
     target_at: datetime = Field(description="when it was planned, ISO 8601 UTC")
     owner: str
+    commit_sha: str | None
+    digest: str | None = Field(description="the artifact it was approved as, sha256:…")
     sign_offs: list[SignOff]
     url: str | None = Field(description="the permalink of its card (its thread) in Slack")
 
@@ -193,6 +197,8 @@ class HistoryRelease(BaseModel):
             at=outcome.at,
             target_at=release.target_at,
             owner=release.owner_id,
+            commit_sha=release.commit_sha,
+            digest=release.digest,
             sign_offs=[SignOff.of(a) for a in outcome.approvers],
             url=release.permalink,
         )
@@ -243,6 +249,13 @@ class ProposeIn(BaseModel):
     channel: ChannelId = Field(description="the Slack channel id where its card goes")
     notes: str = Field(default="", max_length=4000)
     commit_sha: str | None = Field(default=None, max_length=100)
+    digest: str | None = Field(
+        default=None,
+        max_length=200,
+        examples=["sha256:" + "0" * 64],
+        description="the artifact to deploy (a container image's digest, say): the gate "
+        "and the deployment are checked against it; changing it clears the sign-offs",
+    )
     committed_at: Moment | None = Field(
         default=None,
         description="when the commit was made, ISO 8601 with an offset: the start of the "
@@ -274,7 +287,7 @@ class ProposeOut(BaseModel):
 class GateReason(BaseModel):
     code: str = Field(
         description="NO_RELEASE, NOT_APPROVED, CHECKLIST_OPEN, NOT_GO, FREEZE_ACTIVE, PAUSED, "
-        "NO_GO, CANCELLED, ROLLED_BACK or ALREADY_RELEASED"
+        "NO_GO, CANCELLED, ROLLED_BACK, ALREADY_RELEASED, DIGEST_MISMATCH or COMMIT_MISMATCH"
     )
     message: str
 

@@ -109,6 +109,8 @@ def update(
     notes: str | None,
     approvers: Sequence[ApproverSpec] | None = None,
     expected_sequence: int | None = None,
+    digest: str | None = None,
+    commit_sha: str | None = None,
 ) -> list[WindowConflict]:
     """`approvers`, when given, must have passed `directory.check_quorum` already. Returns
     the conflicts of its new window, as the person may read them (none if not moved)."""
@@ -124,6 +126,8 @@ def update(
             notes=notes,
             approvers=approvers,
             expected_sequence=expected_sequence,
+            digest=digest,
+            commit_sha=commit_sha,
             now=deps.clock(),
         )
         view = queries.load_view(session, result.release)
@@ -137,6 +141,8 @@ def update(
             added=result.added,
             removed=result.removed,
             quorum_reached=result.quorum_reached,
+            digest_changed=result.digest_changed,
+            commit_changed=result.commit_changed,
         )
         moved: list[WindowConflict] = []
         if result.time_changed:

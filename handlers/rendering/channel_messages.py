@@ -144,6 +144,8 @@ def build_line(release: Release) -> str:
         parts.append(f":gear: <{escape(release.pipeline_url)}|Pipeline>")
     if release.commit_sha:
         parts.append(f"commit `{escape(release.commit_sha[:12])}`")
+    if release.digest:
+        parts.append(f"digest `{escape(release.digest)}`")
     return " · ".join(parts)
 
 

@@ -117,12 +117,18 @@ def thread_link(release: Release) -> str:
     return f" · <{release.permalink}|thread>" if release.permalink else ""
 
 
+def digest_part(release: Release) -> str:
+    """The artifact it was approved as, abbreviated as a commit is (`sha256:` + 12)."""
+    return f" — `{escape_inline(release.digest[:19])}`" if release.digest else ""
+
+
 def outcome_line(outcome: Outcome) -> str:
     release = outcome.release
     return truncate(
         f"*{escape_inline(release.version)}* — {status_label(release)} "
         f"{slack_date(outcome.at, '{date_short_pretty} {time}')} — owner "
-        f"{user(release.owner_id)} — approvers {_approvers(outcome)}{thread_link(release)}",
+        f"{user(release.owner_id)} — approvers {_approvers(outcome)}{digest_part(release)}"
+        f"{thread_link(release)}",
         _LINE,
     )
 

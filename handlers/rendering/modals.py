@@ -106,8 +106,26 @@ def edit_modal(view: ReleaseView, metadata: str) -> View:
                 "Approvers the policy names stay.",
             ),
             groups_input(groups_text_of(view)),
+            digest_input(release.digest),
             notes_input(release.notes or None),
         ],
+    )
+
+
+def digest_input(initial: str | None) -> InputBlock:
+    return InputBlock(
+        block_id=fields.FIELD_DIGEST,
+        label=PlainTextObject(text="Artifact digest"),
+        optional=True,
+        element=PlainTextInputElement(
+            action_id=fields.FIELD_DIGEST,
+            max_length=200,
+            initial_value=initial,
+            placeholder=None if initial else PlainTextObject(text="sha256:…"),
+        ),
+        hint=PlainTextObject(
+            text="What deploys must be this artifact. A new one clears every sign-off."
+        ),
     )
 
 

@@ -436,6 +436,10 @@ WORDINGS: dict[Code, Wording] = {
     Code.COMMIT_INVALID: lambda d: (
         f"{quoted(str(d['value']))} is not a commit: give its hash, 7 to 40 hexadecimal digits."
     ),
+    Code.DIGEST_INVALID: lambda d: (
+        f"{quoted(str(d['value']))} is not an artifact digest: give `sha256:` and 64 "
+        "hexadecimal digits, e.g. a container image's digest."
+    ),
     Code.COMMIT_TIME_FUTURE: lambda d: (
         f"The commit time {quoted(str(d['value']))} is in the future: give when the commit "
         "was made, ISO 8601 with an offset."

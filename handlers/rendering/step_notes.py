@@ -50,8 +50,11 @@ def updated(
     added: Sequence[ApproverSpec] = (),
     removed: Sequence[ApproverSpec] = (),
     quorum_reached: bool = False,
+    digest_changed: bool = False,
+    commit_changed: bool = False,
 ) -> str:
     release = view.release
+    build_changed = version_changed or digest_changed or commit_changed
     pending = " ".join(
         approver_label(a) for a in view.approvers if a.sign_off != SignOffState.APPROVED
     )
@@ -60,9 +63,15 @@ def updated(
         lines.append(
             f":repeat: The version is now *{escape(release.version)}*: every sign-off starts again."
         )
+    if digest_changed:
+        now_is = f"`{escape(release.digest)}`" if release.digest else "none"
+        lines.append(f":package: The digest is now {now_is}: every sign-off starts again.")
+    if commit_changed:
+        now_is = f"`{escape(release.commit_sha[:12])}`" if release.commit_sha else "none"
+        lines.append(f":package: The commit is now {now_is}: every sign-off starts again.")
     if time_changed:
         was = f" (was {previous_time})" if previous_time else ""
-        keep = "" if version_changed else " Sign-offs stand."
+        keep = "" if build_changed else " Sign-offs stand."
         lines.append(f":clock3: Moved to {slack_date(release.target_at)}{was}.{keep}")
     if notes_changed:
         lines.append(":memo: The notes changed.")
@@ -72,7 +81,7 @@ def updated(
             f"removed {' '.join(spec_label(a) for a in removed)}" if removed else "",
         ]
         lines.append(f":busts_in_silhouette: Approvers: {'; '.join(c for c in changes if c)}.")
-    if reopened or version_changed:
+    if reopened or build_changed:
         lines.append(f"Sign-off needed again from {pending}." if pending else "")
     else:
         if added:

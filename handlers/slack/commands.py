@@ -41,7 +41,7 @@ from handlers.rendering import (
     weekly_digest_messages,
 )
 from handlers.rendering.freeze_notes import name as freeze_name
-from handlers.slack import history_listeners, policy_listeners
+from handlers.slack import history_listeners, policy_listeners, verify_command
 from handlers.slack.context import actor_of, deps_of
 from handlers.slack.error_replies import in_background, tell_privately
 from handlers.slack_kit import directory, ids, parsing
@@ -99,6 +99,8 @@ def register(app: App) -> None:
                 later(lambda: respond(**list_reply(deps, team_id, reader)))
             case parsing.History():
                 later(lambda: respond(**history_listeners.reply_to(deps, actor, command)))
+            case parsing.Verify():
+                later(lambda: respond(**verify_command.reply_to(deps, actor, command)))
             case parsing.RefCommand(name="status", ref=ref):
                 later(lambda: respond(**status_reply(deps, client, team_id, ref, reader)))
             case parsing.ProposeForm():
@@ -443,6 +445,8 @@ def update_from_text(
         target_at=target_at,
         notes=command.notes,
         approvers=approvers,
+        digest=command.digest,
+        commit_sha=command.commit,
     )
     if warning := conflict_notes.warning(moved):
         warn_privately(deps, actor, release_id, warning, body, client, respond)

@@ -31,6 +31,7 @@ from handlers.slack_kit.refused import Refused
 from models.errors import InvalidInput
 from models.fields import (
     FIELD_APPROVERS,
+    FIELD_DIGEST,
     FIELD_FIXES,
     FIELD_GROUPS,
     FIELD_NOTES,
@@ -244,6 +245,12 @@ def edit_from_modal(
             clean_plain(input_value(view, FIELD_NOTES) or "", multiline=True)
         ),
     )
+    # A form opened before it had a digest input says nothing about the digest.
+    shows_digest = FIELD_DIGEST in view.get("state", {}).get("values", {})
+    digest = fields.check(
+        FIELD_DIGEST,
+        lambda: proposing.clean_digest(clean_plain(input_value(view, FIELD_DIGEST) or "")),
+    )
     if version and version != release.version:
         fields.check(FIELD_VERSION, lambda: _not_duplicate(deps, actor, release.service, version))
     approvers = _edited_approvers(client, shown, view, fields)
@@ -254,10 +261,11 @@ def edit_from_modal(
         "target_at": target_at if target_at != release.target_at else None,
         "notes": notes if notes != release.notes else None,
         "approvers": approvers,
+        "digest": (digest or "") if shows_digest and digest != release.digest else None,
     }
     if all(value is None for value in changes.values()):
         fields.errors[FIELD_VERSION] = (
-            "Nothing changed: edit the version, time, notes or approvers."
+            "Nothing changed: edit the version, time, notes, approvers or digest."
         )
         return fields
     return changes

@@ -29,7 +29,8 @@ USAGE = {
     "status": "`/release status <service@version>`",
     "cancel": "`/release cancel <service@version> [reason]`",
     "update": "`/release update <service@version> [version=…] [when=…] [notes=…] "
-    "[approvers=@a @b … | approvers=none]`",
+    "[approvers=@a @b … | approvers=none] [digest=sha256:… | digest=none] "
+    "[commit=… | commit=none]`",
     "go": "`/release go <service@version> [override: <reason>]` (release managers override a "
     "freeze)",
     "nogo": "`/release nogo <service@version> <reason>`",
@@ -59,6 +60,8 @@ USAGE = {
     "`/release github links` · `/release github unlink <owner>/<repo> [<service>]` "
     "(release managers; deployments in those GitHub environments ask releasebot)",
     "history": "`/release history [<service>] [n]` (the last n releases, default 10, at most 50)",
+    "verify": "`/release verify <service> <sha256:digest>` (which release an artifact was "
+    "approved as)",
     "audit": "`/release audit [<service>] [<since>]` (release managers: the audit trail as a "
     "CSV file, by DM; since: 2026-11-01 or 30d)",
     "stats": "`/release stats [service] [30d | 90d | 365d]` (figures and a chart, in this channel)",
@@ -85,6 +88,14 @@ class History:
 
     service: str | None = None
     count: int = 10
+
+
+@dataclass(frozen=True)
+class Verify:
+    """`/release verify <service> <digest>`: which release an artifact digest belongs to."""
+
+    service: str
+    digest: str
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,8 @@ class Update:
     when: When | None = None
     notes: str | None = None
     approvers: tuple[ApproverSpec, ...] | None = None  # None: unchanged; (): none at all
+    digest: str | None = None  # None: unchanged; "": none
+    commit: str | None = None  # None: unchanged; "": none
 
 
 @dataclass(frozen=True)
@@ -268,6 +281,7 @@ Command = (
     Help
     | ListReleases
     | History
+    | Verify
     | ProposeForm
     | Propose
     | RefCommand
@@ -321,6 +335,8 @@ def parse(text: str) -> Command:
         return ListReleases()
     if sub == "history":
         return parse_history(rest)
+    if sub == "verify":
+        return parse_verify(rest)
     if sub == "propose":
         return parse_propose(rest)
     if sub in get_args(OverrideStep) and _OVERRIDE.search(rest):
@@ -383,6 +399,13 @@ def parse_history(rest: str) -> History:
         if not 1 <= count <= HISTORY_MAX:
             raise _usage_error(f"Show between 1 and {HISTORY_MAX} releases.", "history")
     return History(from_slack(words[0]), count)
+
+
+def parse_verify(rest: str) -> Verify:
+    words = from_slack(rest).split()
+    if len(words) != 2:
+        raise _usage_error("Name one service and one artifact digest.", "verify")
+    return Verify(service=words[0], digest=words[1])
 
 
 def _require_ref(text: str, subcommand: str) -> str:
@@ -554,7 +577,7 @@ def parse_percentages(text: str) -> tuple[int, ...]:
 
 
 # A key starts a word: "subversion=2" inside the notes changes no version.
-_ASSIGNMENT = re.compile(r"\b(version|when|notes|approvers)=", re.IGNORECASE)
+_ASSIGNMENT = re.compile(r"\b(version|when|notes|approvers|digest|commit)=", re.IGNORECASE)
 
 
 def parse_update(rest: str) -> Update:
@@ -580,7 +603,27 @@ def parse_update(rest: str) -> Update:
         raise _usage_error("Put one version after `version=`.", "update")
     notes = from_slack(values["notes"], multiline=True) if "notes" in values else None
     approvers = parse_approvers(values["approvers"]) if "approvers" in values else None
-    return Update(ref=ref, version=version, when=when, notes=notes, approvers=approvers)
+    digest, commit = (_one_word_or_none(values, key) for key in ("digest", "commit"))
+    return Update(
+        ref=ref,
+        version=version,
+        when=when,
+        notes=notes,
+        approvers=approvers,
+        digest=digest,
+        commit=commit,
+    )
+
+
+def _one_word_or_none(values: dict[str, str], key: str) -> str | None:
+    """`digest=` / `commit=` of an update: one value (checked by the domain), or `none`
+    ("": removed); None when not given."""
+    if key not in values:
+        return None
+    value = from_slack(values[key])
+    if not value or " " in value:
+        raise _usage_error(f"Put one value after `{key}=`, or write none.", "update")
+    return "" if value.lower() == "none" else value
 
 
 def parse_approvers(text: str) -> tuple[ApproverSpec, ...]:

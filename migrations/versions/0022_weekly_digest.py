@@ -1,7 +1,7 @@
 """weekly digest: one row per channel and week posted
 
 Revision ID: 0022
-Revises: 0020 (the lead re-chains it at merge)
+Revises: 0021
 Create Date: 2026-12-08 00:05:00
 """
 

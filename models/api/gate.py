@@ -4,7 +4,9 @@
 force (or a release manager overrode each one for this release). `deny` once it can never
 be allowed (no-go, cancelled, rolled back, released). `pending` while it may still become
 allowed. A release the token can't see (private, or not proposed yet) reads as
-NO_RELEASE: `deny`, or `pending` when the pipeline is willing to wait for it.
+NO_RELEASE: `deny`, or `pending` when the pipeline is willing to wait for it. A pipeline
+that names the artifact digest or the commit it deploys is denied when the release holds
+another (DIGEST_MISMATCH, COMMIT_MISMATCH): what deploys is what was signed off.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlmodel import Session
 
 from models.errors import NotFound
 from models.freezes import holding
+from models.release.proposing import clean_commit, clean_digest, same_commit
 from models.release.queries import by_name, checklist_of
 from models.release.records import Release, ReleaseStatus
 from models.release.visibility import PUBLIC_READER
@@ -42,6 +45,7 @@ class Reason(StrEnum):
     ROLLED_BACK = "ROLLED_BACK"
     ALREADY_RELEASED = "ALREADY_RELEASED"
     COMMIT_MISMATCH = "COMMIT_MISMATCH"
+    DIGEST_MISMATCH = "DIGEST_MISMATCH"
 
 
 @dataclass(frozen=True)
@@ -71,20 +75,57 @@ def evaluate(
     now: datetime,
     *,
     waiting: bool = False,
+    digest: str | None = None,
+    commit: str | None = None,
 ) -> Verdict:
     """The gate's answer now. `waiting`: the pipeline will wait, so a release not
-    proposed yet is `pending` rather than `deny`."""
+    proposed yet is `pending` rather than `deny`. `digest` and `commit`: what the pipeline
+    deploys (refused as InvalidInput when malformed)."""
+    digest, commit = clean_digest(digest), clean_commit(commit)
     try:
         release = by_name(session, team_id, service, version, PUBLIC_READER)
     except NotFound:
         ref = f"{service.strip().lower()}@{version.strip()}"
         reason = (Reason.NO_RELEASE, f"There is no release {ref} (or it is not public).")
         return Verdict(Decision.PENDING if waiting else Decision.DENY, [reason])
-    return judge(session, release, now)
+    return judge(session, release, now, digest=digest, commit=commit)
 
 
-def judge(session: Session, release: Release, now: datetime) -> Verdict:
-    """The gate's answer now about a release found already."""
+def mismatches(
+    release: Release, *, digest: str | None, commit: str | None
+) -> list[tuple[Reason, str]]:
+    """What is deployed differs from what the release holds (each checked only when the
+    release holds one): both values named."""
+    reasons: list[tuple[Reason, str]] = []
+    if digest and release.digest and digest != release.digest:
+        reasons.append(
+            (
+                Reason.DIGEST_MISMATCH,
+                f"The artifact is {digest}, but {release.ref} was approved as {release.digest}.",
+            )
+        )
+    if commit and release.commit_sha and not same_commit(commit, release.commit_sha):
+        reasons.append(
+            (
+                Reason.COMMIT_MISMATCH,
+                f"The deployment is of commit {commit}, but {release.ref} is commit "
+                f"{release.commit_sha}.",
+            )
+        )
+    return reasons
+
+
+def judge(
+    session: Session,
+    release: Release,
+    now: datetime,
+    *,
+    digest: str | None = None,
+    commit: str | None = None,
+) -> Verdict:
+    """The gate's answer now about a release found already (`digest` and `commit` clean)."""
+    if wrong := mismatches(release, digest=digest, commit=commit):
+        return Verdict(Decision.DENY, wrong, release)
     state = release.state
     if state in _FINAL:
         return Verdict(Decision.DENY, [_FINAL[state]], release)

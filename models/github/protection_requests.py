@@ -24,7 +24,7 @@ from sqlalchemy.engine import CursorResult
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models import audit
-from models.api.gate import Decision, Reason, Verdict, judge
+from models.api.gate import Reason, Verdict, judge
 from models.columns import UTCDateTime, utcnow
 from models.durable_queue import HOURLY_FOR_A_DAY, Queue
 from models.release.records import Release, ReleaseStatus
@@ -231,15 +231,9 @@ def waiting(session: Session, *, release_id: int | None = None, limit: int = 100
 def verdict(
     session: Session, request: DeploymentRequest, release: Release, now: datetime
 ) -> Verdict:
-    """The gate's decision, and a deployment of another commit than the release's is
-    rejected whatever the gate says."""
-    if release.commit_sha and request.sha and not request.sha.startswith(release.commit_sha):
-        message = (
-            f"The deployment is of commit {request.sha[:SHORT_SHA]}, but {release.ref} is "
-            f"commit {release.commit_sha[:SHORT_SHA]}."
-        )
-        return Verdict(Decision.DENY, [(Reason.COMMIT_MISMATCH, message)], release)
-    return judge(session, release, now)
+    """The gate's decision about the deployment's commit (another commit than the
+    release's is rejected)."""
+    return judge(session, release, now, commit=request.sha or None)
 
 
 def is_expired(request: DeploymentRequest, now: datetime) -> bool:

@@ -21,6 +21,8 @@ from models.release.production import ProductionRecord
 from models.release.proposing import (
     ApproverSpec,
     check_not_duplicate,
+    clean_commit,
+    clean_digest,
     clean_notes,
     clean_reason,
     clean_target,
@@ -288,6 +290,13 @@ class UpdateResult:
     added: tuple[ApproverSpec, ...] = ()  # approvers who joined (their sign-off pending)
     removed: tuple[ApproverSpec, ...] = ()  # approvers who left (their sign-off with them)
     quorum_reached: bool = False  # the approvers left are all signed: it is approved now
+    digest_changed: bool = False
+    commit_changed: bool = False
+
+    @property
+    def build_changed(self) -> bool:
+        """What the sign-offs were given for changed: every one of them starts again."""
+        return self.version_changed or self.digest_changed or self.commit_changed
 
 
 def _spec(approver: Approver) -> ApproverSpec:
@@ -331,6 +340,8 @@ def update(
     notes: str | None = None,
     approvers: Sequence[ApproverSpec] | None = None,
     expected_sequence: int | None = None,
+    digest: str | None = None,
+    commit_sha: str | None = None,
     now: datetime | None = None,
 ) -> UpdateResult:
     """Change what the owner may change before go. New `approvers` are checked here only
@@ -338,7 +349,8 @@ def update(
     (they exist; enough different people besides the owner, `signers.check_quorum`).
     Approvers the release's policy named stay, whatever `approvers` says. With
     `expected_sequence` (a move offered when the release was at that sequence), refused
-    once it has moved since: a second click of one offer moves it once."""
+    once it has moved since: a second click of one offer moves it once. `digest` and
+    `commit_sha`: None keeps them, "" removes them."""
     now = now or utcnow()
     release = get_for_update(session, actor, release_id)
     _check_editable(release, actor)
@@ -349,6 +361,12 @@ def update(
     version_changed = version is not None and clean_version(version) != release.version
     time_changed = target_at is not None and target_at != release.target_at
     notes_changed = notes is not None and clean_notes(notes) != release.notes
+    new_digest = clean_digest(digest) if digest is not None else release.digest
+    new_commit = clean_commit(commit_sha) if commit_sha is not None else release.commit_sha
+    digest_changed = new_digest != release.digest
+    commit_changed = new_commit != release.commit_sha
+    # The version, the artifact and the commit name the build the sign-offs were given for.
+    build_changed = version_changed or digest_changed or commit_changed
     current = approvers_of(session, release_id)
     wanted = (
         None
@@ -363,7 +381,7 @@ def update(
     approvers_changed = wanted is not None and {a.slack_id for a in wanted} != {
         a.slack_id for a in current
     }
-    if not (version_changed or time_changed or notes_changed or approvers_changed):
+    if not (build_changed or time_changed or notes_changed or approvers_changed):
         raise InvalidInput(Code.NOTHING_CHANGED, ref=release.ref)
     rows = current
     added: tuple[ApproverSpec, ...] = ()
@@ -380,6 +398,8 @@ def update(
         new_version = clean_version(version)
         check_not_duplicate(session, actor.team_id, release.service, new_version, actor.reader)
         release.version = new_version
+    release.digest, release.commit_sha = new_digest, new_commit
+    if build_changed:
         # They signed off a different build: every sign-off starts again.
         for approver in rows:
             approver.state = SignOffState.PENDING.value
@@ -396,7 +416,7 @@ def update(
         release.notes = clean_notes(notes)
     reopened = False
     if rules.allows(Activity.ASK_AGAIN, release.state) or (
-        version_changed and release.state == ReleaseStatus.APPROVED and rows
+        build_changed and release.state == ReleaseStatus.APPROVED and rows
     ):
         for approver in rows:
             if approver.sign_off == SignOffState.REJECTED:
@@ -442,6 +462,8 @@ def update(
         added,
         removed,
         quorum_reached,
+        digest_changed,
+        commit_changed,
     )
 
 

@@ -19,6 +19,7 @@ from models.fields import (
     FIELD_APPROVERS,
     FIELD_COMMIT,
     FIELD_COMMITTED_AT,
+    FIELD_DIGEST,
     FIELD_FIXES,
     FIELD_NOTES,
     FIELD_PIPELINE_URL,
@@ -49,6 +50,7 @@ MAX_PIPELINE_URL = 500
 # An http(s) URL without spaces or the characters that end a Slack link (< > |).
 PIPELINE_URL_PATTERN = re.compile(r"^https?://[^\s<>|]+$", re.IGNORECASE)
 COMMIT_PATTERN = re.compile(r"^[0-9a-f]{7,40}$")
+DIGEST_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
 # How far ahead of our clock a pipeline's commit time may be (its clock may be fast).
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -86,6 +88,7 @@ class Proposal:
     pipeline_url: str | None = None
     commit_sha: str | None = None
     committed_at: datetime | None = None
+    digest: str | None = None  # the artifact built, `sha256:…`
     # A fix: a release of the same service released shortly before it counts as failed
     # (models/release/statistics.py); `fixes` names the one it fixes (`service@version`,
     # or a version of the same service), when the proposer knows.
@@ -108,6 +111,8 @@ def snapshot(release: Release) -> dict[str, Any]:
         "rollout_stages": release.rollout_stages,
         "stage_index": release.stage_index,
         "notes": release.notes,
+        "commit_sha": release.commit_sha,
+        "digest": release.digest,
     }
 
 
@@ -175,6 +180,22 @@ def clean_commit(commit_sha: str | None) -> str | None:
     if not COMMIT_PATTERN.match(commit_sha):
         raise InvalidInput(Code.COMMIT_INVALID, field=FIELD_COMMIT, value=commit_sha)
     return commit_sha
+
+
+def clean_digest(digest: str | None) -> str | None:
+    """`sha256:` and 64 hex digits (case ignored); None for none."""
+    if digest is None or not digest.strip():
+        return None
+    digest = digest.strip().lower()
+    if not DIGEST_PATTERN.match(digest):
+        raise InvalidInput(Code.DIGEST_INVALID, field=FIELD_DIGEST, value=digest[:80])
+    return digest
+
+
+def same_commit(given: str, recorded: str) -> bool:
+    """One commit, though either may be abbreviated (7 characters or more)."""
+    given, recorded = given.strip().lower(), recorded.strip().lower()
+    return given.startswith(recorded) or recorded.startswith(given)
 
 
 def clean_committed_at(committed_at: datetime | None, now: datetime) -> datetime | None:
@@ -307,6 +328,7 @@ def write_release(session: Session, proposal: Proposal, *, now: datetime | None 
     required = {a.slack_id for a in proposal.required_approvers}
     pipeline_url = clean_pipeline_url(proposal.pipeline_url)
     commit_sha = clean_commit(proposal.commit_sha)
+    digest = clean_digest(proposal.digest)
     committed_at = clean_committed_at(proposal.committed_at, now)
     reader = proposal.reader or Reader.person(proposal.owner_id, proposal.channel_id)
     fixed = (
@@ -340,6 +362,7 @@ def write_release(session: Session, proposal: Proposal, *, now: datetime | None 
         pipeline_url=pipeline_url,
         commit_sha=commit_sha,
         committed_at=committed_at,
+        digest=digest,
         is_fix=proposal.fix or fixed is not None,
         fixes_release_id=fixed.id if fixed else None,
         status=(ReleaseStatus.PROPOSED if approvers else ReleaseStatus.APPROVED).value,

@@ -147,6 +147,9 @@ class Release(SQLModel, table=True):
     # Where it was built, when a pipeline proposed it (through the API): shown on the card.
     pipeline_url: str | None = Field(default=None, max_length=500)
     commit_sha: str | None = Field(default=None, max_length=40)
+    # What was built, `sha256:` and 64 hex digits (a container image's digest, say): the
+    # gate and the deployment check what deploys against it; changing it clears sign-offs.
+    digest: str | None = Field(default=None, max_length=71)
     # When that commit was made, if the pipeline said: the start of "commit to released".
     committed_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)

@@ -172,3 +172,24 @@ def test_wait_takes_seconds_minutes_or_hours_and_refuses_other_units(
         assert f"{refused!r} is not a duration like 30m, 2h or 90s" in err, err
     _, _, err = releasebot("gate", "payments@2.4.0", "--wait", "0 seconds", **env)
     assert "not a duration" not in err, err
+
+
+def test_the_gate_pins_the_digest_and_the_commit(harness: Harness, releasebot: Releasebot) -> None:
+    env = pipeline_env(harness.server.url, make_token(harness))
+    digest, commit = "sha256:" + "ab" * 32, "0123456789abcdef0123456789abcdef01234567"
+    propose(harness, "payments@2.4.0")
+    harness.command(f"update payments@2.4.0 digest={digest} commit={commit}")
+    tick_all(harness, "payments@2.4.0")
+    harness.command("go payments@2.4.0")
+    pins = ("--digest", digest, "--commit", commit[:12])
+    code, out, err = releasebot("gate", "payments@2.4.0", *pins, **env)
+    assert code == 0 and "allow" in out, err
+    other = "sha256:" + "cd" * 32
+    code, out, _ = releasebot(
+        "gate", "payments@2.4.0", "--digest", other, "--commit", "f" * 40, **env
+    )
+    assert code == 1 and "deny" in out
+    assert "DIGEST_MISMATCH" in out and other in out and digest in out
+    assert "COMMIT_MISMATCH" in out and "f" * 40 in out and commit in out
+    code, _, err = releasebot("gate", "payments@2.4.0", "--digest", "sha256:nope", **env)
+    assert code == 2 and "422" in err and "sha256:" in err

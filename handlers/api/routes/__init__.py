@@ -9,11 +9,13 @@ from handlers.api.routes import (
     release_routes,
     service_routes,
     stats_routes,
+    version_routes,
 )
 
 ROUTERS: list[APIRouter] = [
     release_routes.router,
     service_routes.router,
+    version_routes.router,
     stats_routes.router,
     gate_routes.router,
     deployment_routes.router,

@@ -37,10 +37,18 @@ async def gate(
             description="seconds to wait for the decision to change before answering",
         ),
     ] = 0,
+    digest: Annotated[
+        str | None, Query(max_length=200, description="the artifact deployed: sha256:…")
+    ] = None,
+    commit: Annotated[
+        str | None, Query(max_length=100, description="the commit deployed (7 to 40 hex digits)")
+    ] = None,
 ) -> GateOut:
     token.require_scope(service)
     service = proposing.clean_service(service)
     version = version.strip()
+    # Malformed pins are refused (422) before any wait.
+    digest, commit = proposing.clean_digest(digest), proposing.clean_commit(commit)
     deps, waits = context.deps, context.waits
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
@@ -48,7 +56,14 @@ async def gate(
     def answer() -> tuple[gate_rules.Verdict, ReleaseOut | None]:
         with deps.db.read_session() as session:
             verdict = gate_rules.evaluate(
-                session, token.team_id, service, version, deps.clock(), waiting=wait > 0
+                session,
+                token.team_id,
+                service,
+                version,
+                deps.clock(),
+                waiting=wait > 0,
+                digest=digest,
+                commit=commit,
             )
             release = verdict.release
             if release is None:
@@ -60,7 +75,7 @@ async def gate(
     # Pipelines that wait often arrive together and re-check together: one read for all.
     # The verdict and the release it shows come from one read, so an answer after a
     # change is what that re-check found, never a copy kept from before the change.
-    shared_key = (token.team_id, service, version, "answer")
+    shared_key = (token.team_id, service, version, f"answer {digest} {commit}")
     if wait > 0:
         first, out = await waits.reads.read(shared_key, answer)
     else:

@@ -89,6 +89,7 @@ def _propose(
         request_key=request_key,
         pipeline_url=body.pipeline_url,
         commit_sha=body.commit_sha,
+        digest=body.digest,
         committed_at=body.committed_at,
         fix=body.fix,
         fixes=body.fixes,

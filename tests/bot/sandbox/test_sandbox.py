@@ -235,9 +235,14 @@ def test_reminders_really_fire(sandbox: Sandbox, page: httpx.Client) -> None:
         ]
 
     wait_until(reminded, timeout=20, every=0.2, what="a reminder in the thread")
-    # Dora, the approver still pending, is told in her DM with the bot.
-    dm = state(page, DORA)["conversations"]["D" + DORA]["messages"]
-    assert any("billing" in rendered_text(m) for m in dm)
+
+    # Dora, the approver still pending, is told in her DM with the bot (its own outbox
+    # message, sent after or before the thread reply).
+    def told_dora() -> bool:
+        dm = state(page, DORA)["conversations"]["D" + DORA]["messages"]
+        return any("billing" in rendered_text(m) for m in dm)
+
+    wait_until(told_dora, timeout=20, every=0.2, what="a reminder in Dora's DM")
 
 
 def test_closing_a_modal_and_clicking_what_only_you_see(

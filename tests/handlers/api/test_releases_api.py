@@ -295,6 +295,7 @@ def test_the_openapi_document_is_valid(harness: Harness) -> None:
         "/releases/{service}@{version}",
         "/services/{service}",
         "/services/{service}/releases",
+        "/services/{service}/versions/{version}",
         "/releases",
         "/gate",
         "/releases/{service}@{version}/deployments",

@@ -190,6 +190,8 @@ def test_a_receiver_failing_twice_gets_the_event_once_signed_across_a_restart(
             "stage": None,
             "target_at": release.target_at.isoformat(),
             "owner": "U_OWNER",
+            "commit_sha": None,
+            "digest": None,
         }
 
         reply = harness.private_reply(

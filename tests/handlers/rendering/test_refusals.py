@@ -122,6 +122,7 @@ SAMPLES: dict[Code, dict[str, Any]] = {
     Code.DEPLOYMENT_STAGE_UNKNOWN: {"ref": EVIL, "stage": 37, "stages": (10, 50, 100)},
     Code.URL_INVALID: {"value": EVIL},
     Code.COMMIT_INVALID: {"value": EVIL},
+    Code.DIGEST_INVALID: {"value": EVIL},
     Code.COMMIT_TIME_FUTURE: {"value": EVIL},
     Code.FIXES_INVALID: {"value": EVIL},
     Code.FIXES_UNKNOWN: {"ref": EVIL},
