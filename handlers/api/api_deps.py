@@ -150,18 +150,18 @@ class Idempotency:
             hashed = idempotency.request_hash("POST", path, body)
             with deps.db.session() as session:
                 claim = idempotency.claim(session, token.id, key, hashed, now=deps.clock())
-            if claim.outcome == idempotency.Outcome.REPLAY:
+            if claim.state == idempotency.KeyState.REPLAY:
                 assert claim.status_code is not None
                 return JSONResponse(
                     claim.response, claim.status_code, headers={"Idempotent-Replayed": "true"}
                 )
-            if claim.outcome == idempotency.Outcome.MISMATCH:
+            if claim.state == idempotency.KeyState.MISMATCH:
                 raise ApiProblem(
                     422,
                     "idempotency_key_reused",
                     "This Idempotency-Key was used with another request: use a new key.",
                 )
-            if claim.outcome == idempotency.Outcome.RUNNING:
+            if claim.state == idempotency.KeyState.RUNNING:
                 raise ApiProblem(
                     409,
                     "request_in_progress",

@@ -14,7 +14,7 @@ from models.audit import AuditEvent
 from models.columns import in_utc
 from models.release.queries import ReleaseView
 from models.release.records import Approver, ApproverKind, Release, ReleaseStatus, SignOffState
-from models.release.service_records import Outcome
+from models.release.service_records import PastRelease
 from models.release.statistics import Spread, Statistics
 
 SlackTarget = Annotated[str, StringConstraints(pattern=r"^[UWS][A-Z0-9_]{1,31}$")]
@@ -187,7 +187,7 @@ class HistoryRelease(BaseModel):
     url: str | None = Field(description="the permalink of its card (its thread) in Slack")
 
     @classmethod
-    def of(cls, outcome: Outcome) -> HistoryRelease:
+    def of(cls, outcome: PastRelease) -> HistoryRelease:
         release = outcome.release
         return cls(
             ref=release.ref,
@@ -364,7 +364,7 @@ def _seconds(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
-class Outcomes(BaseModel):
+class OutcomeCounts(BaseModel):
     released: int
     rolled_back: int
     no_go: int
@@ -429,7 +429,7 @@ class StatsOut(BaseModel):
     days: int
     since: datetime
     until: datetime
-    outcomes: Outcomes
+    outcomes: OutcomeCounts
     deployment_frequency: DeploymentFrequency
     lead_time: Durations = Field(description="proposal to released")
     commit_lead_time: Durations = Field(description="commit to released")
@@ -448,7 +448,7 @@ class StatsOut(BaseModel):
             days=days,
             since=stats.scope.since,
             until=stats.scope.until,
-            outcomes=Outcomes(
+            outcomes=OutcomeCounts(
                 released=stats.released,
                 rolled_back=stats.rolled_back,
                 no_go=stats.no_go,

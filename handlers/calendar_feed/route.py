@@ -182,7 +182,7 @@ class ValidatorCache:
 
 
 @dataclass(frozen=True)
-class FeedOutcome:
+class FeedAnswer:
     validators: Validators | None = None  # None: no such feed
     body: bytes | None = None  # None (with validators): not modified
 
@@ -208,7 +208,7 @@ def load_feed(
     cache: ValidatorCache | None = None,
     members: ChannelMembership | None = None,
     fragments: FragmentCache | None = None,
-) -> FeedOutcome:
+) -> FeedAnswer:
     """Blocking: the token, the validators and, only if needed, the feed itself.
 
     Without `members`, nobody counts as in a feed's channel: its private releases stay out.
@@ -216,7 +216,7 @@ def load_feed(
     """
     fragments = fragments if fragments is not None else FragmentCache(max_bytes=0)
     read = read_feed(db, raw_token, now, conditions, cache, members, fragments)
-    return read if isinstance(read, FeedOutcome) else build_feed(read, fragments)
+    return read if isinstance(read, FeedAnswer) else build_feed(read, fragments)
 
 
 def read_feed(
@@ -227,12 +227,12 @@ def read_feed(
     cache: ValidatorCache | None,
     members: ChannelMembership | None,
     fragments: FragmentCache,
-) -> FeedOutcome | PendingFeed:
+) -> FeedAnswer | PendingFeed:
     """Blocking: `load_feed` up to the building of events (the answer, unless it is full).
     A shared link's use is recorded (at most every `subscriptions.SHARED_USE_EVERY`)."""
     resolved: list[CalendarToken] = []
     read = _read_feed(db, raw_token, now, conditions, cache, members, fragments, resolved)
-    served = not isinstance(read, FeedOutcome) or read.validators is not None
+    served = not isinstance(read, FeedAnswer) or read.validators is not None
     if served and resolved and subscriptions.shared_use_due(resolved[-1], now):
         note_shared_use(db, resolved[-1], now, "feed")
     return read
@@ -254,11 +254,11 @@ def _read_feed(
     members: ChannelMembership | None,
     fragments: FragmentCache,
     resolved: list[CalendarToken],
-) -> FeedOutcome | PendingFeed:
+) -> FeedAnswer | PendingFeed:
     with db.read_session() as session:
         token = subscriptions.resolve_token(session, raw_token)
         if token is None:
-            return FeedOutcome()
+            return FeedAnswer()
         resolved.append(token)
         assert token.id is not None
         marker = subscriptions.change_marker(session, token.team_id) if cache is not None else None
@@ -284,7 +284,7 @@ def _read_feed(
     with db.read_session() as session:
         token = subscriptions.resolve_token(session, raw_token)  # revoked meanwhile?
         if token is None:
-            return FeedOutcome()
+            return FeedAnswer()
         marker = subscriptions.change_marker(session, token.team_id) if cache is not None else None
         return _load(session, token, membership, marker, now, conditions, cache, fragments)
 
@@ -311,7 +311,7 @@ def _load(
     conditions: Conditions,
     cache: ValidatorCache | None,
     fragments: FragmentCache,
-) -> FeedOutcome | PendingFeed:
+) -> FeedAnswer | PendingFeed:
     """A 304 (or 404) outcome, else what the full answer is built from."""
     assert token.id is not None
     in_channel = membership is not None and membership.member
@@ -319,14 +319,14 @@ def _load(
     if cache is not None and conditions.present:
         cached = cache.get(key, marker, now)
         if cached is not None and conditions.not_modified(cached):
-            return FeedOutcome(cached)
+            return FeedAnswer(cached)
     fingerprint = subscriptions.feed_fingerprint(session, token, now, in_channel=in_channel)
     freezes = subscriptions.feed_freezes(session, token)
     validators = validators_for(token, fingerprint, now, membership, freezes)
     if cache is not None:
         cache.put(key, marker, validators, fingerprint, now)
     if conditions.not_modified(validators):
-        return FeedOutcome(validators)
+        return FeedAnswer(validators)
     # Same snapshot as the fingerprint, so the ETag describes exactly these bytes.
     keys = subscriptions.feed_release_keys(session, token, now, in_channel=in_channel)
     # The kept fragments themselves, not only whether they are kept: one evicted before
@@ -345,7 +345,7 @@ def _load(
     return PendingFeed(validators, name, keys, kept, releases, approvers, freezes)
 
 
-def build_feed(pending: PendingFeed, fragments: FragmentCache) -> FeedOutcome:
+def build_feed(pending: PendingFeed, fragments: FragmentCache) -> FeedAnswer:
     """The feed: the kept events, and those built now with icalendar (then kept)."""
     parts: list[bytes] = []
     for row, fragment in zip(pending.keys, pending.fragments, strict=True):
@@ -354,7 +354,7 @@ def build_feed(pending: PendingFeed, fragments: FragmentCache) -> FeedOutcome:
             fragments.put(fragment_key(row), fragment)
         parts.append(fragment)
     body = with_freezes(feed_bytes(pending.name, parts), pending.freezes)
-    return FeedOutcome(pending.validators, body)
+    return FeedAnswer(pending.validators, body)
 
 
 def token_from_path(name: str) -> str | None:
@@ -415,7 +415,7 @@ def calendar_endpoint(
         read = await anyio.to_thread.run_sync(
             read_feed, db, raw, clock(), conditions, cache, members, kept, limiter=readers
         )
-        if isinstance(read, FeedOutcome):
+        if isinstance(read, FeedAnswer):
             outcome = read
         else:
             outcome = await anyio.to_thread.run_sync(build_feed, read, kept, limiter=builders)

@@ -55,7 +55,7 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DeliveryAttempt:
     delivered: bool
     error: str = ""
     temporary: bool = False
@@ -298,7 +298,7 @@ class WebhookSender:
                 return delivered, False
         return delivered, True
 
-    def _deliver_one(self, delivery_id: int, hook: Webhook) -> Outcome | None:
+    def _deliver_one(self, delivery_id: int, hook: Webhook) -> DeliveryAttempt | None:
         now = self.clock()
         with self.db.session() as session:
             delivery = webhooks.DELIVERIES.claim(session, delivery_id, now)
@@ -329,16 +329,16 @@ class WebhookSender:
                 )
         return outcome
 
-    def _attempt(self, hook: Webhook, delivery: WebhookDelivery) -> Outcome:
+    def _attempt(self, hook: Webhook, delivery: WebhookDelivery) -> DeliveryAttempt:
         try:
             # Checked again now: the name may point somewhere else since it was added.
             target = webhook_urls.check(
                 hook.url, allow_private=self.allow_private, resolve=self.resolve
             )
         except webhook_urls.Unresolvable as exc:
-            return Outcome(False, str(exc), temporary=True)
+            return DeliveryAttempt(False, str(exc), temporary=True)
         except UnsafeUrl as exc:
-            return Outcome(False, str(exc))
+            return DeliveryAttempt(False, str(exc))
         body = delivery.body.encode()
         timestamp = str(int(time.time()))
         headers = {
@@ -352,13 +352,13 @@ class WebhookSender:
         try:
             status = post(target, headers, body, self.timeout)
         except TimeoutError:
-            return Outcome(False, "timed out", temporary=True)
+            return DeliveryAttempt(False, "timed out", temporary=True)
         except (OSError, http.client.HTTPException) as exc:
-            return Outcome(False, f"{type(exc).__name__}: {exc}"[:300], temporary=True)
+            return DeliveryAttempt(False, f"{type(exc).__name__}: {exc}"[:300], temporary=True)
         if 200 <= status < 300:
-            return Outcome(True)
+            return DeliveryAttempt(True)
         temporary = status >= 500 or status in RETRY_STATUSES
-        return Outcome(False, f"HTTP {status}", temporary=temporary)
+        return DeliveryAttempt(False, f"HTTP {status}", temporary=temporary)
 
 
 def _logged(url: str) -> str:

@@ -15,8 +15,8 @@ from slack_sdk import WebClient
 
 from handlers.deps import Deps
 from handlers.flows import steps
+from handlers.flows.changes import apply_change
 from handlers.flows.manager_role import acting_on
-from handlers.flows.outcome import apply_change
 from handlers.slack_kit.mrkdwn import escape
 from models.release import deployments, queries
 from models.release.deployments import DeploymentState, Report

@@ -14,7 +14,7 @@ from dataclasses import replace
 from slack_sdk import WebClient
 
 from handlers.deps import Deps
-from handlers.flows.outcome import (
+from handlers.flows.changes import (
     NotShownYet,
     not_shown_text,
     owe_cards,

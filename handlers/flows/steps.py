@@ -13,9 +13,7 @@ from sqlmodel import Session
 
 from handlers.delivery.home_publisher import publish_homes
 from handlers.deps import Deps
-from handlers.flows.escalation import escalate_overrides
-from handlers.flows.manager_role import acting_on, is_release_manager, require_manager
-from handlers.flows.outcome import (
+from handlers.flows.changes import (
     NotShownYet,
     actor_groups,
     apply_change,
@@ -25,6 +23,8 @@ from handlers.flows.outcome import (
     send_cards,
     show_change,
 )
+from handlers.flows.escalation import escalate_overrides
+from handlers.flows.manager_role import acting_on, is_release_manager, require_manager
 from handlers.rendering import conflict_notes, freeze_notes
 from handlers.rendering import step_notes as say
 from handlers.rendering.parts import slack_date

@@ -23,8 +23,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from handlers.deps import Deps
+from handlers.flows.changes import NotShownYet
 from handlers.flows.new_release import create_release
-from handlers.flows.outcome import NotShownYet
 from handlers.github.callback_sender import CallbackSender
 from handlers.rendering import github_messages as say
 from handlers.rendering.refusals import text_for

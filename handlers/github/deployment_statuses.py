@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 
 from handlers.deps import Deps
 from handlers.flows import deployment_reports
-from handlers.flows.outcome import NotShownYet
+from handlers.flows.changes import NotShownYet
 from models import audit
 from models.errors import DomainError
 from models.github import protection_requests as requests

@@ -33,7 +33,7 @@ from models import durations
 from models.api.api_reads import Shipped
 from models.release.production import ProductionRecord
 from models.release.records import Release, SignOffState
-from models.release.service_records import History, Outcome, Services, TrackRecord
+from models.release.service_records import History, PastRelease, Services, TrackRecord
 
 _LINE = 500  # one release's line (ids of 64 characters and many approvers make it long)
 _SECTION = SECTION_TEXT - 100
@@ -100,7 +100,7 @@ def production_line(service: str, shipped: Shipped | None) -> str:
     )
 
 
-def _approvers(outcome: Outcome) -> str:
+def _approvers(outcome: PastRelease) -> str:
     if not outcome.approvers:
         return "no sign-offs"
     shown = []
@@ -122,7 +122,7 @@ def digest_part(release: Release) -> str:
     return f" — `{escape_inline(release.digest[:19])}`" if release.digest else ""
 
 
-def outcome_line(outcome: Outcome) -> str:
+def outcome_line(outcome: PastRelease) -> str:
     release = outcome.release
     return truncate(
         f"*{escape_inline(release.version)}* — {status_label(release)} "

@@ -15,7 +15,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
-from handlers.flows.outcome import NotShownYet
+from handlers.flows.changes import NotShownYet
 from handlers.rendering import refusals
 from handlers.rendering.channel_messages import notice_blocks, to_dicts
 from handlers.rendering.freeze_messages import refusal_blocks

@@ -57,7 +57,7 @@ def request_hash(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-class Outcome(StrEnum):
+class KeyState(StrEnum):
     CLAIMED = "claimed"  # this request runs; `complete` or `give_back` when it ends
     REPLAY = "replay"  # done before: `status_code` and `response` are its answer
     MISMATCH = "mismatch"  # the key was used with another request
@@ -66,7 +66,7 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class Claim:
-    outcome: Outcome
+    state: KeyState
     claim_id: int | None = None
     status_code: int | None = None
     response: dict[str, Any] | None = None
@@ -91,7 +91,7 @@ def claim(
             session.add(row)
             session.flush()
         assert row.id is not None
-        return Claim(Outcome.CLAIMED, claim_id=row.id)
+        return Claim(KeyState.CLAIMED, claim_id=row.id)
     except IntegrityError:
         pass  # held already: by a request that finished, or one still running
     existing = session.exec(
@@ -101,9 +101,9 @@ def claim(
     ).one()
     assert existing.id is not None
     if existing.request_hash != hashed:
-        return Claim(Outcome.MISMATCH)
+        return Claim(KeyState.MISMATCH)
     if existing.status_code is not None:
-        return Claim(Outcome.REPLAY, status_code=existing.status_code, response=existing.response)
+        return Claim(KeyState.REPLAY, status_code=existing.status_code, response=existing.response)
     # Still running, unless its process died long ago: then this retry takes it over
     # (atomically: of two such retries, one does).
     taken = session.execute(
@@ -117,8 +117,8 @@ def claim(
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount == 1:  # type: ignore[attr-defined]
-        return Claim(Outcome.CLAIMED, claim_id=existing.id)
-    return Claim(Outcome.RUNNING)
+        return Claim(KeyState.CLAIMED, claim_id=existing.id)
+    return Claim(KeyState.RUNNING)
 
 
 def complete(session: Session, claim_id: int, status_code: int, response: dict[str, Any]) -> None:

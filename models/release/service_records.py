@@ -37,7 +37,7 @@ def _values(states: tuple[ReleaseStatus, ...]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class PastRelease:
     """A release that came to an outcome, with its approvers; `at`: when (its last change)."""
 
     release: Release
@@ -54,7 +54,7 @@ class History:
     in_production: Shipped | None
     in_flight: list[Release]
     in_flight_total: int
-    releases: list[Outcome]
+    releases: list[PastRelease]
     # The uid of the last release listed, when older ones remain (the `before` of the next page).
     next: str | None
 
@@ -114,7 +114,7 @@ def history(
         in_production=in_production(session, team_id, service, reader),
         in_flight=in_flight,
         in_flight_total=in_flight_total,
-        releases=[Outcome(r, approvers.get(r.id or 0, [])) for r in page],
+        releases=[PastRelease(r, approvers.get(r.id or 0, [])) for r in page],
         next=page[-1].uid if more and page else None,
     )
 

@@ -9,7 +9,7 @@ from handlers.api.api_deps import Context, Idempotent, Token
 from handlers.api.api_errors import COMMON, problem
 from handlers.api.schemas import DeploymentIn, DeploymentOut, stage_of
 from handlers.flows import deployment_reports
-from handlers.flows.outcome import NotShownYet
+from handlers.flows.changes import NotShownYet
 from models.api import api_tokens
 from models.release import deployments, queries
 from models.release.records import Release

@@ -11,8 +11,8 @@ from starlette.responses import Response
 from handlers.api.api_deps import ApiContext, Context, Idempotent, Now, ReadSession, Token
 from handlers.api.api_errors import COMMON, ApiProblem, problem
 from handlers.api.schemas import ProposeIn, ProposeOut, ReleaseOut
+from handlers.flows.changes import NotShownYet
 from handlers.flows.new_release import conflicts_for, create_release
-from handlers.flows.outcome import NotShownYet
 from handlers.rendering import conflict_notes
 from handlers.slack_kit import directory
 from handlers.slack_kit.mrkdwn import to_plain

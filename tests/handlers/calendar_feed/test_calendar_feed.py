@@ -41,7 +41,7 @@ from handlers.calendar_feed.ics import (
 )
 from handlers.calendar_feed.route import (
     Conditions,
-    FeedOutcome,
+    FeedAnswer,
     PendingFeed,
     RedactFeedTokens,
     ValidatorCache,
@@ -441,7 +441,7 @@ def test_releases_ageing_out_change_the_validators(harness: Harness) -> None:
 
 def _load(
     harness: Harness, path: str, now: datetime, cache: ValidatorCache, etag: str = ""
-) -> FeedOutcome:
+) -> FeedAnswer:
     conditions = Conditions(if_none_match=etag) if etag else Conditions()
     return load_feed(harness.bot.db, token_of(path), now, conditions, cache)
 
@@ -554,7 +554,7 @@ def test_a_304_never_waits_behind_feeds_being_built(
     building, done = threading.Semaphore(0), threading.Event()
     real = route.build_feed
 
-    def slow(pending: PendingFeed, fragments: FragmentCache) -> FeedOutcome:
+    def slow(pending: PendingFeed, fragments: FragmentCache) -> FeedAnswer:
         building.release()
         done.wait(10)
         return real(pending, fragments)
