@@ -526,9 +526,10 @@ def test_a_channel_feed_polled_unchanged_asks_slack_only_once_members_only_relea
     """Without a membership answer, a 304 that needed none stands while its validators do
     (Slack is not asked); a release only members see, proposed since, shows on the next
     poll, after one look at who is in the channel."""
+    now = datetime(2027, 3, 10, 9, 0, tzinfo=UTC)  # pinned: a feed's answers depend on now
+    harness.clock.pin(now)
     harness.slack.set_channel_members("G_SECRET", ["U_OWNER", "U_PM"])
     path = subscribe(harness, "calendar <#G_SECRET|secret>", user_id="U_PM")
-    harness.clock.pin(datetime.now(UTC))
     asked = len(harness.slack.calls("conversations.members"))
 
     first = fetch(harness, path)
@@ -538,7 +539,7 @@ def test_a_channel_feed_polled_unchanged_asks_slack_only_once_members_only_relea
         assert fetch(harness, path, **{"If-None-Match": etag}).status_code == 304
     assert len(harness.slack.calls("conversations.members")) == asked
 
-    harness.command(f"propose payments 2.4.0 {iso(ahead())}", channel_id="G_SECRET")
+    harness.command(f"propose payments 2.4.0 {iso(now + timedelta(days=2))}", channel_id="G_SECRET")
     assert harness.release("payments@2.4.0").private
     shown = fetch(harness, path, **{"If-None-Match": etag})
     assert shown.status_code == 200 and b"payments 2.4.0" in shown.content
